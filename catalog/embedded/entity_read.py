@@ -1,0 +1,286 @@
+"""Reading entities back in Atlas's wire shapes (AtlasEntity, AtlasEntityHeader, AtlasRelatedObjectId)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.typesystem import HEADER_ATTRIBUTES, StructType, TypeRegistry
+
+ENTITY_COLS = "guid, type_name, status, body, create_time, update_time, version, created_by, updated_by"
+
+
+@dataclass
+class EntityRow:
+    guid: str
+    type_name: str
+    status: str
+    body: dict[str, Any]
+    create_time: int
+    update_time: int
+    version: int
+    created_by: str
+    updated_by: str
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        attrs: dict[str, Any] = self.body.setdefault("attributes", {})
+        return attrs
+
+    @staticmethod
+    def from_row(row: tuple[Any, ...]) -> EntityRow:
+        return EntityRow(row[0], row[1], row[2], orjson.loads(row[3]), row[4], row[5], row[6], row[7], row[8])
+
+
+@dataclass
+class RelRow:
+    guid: str
+    type_name: str
+    label: str
+    end1: str
+    end2: str
+    status: str
+    body: dict[str, Any]
+    create_time: int
+    update_time: int
+    version: int
+    created_by: str
+    updated_by: str
+
+    @staticmethod
+    def from_row(row: tuple[Any, ...]) -> RelRow:
+        return RelRow(row[0], row[1], row[2], row[3], row[4], row[5], orjson.loads(row[6]), row[7], row[8],
+                      row[9], row[10], row[11])
+
+
+REL_COLS = "guid, type_name, label, end1, end2, status, body, create_time, update_time, version, created_by, " \
+           "updated_by"
+
+
+def load_entity(conn: sqlite3.Connection, guid: str) -> EntityRow | None:
+    row = conn.execute(f"SELECT {ENTITY_COLS} FROM entity WHERE guid = ?", (guid,)).fetchone()
+    return EntityRow.from_row(row) if row else None
+
+
+def load_entities(conn: sqlite3.Connection, guids: list[str]) -> dict[str, EntityRow]:
+    out: dict[str, EntityRow] = {}
+    for i in range(0, len(guids), 500):
+        chunk = guids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT {ENTITY_COLS} FROM entity WHERE guid IN ({marks})", chunk):
+            e = EntityRow.from_row(row)
+            out[e.guid] = e
+    return out
+
+
+def require_entity(conn: sqlite3.Connection, guid: str) -> EntityRow:
+    e = load_entity(conn, guid)
+    if e is None:
+        raise AtlasError(ErrorCode.INSTANCE_GUID_NOT_FOUND, guid)
+    return e
+
+
+def find_by_unique(conn: sqlite3.Connection, registry: TypeRegistry, type_name: str,
+                   unique_attrs: dict[str, Any], active_only: bool = True) -> EntityRow | None:
+    """Atlas's findByUniqueAttributes: the type and its subtypes, ACTIVE entities first."""
+    et = registry.entity_type(type_name)
+    types = sorted(et.type_and_sub_types)
+    for attr_name, value in unique_attrs.items():
+        a = et.attributes.get(attr_name)
+        if a is None or not a.unique or value is None:
+            continue
+        key = f"{a.defined_in}.{a.name}"
+        marks = ",".join("?" * len(types))
+        sql = (f"SELECT {', '.join('e.' + c.strip() for c in ENTITY_COLS.split(','))} FROM uattr u "
+               f"JOIN entity e ON e.guid = u.guid WHERE u.attr = ? AND u.value = ? AND e.type_name IN ({marks})")
+        if active_only:
+            sql += " AND e.status = 'ACTIVE'"
+        sql += " ORDER BY (e.status = 'ACTIVE') DESC, e.update_time DESC LIMIT 1"
+        row = conn.execute(sql, [key, unique_key_value(value), *types]).fetchone()
+        if row:
+            return EntityRow.from_row(row)
+    return None
+
+
+def unique_key_value(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def display_text(t: StructType | None, attrs: dict[str, Any]) -> str | None:
+    opt = t.display_text_attr() if t else None
+    for key in (opt, "name", "displayName", "qualifiedName"):
+        if key and attrs.get(key) not in (None, ""):
+            return str(attrs[key])
+    return None
+
+
+def header(registry: TypeRegistry, e: EntityRow, classifications: list[dict[str, Any]] | None = None
+           ) -> dict[str, Any]:
+    t = registry.get(e.type_name)
+    attrs = e.attributes
+    hattrs: dict[str, Any] = {}
+    if t is not None:
+        for a in t.unique_attrs:
+            if a.name in attrs:
+                hattrs[a.name] = attrs[a.name]
+        for name in HEADER_ATTRIBUTES:
+            if name in t.attributes:
+                hattrs[name] = attrs.get(name, "") if attrs.get(name) is not None else ""
+    out: dict[str, Any] = {
+        "typeName": e.type_name,
+        "attributes": hattrs,
+        "guid": e.guid,
+        "status": e.status,
+        "classificationNames": [c["typeName"] for c in classifications or []],
+        "meaningNames": [],
+        "meanings": [],
+        "isIncomplete": False,
+        "labels": list(e.body.get("labels") or []),
+    }
+    if classifications:
+        out["classifications"] = classifications
+    dt = display_text(t, attrs)
+    if dt is not None:
+        out["displayText"] = dt
+    return out
+
+
+def object_id(e: EntityRow) -> dict[str, Any]:
+    qn = e.attributes.get("qualifiedName")
+    out: dict[str, Any] = {"guid": e.guid, "typeName": e.type_name}
+    if qn is not None:
+        out["uniqueAttributes"] = {"qualifiedName": qn}
+    return out
+
+
+def related_object_id(registry: TypeRegistry, other: EntityRow, rel: RelRow) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "guid": other.guid,
+        "typeName": other.type_name,
+        "entityStatus": other.status,
+        "relationshipType": rel.type_name,
+        "relationshipGuid": rel.guid,
+        "relationshipStatus": rel.status,
+        "relationshipAttributes": {"typeName": rel.type_name, "attributes": rel.body.get("attributes") or {}},
+    }
+    dt = display_text(registry.get(other.type_name), other.attributes)
+    if dt is not None:
+        out["displayText"] = dt
+    qn = other.attributes.get("qualifiedName")
+    if qn is not None:
+        out["qualifiedName"] = qn
+    return out
+
+
+def relationships_of(conn: sqlite3.Connection, guid: str, active_only: bool = True) -> list[RelRow]:
+    cond = " AND status = 'ACTIVE'" if active_only else ""
+    rows = conn.execute(
+        f"SELECT {REL_COLS} FROM relationship WHERE end1 = ?{cond} UNION ALL "
+        f"SELECT {REL_COLS} FROM relationship WHERE end2 = ? AND end1 != end2{cond}",
+        (guid, guid),
+    ).fetchall()
+    return [RelRow.from_row(r) for r in rows]
+
+
+def load_classifications(conn: sqlite3.Connection, guid: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT body FROM classification WHERE entity_guid = ? ORDER BY type_name", (guid,)
+    ).fetchall()
+    return [orjson.loads(r[0]) for r in rows]
+
+
+def relationship_values(registry: TypeRegistry, t: StructType, e: EntityRow, rels: list[RelRow],
+                        others: dict[str, EntityRow]) -> dict[str, list[tuple[RelRow, EntityRow]]]:
+    """Group the entity's relationships by the attribute name they fill on this entity."""
+    by_attr: dict[str, list[tuple[RelRow, EntityRow]]] = {}
+    ends_by_rel: dict[tuple[str, int], str] = {}
+    for attr, ends in t.rel_attrs.items():
+        for end in ends:
+            ends_by_rel[(end.rel_type, end.side)] = attr
+    for r in rels:
+        sides = []
+        if r.end1 == e.guid:
+            sides.append((1, r.end2))
+        if r.end2 == e.guid:
+            sides.append((2, r.end1))
+        for side, other_guid in sides:
+            attr = ends_by_rel.get((r.type_name, side))
+            other = others.get(other_guid)
+            if attr is None or other is None:
+                continue
+            by_attr.setdefault(attr, []).append((r, other))
+    return by_attr
+
+
+def render_entity(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow, *,
+                  ignore_relationships: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """AtlasEntity JSON plus the guids of owned (COMPOSITION child) entities for referredEntities."""
+    t = registry.get(e.type_name)
+    attrs = dict(e.attributes)
+    rel_attrs: dict[str, Any] = {}
+    owned: list[str] = []
+    if t is not None:
+        rels = relationships_of(conn, e.guid)
+        other_guids = list({r.end2 if r.end1 == e.guid else r.end1 for r in rels})
+        others = load_entities(conn, other_guids)
+        grouped = relationship_values(registry, t, e, rels, others)
+        for attr, ends in t.rel_attrs.items():
+            pairs = grouped.get(attr, [])
+            many = any(end.cardinality in ("SET", "LIST") for end in ends)
+            for r, other in pairs:
+                end = t.rel_end(attr, r.type_name)
+                if end is not None and end.is_container and end.category == "COMPOSITION":
+                    owned.append(other.guid)
+            if not ignore_relationships:
+                values = [related_object_id(registry, o, r) for r, o in pairs]
+                if many:
+                    rel_attrs[attr] = values
+                elif values:
+                    rel_attrs[attr] = values[0]
+            if attr in t.attributes:  # legacy attribute: Atlas also shows it among plain attributes
+                ids = [object_id(o) for _, o in pairs]
+                if many:
+                    attrs[attr] = ids
+                elif ids:
+                    attrs[attr] = ids[0]
+    out: dict[str, Any] = {
+        "typeName": e.type_name,
+        "attributes": attrs,
+        "guid": e.guid,
+        "isIncomplete": False,
+        "status": e.status,
+        "createdBy": e.created_by,
+        "updatedBy": e.updated_by,
+        "createTime": e.create_time,
+        "updateTime": e.update_time,
+        "version": e.version,
+        "labels": list(e.body.get("labels") or []),
+    }
+    if not ignore_relationships:
+        out["relationshipAttributes"] = rel_attrs
+    for key in ("customAttributes", "businessAttributes", "provenanceType", "homeId", "isProxy"):
+        if key in e.body:
+            out[key] = e.body[key]
+    classifications = load_classifications(conn, e.guid)
+    if classifications:
+        out["classifications"] = classifications
+    return out, owned
+
+
+def entity_with_ext_info(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow, *,
+                         min_ext_info: bool = False, ignore_relationships: bool = False) -> dict[str, Any]:
+    entity, owned = render_entity(conn, registry, e, ignore_relationships=ignore_relationships)
+    referred: dict[str, Any] = {}
+    if not min_ext_info:
+        for g in owned:
+            child = load_entity(conn, g)
+            if child is not None:
+                referred[g], _ = render_entity(conn, registry, child, ignore_relationships=ignore_relationships)
+    out: dict[str, Any] = {"entity": entity}
+    if referred:
+        out["referredEntities"] = referred
+    return out

@@ -1,0 +1,555 @@
+"""Entity create-or-update, as Atlas's AtlasEntityStoreV2.createOrUpdate does it.
+
+One call = one request = one transaction. Entities are resolved by guid, else by unique attributes within
+the type hierarchy; placeholders (negative guids) get real guids reported in ``guidAssignments``;
+references resolve to entities of the same request or of the store; entities whose stored state would not
+change are left out of ``mutatedEntities.UPDATE`` and not written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from catalog.embedded.entity_read import (
+    EntityRow,
+    RelRow,
+    find_by_unique,
+    header,
+    load_entity,
+    relationships_of,
+    unique_key_value,
+)
+from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.typedefs import strip_nulls
+from catalog.embedded.typesystem import RelEnd, StructType, TypeRegistry
+from catalog.embedded.values import InvalidValue, ValueNormalizer
+
+
+def is_assigned_guid(guid: Any) -> bool:
+    return isinstance(guid, str) and bool(guid) and not guid.startswith("-")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Pending:
+    req: dict[str, Any]
+    type: StructType
+    guid: str
+    request_guid: str | None
+    existing: EntityRow | None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    # attr name -> list of (target guid, relationship type, relationship attributes)
+    rels: dict[str, list[tuple[str, str, dict[str, Any]]]] = field(default_factory=dict)
+
+
+@dataclass
+class Target:
+    guid: str
+    type_name: str
+
+
+class MutationResult:
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.updated: list[str] = []
+        self.partial: list[str] = []
+        self.deleted: list[str] = []
+        self.purged: list[str] = []
+        self.guid_assignments: dict[str, str] = {}
+
+
+class EntityWriter:
+    """Applies one mutation request inside the caller's write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, registry: TypeRegistry, user: str) -> None:
+        self.conn = conn
+        self.registry = registry
+        self.user = user
+        self.now = now_ms()
+        self.result = MutationResult()
+        self.pending: list[Pending] = []
+        self.by_request_guid: dict[str, Pending] = {}
+        self.by_guid: dict[str, Pending] = {}
+        self.by_unique: dict[tuple[str, str], list[Pending]] = {}
+        self.errors: list[str] = []
+
+    # -- entry points -------------------------------------------------------------------------------
+    def create_or_update(self, entities: list[Any], referred: dict[str, Any] | None, partial: bool) -> None:
+        reqs: list[dict[str, Any]] = []
+        for raw in [*entities, *(referred or {}).values()]:
+            if not isinstance(raw, dict):
+                raise AtlasError(ErrorCode.BAD_REQUEST, "every entity must be a JSON object")
+            reqs.append(strip_nulls(raw))
+        if not reqs:
+            raise AtlasError(ErrorCode.INVALID_PARAMETERS, "no entities to create/update")
+        for req in reqs:
+            self._resolve_target(req)
+        for p in self.pending:
+            self._map_attributes(p, partial)
+        if self.errors:
+            raise AtlasError(ErrorCode.INSTANCE_CRUD_INVALID_PARAMS, ", ".join(self.errors))
+        for p in self.pending:
+            self._apply(p, partial)
+
+    # -- resolution ---------------------------------------------------------------------------------
+    def _resolve_target(self, req: dict[str, Any]) -> None:
+        type_name = req.get("typeName")
+        if not isinstance(type_name, str):
+            raise AtlasError(ErrorCode.INSTANCE_CRUD_INVALID_PARAMS, "typeName is required")
+        t = self.registry.entity_type(type_name)
+        if "abstract" in t.raw.get("options", {}):
+            pass
+        req_guid = req.get("guid")
+        attrs = req.get("attributes") or {}
+        if not isinstance(attrs, dict):
+            raise AtlasError(ErrorCode.BAD_REQUEST, "attributes must be an object")
+        existing: EntityRow | None = None
+        if isinstance(req_guid, str) and req_guid in self.by_request_guid:
+            prior = self.by_request_guid[req_guid]
+            prior.req = _merge_requests(prior.req, req)
+            return
+        if is_assigned_guid(req_guid):
+            existing = load_entity(self.conn, req_guid)
+        if existing is None:
+            uniq = {a.name: attrs[a.name] for a in t.unique_attrs if attrs.get(a.name) is not None}
+            for key in self._unique_keys(t, uniq):
+                if key in self.by_unique:
+                    prior = self.by_unique[key][0]
+                    prior.req = _merge_requests(prior.req, req)
+                    if isinstance(req_guid, str):
+                        self.by_request_guid[req_guid] = prior
+                    return
+            if uniq:
+                existing = find_by_unique(self.conn, self.registry, type_name, uniq)
+            if existing is None and is_assigned_guid(req_guid):
+                raise AtlasError(ErrorCode.INSTANCE_GUID_NOT_FOUND, req_guid)
+        if existing is not None and existing.guid in self.by_guid:
+            prior = self.by_guid[existing.guid]
+            prior.req = _merge_requests(prior.req, req)
+            if isinstance(req_guid, str):
+                self.by_request_guid[req_guid] = prior
+            return
+        if existing is not None and existing.type_name != type_name:
+            t = self.registry.entity_type(existing.type_name)
+        guid = existing.guid if existing is not None else str(uuid.uuid4())
+        p = Pending(req=req, type=t, guid=guid, request_guid=req_guid if isinstance(req_guid, str) else None,
+                    existing=existing)
+        self.pending.append(p)
+        self.by_guid[guid] = p
+        if p.request_guid:
+            self.by_request_guid[p.request_guid] = p
+            if p.request_guid != guid:
+                self.result.guid_assignments[p.request_guid] = guid
+        uniq = {a.name: attrs[a.name] for a in t.unique_attrs if attrs.get(a.name) is not None}
+        for key in self._unique_keys(t, uniq):
+            self.by_unique.setdefault(key, []).append(p)
+
+    def _unique_keys(self, t: StructType, uniq: dict[str, Any]) -> list[tuple[str, str]]:
+        out = []
+        for name, value in uniq.items():
+            a = t.attributes[name]
+            # Key on the attribute's defining type so subtypes sharing qualifiedName meet.
+            out.append((f"{t.name}|{a.defined_in}.{name}", unique_key_value(value)))
+        return out
+
+    def resolve_ref(self, value: Any, expected_type: str, path: str) -> Target:
+        if isinstance(value, str):
+            value = {"guid": value}
+        if not isinstance(value, dict):
+            raise InvalidValue(f"{path}: invalid object-id {value!r}")
+        guid = value.get("guid")
+        type_name = value.get("typeName")
+        uniq = value.get("uniqueAttributes")
+        target: Target | None = None
+        if isinstance(guid, str) and guid:
+            p = self.by_request_guid.get(guid) or self.by_guid.get(guid)
+            if p is not None:
+                target = Target(p.guid, p.type.name)
+            elif is_assigned_guid(guid):
+                row = self.conn.execute("SELECT type_name FROM entity WHERE guid = ?", (guid,)).fetchone()
+                if row:
+                    target = Target(guid, row[0])
+            if target is None:
+                raise AtlasError(ErrorCode.REFERENCED_ENTITY_NOT_FOUND, guid)
+        elif isinstance(type_name, str) and isinstance(uniq, dict) and uniq:
+            ref_type = self.registry.entity_type(type_name)
+            for tname in sorted(ref_type.type_and_sub_types):
+                sub = self.registry.types[tname]
+                keys = self._unique_keys(sub, {k: v for k, v in uniq.items() if k in sub.attributes
+                                                and sub.attributes[k].unique})
+                for key in keys:
+                    if key in self.by_unique:
+                        p = self.by_unique[key][0]
+                        target = Target(p.guid, p.type.name)
+                        break
+                if target:
+                    break
+            if target is None:
+                row = find_by_unique(self.conn, self.registry, type_name, uniq)
+                if row is None:
+                    raise AtlasError(ErrorCode.REFERENCED_ENTITY_NOT_FOUND, f"{type_name}:{uniq}")
+                target = Target(row.guid, row.type_name)
+        else:
+            raise AtlasError(ErrorCode.INVALID_OBJECT_ID, f"{path}: {value}")
+        tt = self.registry.get(target.type_name)
+        if tt is None or not tt.is_a(expected_type):
+            raise InvalidValue(
+                f"{path}: entity {target.guid} of type {target.type_name} is not a {expected_type}"
+            )
+        return target
+
+    # -- attribute mapping --------------------------------------------------------------------------
+    def _map_attributes(self, p: Pending, partial: bool) -> None:
+        t = p.type
+        tname = t.name
+        req_attrs: dict[str, Any] = p.req.get("attributes") or {}
+        req_rels = p.req.get("relationshipAttributes") or {}
+        if not isinstance(req_rels, dict):
+            raise AtlasError(ErrorCode.BAD_REQUEST, "relationshipAttributes must be an object")
+        norm = ValueNormalizer(self.registry, self._ref_for_attribute)
+        raw_rel_values: dict[str, Any] = {}
+        for name, value in req_attrs.items():
+            a = t.attributes.get(name)
+            if name in t.rel_attrs and (a is None or a.type_ref.named_types() and all(
+                    self.registry.category_of(n) == "ENTITY" for n in a.type_ref.named_types())):
+                raw_rel_values[name] = value
+                continue
+            if a is None:
+                continue  # Atlas drops unknown attributes
+            try:
+                p.attrs[name] = norm.normalize(value, a.type_ref, f"{tname}.{name}")
+            except InvalidValue as e:
+                self.errors.append(str(e))
+        for name, value in req_rels.items():
+            if name in t.rel_attrs:
+                raw_rel_values[name] = value
+        for name, value in raw_rel_values.items():
+            self._map_relationship_attr(p, name, value)
+        if not partial:
+            for name, a in t.attributes.items():
+                if a.optional or name in t.rel_attrs:
+                    continue
+                if p.attrs.get(name) is None and not (partial and p.existing is not None
+                                                      and p.existing.attributes.get(name) is not None):
+                    if a.default is not None:
+                        try:
+                            p.attrs[name] = norm.normalize(a.default, a.type_ref, f"{tname}.{name}")
+                            continue
+                        except InvalidValue:
+                            pass
+                    self.errors.append(f"{tname}.{name}: mandatory attribute value missing in type {tname}")
+        if p.existing is None:
+            for name, ends in t.rel_attrs.items():
+                if any(end.mandatory for end in ends) and not p.rels.get(name):
+                    self.errors.append(f"{tname}.{name}: mandatory attribute value missing in type {tname}")
+
+    def _ref_for_attribute(self, value: Any, expected_type: str, path: str) -> Any:
+        target = self.resolve_ref(value, expected_type, path)
+        return {"guid": target.guid, "typeName": target.type_name}
+
+    def _map_relationship_attr(self, p: Pending, name: str, value: Any) -> None:
+        t = p.type
+        values = value if isinstance(value, list) else [value]
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        for i, v in enumerate(values):
+            path = f"{t.name}.{name}" + (f"[{i}]" if isinstance(value, list) else "")
+            rel_type = v.get("relationshipType") if isinstance(v, dict) else None
+            end = t.rel_end(name, rel_type if isinstance(rel_type, str) else None)
+            if end is None:
+                self.errors.append(f"{path}: no relationship {rel_type} for attribute {name} of {t.name}")
+                continue
+            try:
+                target = self.resolve_ref(v, end.other_type, path)
+            except InvalidValue as e:
+                self.errors.append(str(e))
+                continue
+            rel_attrs: dict[str, Any] = {}
+            if isinstance(v, dict) and isinstance(v.get("relationshipAttributes"), dict):
+                rel_attrs = dict(v["relationshipAttributes"].get("attributes") or {})
+            out.append((target.guid, end.rel_type, rel_attrs))
+        ends = t.rel_attrs[name]
+        if not isinstance(value, list) and all(e.cardinality == "SINGLE" for e in ends):
+            out = out[:1]
+        p.rels[name] = out
+
+    # -- apply --------------------------------------------------------------------------------------
+    def _apply(self, p: Pending, partial: bool) -> None:
+        t = p.type
+        body: dict[str, Any]
+        if p.existing is None:
+            body = {"attributes": p.attrs}
+            for key in ("customAttributes", "labels", "businessAttributes", "provenanceType", "homeId",
+                        "isProxy"):
+                if key in p.req:
+                    body[key] = p.req[key]
+            self._insert_entity(p.guid, t, body)
+            self.result.created.append(p.guid)
+            changed = True
+            for c in p.req.get("classifications") or []:
+                if isinstance(c, dict) and c.get("typeName"):
+                    add_classification(self.conn, self.registry, p.guid, c, replace=True)
+        else:
+            old = p.existing
+            new_attrs = dict(old.attributes)
+            for name, value in p.attrs.items():
+                a = t.attributes[name]
+                if partial and a.append_on_partial_update and isinstance(value, dict) \
+                        and isinstance(new_attrs.get(name), dict):
+                    merged = dict(new_attrs[name])
+                    merged.update(value)
+                    new_attrs[name] = merged
+                else:
+                    new_attrs[name] = value
+            body = dict(old.body)
+            body["attributes"] = new_attrs
+            for key in ("customAttributes", "labels", "businessAttributes"):
+                if key in p.req:
+                    body[key] = p.req[key]
+            changed = body != old.body
+            if changed:
+                self._update_entity(old, t, body)
+        rel_changed = self._apply_relationships(p)
+        if p.existing is not None and (changed or rel_changed):
+            if not changed:
+                self.conn.execute(
+                    "UPDATE entity SET update_time = ?, updated_by = ?, version = version + 1 WHERE guid = ?",
+                    (self.now, self.user, p.guid),
+                )
+            (self.result.partial if partial else self.result.updated).append(p.guid)
+
+    def _insert_entity(self, guid: str, t: StructType, body: dict[str, Any]) -> None:
+        attrs = body["attributes"]
+        self.conn.execute(
+            "INSERT INTO entity(guid, type_name, status, qualified_name, name, body, create_time, update_time,"
+            " version, created_by, updated_by) VALUES (?, ?, 'ACTIVE', ?, ?, ?, ?, ?, 1, ?, ?)",
+            (guid, t.name, _str_or_none(attrs.get("qualifiedName")), _str_or_none(attrs.get("name")),
+             orjson.dumps(body).decode(), self.now, self.now, self.user, self.user),
+        )
+        self._write_unique(guid, t, attrs)
+
+    def _update_entity(self, old: EntityRow, t: StructType, body: dict[str, Any]) -> None:
+        attrs = body["attributes"]
+        self.conn.execute(
+            "UPDATE entity SET qualified_name = ?, name = ?, body = ?, update_time = ?, updated_by = ?,"
+            " version = version + 1 WHERE guid = ?",
+            (_str_or_none(attrs.get("qualifiedName")), _str_or_none(attrs.get("name")),
+             orjson.dumps(body).decode(), self.now, self.user, old.guid),
+        )
+        if any(attrs.get(a.name) != old.attributes.get(a.name) for a in t.unique_attrs):
+            self.conn.execute("DELETE FROM uattr WHERE guid = ?", (old.guid,))
+            self._write_unique(old.guid, t, attrs)
+
+    def _write_unique(self, guid: str, t: StructType, attrs: dict[str, Any]) -> None:
+        rows = [(f"{a.defined_in}.{a.name}", unique_key_value(attrs[a.name]), guid)
+                for a in t.unique_attrs if attrs.get(a.name) is not None]
+        if rows:
+            self.conn.executemany("INSERT OR IGNORE INTO uattr(attr, value, guid) VALUES (?, ?, ?)", rows)
+
+    def _apply_relationships(self, p: Pending) -> bool:
+        if not p.rels:
+            return False
+        existing = relationships_of(self.conn, p.guid) if p.existing is not None else []
+        changed = False
+        for name, wanted in p.rels.items():
+            ends = p.type.rel_attrs[name]
+            current: dict[tuple[str, str], RelRow] = {}
+            for r in existing:
+                for end in ends:
+                    if r.type_name != end.rel_type:
+                        continue
+                    if end.side == 1 and r.end1 == p.guid:
+                        current[(r.end2, r.type_name)] = r
+                    elif end.side == 2 and r.end2 == p.guid:
+                        current[(r.end1, r.type_name)] = r
+            wanted_keys = set()
+            for target, rel_type, rel_attrs in wanted:
+                key = (target, rel_type)
+                wanted_keys.add(key)
+                end = p.type.rel_end(name, rel_type)
+                assert end is not None
+                if key in current:
+                    r = current[key]
+                    if rel_attrs and rel_attrs != (r.body.get("attributes") or {}):
+                        r.body["attributes"] = rel_attrs
+                        self.conn.execute(
+                            "UPDATE relationship SET body = ?, update_time = ?, version = version + 1 "
+                            "WHERE guid = ?", (orjson.dumps(r.body).decode(), self.now, r.guid))
+                        changed = True
+                    continue
+                self._create_relationship(end, p.guid, target, rel_attrs)
+                changed = True
+            for key, r in current.items():
+                if key not in wanted_keys:
+                    self._delete_relationship(r)
+                    end = p.type.rel_end(name, r.type_name)
+                    if end is not None and end.is_container and end.category == "COMPOSITION":
+                        # Dropping an owned child deletes it (Atlas's owned-ref semantics).
+                        delete_entities(self.conn, self.registry, [key[0]], self.user, self.now,
+                                        self.result, strict=False)
+                    changed = True
+        return changed
+
+    def _create_relationship(self, end: RelEnd, me: str, other: str, attrs: dict[str, Any]) -> None:
+        end1, end2 = (me, other) if end.side == 1 else (other, me)
+        if end.other_cardinality == "SINGLE":
+            # The other entity's attribute holds a single value: the new relationship replaces its old one.
+            col = "end1" if end.side == 2 else "end2"
+            for row in self.conn.execute(
+                    f"SELECT guid FROM relationship WHERE {col} = ? AND type_name = ? AND status = 'ACTIVE'",
+                    (other, end.rel_type)).fetchall():
+                self.conn.execute("UPDATE relationship SET status = 'DELETED', update_time = ? WHERE guid = ?",
+                                  (self.now, row[0]))
+        body = {"attributes": attrs, "propagateTags": end.propagate_tags, "label": end.label}
+        self.conn.execute(
+            "INSERT INTO relationship(guid, type_name, label, end1, end2, status, body, create_time, update_time,"
+            " version, created_by, updated_by) VALUES (?, ?, ?, ?, ?, 'ACTIVE', ?, ?, ?, 0, ?, ?)",
+            (str(uuid.uuid4()), end.rel_type, end.label, end1, end2, orjson.dumps(body).decode(), self.now,
+             self.now, self.user, self.user),
+        )
+
+    def _delete_relationship(self, r: RelRow) -> None:
+        self.conn.execute(
+            "UPDATE relationship SET status = 'DELETED', update_time = ?, updated_by = ? WHERE guid = ?",
+            (self.now, self.user, r.guid),
+        )
+
+    def headers(self, guids: list[str]) -> list[dict[str, Any]]:
+        out = []
+        for g in dict.fromkeys(guids):
+            e = load_entity(self.conn, g)
+            if e is not None:
+                out.append(header(self.registry, e))
+        return out
+
+
+def _str_or_none(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def _merge_requests(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key in ("attributes", "relationshipAttributes"):
+        if key in b:
+            merged = dict(a.get(key) or {})
+            merged.update(b[key] or {})
+            out[key] = merged
+    return out
+
+
+def owned_closure(conn: sqlite3.Connection, registry: TypeRegistry, guids: list[str]) -> list[str]:
+    """The entities plus every COMPOSITION child, recursively (DeleteHandlerV1.getOwnedVertices)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    stack = list(guids)
+    while stack:
+        g = stack.pop()
+        if g in seen:
+            continue
+        seen.add(g)
+        out.append(g)
+        row = conn.execute("SELECT type_name FROM entity WHERE guid = ?", (g,)).fetchone()
+        if row is None:
+            continue
+        t = registry.get(row[0])
+        if t is None:
+            continue
+        for ends in t.rel_attrs.values():
+            for end in ends:
+                if not (end.is_container and end.category == "COMPOSITION"):
+                    continue
+                mine, other = ("end1", "end2") if end.side == 1 else ("end2", "end1")
+                for (child,) in conn.execute(
+                        f"SELECT {other} FROM relationship WHERE {mine} = ? AND type_name = ? AND status = 'ACTIVE'",
+                        (g, end.rel_type)):
+                    stack.append(child)
+    return out
+
+
+def delete_entities(conn: sqlite3.Connection, registry: TypeRegistry, guids: list[str], user: str, now: int,
+                    result: MutationResult, strict: bool = True) -> None:
+    for g in guids:
+        if strict and conn.execute("SELECT 1 FROM entity WHERE guid = ?", (g,)).fetchone() is None:
+            raise AtlasError(ErrorCode.INSTANCE_GUID_NOT_FOUND, g)
+    for g in owned_closure(conn, registry, guids):
+        row = conn.execute("SELECT status FROM entity WHERE guid = ?", (g,)).fetchone()
+        if row is None or row[0] != "ACTIVE":
+            continue
+        conn.execute("UPDATE entity SET status = 'DELETED', update_time = ?, updated_by = ?, "
+                     "version = version + 1 WHERE guid = ?", (now, user, g))
+        conn.execute("UPDATE relationship SET status = 'DELETED', update_time = ?, updated_by = ? "
+                     "WHERE (end1 = ? OR end2 = ?) AND status = 'ACTIVE'", (now, user, g, g))
+        result.deleted.append(g)
+
+
+def purge_entities(conn: sqlite3.Connection, guids: list[str], result: MutationResult) -> list[EntityRow]:
+    purged = []
+    for g in guids:
+        e = load_entity(conn, g)
+        if e is None or e.status != "DELETED":
+            continue  # Atlas purges only soft-deleted entities
+        conn.execute("DELETE FROM entity WHERE guid = ?", (g,))
+        conn.execute("DELETE FROM uattr WHERE guid = ?", (g,))
+        conn.execute("DELETE FROM classification WHERE entity_guid = ?", (g,))
+        conn.execute("DELETE FROM relationship WHERE end1 = ? OR end2 = ?", (g, g))
+        result.purged.append(g)
+        e.status = "PURGED"
+        purged.append(e)
+    return purged
+
+
+def add_classification(conn: sqlite3.Connection, registry: TypeRegistry, guid: str, c: dict[str, Any],
+                       replace: bool) -> None:
+    c = strip_nulls(c)
+    type_name = c.get("typeName")
+    ct = registry.get(type_name) if isinstance(type_name, str) else None
+    if ct is None or ct.category != "CLASSIFICATION":
+        raise AtlasError(ErrorCode.CLASSIFICATION_NOT_FOUND, type_name)
+    row = conn.execute("SELECT type_name FROM entity WHERE guid = ?", (guid,)).fetchone()
+    if row is None:
+        raise AtlasError(ErrorCode.INSTANCE_GUID_NOT_FOUND, guid)
+    entity_types = (ct.raw.get("entityTypes") or [])
+    if entity_types:
+        et = registry.get(row[0])
+        if et is None or not any(et.is_a(x) for x in entity_types):
+            raise AtlasError(ErrorCode.INVALID_PARAMETERS,
+                             f"classification {type_name} can not be added to entity type {row[0]}")
+    attrs = c.get("attributes") or {}
+    norm = ValueNormalizer(registry)
+    out_attrs: dict[str, Any] = {}
+    errors = []
+    for name, a in ct.attributes.items():
+        v = attrs.get(name)
+        if v is None:
+            if not a.optional:
+                errors.append(f"{type_name}.{name}: mandatory attribute value missing in type {type_name}")
+            continue
+        try:
+            out_attrs[name] = norm.normalize(v, a.type_ref, f"{type_name}.{name}")
+        except InvalidValue as e:
+            errors.append(str(e))
+    if errors:
+        raise AtlasError(ErrorCode.INSTANCE_CRUD_INVALID_PARAMS, ", ".join(errors))
+    exists = conn.execute("SELECT 1 FROM classification WHERE entity_guid = ? AND type_name = ?",
+                          (guid, type_name)).fetchone()
+    if exists and not replace:
+        raise AtlasError(ErrorCode.CLASSIFICATION_ALREADY_ASSOCIATED, guid, type_name)
+    body = {
+        "typeName": type_name,
+        "attributes": out_attrs,
+        "entityGuid": guid,
+        "entityStatus": "ACTIVE",
+        "propagate": bool(c.get("propagate", True)),
+        "removePropagationsOnEntityDelete": bool(c.get("removePropagationsOnEntityDelete", False)),
+        "validityPeriods": c.get("validityPeriods") or [],
+    }
+    conn.execute("INSERT OR REPLACE INTO classification(entity_guid, type_name, body) VALUES (?, ?, ?)",
+                 (guid, type_name, orjson.dumps(body).decode()))

@@ -1,0 +1,118 @@
+"""Atlas error codes raised by the embedded store.
+
+The store raises :class:`AtlasError` with one of Atlas's own error codes; the HTTP status is part of the
+code (``ATLAS-404-00-007`` is a 404), exactly as Atlas's ``AtlasErrorCode`` enum does, so the route layer
+maps code → status without a second table.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorCode(Enum):
+    """(code, message template) pairs mirrored from Atlas's ``AtlasErrorCode``."""
+
+    UNKNOWN_TYPE = ("ATLAS-400-00-001", "Unknown datatype: {0}")
+    CANNOT_ADD_MANDATORY_ATTRIBUTE = (
+        "ATLAS-400-00-00C",
+        "{0}.{1} : can not add mandatory attribute",
+    )
+    ATTRIBUTE_DELETION_NOT_SUPPORTED = (
+        "ATLAS-400-00-00D",
+        "{0}.{1} : attribute delete not supported",
+    )
+    SUPERTYPE_REMOVAL_NOT_SUPPORTED = ("ATLAS-400-00-00E", "{0} : can not remove supertype(s): {1}")
+    TYPE_MATCH_FAILED = ("ATLAS-400-00-002", "Given type {0} doesn't match {1}")
+    INVALID_TYPE_DEFINITION = ("ATLAS-400-00-005", "Invalid type definition {0}")
+    TYPE_NAME_INVALID = ("ATLAS-400-00-014", "Type {0} with name {1} does not exist")
+    INVALID_PARAMETERS = ("ATLAS-400-00-01A", "invalid parameters: {0}")
+    INVALID_OBJECT_ID = ("ATLAS-400-00-021", "invalid object-id: {0}")
+    UNKNOWN_ATTRIBUTE = ("ATLAS-400-00-023", "Unknown attribute {0} for type {1}")
+    BAD_REQUEST = ("ATLAS-400-00-029", "{0}")
+    MISSING_MANDATORY_ATTRIBUTE = ("ATLAS-400-00-02B", "Mandatory field {0}.{1} is not set")
+    INVALID_RELATIONSHIP_END_TYPE = (
+        "ATLAS-400-00-036",
+        "invalid relationshipDef: {0}: end type 1: {1}, end type 2: {2}",
+    )
+    RELATIONSHIPDEF_END1_NAME_CHANGE = (
+        "ATLAS-400-00-037",
+        "Relationship definition {0} attempted end1 name change from {1} to {2}",
+    )
+    RELATIONSHIPDEF_END2_NAME_CHANGE = (
+        "ATLAS-400-00-038",
+        "Relationship definition {0} attempted end2 name change from {1} to {2}",
+    )
+    RELATIONSHIPDEF_INVALID_CATEGORY_UPDATE = (
+        "ATLAS-400-00-039",
+        "Relationship definition {0} attempted category change from {1} to {2}",
+    )
+    RELATIONSHIPDEF_NOT_DEFINED = ("ATLAS-400-00-043", "No relationshipDef defined between {0} and {1} on attribute: {2}")
+    RELATIONSHIP_INVALID_ENDTYPE = (
+        "ATLAS-400-00-045",
+        "invalid entity-type for relationship attribute {0}: entity-type {1} not in {2}",
+    )
+    INVALID_SEARCH_PARAMS = (
+        "ATLAS-400-00-047",
+        "No search parameter was found. One of the following MUST be specified in the request; "
+        "typeName, classification, termName or queryText",
+    )
+    INVALID_LIMIT_VALUE = ("ATLAS-400-00-02A", "Invalid limit value: {0}")
+    TYPE_NAME_NOT_FOUND = ("ATLAS-404-00-001", "Given typename {0} was invalid")
+    TYPE_GUID_NOT_FOUND = ("ATLAS-404-00-002", "Given type guid {0} was invalid")
+    INSTANCE_GUID_NOT_FOUND = ("ATLAS-404-00-005", "Given instance guid {0} is invalid/not found")
+    INSTANCE_CRUD_INVALID_PARAMS = ("ATLAS-404-00-007", "Invalid instance creation/updation parameters passed : {0}")
+    CLASSIFICATION_NOT_FOUND = ("ATLAS-404-00-008", "Given classification {0} was invalid")
+    INSTANCE_BY_UNIQUE_ATTRIBUTE_NOT_FOUND = (
+        "ATLAS-404-00-009",
+        "Instance {0} with unique attribute {1} does not exist",
+    )
+    REFERENCED_ENTITY_NOT_FOUND = ("ATLAS-404-00-00A", "Referenced entity {0} is not found")
+    RELATIONSHIP_GUID_NOT_FOUND = ("ATLAS-404-00-00C", "Given relationship guid {0} is invalid/not found")
+    INVALID_LINEAGE_ENTITY_TYPE = (
+        "ATLAS-404-00-011",
+        "Given instance guid {0} with type {1} is not a valid lineage entity type.",
+    )
+    API_NOT_FOUND = ("ATLAS-404-00-00F", "Given API {0} not found")
+    UNAUTHORIZED_ACCESS = ("ATLAS-403-00-001", "{0} is not authorized to perform {1}")
+    NOT_AUTHENTICATED = ("ATLAS-401-00-001", "Authentication required")
+    TYPE_ALREADY_EXISTS = ("ATLAS-409-00-001", "Given type {0} already exists")
+    TYPE_HAS_REFERENCES = ("ATLAS-409-00-002", "Given type {0} has references")
+    RELATIONSHIP_ALREADY_EXISTS = (
+        "ATLAS-409-00-004",
+        "relationship {0} already exists between entities {1} and {2}",
+    )
+    TYPE_HAS_RELATIONSHIPS = ("ATLAS-409-00-005", "Given type {0} has associated relationship definitions: {1}")
+    CLASSIFICATION_ALREADY_ASSOCIATED = (
+        "ATLAS-409-00-003",
+        "Classification {1} is already associated with entity {0}",
+    )
+    INTERNAL_ERROR = ("ATLAS-500-00-001", "Internal server error {0}")
+
+    @property
+    def code(self) -> str:
+        return self.value[0]
+
+    @property
+    def http_status(self) -> int:
+        return int(self.value[0].split("-")[1])
+
+
+class AtlasError(Exception):
+    """An Atlas-style failure: ``errorCode`` plus a formatted ``errorMessage``."""
+
+    def __init__(self, code: ErrorCode, *params: object) -> None:
+        self.code = code
+        self.params = params
+        message = code.value[1]
+        for i, p in enumerate(params):
+            message = message.replace("{" + str(i) + "}", str(p))
+        self.message = message
+        super().__init__(f"{code.code}: {message}")
+
+    @property
+    def http_status(self) -> int:
+        return self.code.http_status
+
+    def body(self) -> dict[str, str]:
+        return {"errorCode": self.code.code, "errorMessage": self.message}

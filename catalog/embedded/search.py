@@ -1,0 +1,225 @@
+"""Basic search (GET/POST ``search/basic``) returning AtlasSearchResult."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+import orjson
+
+from catalog.embedded.entity_read import ENTITY_COLS, EntityRow, header
+from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.typesystem import TypeRegistry
+from catalog.embedded.values import to_epoch_ms
+
+OPERATOR_ALIASES = {
+    "lt": "<", "gt": ">", "lte": "<=", "gte": ">=", "eq": "=", "neq": "!=", "<>": "!=",
+    "begins_with": "startswith", "starts_with": "startswith", "ends_with": "endswith",
+    "is_null": "isnull", "not_null": "notnull", "not_empty": "notempty", "not_contains": "not_contains",
+    "contains_any": "containsany", "contains_all": "containsall", "time_range": "timerange",
+}
+SYSTEM_ATTRS = {
+    "__guid": lambda e: e.guid,
+    "__typeName": lambda e: e.type_name,
+    "__state": lambda e: e.status,
+    "__createdBy": lambda e: e.created_by,
+    "__modifiedBy": lambda e: e.updated_by,
+    "__timestamp": lambda e: e.create_time,
+    "__modificationTimestamp": lambda e: e.update_time,
+}
+MAX_LIMIT = 10000
+
+
+def _coerce(actual: Any, expected: Any) -> tuple[Any, Any]:
+    if isinstance(actual, bool):
+        return actual, str(expected).lower() == "true"
+    if isinstance(actual, int | float):
+        try:
+            return actual, float(expected)
+        except (TypeError, ValueError):
+            try:
+                return actual, to_epoch_ms(expected)
+            except ValueError:
+                return str(actual), str(expected)
+    return ("" if actual is None else str(actual)), ("" if expected is None else str(expected))
+
+
+def _match(op: str, actual: Any, expected: Any) -> bool:
+    op = op.strip().lower()
+    op = OPERATOR_ALIASES.get(op, op)
+    if op == "isnull":
+        return actual in (None, "", [], {})
+    if op in ("notnull", "notempty"):
+        return actual not in (None, "", [], {})
+    if isinstance(actual, list):
+        items = [str(x) for x in actual]
+        wanted = [w.strip() for w in str(expected).split(",")] if not isinstance(expected, list) else \
+            [str(w) for w in expected]
+        if op == "containsany":
+            return any(w in items for w in wanted)
+        if op == "containsall":
+            return all(w in items for w in wanted)
+        if op in ("contains", "="):
+            return any(str(expected) == i or (op == "contains" and str(expected) in i) for i in items)
+        if op == "not_contains":
+            return not any(str(expected) in i for i in items)
+        return False
+    if op == "in":
+        values = expected if isinstance(expected, list) else [v.strip() for v in str(expected).split(",")]
+        return str(actual) in [str(v) for v in values]
+    if op == "timerange":
+        parts = str(expected).split(",")
+        try:
+            lo, hi = to_epoch_ms(parts[0]), to_epoch_ms(parts[1])
+        except (ValueError, IndexError):
+            return False
+        return isinstance(actual, int | float) and lo <= actual <= hi
+    a, b = _coerce(actual, expected)
+    if op in ("like", "startswith", "endswith", "contains", "not_contains"):
+        sa, sb = str(actual if actual is not None else "").lower(), str(expected).lower()
+        if op == "like":
+            pattern = "^" + ".*".join(re.escape(p) for p in sb.split("*")) + "$"
+            return re.match(pattern, sa) is not None
+        if op == "startswith":
+            return sa.startswith(sb)
+        if op == "endswith":
+            return sa.endswith(sb)
+        if op == "contains":
+            return sb in sa
+        return sb not in sa
+    try:
+        if op == "=":
+            return bool(a == b)
+        if op == "!=":
+            return bool(a != b)
+        if op == "<":
+            return bool(a < b)
+        if op == ">":
+            return bool(a > b)
+        if op == "<=":
+            return bool(a <= b)
+        if op == ">=":
+            return bool(a >= b)
+    except TypeError:
+        return False
+    raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"unsupported filter operator {op}")
+
+
+def _value_of(e: EntityRow, attr: str) -> Any:
+    if attr in SYSTEM_ATTRS:
+        return SYSTEM_ATTRS[attr](e)
+    return e.attributes.get(attr)
+
+
+def _filter_ok(e: EntityRow, crit: dict[str, Any] | None) -> bool:
+    if not crit:
+        return True
+    sub = crit.get("criterion")
+    if sub:
+        cond = str(crit.get("condition") or "AND").upper()
+        results = (_filter_ok(e, c) for c in sub)
+        return any(results) if cond == "OR" else all(results)
+    name = crit.get("attributeName")
+    if not name:
+        return True
+    return _match(str(crit.get("operator") or "="), _value_of(e, str(name)), crit.get("attributeValue"))
+
+
+def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[str, Any]) -> dict[str, Any]:
+    type_name = params.get("typeName")
+    classification = params.get("classification")
+    query = params.get("query")
+    if not (type_name or classification or query or params.get("termName")):
+        raise AtlasError(ErrorCode.INVALID_SEARCH_PARAMS)
+    limit = int(params.get("limit") or 100)
+    offset = int(params.get("offset") or 0)
+    if limit <= 0 or limit > MAX_LIMIT:
+        raise AtlasError(ErrorCode.INVALID_LIMIT_VALUE, limit)
+    if offset < 0:
+        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"offset={offset}")
+    exclude_deleted = params.get("excludeDeletedEntities")
+    exclude_deleted = True if exclude_deleted is None else bool(exclude_deleted)
+    where: list[str] = []
+    args: list[Any] = []
+    if type_name and type_name not in ("_ALL_ENTITY_TYPES", "Referenceable"):
+        names = [t.strip() for t in str(type_name).split(",") if t.strip()]
+        types: set[str] = set()
+        for n in names:
+            t = registry.get(n)
+            if t is None or t.category != "ENTITY":
+                raise AtlasError(ErrorCode.TYPE_NAME_NOT_FOUND, n)
+            include_sub = params.get("includeSubTypes")
+            types |= t.type_and_sub_types if include_sub is None or include_sub else {n}
+        where.append(f"e.type_name IN ({','.join('?' * len(types))})")
+        args.extend(sorted(types))
+    if exclude_deleted:
+        where.append("e.status = 'ACTIVE'")
+    if classification:
+        if classification == "_NOT_CLASSIFIED":
+            where.append("NOT EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid)")
+        elif classification in ("_CLASSIFIED", "*"):
+            where.append("EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid)")
+        else:
+            ct = registry.get(str(classification))
+            if ct is None or ct.category != "CLASSIFICATION":
+                raise AtlasError(ErrorCode.CLASSIFICATION_NOT_FOUND, classification)
+            sub = params.get("includeSubClassifications")
+            ctypes = sorted(ct.type_and_sub_types if sub is None or sub else {ct.name})
+            where.append("EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid AND "
+                         f"c.type_name IN ({','.join('?' * len(ctypes))}))")
+            args.extend(ctypes)
+    if query:
+        q = str(query).strip().strip("*")
+        if q:
+            where.append("(instr(lower(e.name), ?) > 0 OR instr(lower(e.qualified_name), ?) > 0)")
+            args.extend([q.lower(), q.lower()])
+    sql = f"SELECT {', '.join('e.' + c.strip() for c in ENTITY_COLS.split(','))} FROM entity e"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sort_by = params.get("sortBy")
+    desc = str(params.get("sortOrder") or "ASCENDING").upper() == "DESCENDING"
+    if sort_by in ("name", "qualifiedName"):
+        sql += f" ORDER BY e.{'name' if sort_by == 'name' else 'qualified_name'} {'DESC' if desc else 'ASC'}"
+    else:
+        sql += " ORDER BY e.create_time, e.rowid"
+    entity_filters = params.get("entityFilters")
+    matched: list[EntityRow] = []
+    total = 0
+    for row in conn.execute(sql, args):
+        e = EntityRow.from_row(row)
+        if not _filter_ok(e, entity_filters):
+            continue
+        if total >= offset and len(matched) < limit:
+            matched.append(e)
+        total += 1
+    if sort_by and sort_by not in ("name", "qualifiedName"):
+        matched.sort(key=lambda x: str(_value_of(x, str(sort_by)) or ""), reverse=desc)
+    result: dict[str, Any] = {
+        "queryType": "BASIC",
+        "searchParameters": {k: v for k, v in params.items() if v is not None},
+        "approximateCount": total,
+    }
+    if query:
+        result["queryText"] = query
+    if type_name:
+        result["type"] = type_name
+    if classification:
+        result["classification"] = classification
+    if matched:
+        cls: dict[str, list[dict[str, Any]]] = {}
+        guids = [e.guid for e in matched]
+        marks = ",".join("?" * len(guids))
+        for g, body in conn.execute(
+                f"SELECT entity_guid, body FROM classification WHERE entity_guid IN ({marks})", guids):
+            cls.setdefault(g, []).append(orjson.loads(body))
+        attrs_wanted = params.get("attributes") or []
+        entities = []
+        for e in matched:
+            h = header(registry, e, cls.get(e.guid))
+            for a in attrs_wanted:
+                if a in e.attributes:
+                    h["attributes"][a] = e.attributes[a]
+            entities.append(h)
+        result["entities"] = entities
+    return result

@@ -1,0 +1,238 @@
+"""Typedef create / update / delete with Atlas's evolution rules."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from catalog.embedded.db import Database
+from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.typesystem import CATEGORY_KEYS, KEY_CATEGORIES, TypeRegistry
+
+BOOKKEEPING = ("guid", "createdBy", "updatedBy", "createTime", "updateTime", "version", "subTypes",
+               "relationshipAttributeDefs")
+
+
+def strip_nulls(value: Any) -> Any:
+    """The official client serialises every unset field as null; Atlas treats those as absent."""
+    if isinstance(value, dict):
+        return {k: strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [strip_nulls(v) for v in value if v is not None]
+    return value
+
+
+def flatten_typesdef(body: Any) -> list[dict[str, Any]]:
+    if not isinstance(body, dict):
+        raise AtlasError(ErrorCode.BAD_REQUEST, "request body must be an AtlasTypesDef object")
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for key, cat in KEY_CATEGORIES.items():
+        defs = body.get(key) or []
+        if not isinstance(defs, list):
+            raise AtlasError(ErrorCode.BAD_REQUEST, f"{key} must be a list")
+        for d in defs:
+            if not isinstance(d, dict) or not isinstance(d.get("name"), str) or not d["name"].strip():
+                raise AtlasError(ErrorCode.BAD_REQUEST, f"{key}: every def needs a name")
+            d = strip_nulls(d)
+            d["category"] = cat
+            if d["name"] in seen:
+                raise AtlasError(ErrorCode.BAD_REQUEST, f"type {d['name']} appears twice in the request")
+            seen.add(d["name"])
+            out.append(d)
+    return out
+
+
+def group_defs(defs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in CATEGORY_KEYS.values()}
+    for d in defs:
+        out[CATEGORY_KEYS[d["category"]]].append(d)
+    return out
+
+
+def _semantic(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in BOOKKEEPING}
+
+
+class TypeDefService:
+    def __init__(self, db: Database, get_registry: Callable[[], TypeRegistry],
+                 set_registry: Callable[[TypeRegistry], None],
+                 count_instances: Callable[[str], int]) -> None:
+        self.db = db
+        self._get = get_registry
+        self._set = set_registry
+        self._count_instances = count_instances
+
+    @property
+    def registry(self) -> TypeRegistry:
+        return self._get()
+
+    # -- reads --------------------------------------------------------------------------------------
+    def search(self, type_filter: str | None = None, name: str | None = None, supertype: str | None = None,
+               notsupertype: str | None = None, servicetype: str | None = None,
+               notservicetype: str | None = None, notname: str | None = None) -> list[dict[str, Any]]:
+        reg = self.registry
+        wanted_cat = None
+        if type_filter:
+            t = type_filter.upper()
+            wanted_cat = {"CLASS": "ENTITY", "TRAIT": "CLASSIFICATION"}.get(t, t)
+        out = []
+        for n in sorted(reg.defs):
+            raw = reg.defs[n]
+            if wanted_cat and raw["category"] != wanted_cat:
+                continue
+            if name and n != name:
+                continue
+            if notname and n == notname:
+                continue
+            st = reg.get(n)
+            supers = st.all_super_types if st else set()
+            if supertype and supertype not in supers:
+                continue
+            if notsupertype and notsupertype in supers:
+                continue
+            if servicetype and raw.get("serviceType") != servicetype:
+                continue
+            if notservicetype and raw.get("serviceType") == notservicetype:
+                continue
+            out.append(reg.render_def(n))
+        return out
+
+    def get_by_name(self, name: str, category: str | None = None) -> dict[str, Any]:
+        reg = self.registry
+        raw = reg.raw_def(name)
+        if raw is None or (category and raw["category"] != category):
+            raise AtlasError(ErrorCode.TYPE_NAME_NOT_FOUND, name)
+        return reg.render_def(name)
+
+    def get_by_guid(self, guid: str, category: str | None = None) -> dict[str, Any]:
+        reg = self.registry
+        for n, raw in reg.defs.items():
+            if raw.get("guid") == guid and (category is None or raw["category"] == category):
+                return reg.render_def(n)
+        raise AtlasError(ErrorCode.TYPE_GUID_NOT_FOUND, guid)
+
+    # -- writes -------------------------------------------------------------------------------------
+    def create(self, body: Any, user: str) -> list[dict[str, Any]]:
+        defs = flatten_typesdef(body)
+        reg = self.registry
+        for d in defs:
+            if d["name"] in reg.defs:
+                raise AtlasError(ErrorCode.TYPE_ALREADY_EXISTS, d["name"])
+        now = int(time.time() * 1000)
+        changes: dict[str, dict[str, Any]] = {}
+        for d in defs:
+            d.update(guid=str(uuid.uuid4()), createdBy=user, updatedBy=user, createTime=now, updateTime=now,
+                     version=1)
+            d.setdefault("typeVersion", "1.0")
+            d.setdefault("description", d["name"])
+            changes[d["name"]] = d
+        return self._commit(reg, changes)
+
+    def update(self, body: Any, user: str) -> list[dict[str, Any]]:
+        defs = flatten_typesdef(body)
+        reg = self.registry
+        now = int(time.time() * 1000)
+        changes: dict[str, dict[str, Any]] = {}
+        for d in defs:
+            old = reg.raw_def(d["name"])
+            if old is None:
+                raise AtlasError(ErrorCode.TYPE_NAME_NOT_FOUND, d["name"])
+            if old["category"] != d["category"]:
+                raise AtlasError(ErrorCode.TYPE_MATCH_FAILED, d["name"], old["category"])
+            self._check_update(old, d)
+            merged = dict(d)
+            for k in ("guid", "createdBy", "createTime"):
+                if k in old:
+                    merged[k] = old[k]
+            merged.setdefault("typeVersion", old.get("typeVersion", "1.0"))
+            merged.setdefault("description", old.get("description", d["name"]))
+            if _semantic(merged) == _semantic(old):
+                continue
+            merged.update(updatedBy=user, updateTime=now, version=int(old.get("version", 1)) + 1)
+            changes[d["name"]] = merged
+        self._commit(reg, changes)
+        return [self.registry.render_def(d["name"]) for d in defs]
+
+    def _check_update(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        name = old["name"]
+        if old["category"] in ("ENTITY", "STRUCT", "CLASSIFICATION", "BUSINESS_METADATA"):
+            old_attrs = {a["name"]: a for a in old.get("attributeDefs") or []}
+            new_attrs = {a.get("name"): a for a in new.get("attributeDefs") or []}
+            for a in old_attrs:
+                if a not in new_attrs:
+                    raise AtlasError(ErrorCode.ATTRIBUTE_DELETION_NOT_SUPPORTED, name, a)
+            for a, ad in new_attrs.items():
+                if a not in old_attrs and not ad.get("isOptional"):
+                    raise AtlasError(ErrorCode.CANNOT_ADD_MANDATORY_ATTRIBUTE, name, a)
+        if old["category"] in ("ENTITY", "CLASSIFICATION"):
+            removed = set(old.get("superTypes") or []) - set(new.get("superTypes") or [])
+            if removed:
+                raise AtlasError(ErrorCode.SUPERTYPE_REMOVAL_NOT_SUPPORTED, name, sorted(removed))
+        if old["category"] == "RELATIONSHIP":
+            oc = old.get("relationshipCategory") or "ASSOCIATION"
+            nc = new.get("relationshipCategory") or "ASSOCIATION"
+            if oc != nc:
+                raise AtlasError(ErrorCode.RELATIONSHIPDEF_INVALID_CATEGORY_UPDATE, name, oc, nc)
+            for key, code in (("endDef1", ErrorCode.RELATIONSHIPDEF_END1_NAME_CHANGE),
+                              ("endDef2", ErrorCode.RELATIONSHIPDEF_END2_NAME_CHANGE)):
+                on = (old.get(key) or {}).get("name")
+                nn = (new.get(key) or {}).get("name")
+                if on != nn:
+                    raise AtlasError(code, name, on, nn)
+                if (old.get(key) or {}).get("type") != (new.get(key) or {}).get("type"):
+                    raise AtlasError(ErrorCode.INVALID_RELATIONSHIP_END_TYPE, name,
+                                     (new.get("endDef1") or {}).get("type"),
+                                     (new.get("endDef2") or {}).get("type"))
+
+    def delete(self, body: Any) -> None:
+        defs = flatten_typesdef(body)
+        self.delete_names([d["name"] for d in defs])
+
+    def delete_names(self, names: list[str]) -> None:
+        reg = self.registry
+        doomed = set(names)
+        for n in names:
+            raw = reg.raw_def(n)
+            if raw is None:
+                raise AtlasError(ErrorCode.TYPE_NAME_NOT_FOUND, n)
+            st = reg.get(n)
+            if st is not None and st.all_sub_types - doomed:
+                raise AtlasError(ErrorCode.TYPE_HAS_REFERENCES, n)
+            if raw["category"] in ("ENTITY", "CLASSIFICATION") and self._count_instances(n) > 0:
+                raise AtlasError(ErrorCode.TYPE_HAS_REFERENCES, n)
+            if raw["category"] == "RELATIONSHIP" and self._count_instances(n) > 0:
+                raise AtlasError(ErrorCode.TYPE_HAS_REFERENCES, n)
+            if raw["category"] == "ENTITY":
+                rels = sorted(
+                    r for r, d in reg.defs.items()
+                    if d["category"] == "RELATIONSHIP" and r not in doomed
+                    and n in ((d.get("endDef1") or {}).get("type"), (d.get("endDef2") or {}).get("type"))
+                )
+                if rels:
+                    raise AtlasError(ErrorCode.TYPE_HAS_RELATIONSHIPS, n, ",".join(rels))
+        new_reg = reg.with_defs({}, removed=doomed)  # fails if another type's attribute still uses one
+        with self.db.write() as conn:
+            conn.executemany("DELETE FROM typedef WHERE name = ?", [(n,) for n in names])
+        self._set(new_reg)
+
+    def _commit(self, reg: TypeRegistry, changes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        if not changes:
+            return []
+        new_reg = reg.with_defs(changes)  # raises on dangling references before anything is written
+        with self.db.write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO typedef(name, guid, category, body) VALUES (?, ?, ?, ?)",
+                [(n, d["guid"], d["category"], orjson.dumps(d).decode()) for n, d in changes.items()],
+            )
+        self._set(new_reg)
+        return [new_reg.render_def(n) for n in changes]
+
+    @staticmethod
+    def load(db: Database) -> TypeRegistry:
+        rows = db.reader().execute("SELECT body FROM typedef").fetchall()
+        return TypeRegistry({d["name"]: d for d in (orjson.loads(r[0]) for r in rows)})

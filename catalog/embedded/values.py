@@ -1,0 +1,175 @@
+"""Attribute value validation and normalisation, following Atlas's built-in types.
+
+Entity references are not resolved here: the entity store passes a callback for them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from catalog.embedded.typesystem import TypeRef, TypeRegistry
+
+INT_RANGES = {
+    "byte": (-(2**7), 2**7 - 1),
+    "short": (-(2**15), 2**15 - 1),
+    "int": (-(2**31), 2**31 - 1),
+    "long": (-(2**63), 2**63 - 1),
+}
+DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d")
+
+RefResolver = Callable[[Any, str, str], Any]
+
+
+class InvalidValue(ValueError):
+    """A value that does not fit its attribute type; the message names the attribute path."""
+
+
+def to_epoch_ms(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("boolean is not a date")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, str):
+        s = value.strip()
+        try:
+            return int(s)
+        except ValueError:
+            pass
+        for fmt in DATE_FORMATS:
+            try:
+                dt = datetime.strptime(s, fmt)
+            except ValueError:
+                continue
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=UTC)
+            return int(dt.timestamp() * 1000)
+    raise ValueError(f"invalid date {value!r}")
+
+
+def _primitive(value: Any, type_name: str) -> Any:
+    if type_name == "string":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return str(value)
+        raise ValueError("not a string")
+    if type_name == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ValueError("not a boolean")
+    if type_name in INT_RANGES:
+        if isinstance(value, bool):
+            raise ValueError("not a number")
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError("not an integer")
+            value = int(value)
+        if isinstance(value, str):
+            value = int(value.strip())
+        if not isinstance(value, int):
+            raise ValueError("not a number")
+        lo, hi = INT_RANGES[type_name]
+        if not lo <= value <= hi:
+            raise ValueError(f"out of range for {type_name}")
+        return value
+    if type_name in ("float", "double"):
+        if isinstance(value, bool):
+            raise ValueError("not a number")
+        f = float(value)
+        if not math.isfinite(f):
+            raise ValueError("not finite")
+        return f
+    if type_name == "biginteger":
+        if isinstance(value, bool):
+            raise ValueError("not a number")
+        return int(str(value).strip())
+    if type_name == "bigdecimal":
+        try:
+            d = Decimal(str(value).strip())
+        except InvalidOperation as e:
+            raise ValueError("not a decimal") from e
+        return float(d) if d != d.to_integral_value() else int(d)
+    if type_name == "date":
+        return to_epoch_ms(value)
+    raise ValueError(f"unknown primitive {type_name}")
+
+
+class ValueNormalizer:
+    def __init__(self, registry: TypeRegistry, resolve_ref: RefResolver | None = None) -> None:
+        self.registry = registry
+        self.resolve_ref = resolve_ref
+
+    def normalize(self, value: Any, ref: TypeRef, path: str) -> Any:
+        if value is None:
+            return None
+        try:
+            return self._normalize(value, ref, path)
+        except InvalidValue:
+            raise
+        except (ValueError, TypeError, OverflowError) as e:
+            raise InvalidValue(f"{path}: invalid value for type {ref.name}: {e}") from e
+
+    def _normalize(self, value: Any, ref: TypeRef, path: str) -> Any:
+        if ref.kind == "primitive":
+            return _primitive(value, ref.name)
+        if ref.kind == "array":
+            assert ref.elem is not None
+            if not isinstance(value, list):
+                value = [value]
+            return [self.normalize(v, ref.elem, f"{path}[{i}]") for i, v in enumerate(value)]
+        if ref.kind == "map":
+            assert ref.elem is not None
+            if not isinstance(value, dict):
+                raise InvalidValue(f"{path}: invalid value for type {ref.name}")
+            return {str(k): self.normalize(v, ref.elem, f"{path}.{k}") for k, v in value.items()}
+        raw = self.registry.raw_def(ref.name)
+        if raw is None:
+            raise InvalidValue(f"{path}: unknown type {ref.name}")
+        cat = raw["category"]
+        if cat == "ENUM":
+            return self._enum(value, raw, path)
+        if cat == "STRUCT":
+            return self._struct(value, ref.name, path)
+        if cat == "ENTITY":
+            if self.resolve_ref is None:
+                raise InvalidValue(f"{path}: entity references are not allowed here")
+            return self.resolve_ref(value, ref.name, path)
+        raise InvalidValue(f"{path}: unsupported attribute type {ref.name}")
+
+    @staticmethod
+    def _enum(value: Any, raw: dict[str, Any], path: str) -> str:
+        elems = raw.get("elementDefs") or []
+        for e in elems:
+            if isinstance(value, str) and str(e.get("value")).lower() == value.lower():
+                return str(e.get("value"))
+            if isinstance(value, int) and not isinstance(value, bool) and e.get("ordinal") == value:
+                return str(e.get("value"))
+        if isinstance(value, dict) and "value" in value:
+            return ValueNormalizer._enum(value["value"], raw, path)
+        raise InvalidValue(f"{path}: invalid value {value!r} for enum {raw['name']}")
+
+    def _struct(self, value: Any, type_name: str, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise InvalidValue(f"{path}: invalid value for type {type_name}")
+        st = self.registry.get(type_name)
+        assert st is not None
+        attrs = value.get("attributes") if isinstance(value.get("attributes"), dict) else value
+        out: dict[str, Any] = {}
+        for name, a in st.attributes.items():
+            v = attrs.get(name)
+            if v is None:
+                if not a.optional:
+                    raise InvalidValue(f"{path}.{name}: mandatory attribute value missing in type {type_name}")
+                continue
+            out[name] = self.normalize(v, a.type_ref, f"{path}.{name}")
+        return {"typeName": type_name, "attributes": out}
