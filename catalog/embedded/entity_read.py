@@ -112,7 +112,8 @@ def unique_key_value(value: Any) -> str:
 
 def display_text(t: StructType | None, attrs: dict[str, Any]) -> str | None:
     opt = t.display_text_attr() if t else None
-    for key in (opt, "name", "displayName", "qualifiedName"):
+    keys: tuple[str | None, ...] = (opt, "name", "displayName", "qualifiedName")
+    for key in keys:
         if key and attrs.get(key) not in (None, ""):
             return str(attrs[key])
     return None
@@ -208,11 +209,11 @@ def relationship_values(registry: TypeRegistry, t: StructType, e: EntityRow, rel
         if r.end2 == e.guid:
             sides.append((2, r.end1))
         for side, other_guid in sides:
-            attr = ends_by_rel.get((r.type_name, side))
+            attr_name = ends_by_rel.get((r.type_name, side))
             other = others.get(other_guid)
-            if attr is None or other is None:
+            if attr_name is None or other is None:
                 continue
-            by_attr.setdefault(attr, []).append((r, other))
+            by_attr.setdefault(attr_name, []).append((r, other))
     return by_attr
 
 

@@ -106,8 +106,6 @@ class EntityWriter:
         if not isinstance(type_name, str):
             raise AtlasError(ErrorCode.INSTANCE_CRUD_INVALID_PARAMS, "typeName is required")
         t = self.registry.entity_type(type_name)
-        if "abstract" in t.raw.get("options", {}):
-            pass
         req_guid = req.get("guid")
         attrs = req.get("attributes") or {}
         if not isinstance(attrs, dict):
@@ -117,7 +115,7 @@ class EntityWriter:
             prior = self.by_request_guid[req_guid]
             prior.req = _merge_requests(prior.req, req)
             return
-        if is_assigned_guid(req_guid):
+        if isinstance(req_guid, str) and is_assigned_guid(req_guid):
             existing = load_entity(self.conn, req_guid)
         if existing is None:
             uniq = {a.name: attrs[a.name] for a in t.unique_attrs if attrs.get(a.name) is not None}
@@ -238,8 +236,7 @@ class EntityWriter:
             for name, a in t.attributes.items():
                 if a.optional or name in t.rel_attrs:
                     continue
-                if p.attrs.get(name) is None and not (partial and p.existing is not None
-                                                      and p.existing.attributes.get(name) is not None):
+                if p.attrs.get(name) is None:
                     if a.default is not None:
                         try:
                             p.attrs[name] = norm.normalize(a.default, a.type_ref, f"{tname}.{name}")
@@ -374,8 +371,8 @@ class EntityWriter:
             for target, rel_type, rel_attrs in wanted:
                 key = (target, rel_type)
                 wanted_keys.add(key)
-                end = p.type.rel_end(name, rel_type)
-                assert end is not None
+                new_end = p.type.rel_end(name, rel_type)
+                assert new_end is not None
                 if key in current:
                     r = current[key]
                     if rel_attrs and rel_attrs != (r.body.get("attributes") or {}):
@@ -385,13 +382,13 @@ class EntityWriter:
                             "WHERE guid = ?", (orjson.dumps(r.body).decode(), self.now, r.guid))
                         changed = True
                     continue
-                self._create_relationship(end, p.guid, target, rel_attrs)
+                self._create_relationship(new_end, p.guid, target, rel_attrs)
                 changed = True
             for key, r in current.items():
                 if key not in wanted_keys:
                     self._delete_relationship(r)
-                    end = p.type.rel_end(name, r.type_name)
-                    if end is not None and end.is_container and end.category == "COMPOSITION":
+                    old_end = p.type.rel_end(name, r.type_name)
+                    if old_end is not None and old_end.is_container and old_end.category == "COMPOSITION":
                         # Dropping an owned child deletes it (Atlas's owned-ref semantics).
                         delete_entities(self.conn, self.registry, [key[0]], self.user, self.now,
                                         self.result, strict=False)

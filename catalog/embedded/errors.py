@@ -47,7 +47,10 @@ class ErrorCode(Enum):
         "ATLAS-400-00-039",
         "Relationship definition {0} attempted category change from {1} to {2}",
     )
-    RELATIONSHIPDEF_NOT_DEFINED = ("ATLAS-400-00-043", "No relationshipDef defined between {0} and {1} on attribute: {2}")
+    RELATIONSHIPDEF_NOT_DEFINED = (
+        "ATLAS-400-00-043",
+        "No relationshipDef defined between {0} and {1} on attribute: {2}",
+    )
     RELATIONSHIP_INVALID_ENDTYPE = (
         "ATLAS-400-00-045",
         "invalid entity-type for relationship attribute {0}: entity-type {1} not in {2}",

@@ -27,7 +27,7 @@ def _resolve_end(conn: sqlite3.Connection, registry: TypeRegistry, ref: Any, whi
     if not isinstance(ref, dict):
         raise AtlasError(ErrorCode.INVALID_OBJECT_ID, f"{which}: {ref!r}")
     guid = ref.get("guid")
-    if is_assigned_guid(guid):
+    if isinstance(guid, str) and is_assigned_guid(guid):
         e = load_entity(conn, guid)
         if e is None:
             raise AtlasError(ErrorCode.INSTANCE_GUID_NOT_FOUND, guid)

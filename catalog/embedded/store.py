@@ -30,6 +30,13 @@ from catalog.embedded.typesystem import TypeRegistry
 log = logging.getLogger(__name__)
 
 
+def _version(v: Any) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in str(v or "1.0").split("."))
+    except ValueError:
+        return (0,)
+
+
 class EmbeddedStore:
     def __init__(self, directory: Path, initial_typedefs: list[dict[str, Any]] | None = None) -> None:
         self.directory = directory
@@ -59,15 +66,25 @@ class EmbeddedStore:
         return int(row[0])
 
     def _ensure_types(self, typesdef: dict[str, Any]) -> None:
-        """Create the types of a model file that are missing, like Atlas's AtlasTypeDefStoreInitializer."""
-        missing = [d for d in flatten_typesdef(typesdef) if d["name"] not in self._registry.defs]
-        if missing:
-            grouped = group_defs(missing)
-            for defs in grouped.values():
-                for d in defs:
+        """Apply one model file as Atlas's AtlasTypeDefStoreInitializer does: create missing types and
+        update those whose bundled typeVersion is newer than the stored one."""
+        missing: list[dict[str, Any]] = []
+        newer: list[dict[str, Any]] = []
+        for d in flatten_typesdef(typesdef):
+            old = self._registry.raw_def(d["name"])
+            if old is None:
+                missing.append(d)
+            elif _version(d.get("typeVersion")) > _version(old.get("typeVersion")):
+                newer.append(d)
+        for defs, apply in ((missing, self.typedefs.create), (newer, self.typedefs.update)):
+            if not defs:
+                continue
+            grouped = group_defs(defs)
+            for group in grouped.values():
+                for d in group:
                     d.pop("category", None)
-            self.typedefs.create(grouped, "admin")
-            log.info("created %d bundled types", len(missing))
+            apply(grouped, "admin")
+            log.info("%s %d bundled types", apply.__name__, len(defs))
 
     # -- entities -----------------------------------------------------------------------------------
     def _emr(self, w: EntityWriter | None, result: MutationResult, conn: Any,

@@ -118,6 +118,22 @@ class TypeDefService:
 
     # -- writes -------------------------------------------------------------------------------------
     def create(self, body: Any, user: str) -> list[dict[str, Any]]:
+        with self.db.write():  # the registry check and the write happen under the one writer lock
+            return self._create(body, user)
+
+    def update(self, body: Any, user: str) -> list[dict[str, Any]]:
+        with self.db.write():
+            return self._update(body, user)
+
+    def delete(self, body: Any) -> None:
+        with self.db.write():
+            self._delete_names([d["name"] for d in flatten_typesdef(body)])
+
+    def delete_names(self, names: list[str]) -> None:
+        with self.db.write():
+            self._delete_names(names)
+
+    def _create(self, body: Any, user: str) -> list[dict[str, Any]]:
         defs = flatten_typesdef(body)
         reg = self.registry
         for d in defs:
@@ -133,7 +149,7 @@ class TypeDefService:
             changes[d["name"]] = d
         return self._commit(reg, changes)
 
-    def update(self, body: Any, user: str) -> list[dict[str, Any]]:
+    def _update(self, body: Any, user: str) -> list[dict[str, Any]]:
         defs = flatten_typesdef(body)
         reg = self.registry
         now = int(time.time() * 1000)
@@ -189,11 +205,7 @@ class TypeDefService:
                                      (new.get("endDef1") or {}).get("type"),
                                      (new.get("endDef2") or {}).get("type"))
 
-    def delete(self, body: Any) -> None:
-        defs = flatten_typesdef(body)
-        self.delete_names([d["name"] for d in defs])
-
-    def delete_names(self, names: list[str]) -> None:
+    def _delete_names(self, names: list[str]) -> None:
         reg = self.registry
         doomed = set(names)
         for n in names:

@@ -215,7 +215,7 @@ class TypeRegistry:
         for t in self.types.values():
             for a in t.attributes.values():
                 self._check_type_exists(a.type_ref, t.name)
-        for name, raw in self.defs.items():
+        for raw in self.defs.values():
             if raw["category"] == "RELATIONSHIP":
                 self._add_relationship(raw)
         for t in self.types.values():

@@ -163,7 +163,8 @@ class ValueNormalizer:
             raise InvalidValue(f"{path}: invalid value for type {type_name}")
         st = self.registry.get(type_name)
         assert st is not None
-        attrs = value.get("attributes") if isinstance(value.get("attributes"), dict) else value
+        inner = value.get("attributes")
+        attrs: dict[str, Any] = inner if isinstance(inner, dict) else value
         out: dict[str, Any] = {}
         for name, a in st.attributes.items():
             v = attrs.get(name)
