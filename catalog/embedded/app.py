@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog.embedded.errors import AtlasError, ErrorCode
-from catalog.embedded.routes import JSON, build_router
+from catalog.embedded.routes import JSON, build_admin_router, build_router
 from catalog.embedded.store import EmbeddedStore
 
 log = logging.getLogger(__name__)
@@ -84,15 +84,7 @@ def create_app(store_dir: Path, *, password: str, user: str = "admin",
     app = FastAPI(title="mlcatalog embedded Atlas", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store
     app.include_router(build_router(store), prefix=ATLAS_PREFIX)
-
-    @app.get(ATLAS_PREFIX + "/admin/version")
-    async def version() -> JSON:
-        return JSON({"Version": "2.4.0-mlcatalog-embedded", "Name": "apache-atlas",
-                     "Description": "mlcatalog embedded Atlas-v2-compatible store"})
-
-    @app.get(ATLAS_PREFIX + "/admin/status")
-    async def status() -> JSON:
-        return JSON({"Status": "ACTIVE"})
+    app.include_router(build_admin_router(store), prefix=ATLAS_PREFIX)
 
     @app.exception_handler(AtlasError)
     async def atlas_error(_: Request, exc: AtlasError) -> Response:

@@ -73,6 +73,10 @@ MIGRATIONS: list[str] = [
 ]
 
 
+class StoreVersionError(RuntimeError):
+    """The store on disk was written by a newer mlcatalog."""
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -92,13 +96,14 @@ class Database:
         self._write_lock = threading.RLock()
         self._writer_thread: int | None = None
         self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         self._migrate()
 
     def _migrate(self) -> None:
         with self._write_lock:
             version = int(self._writer.execute("PRAGMA user_version").fetchone()[0])
             if version > len(MIGRATIONS):
-                raise RuntimeError(
+                raise StoreVersionError(
                     f"store {self.path} has schema version {version}, newer than this mlcatalog "
                     f"({len(MIGRATIONS)}); upgrade mlcatalog"
                 )
@@ -142,8 +147,13 @@ class Database:
         if conn is None:
             conn = _connect(self.path)
             self._local.conn = conn
+            with self._write_lock:
+                self._readers.append(conn)
         return conn
 
     def close(self) -> None:
         with self._write_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
             self._writer.close()

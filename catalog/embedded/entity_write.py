@@ -538,7 +538,9 @@ def add_classification(conn: sqlite3.Connection, registry: TypeRegistry, guid: s
     exists = conn.execute("SELECT 1 FROM classification WHERE entity_guid = ? AND type_name = ?",
                           (guid, type_name)).fetchone()
     if exists and not replace:
-        raise AtlasError(ErrorCode.CLASSIFICATION_ALREADY_ASSOCIATED, guid, type_name)
+        # AtlasEntityStoreV2.validateEntityAssociations reports this as INVALID_PARAMETERS (400).
+        raise AtlasError(ErrorCode.INVALID_PARAMETERS,
+                         f"entity: {guid}, already associated with classification: {type_name}")
     body = {
         "typeName": type_name,
         "attributes": out_attrs,

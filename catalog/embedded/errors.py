@@ -86,10 +86,6 @@ class ErrorCode(Enum):
         "relationship {0} already exists between entities {1} and {2}",
     )
     TYPE_HAS_RELATIONSHIPS = ("ATLAS-409-00-005", "Given type {0} has associated relationship definitions: {1}")
-    CLASSIFICATION_ALREADY_ASSOCIATED = (
-        "ATLAS-409-00-003",
-        "Classification {1} is already associated with entity {0}",
-    )
     INTERNAL_ERROR = ("ATLAS-500-00-001", "Internal server error {0}")
 
     @property

@@ -290,13 +290,6 @@ def build_router(store: EmbeddedStore) -> APIRouter:  # noqa: C901 - one place l
         await call(store.remove_classification, guid, name, user_of(request))
         return Response(status_code=204)
 
-    @r.put("/admin/purge")
-    async def purge(request: Request) -> JSON:
-        body = await body_json(request)
-        if not isinstance(body, list) or not all(isinstance(g, str) for g in body):
-            raise AtlasError(ErrorCode.BAD_REQUEST, "body must be a JSON list of guids")
-        return JSON(await call(store.purge, body))
-
     # -- relationships ------------------------------------------------------------------------------
     @r.post("/relationship")
     async def create_relationship(request: Request) -> JSON:
@@ -346,5 +339,28 @@ def build_router(store: EmbeddedStore) -> APIRouter:  # noqa: C901 - one place l
         if not isinstance(body, dict):
             raise AtlasError(ErrorCode.BAD_REQUEST, "body must be SearchParameters")
         return JSON(await call(store.search, {k: v for k, v in body.items() if v is not None}))
+
+    return r
+
+
+def build_admin_router(store: EmbeddedStore) -> APIRouter:
+    """``/api/atlas/admin/*`` (Atlas's AdminResource lives outside ``/v2``)."""
+    r = APIRouter(prefix="/admin")
+
+    @r.put("/purge")
+    async def purge(request: Request) -> JSON:
+        body = await body_json(request)
+        if not isinstance(body, list) or not all(isinstance(g, str) for g in body):
+            raise AtlasError(ErrorCode.BAD_REQUEST, "body must be a JSON list of guids")
+        return JSON(await run_in_threadpool(store.purge, body))
+
+    @r.get("/version")
+    async def version() -> JSON:
+        return JSON({"Version": "2.4.0-mlcatalog-embedded", "Name": "apache-atlas",
+                     "Description": "mlcatalog embedded Atlas-v2-compatible store"})
+
+    @r.get("/status")
+    async def status() -> JSON:
+        return JSON({"Status": "ACTIVE"})
 
     return r

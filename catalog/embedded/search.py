@@ -126,6 +126,23 @@ def _filter_ok(e: EntityRow, crit: dict[str, Any] | None) -> bool:
     return _match(str(crit.get("operator") or "="), _value_of(e, str(name)), crit.get("attributeValue"))
 
 
+def _text_match(e: EntityRow, text: str) -> bool:
+    for v in e.attributes.values():
+        if isinstance(v, str) and text in v.lower():
+            return True
+        if isinstance(v, list) and any(isinstance(x, str) and text in x.lower() for x in v):
+            return True
+    return False
+
+
+def _sort_key(v: Any) -> tuple[int, Any]:
+    if v is None:
+        return (0, 0)
+    if isinstance(v, bool | int | float):
+        return (1, v)
+    return (2, str(v).lower())
+
+
 def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[str, Any]) -> dict[str, Any]:
     type_name = params.get("typeName")
     classification = params.get("classification")
@@ -169,11 +186,11 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
             where.append("EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid AND "
                          f"c.type_name IN ({','.join('?' * len(ctypes))}))")
             args.extend(ctypes)
-    if query:
-        q = str(query).strip().strip("*")
-        if q:
-            where.append("(instr(lower(e.name), ?) > 0 OR instr(lower(e.qualified_name), ?) > 0)")
-            args.extend([q.lower(), q.lower()])
+    text = str(query or "").strip().strip("*").lower()
+    if text:
+        # Atlas's basic-search query is a full-text match over the entity's string attributes.
+        where.append("instr(lower(e.body), ?) > 0")
+        args.append(text)
     sql = f"SELECT {', '.join('e.' + c.strip() for c in ENTITY_COLS.split(','))} FROM entity e"
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -186,15 +203,20 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
     entity_filters = params.get("entityFilters")
     matched: list[EntityRow] = []
     total = 0
+    sort_in_python = bool(sort_by) and sort_by not in ("name", "qualifiedName")
+    candidates: list[EntityRow] = []
     for row in conn.execute(sql, args):
         e = EntityRow.from_row(row)
-        if not _filter_ok(e, entity_filters):
+        if not _filter_ok(e, entity_filters) or (text and not _text_match(e, text)):
             continue
-        if total >= offset and len(matched) < limit:
+        if sort_in_python:
+            candidates.append(e)
+        elif total >= offset and len(matched) < limit:
             matched.append(e)
         total += 1
-    if sort_by and sort_by not in ("name", "qualifiedName"):
-        matched.sort(key=lambda x: str(_value_of(x, str(sort_by)) or ""), reverse=desc)
+    if sort_in_python:
+        candidates.sort(key=lambda x: _sort_key(_value_of(x, str(sort_by))), reverse=desc)
+        matched = candidates[offset : offset + limit]
     result: dict[str, Any] = {
         "queryType": "BASIC",
         "searchParameters": {k: v for k, v in params.items() if v is not None},

@@ -205,12 +205,18 @@ class EmbeddedStore:
             raise AtlasError(ErrorCode.INVALID_PARAMETERS, "guid is required")
         with self.db.write() as conn:
             result = MutationResult()
-            delete_entities(conn, self._registry, guids, user, now_ms(), result)
+            # Unknown guids are not an error: AtlasEntityStoreV2.deleteById treats them as already gone.
+            delete_entities(conn, self._registry, guids, user, now_ms(), result, strict=False)
             return self._emr(None, result, conn)
 
     def delete_by_unique(self, type_name: str, uniq: dict[str, Any], user: str) -> dict[str, Any]:
         with self.db.write() as conn:
-            e = self._by_unique(conn, type_name, uniq)
+            try:
+                e = self._by_unique(conn, type_name, uniq)
+            except AtlasError as err:
+                if err.code is not ErrorCode.INSTANCE_BY_UNIQUE_ATTRIBUTE_NOT_FOUND:
+                    raise
+                return {}  # like deleteById: an entity that is not there is already deleted
             return self.delete([e.guid], user)
 
     def purge(self, guids: list[str]) -> dict[str, Any]:

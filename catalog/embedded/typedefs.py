@@ -40,11 +40,39 @@ def flatten_typesdef(body: Any) -> list[dict[str, Any]]:
                 raise AtlasError(ErrorCode.BAD_REQUEST, f"{key}: every def needs a name")
             d = strip_nulls(d)
             d["category"] = cat
+            normalize_def(d)
             if d["name"] in seen:
                 raise AtlasError(ErrorCode.BAD_REQUEST, f"type {d['name']} appears twice in the request")
             seen.add(d["name"])
             out.append(d)
     return out
+
+
+ATTRIBUTE_DEFAULTS: dict[str, Any] = {
+    "cardinality": "SINGLE",
+    "isOptional": False,  # Java's AtlasAttributeDef default: an attribute without isOptional is mandatory
+    "isUnique": False,
+    "isIndexable": False,
+    "includeInNotification": False,
+    "searchWeight": -1,
+}
+END_DEFAULTS: dict[str, Any] = {"cardinality": "SINGLE", "isContainer": False, "isLegacyAttribute": False}
+
+
+def normalize_def(d: dict[str, Any]) -> dict[str, Any]:
+    """Fill Atlas's defaults so stored defs read back as a real Atlas returns them."""
+    if "attributeDefs" in d or d["category"] in ("ENTITY", "STRUCT", "CLASSIFICATION", "RELATIONSHIP",
+                                                  "BUSINESS_METADATA"):
+        d["attributeDefs"] = [ATTRIBUTE_DEFAULTS | a for a in d.get("attributeDefs") or []]
+    if d["category"] in ("ENTITY", "CLASSIFICATION"):
+        d.setdefault("superTypes", [])
+    if d["category"] == "RELATIONSHIP":
+        d.setdefault("relationshipCategory", "ASSOCIATION")
+        d.setdefault("propagateTags", "NONE")
+        for key in ("endDef1", "endDef2"):
+            if isinstance(d.get(key), dict):
+                d[key] = END_DEFAULTS | d[key]
+    return d
 
 
 def group_defs(defs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

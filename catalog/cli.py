@@ -1,0 +1,180 @@
+"""The ``mlcatalog`` command line (also ``python -m catalog``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import signal
+import socket
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+import uvicorn
+
+from catalog.config import ATLAS_USER, DEFAULT_LOOPBACK_PASSWORD, ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["app"]
+
+#: Seconds uvicorn waits for in-flight requests on shutdown before cancelling them.
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+app = typer.Typer(
+    name="mlcatalog",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold passwords
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _main() -> None:
+    """mlcatalog: ML model catalog and monitoring on Apache Atlas.
+
+    Settings come from command-line flags, then MLCATALOG_* environment variables, then the config file ($MLCATALOG_CONFIG or ./mlcatalog.toml), then defaults.
+    """  # noqa: E501 (one line per paragraph, rich wraps it)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"mlcatalog: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, printing one line once it listens."""
+
+    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            typer.echo(self.banner)
+
+
+class _ShutdownRequest:
+    """SIGINT/SIGTERM handler for the whole life of ``up``: asks uvicorn for a graceful shutdown.
+
+    It stays installed while uvicorn runs, so it is also what uvicorn re-raises the signal to after its
+    graceful shutdown: the process then closes the store and exits 0 instead of dying of the signal.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.server: uvicorn.Server | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        if self.server is not None:
+            self.server.handle_exit(signum, frame)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _uvicorn_config(asgi_app: FastAPI, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        asgi_app,
+        host=settings.server.host,
+        port=settings.server.port,
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        ws="none",
+        lifespan="on",
+        workers=1,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
+@app.command(no_args_is_help=False)
+def up(
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            metavar="DIR",
+            help="Directory of the embedded store, created if missing. "
+            "Default: $MLCATALOG_STORE, else server.store from the config file, else ./.mlcatalog",
+            show_default=False,
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            metavar="N",
+            min=1,
+            max=65535,
+            help="TCP port to listen on. "
+            "Default: $MLCATALOG_PORT, else server.port from the config file, else 21000",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host",
+            metavar="H",
+            help="Address to listen on; a non-loopback address requires a configured password. "
+            "Default: $MLCATALOG_HOST, else server.host from the config file, else 127.0.0.1",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve the embedded Atlas-compatible catalog API at /api/atlas/v2/ until Ctrl-C or SIGTERM.
+
+    HTTP Basic auth with user 'admin' and the password from $MLCATALOG_ATLAS_PASSWORD or atlas.password in the config file. Without a configured password, 'admin' is used, and only on a loopback host.
+    """  # noqa: E501 (one line per paragraph, rich wraps it)
+    try:
+        settings = load_settings({"server.store": store, "server.port": port, "server.host": host})
+        settings.atlas_server_password()  # refuse an unusable password setup before touching the store
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+
+    _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    """Open the store, serve it until SIGINT/SIGTERM (graceful shutdown), close the store."""
+    # Imported here so that `mlcatalog --help` stays fast.
+    from catalog.server import StoreError, build_app, open_store
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s")
+    shutdown = _ShutdownRequest()
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, shutdown) for sig in handled}
+    try:
+        try:
+            embedded_store = open_store(settings.server.store)
+        except StoreError as exc:
+            raise _fail(str(exc), 1) from None
+        try:
+            password_note = f", default password {DEFAULT_LOOPBACK_PASSWORD}" if settings.uses_default_password else ""
+            banner = (
+                f"mlcatalog listening on http://{_url_host(settings.server.host)}:{settings.server.port}, "
+                f"Atlas API at /api/atlas/v2/ (user {ATLAS_USER}{password_note}), store {settings.server.store}"
+            )
+            asgi_app = build_app(settings, embedded_store)
+            server = _Server(_uvicorn_config(asgi_app, settings), banner)
+            shutdown.server = server
+            if not shutdown.requested:
+                try:
+                    server.run()
+                except SystemExit as exc:  # uvicorn exits on bind/startup failure (after logging why)
+                    if exc.code not in (0, None):
+                        raise typer.Exit(1) from None
+                    raise
+        finally:
+            embedded_store.close()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

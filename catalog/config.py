@@ -1,0 +1,227 @@
+"""mlcatalog settings: one typed model, one precedence rule, read at start-up (never at import).
+
+Precedence, highest first::
+
+    command-line flags  >  environment (MLCATALOG_*)  >  config file  >  defaults
+
+The config file is ``$MLCATALOG_CONFIG`` if set (it must then exist), else ``./mlcatalog.toml`` if
+present. It has one TOML table per settings section::
+
+    [server]
+    host = "127.0.0.1"
+    port = 21000
+    store = "./.mlcatalog"   # relative paths in the file are relative to the file's directory
+
+    [atlas]
+    password = "..."
+
+Environment variables are listed in :data:`ENV_VARS`; an empty variable counts as unset.
+
+To add a setting: add a field to a section model (or a new section to :class:`Settings`) and, if it
+should be settable from the environment, an entry to :data:`ENV_VARS`. Unknown keys in the config
+file are errors, so typos do not silently fall back to defaults.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+__all__ = [
+    "ATLAS_USER",
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_FILE",
+    "DEFAULT_LOOPBACK_PASSWORD",
+    "ENV_VARS",
+    "AtlasSettings",
+    "ConfigError",
+    "ServerSettings",
+    "Settings",
+    "is_loopback_host",
+    "load_settings",
+]
+
+CONFIG_ENV = "MLCATALOG_CONFIG"
+DEFAULT_CONFIG_FILE = "mlcatalog.toml"
+
+#: Environment variable -> dotted setting name.
+ENV_VARS: dict[str, str] = {
+    "MLCATALOG_HOST": "server.host",
+    "MLCATALOG_PORT": "server.port",
+    "MLCATALOG_STORE": "server.store",
+    "MLCATALOG_ATLAS_PASSWORD": "atlas.password",
+}
+
+#: The one user of the Atlas-compatible API (Atlas's own default user name).
+ATLAS_USER = "admin"
+#: Password used when none is configured -- only ever when serving on a loopback address.
+DEFAULT_LOOPBACK_PASSWORD = "admin"
+
+#: Settings resolved relative to the config file's directory when given there as relative paths.
+_PATH_SETTINGS = ("server.store",)
+
+
+class ConfigError(Exception):
+    """Invalid or unusable configuration; ``str(exc)`` is a one-line message for the user."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = Field(default="127.0.0.1", min_length=1, description="address to bind")
+    port: int = Field(default=21000, ge=1, le=65535, description="TCP port to bind")
+    store: Path = Field(default=Path(".mlcatalog"), description="directory of the embedded store")
+
+    @field_validator("store")
+    @classmethod
+    def _expand_user(cls, value: Path) -> Path:
+        return value.expanduser()
+
+
+class AtlasSettings(_Section):
+    password: SecretStr | None = Field(default=None, description="password of the Atlas API user 'admin'")
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class Settings(_Section):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    atlas: AtlasSettings = Field(default_factory=AtlasSettings)
+
+    def atlas_server_password(self) -> str:
+        """The password the embedded Atlas API is served with.
+
+        The configured password; else :data:`DEFAULT_LOOPBACK_PASSWORD` if the server binds a loopback
+        address; else :class:`ConfigError` (nobody else may reach a server with a well-known password).
+        """
+        if self.atlas.password is not None:
+            return self.atlas.password.get_secret_value()
+        if is_loopback_host(self.server.host):
+            return DEFAULT_LOOPBACK_PASSWORD
+        raise ConfigError(
+            f"refusing to serve on non-loopback host {self.server.host!r} without a password: "
+            "set MLCATALOG_ATLAS_PASSWORD (or [atlas] password in the config file)"
+        )
+
+    @property
+    def uses_default_password(self) -> bool:
+        return self.atlas.password is None
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *sections, key = dotted.split(".")
+    for section in sections:
+        tree = tree.setdefault(section, {})
+    tree[key] = value
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _config_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
+    explicit = environ.get(CONFIG_ENV, "")
+    if explicit:
+        path = cwd / Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} (from {CONFIG_ENV}) does not exist")
+        return path
+    default = cwd / DEFAULT_CONFIG_FILE
+    return default if default.is_file() else None
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read: {exc.strerror or exc}") from exc
+    for key, value in data.items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"config file {path}: {key!r} must be a table like [{key}]")
+    flat = _flatten(data)
+    for dotted in _PATH_SETTINGS:
+        value = flat.get(dotted)
+        if isinstance(value, str):
+            flat[dotted] = str(path.parent / Path(value).expanduser())
+    return flat
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve the settings: ``flags`` > ``environ`` > config file > defaults.
+
+    ``flags`` maps dotted setting names (``"server.port"``) to command-line values; ``None`` means
+    "flag not given". ``environ`` defaults to :data:`os.environ`, ``cwd`` to the working directory.
+    Relative store paths are made absolute (against the config file's directory for the file, else
+    against ``cwd``). Raises :class:`ConfigError` with a one-line message naming the offending source.
+    """
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    def layer(items: Mapping[str, Any], source: Callable[[str], str]) -> None:
+        for dotted, value in items.items():
+            if value is not None:
+                values[dotted] = value
+                sources[dotted] = source(dotted)
+
+    config_path = _config_file(environ, cwd)
+    if config_path is not None:
+        layer(_read_config_file(config_path), lambda _: f"config file {config_path}")
+    layer({dotted: environ.get(name) or None for name, dotted in ENV_VARS.items()},
+          lambda dotted: "environment variable " + next(n for n, d in ENV_VARS.items() if d == dotted))
+    layer(dict(flags or {}), lambda _: "command line")
+
+    tree: dict[str, Any] = {}
+    for dotted, value in values.items():
+        _set(tree, dotted, value)
+    try:
+        settings = Settings.model_validate(tree)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        dotted = ".".join(str(part) for part in err["loc"])
+        source = next((src for key, src in sources.items() if key == dotted or key.startswith(dotted + ".")),
+                      "defaults")
+        raise ConfigError(f"invalid setting {dotted} (from {source}): {err['msg']}") from None
+
+    store = settings.server.store
+    if not store.is_absolute():
+        server = settings.server.model_copy(update={"store": cwd / store})
+        settings = settings.model_copy(update={"server": server})
+    return settings
