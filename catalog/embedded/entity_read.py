@@ -142,7 +142,7 @@ def header(registry: TypeRegistry, e: EntityRow, classifications: list[dict[str,
         "isIncomplete": False,
         "labels": list(e.body.get("labels") or []),
     }
-    if classifications:
+    if classifications is not None:
         out["classifications"] = classifications
     dt = display_text(t, attrs)
     if dt is not None:
@@ -166,8 +166,10 @@ def related_object_id(registry: TypeRegistry, other: EntityRow, rel: RelRow) -> 
         "relationshipType": rel.type_name,
         "relationshipGuid": rel.guid,
         "relationshipStatus": rel.status,
-        "relationshipAttributes": {"typeName": rel.type_name, "attributes": rel.body.get("attributes") or {}},
+        "relationshipAttributes": {"typeName": rel.type_name},
     }
+    if rel.body.get("attributes"):
+        out["relationshipAttributes"]["attributes"] = rel.body["attributes"]
     dt = display_text(registry.get(other.type_name), other.attributes)
     if dt is not None:
         out["displayText"] = dt
@@ -276,11 +278,16 @@ def entity_with_ext_info(conn: sqlite3.Connection, registry: TypeRegistry, e: En
                          min_ext_info: bool = False, ignore_relationships: bool = False) -> dict[str, Any]:
     entity, owned = render_entity(conn, registry, e, ignore_relationships=ignore_relationships)
     referred: dict[str, Any] = {}
-    if not min_ext_info:
-        for g in owned:
-            child = load_entity(conn, g)
-            if child is not None:
-                referred[g], _ = render_entity(conn, registry, child, ignore_relationships=ignore_relationships)
+    for g in owned:
+        child = load_entity(conn, g)
+        if child is None:
+            continue
+        if min_ext_info:
+            # EntityGraphRetriever.mapVertexToAtlasEntityMin: attributes only, no relationships
+            referred[g], _ = render_entity(conn, registry, child, ignore_relationships=True)
+            referred[g].pop("classifications", None)
+        else:
+            referred[g], _ = render_entity(conn, registry, child, ignore_relationships=ignore_relationships)
     out: dict[str, Any] = {"entity": entity}
     if referred:
         out["referredEntities"] = referred

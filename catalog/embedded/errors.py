@@ -37,11 +37,11 @@ class ErrorCode(Enum):
     )
     RELATIONSHIPDEF_END1_NAME_CHANGE = (
         "ATLAS-400-00-037",
-        "Relationship definition {0} attempted end1 name change from {1} to {2}",
+        "Relationship definition {0} attempted to update end1 from {1} to {2}",
     )
     RELATIONSHIPDEF_END2_NAME_CHANGE = (
         "ATLAS-400-00-038",
-        "Relationship definition {0} attempted end2 name change from {1} to {2}",
+        "Relationship definition {0} attempted to update end2 from {1} to {2}",
     )
     RELATIONSHIPDEF_INVALID_CATEGORY_UPDATE = (
         "ATLAS-400-00-039",

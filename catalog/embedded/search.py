@@ -156,7 +156,7 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
     if offset < 0:
         raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"offset={offset}")
     exclude_deleted = params.get("excludeDeletedEntities")
-    exclude_deleted = True if exclude_deleted is None else bool(exclude_deleted)
+    exclude_deleted = bool(exclude_deleted)  # SearchParameters.excludeDeletedEntities is a Java boolean
     where: list[str] = []
     args: list[Any] = []
     if type_name and type_name not in ("_ALL_ENTITY_TYPES", "Referenceable"):

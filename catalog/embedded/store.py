@@ -100,7 +100,7 @@ class EmbeddedStore:
                     continue
                 e = er.load_entity(conn, g)
                 if e is not None:
-                    hs.append(er.header(reg, e))
+                    hs.append(er.header(reg, e, er.load_classifications(conn, g)))
             if hs:
                 muts[key] = hs
         if result.purged and extra_headers:

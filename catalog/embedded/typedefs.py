@@ -59,11 +59,17 @@ ATTRIBUTE_DEFAULTS: dict[str, Any] = {
 END_DEFAULTS: dict[str, Any] = {"cardinality": "SINGLE", "isContainer": False, "isLegacyAttribute": False}
 
 
+def _attribute_defaults(a: dict[str, Any]) -> dict[str, Any]:
+    a.setdefault("valuesMinCount", 0 if a["isOptional"] else 1)
+    a.setdefault("valuesMaxCount", 1 if a["cardinality"] == "SINGLE" else 2147483647)
+    return a
+
+
 def normalize_def(d: dict[str, Any]) -> dict[str, Any]:
     """Fill Atlas's defaults so stored defs read back as a real Atlas returns them."""
     if "attributeDefs" in d or d["category"] in ("ENTITY", "STRUCT", "CLASSIFICATION", "RELATIONSHIP",
                                                   "BUSINESS_METADATA"):
-        d["attributeDefs"] = [ATTRIBUTE_DEFAULTS | a for a in d.get("attributeDefs") or []]
+        d["attributeDefs"] = [_attribute_defaults(ATTRIBUTE_DEFAULTS | a) for a in d.get("attributeDefs") or []]
     if d["category"] in ("ENTITY", "CLASSIFICATION"):
         d.setdefault("superTypes", [])
     if d["category"] == "RELATIONSHIP":
@@ -213,6 +219,9 @@ class TypeDefService:
             for a, ad in new_attrs.items():
                 if a not in old_attrs and not ad.get("isOptional"):
                     raise AtlasError(ErrorCode.CANNOT_ADD_MANDATORY_ATTRIBUTE, name, a)
+                if a in old_attrs and ad.get("typeName") != old_attrs[a].get("typeName"):
+                    raise AtlasError(ErrorCode.BAD_REQUEST,
+                                     f"Data type update for attribute is not supported: {name}.{a}")
         if old["category"] in ("ENTITY", "CLASSIFICATION"):
             removed = set(old.get("superTypes") or []) - set(new.get("superTypes") or [])
             if removed:
@@ -224,14 +233,11 @@ class TypeDefService:
                 raise AtlasError(ErrorCode.RELATIONSHIPDEF_INVALID_CATEGORY_UPDATE, name, oc, nc)
             for key, code in (("endDef1", ErrorCode.RELATIONSHIPDEF_END1_NAME_CHANGE),
                               ("endDef2", ErrorCode.RELATIONSHIPDEF_END2_NAME_CHANGE)):
-                on = (old.get(key) or {}).get("name")
-                nn = (new.get(key) or {}).get("name")
-                if on != nn:
-                    raise AtlasError(code, name, on, nn)
-                if (old.get(key) or {}).get("type") != (new.get(key) or {}).get("type"):
-                    raise AtlasError(ErrorCode.INVALID_RELATIONSHIP_END_TYPE, name,
-                                     (new.get("endDef1") or {}).get("type"),
-                                     (new.get("endDef2") or {}).get("type"))
+                old_end, new_end = old.get(key) or {}, new.get(key) or {}
+                # AtlasRelationshipDefStoreV2.preUpdateCheck: an end may not change at all.
+                for field in ("name", "type", "isContainer", "cardinality"):
+                    if old_end.get(field) != new_end.get(field):
+                        raise AtlasError(code, name, f"{field}={old_end.get(field)}", f"{field}={new_end.get(field)}")
 
     def _delete_names(self, names: list[str]) -> None:
         reg = self.registry
