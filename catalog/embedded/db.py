@@ -70,6 +70,11 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX classification_type ON classification(type_name);
     """,
+    # 2: case-insensitive prefix search on qualifiedName/name (basic search startsWith) uses these
+    """
+    CREATE INDEX entity_qn_lower ON entity(lower(qualified_name));
+    CREATE INDEX entity_name_lower ON entity(lower(name));
+    """,
 ]
 
 

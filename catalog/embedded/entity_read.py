@@ -219,6 +219,29 @@ def relationship_values(registry: TypeRegistry, t: StructType, e: EntityRow, rel
     return by_attr
 
 
+def relationship_refs(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow, names: list[str]
+                      ) -> dict[str, Any]:
+    """Relationship attributes as AtlasObjectIds, for search results that ask for them."""
+    t = registry.get(e.type_name)
+    if t is None:
+        return {}
+    names = [n for n in names if n in t.rel_attrs]
+    if not names:
+        return {}
+    rels = relationships_of(conn, e.guid)
+    others = load_entities(conn, list({r.end2 if r.end1 == e.guid else r.end1 for r in rels}))
+    grouped = relationship_values(registry, t, e, rels, others)
+    out: dict[str, Any] = {}
+    for n in names:
+        ids = [object_id(o) for _, o in grouped.get(n, [])]
+        many = any(end.cardinality in ("SET", "LIST") for end in t.rel_attrs[n])
+        if many:
+            out[n] = ids
+        elif ids:
+            out[n] = ids[0]
+    return out
+
+
 def render_entity(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow, *,
                   ignore_relationships: bool = False) -> tuple[dict[str, Any], list[str]]:
     """AtlasEntity JSON plus the guids of owned (COMPOSITION child) entities for referredEntities."""

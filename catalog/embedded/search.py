@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from catalog.embedded.entity_read import ENTITY_COLS, EntityRow, header
+from catalog.embedded.entity_read import ENTITY_COLS, EntityRow, header, relationship_refs
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.typesystem import TypeRegistry
 from catalog.embedded.values import to_epoch_ms
@@ -126,6 +126,39 @@ def _filter_ok(e: EntityRow, crit: dict[str, Any] | None) -> bool:
     return _match(str(crit.get("operator") or "="), _value_of(e, str(name)), crit.get("attributeValue"))
 
 
+def _pushdown(crit: Any) -> tuple[list[str], list[Any]]:
+    """SQL for indexed qualifiedName/name criteria at the top level of an AND (the rest is checked in Python)."""
+    if not isinstance(crit, dict):
+        return [], []
+    if crit.get("criterion"):
+        if str(crit.get("condition") or "AND").upper() != "AND":
+            return [], []
+        where: list[str] = []
+        args: list[Any] = []
+        for c in crit["criterion"]:
+            w, a = _pushdown(c)
+            where.extend(w)
+            args.extend(a)
+        return where, args
+    column = {"qualifiedName": "e.qualified_name", "name": "e.name"}.get(str(crit.get("attributeName")))
+    op = OPERATOR_ALIASES.get(str(crit.get("operator") or "").lower(), str(crit.get("operator") or "").lower())
+    value = crit.get("attributeValue")
+    if column is None:
+        return [], []
+    if op == "=" and isinstance(value, str):
+        return [f"{column} = ?"], [value]
+    if op == "in":
+        values = value if isinstance(value, list) else [v.strip() for v in str(value).split(",")]
+        values = [str(v) for v in values][:900]
+        if values:
+            return [f"{column} IN ({','.join('?' * len(values))})"], values
+    if op == "startswith" and isinstance(value, str) and value:
+        # Range scan on the index; the exact (case-insensitive) check still runs in Python.
+        low = value.lower()
+        return [f"lower({column}) >= ? AND lower({column}) < ?"], [low, low + "\U0010ffff"]
+    return [], []
+
+
 def _text_match(e: EntityRow, text: str) -> bool:
     for v in e.attributes.values():
         if isinstance(v, str) and text in v.lower():
@@ -186,6 +219,9 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
             where.append("EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid AND "
                          f"c.type_name IN ({','.join('?' * len(ctypes))}))")
             args.extend(ctypes)
+    where_pushed, args_pushed = _pushdown(params.get("entityFilters"))
+    where.extend(where_pushed)
+    args.extend(args_pushed)
     text = str(query or "").strip().strip("*").lower()
     if text:
         # Atlas's basic-search query is a full-text match over the entity's string attributes.
@@ -235,13 +271,16 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
         for g, body in conn.execute(
                 f"SELECT entity_guid, body FROM classification WHERE entity_guid IN ({marks})", guids):
             cls.setdefault(g, []).append(orjson.loads(body))
-        attrs_wanted = params.get("attributes") or []
+        attrs_wanted = [a for a in params.get("attributes") or [] if isinstance(a, str)]
         entities = []
         for e in matched:
             h = header(registry, e, cls.get(e.guid))
             for a in attrs_wanted:
                 if a in e.attributes:
                     h["attributes"][a] = e.attributes[a]
+            rel_wanted = [a for a in attrs_wanted if a not in e.attributes]
+            if rel_wanted:
+                h["attributes"].update(relationship_refs(conn, registry, e, rel_wanted))
             entities.append(h)
         result["entities"] = entities
     return result

@@ -1,0 +1,219 @@
+"""The typed Atlas v2 client: the only code in mlcatalog that speaks Atlas HTTP.
+
+It wraps the official ``apache-atlas`` client and works around its known bugs (reference §1c):
+- ``urljoin`` drops the last path segment of a prefixed host (Knox URLs): the host is re-set to end in ``/``;
+- ``AtlasServiceException`` carries no status or errorCode: a response hook keeps the failing response so
+  errors become typed :class:`AtlasClientError` subclasses with both;
+- no timeout is ever passed to ``requests``: one is added to every call;
+- missing calls (PUT uniqueAttribute, typed search) go through ``call_api`` with our own ``API`` objects.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+import requests
+from apache_atlas.client.base_client import AtlasClient
+from apache_atlas.exceptions import AtlasServiceException
+from apache_atlas.utils import API, BASE_URI, HTTPMethod
+
+from catalog.atlas.errors import AtlasClientError, AtlasUnavailable, error_for
+from catalog.atlas.models import (
+    Classification,
+    Direction,
+    Entity,
+    EntityHeader,
+    EntitySpec,
+    Lineage,
+    MutationResult,
+    SearchResult,
+    TypeDef,
+    typesdef_from_atlas,
+    typesdef_to_atlas,
+)
+
+T = TypeVar("T")
+V2 = BASE_URI + "v2/"
+SEARCH_CHUNK = 100  # qualifiedNames per "in" filter: keeps each request small on a real Atlas
+
+
+class _Raw(dict[str, Any]):
+    """Response type for ``call_api``: the official client calls ``type_coerce_attrs`` on it."""
+
+    def type_coerce_attrs(self) -> None:
+        return None
+
+
+class _RawList(list[Any]):
+    pass
+
+
+def _api(path: str, method: HTTPMethod, status: HTTPStatus = HTTPStatus.OK) -> API:
+    return API(V2 + path, method, status)
+
+
+class AtlasCatalogClient:
+    def __init__(self, url: str, user: str, password: str, *, timeout_s: float = 30.0, verify: bool | str = True
+                 ) -> None:
+        self.url = url.rstrip("/")
+        self._client = AtlasClient(self.url, (user, password))
+        # Knox-style prefixed hosts: urljoin keeps the whole prefix only when the base ends in "/".
+        self._client.host = self.url + "/"
+        session: requests.Session = self._client.session
+        session.verify = verify
+        self._last = threading.local()
+        session.hooks["response"].append(self._remember)
+        session.request = functools.partial(session.request, timeout=timeout_s)  # type: ignore[method-assign]
+
+    # -- plumbing -----------------------------------------------------------------------------------
+    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._last.response = response
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        self._last.response = None
+        try:
+            return fn(*args)
+        except AtlasServiceException as e:
+            raise self._translate(e) from e
+        except requests.RequestException as e:
+            raise AtlasUnavailable(f"Atlas at {self.url} is not reachable: {type(e).__name__}: {e}") from e
+
+    def _translate(self, e: AtlasServiceException) -> AtlasClientError:
+        resp: requests.Response | None = getattr(self._last, "response", None)
+        if resp is None:
+            return AtlasUnavailable(str(e))
+        code: str | None = None
+        message = resp.reason or "request failed"
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            code = body.get("errorCode")
+            message = str(body.get("errorMessage") or body.get("error") or message)
+        elif resp.text:
+            message = resp.text.strip().splitlines()[0][:300]
+        return error_for(resp.status_code, message, code)
+
+    def call(self, path: str, method: HTTPMethod, *, params: dict[str, Any] | None = None, body: Any = None,
+             status: HTTPStatus = HTTPStatus.OK) -> Any:
+        """A raw v2 call (path relative to ``/api/atlas/v2/``); returns parsed JSON or None."""
+        resp_type = None if status == HTTPStatus.NO_CONTENT else _Raw
+        return self._call(self._client.call_api, _api(path, method, status), resp_type, params, body)
+
+    # -- health -------------------------------------------------------------------------------------
+    def ping(self) -> None:
+        self._call(self._client.call_api, API(BASE_URI + "admin/version", HTTPMethod.GET, HTTPStatus.OK), _Raw)
+
+    # -- typedefs -----------------------------------------------------------------------------------
+    def get_typedefs(self, names: list[str] | None = None) -> dict[str, TypeDef]:
+        out: dict[str, TypeDef] = {}
+        if names is None:
+            raw = self.call("types/typedefs", HTTPMethod.GET)
+            return {d.name: d for d in typesdef_from_atlas(raw)}
+        for name in names:
+            try:
+                raw = self.call(f"types/typedef/name/{name}", HTTPMethod.GET)
+            except AtlasClientError as e:
+                if e.status == 404:
+                    continue
+                raise
+            out[name] = TypeDef.from_atlas(str(raw.get("category")), raw)
+        return out
+
+    def create_typedefs(self, defs: list[TypeDef]) -> None:
+        if defs:
+            self.call("types/typedefs", HTTPMethod.POST, body=typesdef_to_atlas(defs))
+
+    def update_typedefs(self, defs: list[TypeDef]) -> None:
+        if defs:
+            self.call("types/typedefs", HTTPMethod.PUT, body=typesdef_to_atlas(defs))
+
+    # -- entities -----------------------------------------------------------------------------------
+    def upsert(self, specs: list[EntitySpec]) -> MutationResult:
+        """Create-or-update in one request (Atlas resolves by qualifiedName)."""
+        if not specs:
+            return MutationResult()
+        raw = self.call("entity/bulk", HTTPMethod.POST, body={"entities": [s.to_atlas() for s in specs]})
+        return MutationResult.from_atlas(raw or {})
+
+    def partial_update(self, type_name: str, qualified_name: str, attributes: dict[str, Any]) -> MutationResult:
+        raw = self.call(f"entity/uniqueAttribute/type/{type_name}", HTTPMethod.PUT,
+                        params={"attr:qualifiedName": qualified_name},
+                        body={"entity": {"typeName": type_name, "attributes": attributes}})
+        return MutationResult.from_atlas(raw or {})
+
+    def get_entity(self, guid: str) -> Entity:
+        raw = self.call(f"entity/guid/{guid}", HTTPMethod.GET, params={"minExtInfo": "true"})
+        return Entity.from_atlas(raw["entity"])
+
+    def find_entity(self, type_name: str, qualified_name: str) -> Entity | None:
+        try:
+            raw = self.call(f"entity/uniqueAttribute/type/{type_name}", HTTPMethod.GET,
+                            params={"attr:qualifiedName": qualified_name, "minExtInfo": "true"})
+        except AtlasClientError as e:
+            if e.status == 404:
+                return None
+            raise
+        return Entity.from_atlas(raw["entity"])
+
+    def delete(self, guid: str) -> MutationResult:
+        return MutationResult.from_atlas(self.call(f"entity/guid/{guid}", HTTPMethod.DELETE) or {})
+
+    def classifications(self, guid: str) -> list[Classification]:
+        raw = self.call(f"entity/guid/{guid}/classifications", HTTPMethod.GET)
+        return [Classification.from_atlas(c) for c in (raw or {}).get("list") or []]
+
+    def add_classification(self, guid: str, classification: Classification) -> None:
+        self.call(f"entity/guid/{guid}/classifications", HTTPMethod.POST, status=HTTPStatus.NO_CONTENT,
+                  body=[{"typeName": classification.type_name, "attributes": classification.attributes,
+                         "propagate": classification.propagate}])
+
+    # -- lineage and search -------------------------------------------------------------------------
+    def lineage(self, guid: str, direction: Direction = "BOTH", depth: int = 3) -> Lineage:
+        raw = self.call(f"lineage/{guid}", HTTPMethod.GET, params={"direction": direction, "depth": depth})
+        return Lineage.from_atlas(raw)
+
+    def search(self, *, type_name: str | None = None, classification: str | None = None, query: str | None = None,
+               filters: dict[str, Any] | None = None, attributes: list[str] | None = None,
+               exclude_deleted: bool = True, limit: int = 100, offset: int = 0) -> SearchResult:
+        params: dict[str, Any] = {"excludeDeletedEntities": exclude_deleted, "limit": limit, "offset": offset}
+        for key, value in (("typeName", type_name), ("classification", classification), ("query", query),
+                           ("entityFilters", filters), ("attributes", attributes)):
+            if value is not None:
+                params[key] = value
+        raw = self.call("search/basic", HTTPMethod.POST, body=params) or {}
+        return SearchResult(entities=[EntityHeader.from_atlas(h) for h in raw.get("entities") or []],
+                            approximate_count=int(raw.get("approximateCount", -1)))
+
+    def search_all(self, *, page_size: int = 1000, **kwargs: Any) -> Iterator[EntityHeader]:
+        offset = 0
+        while True:
+            page = self.search(limit=page_size, offset=offset, **kwargs)
+            yield from page.entities
+            if len(page.entities) < page_size:
+                return
+            offset += page_size
+
+    def find_by_qualified_names(self, type_name: str, qualified_names: list[str],
+                                attributes: list[str] | None = None) -> dict[str, EntityHeader]:
+        """ACTIVE entities of ``type_name`` (and subtypes) by qualifiedName, in few requests."""
+        out: dict[str, EntityHeader] = {}
+        wanted = sorted(set(qualified_names))
+        for i in range(0, len(wanted), SEARCH_CHUNK):
+            chunk = wanted[i : i + SEARCH_CHUNK]
+            flt = {"attributeName": "qualifiedName", "operator": "in", "attributeValue": chunk}
+            for h in self.search_all(type_name=type_name, filters=flt, attributes=attributes):
+                if h.qualified_name in chunk:
+                    out[h.qualified_name] = h
+        return out
+
+    def find_by_prefix(self, type_name: str, prefix: str, attributes: list[str] | None = None
+                       ) -> dict[str, EntityHeader]:
+        flt = {"attributeName": "qualifiedName", "operator": "startsWith", "attributeValue": prefix}
+        return {h.qualified_name: h for h in self.search_all(type_name=type_name, filters=flt, attributes=attributes)
+                if h.qualified_name and h.qualified_name.startswith(prefix)}
