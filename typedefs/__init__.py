@@ -14,7 +14,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
-__all__ = ["bundled_typedef_files", "load_bundled_typedefs"]
+__all__ = ["bundled_typedef_files", "load_attribute_extensions", "load_bundled_typedefs"]
 
 
 def bundled_typedef_files() -> list[Traversable]:
@@ -35,3 +35,13 @@ def load_bundled_typedefs() -> list[dict[str, Any]]:
             raise ValueError(f"{entry.name}: expected a JSON object (AtlasTypesDef)")
         loaded.append(data)
     return loaded
+
+
+def load_attribute_extensions() -> dict[str, list[dict[str, Any]]]:
+    """mlcatalog's optional extension attributes, by Atlas type name (``extensions/mlcatalog-ml.json``)."""
+    entry = files(__name__).joinpath("extensions", "mlcatalog-ml.json")
+    data = json.loads(entry.read_text(encoding="utf-8"))
+    ext = data.get("attributeExtensions") if isinstance(data, dict) else None
+    if not isinstance(ext, dict):
+        raise ValueError("extensions/mlcatalog-ml.json: expected an attributeExtensions object")
+    return {str(k): list(v) for k, v in ext.items()}

@@ -203,6 +203,10 @@ class TypeDef(_Model):
     def to_atlas(self) -> dict[str, Any]:
         out = self.model_dump(by_alias=True, exclude_none=True)
         out.pop("category", None)
+        if self.category in ("ENUM", "RELATIONSHIP", "STRUCT", "BUSINESS_METADATA"):
+            out.pop("superTypes", None)
+        if self.category == "ENUM":
+            out.pop("attributeDefs", None)
         return out
 
     @staticmethod

@@ -1,0 +1,89 @@
+"""Cloudera Resource Names (CRNs): parse and format, CML's model/build/deployment forms included.
+
+``crn:<partition>:<service>:<region>:<account>:<resourceType>:<resource>``; CML's ML objects use resource type
+``workspace`` and resource ``<workspace>/<object-uuid>``. Dev-mode CRNs (``crn:cdp:ml:::workspace:dev/model``)
+have an empty region and account, which Cloudera's own regex rejects; we accept them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from pydantic import BaseModel, ConfigDict
+
+_CRN = re.compile(
+    r"^crn:(?P<partition>[a-z]+):(?P<service>[a-z]+):(?P<region>[a-z0-9-]*):(?P<account>[^:\s]*):"
+    r"(?P<resource_type>[A-Za-z]+):(?P<resource>\S+)$"
+)
+# uuid5 namespace for CRNs derived from stable identities (project path, model name, git commit)
+MLCATALOG_NAMESPACE = uuid.UUID("7a3a5c1e-2b6f-5d3e-9b0a-6d1c2f8e4a10")
+DEV_WORKSPACE = "dev"
+
+
+class CrnError(ValueError):
+    pass
+
+
+class Crn(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    partition: str = "cdp"
+    service: str = "ml"
+    region: str = ""
+    account: str = ""
+    resource_type: str = "workspace"
+    resource: str
+
+    def __str__(self) -> str:
+        return (f"crn:{self.partition}:{self.service}:{self.region}:{self.account}:"
+                f"{self.resource_type}:{self.resource}")
+
+    @property
+    def workspace(self) -> str | None:
+        if self.resource_type != "workspace":
+            return None
+        return self.resource.split("/", 1)[0] or None
+
+    @property
+    def object_id(self) -> str | None:
+        """The last path element of an ML object's resource (the model/build/deployment id)."""
+        if "/" not in self.resource:
+            return None
+        return self.resource.rsplit("/", 1)[1]
+
+    @property
+    def is_dev(self) -> bool:
+        return self.workspace == DEV_WORKSPACE and not self.region and not self.account
+
+
+def parse_crn(text: str) -> Crn:
+    m = _CRN.match(text.strip()) if isinstance(text, str) else None
+    if m is None:
+        raise CrnError(f"not a CRN: {text!r} (expected crn:<partition>:<service>:<region>:<account>:<type>:<resource>)")
+    return Crn(**m.groupdict())
+
+
+def is_crn(text: str) -> bool:
+    try:
+        parse_crn(text)
+    except CrnError:
+        return False
+    return True
+
+
+def ml_crn(region: str, account: str, workspace: str, object_id: str | uuid.UUID) -> Crn:
+    """A CML model/build/deployment CRN: ``crn:cdp:ml:<region>:<account>:workspace:<workspace>/<id>``."""
+    return Crn(region=region, account=account, resource=f"{workspace}/{object_id}")
+
+
+def derived_id(*parts: str) -> uuid.UUID:
+    """A stable id for an object named by ``parts`` (e.g. project identity, model name, commit)."""
+    return uuid.uuid5(MLCATALOG_NAMESPACE, "\x1f".join(parts))
+
+
+def dev_crn(kind: str) -> Crn:
+    """CML local-dev-mode CRNs: ``crn:cdp:ml:::workspace:dev/model``, ``dev/model-build``, ``dev/model-deployment``."""
+    if kind not in ("model", "model-build", "model-deployment"):
+        raise CrnError(f"unknown dev CRN kind {kind!r}")
+    return Crn(resource=f"{DEV_WORKSPACE}/{kind}")

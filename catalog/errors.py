@@ -1,0 +1,58 @@
+"""The catalog's one error root. Codes are stable strings; only the API layer maps them to HTTP."""
+
+from __future__ import annotations
+
+
+class CatalogError(Exception):
+    code = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(CatalogError):
+    code = "invalid_input"
+
+
+class NotFound(CatalogError):
+    code = "not_found"
+
+
+class Conflict(CatalogError):
+    code = "conflict"
+
+
+class Unresolved(CatalogError):
+    """A lineage input (Hive table, S3 prefix) could not be found; one line per item in ``problems``."""
+
+    code = "unresolved"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class Unauthorized(CatalogError):
+    code = "unauthorized"
+
+
+class Forbidden(CatalogError):
+    code = "forbidden"
+
+
+class UpstreamUnavailable(CatalogError):
+    code = "upstream_unavailable"
+
+
+# The one code → HTTP status table (used by catalog/api only).
+HTTP_STATUS: dict[str, int] = {
+    "invalid_input": 400,
+    "unresolved": 422,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "upstream_unavailable": 503,
+    "internal": 500,
+}
