@@ -178,3 +178,12 @@ def _serve(settings: Settings) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _register_catalog_commands() -> None:
+    from catalog.cli_catalog import register
+
+    register(app)
+
+
+_register_catalog_commands()

@@ -39,7 +39,11 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "DEFAULT_LOOPBACK_PASSWORD",
     "ENV_VARS",
+    "ApiSettings",
     "AtlasSettings",
+    "CrnSettings",
+    "HiveSettings",
+    "S3Settings",
     "ConfigError",
     "ServerSettings",
     "Settings",
@@ -56,6 +60,23 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_PORT": "server.port",
     "MLCATALOG_STORE": "server.store",
     "MLCATALOG_ATLAS_PASSWORD": "atlas.password",
+    "MLCATALOG_ATLAS_URL": "atlas.url",
+    "MLCATALOG_ATLAS_USER": "atlas.user",
+    "MLCATALOG_NAMESPACE": "atlas.namespace",
+    "MLCATALOG_HIVE_HOST": "hive.host",
+    "MLCATALOG_HIVE_PORT": "hive.port",
+    "MLCATALOG_HIVE_USER": "hive.username",
+    "MLCATALOG_HIVE_AUTH": "hive.auth",
+    "MLCATALOG_HIVE_PASSWORD": "hive.password",
+    "MLCATALOG_S3_ENDPOINT": "s3.endpoint_url",
+    "MLCATALOG_S3_ACCESS_KEY_ID": "s3.access_key_id",
+    "MLCATALOG_S3_SECRET_ACCESS_KEY": "s3.secret_access_key",
+    "MLCATALOG_S3_REGION": "s3.region",
+    "MLCATALOG_CRN_REGION": "crn.region",
+    "MLCATALOG_CRN_ACCOUNT": "crn.account",
+    "MLCATALOG_CRN_WORKSPACE": "crn.workspace",
+    "MLCATALOG_API_TOKEN": "api.token",
+    "MLCATALOG_API_READ_AUTH": "api.read_auth",
 }
 
 #: The one user of the Atlas-compatible API (Atlas's own default user name).
@@ -87,7 +108,23 @@ class ServerSettings(_Section):
 
 
 class AtlasSettings(_Section):
-    password: SecretStr | None = Field(default=None, description="password of the Atlas API user 'admin'")
+    password: SecretStr | None = Field(default=None, description="password of the Atlas API user")
+    url: str = Field(default="http://127.0.0.1:21000", description="Atlas the catalog talks to (clients)")
+    user: str = Field(default="admin", min_length=1, description="Atlas user for the catalog's calls")
+    namespace: str = Field(default="primary", pattern=r"^[A-Za-z0-9_.-]+$",
+                           description="Atlas metadata namespace for entities mlcatalog names itself (S3)")
+
+    def client_password(self) -> str:
+        """The password to call :attr:`url` with: the configured one, else ``admin`` for a loopback Atlas."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.url).hostname or ""
+        if is_loopback_host(host):
+            return DEFAULT_LOOPBACK_PASSWORD
+        raise ConfigError(f"no Atlas password configured for {self.url}: set MLCATALOG_ATLAS_PASSWORD "
+                          "(or [atlas] password in the config file)")
 
     @field_validator("password", mode="before")
     @classmethod
@@ -95,9 +132,39 @@ class AtlasSettings(_Section):
         return None if value == "" else value
 
 
+class HiveSettings(_Section):
+    host: str | None = Field(default=None, description="HiveServer2 host; unset = tables are recorded as declared")
+    port: int = Field(default=10000, ge=1, le=65535)
+    username: str = "mlcatalog"
+    auth: str = Field(default="NONE", description="PyHive auth: NONE, NOSASL, LDAP, CUSTOM, KERBEROS")
+    password: SecretStr | None = None
+
+
+class S3Settings(_Section):
+    endpoint_url: str | None = Field(default=None, description="S3 endpoint; unset = S3 sources are declared")
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    region: str = "us-east-1"
+
+
+class CrnSettings(_Section):
+    region: str = Field(default="local", pattern=r"^[a-z0-9-]*$")
+    account: str = Field(default="mlcatalog", pattern=r"^[^:\s]*$")
+    workspace: str = Field(default="default", pattern=r"^[^:/\s]+$")
+
+
+class ApiSettings(_Section):
+    token: SecretStr | None = Field(default=None, description="Bearer token required for catalog API writes")
+    read_auth: bool = Field(default=False, description="require the token for reads too")
+
+
 class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     atlas: AtlasSettings = Field(default_factory=AtlasSettings)
+    hive: HiveSettings = Field(default_factory=HiveSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    crn: CrnSettings = Field(default_factory=CrnSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     def atlas_server_password(self) -> str:
         """The password the embedded Atlas API is served with.

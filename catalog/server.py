@@ -45,6 +45,23 @@ def build_app(settings: Settings, store: EmbeddedStore) -> FastAPI:
     :meth:`Settings.atlas_server_password` before :func:`open_store`, as the CLI does.
     """
     password = settings.atlas_server_password()
-    app = create_app(settings.server.store, user=ATLAS_USER, password=password, store=store)
-    # Later: app.include_router(<v1 router>, prefix="/api/v1")
+    app = create_app(settings.server.store, user=ATLAS_USER, password=password, store=store,
+                     openapi_prefix="/api/v1")
+    # The catalog API talks to this very process over HTTP, exactly as it talks to a real Atlas.
+    from catalog.api.app import TokenAuth, mount
+    from catalog.factory import make_catalog, make_client, make_queries
+
+    client = make_client(settings, url=f"http://{self_host(settings.server.host)}:{settings.server.port}",
+                         password=password)
+    token = settings.api.token.get_secret_value() if settings.api.token else None
+    mount(app, make_queries(client), make_catalog(settings, client), TokenAuth(token, settings.api.read_auth))
     return app
+
+
+def self_host(host: str) -> str:
+    """How this process reaches its own listening socket."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

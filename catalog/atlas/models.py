@@ -19,16 +19,21 @@ class ObjectRef(_Model):
     guid: str | None = None
     type_name: str | None = None
     qualified_name: str | None = None
+    relationship_type: str | None = None  # picks the relationshipDef when several give the same attribute
 
     def to_atlas(self) -> dict[str, Any]:
+        out: dict[str, Any]
         if self.guid:
-            out: dict[str, Any] = {"guid": self.guid}
+            out = {"guid": self.guid}
             if self.type_name:
                 out["typeName"] = self.type_name
-            return out
-        if not (self.type_name and self.qualified_name):
+        elif self.type_name and self.qualified_name:
+            out = {"typeName": self.type_name, "uniqueAttributes": {"qualifiedName": self.qualified_name}}
+        else:
             raise ValueError("an ObjectRef needs a guid or a type_name and qualified_name")
-        return {"typeName": self.type_name, "uniqueAttributes": {"qualifiedName": self.qualified_name}}
+        if self.relationship_type:
+            out["relationshipType"] = self.relationship_type
+        return out
 
     @staticmethod
     def from_atlas(d: dict[str, Any]) -> ObjectRef:

@@ -1,0 +1,209 @@
+"""Catalog commands: typedefs apply, build, lineage, impact, lint, lineage-schema, api."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from catalog.config import ConfigError, Settings, load_settings
+
+AtlasUrl = Annotated[str | None, typer.Option("--atlas-url", metavar="URL", show_default=False,
+                                             help="Atlas to talk to. Default: $MLCATALOG_ATLAS_URL, else "
+                                                  "atlas.url from the config file, else http://127.0.0.1:21000")]
+AtlasUser = Annotated[str | None, typer.Option("--atlas-user", metavar="USER", show_default=False,
+                                              help="Default: $MLCATALOG_ATLAS_USER, else admin")]
+AtlasPassword = Annotated[str | None, typer.Option(
+    "--atlas-password", metavar="PW", show_default=False,
+    help="Default: $MLCATALOG_ATLAS_PASSWORD (preferred: a flag is visible to other local users)")]
+Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    for line in message.splitlines() or [message]:
+        typer.echo(f"mlcatalog: error: {line}", err=True)
+    return typer.Exit(code)
+
+
+def _settings(url: str | None, user: str | None, password: str | None, **extra: Any) -> Settings:
+    try:
+        return load_settings({"atlas.url": url, "atlas.user": user, "atlas.password": password, **extra})
+    except ConfigError as e:
+        raise _fail(str(e), 2) from None
+
+
+def _run(fn: Any) -> Any:
+    """Run a catalog call, turning its errors into one-line messages and exit codes."""
+    from catalog.atlas.errors import AtlasClientError
+    from catalog.errors import CatalogError, Unresolved
+
+    try:
+        return fn()
+    except Unresolved as e:
+        raise _fail("\n".join(e.problems), 1) from None
+    except CatalogError as e:
+        raise _fail(e.message, 1) from None
+    except AtlasClientError as e:
+        raise _fail(f"Atlas: {e}", 1) from None
+    except ConfigError as e:
+        raise _fail(str(e), 2) from None
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the commands
+    typedefs_app = typer.Typer(help="Atlas type definitions used by the catalog.", no_args_is_help=True)
+    app.add_typer(typedefs_app, name="typedefs")
+
+    @typedefs_app.command("apply")
+    def typedefs_apply(atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None,
+                       atlas_password: AtlasPassword = None,
+                       dry_run: Annotated[bool, typer.Option("--dry-run", help="show, don't change")] = False
+                       ) -> None:
+        """Create the catalog's Atlas types where missing and add its optional attributes (idempotent)."""
+        from catalog.factory import make_client
+        from catalog.registration import apply_typedefs
+
+        s = _settings(atlas_url, atlas_user, atlas_password)
+        plan = _run(lambda: apply_typedefs(make_client(s), dry_run=dry_run))
+        lines = plan.summary()
+        for line in lines:
+            typer.echo(("would " if dry_run else "") + line)
+        if not lines:
+            typer.echo("typedefs up to date: nothing to change")
+
+    @app.command("build")
+    def build(project_dir: Annotated[Path, typer.Option("--project-dir", metavar="DIR", help="the git project")],
+              model: Annotated[list[str] | None, typer.Option("--model", metavar="NAME",
+                                                             help="model (lineage.yml key); repeat for several; "
+                                                                  "default: every model in the file")] = None,
+              allow_unresolved: Annotated[bool, typer.Option(
+                  "--allow-unresolved", help="record tables/S3 sources that cannot be found as declared")] = False,
+              atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
+              as_json: Json = False) -> None:
+        """Record a model build: lineage.yml as committed at HEAD → Atlas (project, build, lineage)."""
+        from rich.progress import Progress
+
+        from catalog.factory import make_catalog, make_client
+
+        s = _settings(atlas_url, atlas_user, atlas_password)
+        catalog = _run(lambda: make_catalog(s, make_client(s)))
+        with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
+            task = bar.add_task("writing to Atlas", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = _run(lambda: catalog.build(project_dir, model or None, allow_unresolved=allow_unresolved,
+                                                progress=progress))
+        if as_json:
+            _print_json({"projectCrn": result.project_crn, "commit": result.commit,
+                         "builds": [{"model": b.model_name, "modelCrn": b.model_crn, "buildCrn": b.build_crn,
+                                     "version": b.version, "new": b.new} for b in result.builds],
+                         "created": result.creates, "updated": result.updates, "notes": result.notes})
+            return
+        for note in result.notes:
+            typer.echo(f"note: {note}", err=True)
+        typer.echo(f"project {result.project_crn} @ {str(result.commit)[:12]}")
+        for b in result.builds:
+            typer.echo(f"  {b.model_name}: build v{b.version} {b.build_crn}{'' if b.new else ' (unchanged commit)'}")
+        typer.echo(f"{result.creates} created, {result.updates} updated")
+
+    @app.command("lineage")
+    def lineage(name: Annotated[str, typer.Argument(metavar="CRN|QN", help="deployment CRN or any qualifiedName")],
+                atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
+                as_json: Json = False) -> None:
+        """Print where a deployment (or any dataset) comes from, as a tree."""
+        from rich.console import Console
+        from rich.tree import Tree
+
+        from catalog.factory import make_client
+        from catalog.queries import LineageNode, upstream_tree
+
+        s = _settings(atlas_url, atlas_user, atlas_password)
+        client = _run(lambda: make_client(s))
+
+        def fetch() -> LineageNode:
+            from catalog.errors import NotFound
+
+            found = client.find_by_qualified_names("DataSet", [name]) or client.find_by_qualified_names(
+                "Process", [name])
+            if not found:
+                raise NotFound(f"nothing in Atlas is named {name!r}")
+            h = next(iter(found.values()))
+            return upstream_tree(client.lineage(h.guid, "INPUT", 0), h.guid)
+
+        tree = _run(fetch)
+        if as_json:
+            _print_json(tree.model_dump())
+            return
+
+        def label(n: LineageNode) -> str:
+            tags = f" [{', '.join(n.classifications)}]" if n.classifications else ""
+            gone = " (deleted)" if n.status != "ACTIVE" else ""
+            return f"{n.type_name}: {n.qualified_name or n.guid}{tags}{gone}"
+
+        def add(t: Tree, n: LineageNode) -> None:
+            for u in n.upstream:
+                add(t.add(label(u)), u)
+
+        root = Tree(label(tree))
+        add(root, tree)
+        Console(soft_wrap=True).print(root)
+
+    @app.command("impact")
+    def impact(name: Annotated[str, typer.Argument(metavar="QN", help="table, S3 prefix, build CRN...")],
+               atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
+               as_json: Json = False) -> None:
+        """List every deployment (and build) downstream of a table, S3 prefix or build."""
+        from catalog.factory import make_client, make_queries
+
+        s = _settings(atlas_url, atlas_user, atlas_password)
+        result = _run(lambda: make_queries(make_client(s)).impact(name))
+        if as_json:
+            _print_json(result.model_dump())
+            return
+        typer.echo(f"{len(result.deployments)} deployment(s), {len(result.builds)} build(s) downstream of {name}")
+        for d in result.deployments:
+            tags = f" [{', '.join(d.classifications)}]" if d.classifications else ""
+            typer.echo(f"  deployment {d.name} {d.crn} ({d.status}){tags}")
+        for b in result.builds:
+            typer.echo(f"  build {b.name} {b.crn}")
+
+    @app.command("lint")
+    def lint(paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="lineage files or project dirs")]
+             ) -> None:
+        """Check lineage.yml files: one line per problem (file:line:column: message); exit 1 if any."""
+        from catalog.lineagefile.cli import lint_command
+
+        raise typer.Exit(lint_command(paths))
+
+    @app.command("lineage-schema")
+    def lineage_schema() -> None:
+        """Print the JSON Schema of lineage.yml (for editors)."""
+        from catalog.lineagefile.cli import schema_command
+
+        schema_command()
+
+    @app.command("api")
+    def api(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+            port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 21001,
+            atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None
+            ) -> None:
+        """Serve only the catalog API (/api/v1) in front of an Atlas (e.g. a real one)."""
+        import uvicorn
+
+        from catalog.api.app import TokenAuth, create_catalog_app
+        from catalog.factory import make_catalog, make_client, make_queries
+
+        s = _settings(atlas_url, atlas_user, atlas_password)
+        client = _run(lambda: make_client(s))
+        token = s.api.token.get_secret_value() if s.api.token else None
+        asgi = create_catalog_app(make_queries(client), make_catalog(s, client), TokenAuth(token, s.api.read_auth))
+        typer.echo(f"mlcatalog catalog API on http://{host}:{port}/api/v1 (Atlas {s.atlas.url})")
+        uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False)

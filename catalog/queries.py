@@ -1,0 +1,271 @@
+"""The catalog's read side: projects, models, builds, deployments, lineage trees, impact, classifications.
+
+Everything is computed from Atlas through the typed client, so it answers the same against the embedded store
+and a real Atlas. Classifications are reported the way Atlas propagates them: a tag on anything upstream in
+a deployment's lineage (a table, an S3 directory, a build) is reported on the deployment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from catalog.atlas.client import AtlasCatalogClient
+from catalog.atlas.models import EntityHeader, Lineage
+from catalog.errors import InvalidInput, NotFound
+
+BUILD_ATTRS = ["crn", "modelCrn", "modelName", "version", "gitCommit", "lineageFile", "metadata", "createTime",
+               "project"]
+DEPLOYMENT_ATTRS = ["crn", "modelCrn", "modelName", "status", "modelEndpointURL", "replicas", "cpuMillicores",
+                    "memoryMb", "createTime", "deployedTime", "metadata", "build"]
+PROJECT_ATTRS = ["crn", "gitUrl", "createTime"]
+
+
+class Project(BaseModel):
+    crn: str
+    name: str
+    git_url: str | None = None
+    create_time: int | None = None
+    guid: str
+
+
+class Build(BaseModel):
+    crn: str
+    name: str
+    model_crn: str | None = None
+    model_name: str | None = None
+    version: int | None = None
+    git_commit: str | None = None
+    lineage_file: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    project_crn: str | None = None
+    create_time: int | None = None
+    guid: str
+
+
+class Model(BaseModel):
+    crn: str
+    name: str
+    project_crn: str | None = None
+    latest_version: int
+    builds: list[str]
+
+
+class Deployment(BaseModel):
+    crn: str
+    name: str
+    model_crn: str | None = None
+    model_name: str | None = None
+    status: str | None = None
+    endpoint_url: str | None = None
+    replicas: int | None = None
+    cpu_millicores: int | None = None
+    memory_mb: int | None = None
+    create_time: int | None = None
+    deployed_time: int | None = None
+    build_crn: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    classifications: list[str] = Field(default_factory=list, description="own and propagated from upstream")
+    guid: str
+
+
+class LineageNode(BaseModel):
+    guid: str
+    type_name: str
+    qualified_name: str | None = None
+    name: str | None = None
+    status: str
+    classifications: list[str] = Field(default_factory=list)
+    upstream: list[LineageNode] = Field(default_factory=list)
+
+
+class DeploymentLineage(BaseModel):
+    deployment: Deployment
+    tree: LineageNode
+    atlas_lineage: dict[str, Any]
+
+
+class Impact(BaseModel):
+    qualified_name: str
+    sources: list[str] = Field(description="guids of the entities the name matched")
+    deployments: list[Deployment]
+    builds: list[Build]
+
+
+def _ref_qn(v: Any) -> str | None:
+    if isinstance(v, dict):
+        qn = (v.get("uniqueAttributes") or {}).get("qualifiedName") or v.get("qualifiedName")
+        return str(qn) if qn else None
+    return None
+
+
+def _project(h: EntityHeader) -> Project:
+    a = h.attributes
+    return Project(crn=str(a.get("crn") or h.qualified_name), name=str(a.get("name") or ""),
+                   git_url=a.get("gitUrl"), create_time=a.get("createTime") or None, guid=h.guid)
+
+
+def _build(h: EntityHeader) -> Build:
+    a = h.attributes
+    return Build(crn=str(a.get("crn") or h.qualified_name), name=str(a.get("name") or ""),
+                 model_crn=a.get("modelCrn"), model_name=a.get("modelName"), version=a.get("version"),
+                 git_commit=a.get("gitCommit"), lineage_file=a.get("lineageFile"), metadata=a.get("metadata") or {},
+                 project_crn=_ref_qn(a.get("project")), create_time=a.get("createTime") or None, guid=h.guid)
+
+
+def _deployment(h: EntityHeader, classifications: list[str] | None = None) -> Deployment:
+    a = h.attributes
+    return Deployment(crn=str(a.get("crn") or h.qualified_name), name=str(a.get("name") or ""),
+                      model_crn=a.get("modelCrn"), model_name=a.get("modelName"), status=a.get("status"),
+                      endpoint_url=a.get("modelEndpointURL"), replicas=a.get("replicas"),
+                      cpu_millicores=a.get("cpuMillicores"), memory_mb=a.get("memoryMb"),
+                      create_time=a.get("createTime") or None, deployed_time=a.get("deployedTime") or None,
+                      build_crn=_ref_qn(a.get("build")), metadata=a.get("metadata") or {},
+                      classifications=sorted(set(classifications if classifications is not None
+                                                 else h.classification_names)), guid=h.guid)
+
+
+class CatalogQueries:
+    def __init__(self, client: AtlasCatalogClient) -> None:
+        self.client = client
+
+    # -- listings -----------------------------------------------------------------------------------
+    def projects(self) -> list[Project]:
+        return [_project(h) for h in self.client.search_all(type_name="ml_project", attributes=PROJECT_ATTRS)]
+
+    def project(self, crn: str) -> Project:
+        return _project(self._one("ml_project", crn, PROJECT_ATTRS))
+
+    def builds(self, *, project_crn: str | None = None, model_crn: str | None = None) -> list[Build]:
+        flt = {"attributeName": "modelCrn", "operator": "=", "attributeValue": model_crn} if model_crn else None
+        out = [_build(h) for h in self.client.search_all(type_name="ml_model_build", filters=flt,
+                                                         attributes=BUILD_ATTRS)]
+        if project_crn:
+            out = [b for b in out if b.project_crn == project_crn]
+        return sorted(out, key=lambda b: (b.model_name or "", b.version or 0))
+
+    def build(self, crn: str) -> Build:
+        return _build(self._one("ml_model_build", crn, BUILD_ATTRS))
+
+    def models(self, *, project_crn: str | None = None) -> list[Model]:
+        grouped: dict[str, list[Build]] = {}
+        for b in self.builds(project_crn=project_crn):
+            if b.model_crn:
+                grouped.setdefault(b.model_crn, []).append(b)
+        return [Model(crn=mc, name=bs[-1].model_name or "", project_crn=bs[-1].project_crn,
+                      latest_version=max(b.version or 0 for b in bs), builds=[b.crn for b in bs])
+                for mc, bs in sorted(grouped.items(), key=lambda kv: kv[1][-1].model_name or "")]
+
+    def model(self, crn: str) -> Model:
+        builds = self.builds(model_crn=crn)
+        if not builds:
+            raise NotFound(f"no model with CRN {crn}")
+        return Model(crn=crn, name=builds[-1].model_name or "", project_crn=builds[-1].project_crn,
+                     latest_version=max(b.version or 0 for b in builds), builds=[b.crn for b in builds])
+
+    def deployments(self, *, classification: str | None = None, model_crn: str | None = None,
+                    status: str | None = None) -> list[Deployment]:
+        headers = list(self.client.search_all(type_name="ml_model_deployment", attributes=DEPLOYMENT_ATTRS))
+        if classification is not None:
+            wanted = self._downstream_of_classification(classification)
+            headers = [h for h in headers if h.guid in wanted]
+        out = [_deployment(h, self._effective_classifications(h)) for h in headers]
+        if model_crn:
+            out = [d for d in out if d.model_crn == model_crn]
+        if status:
+            out = [d for d in out if d.status == status]
+        return sorted(out, key=lambda d: d.create_time or 0)
+
+    def deployment(self, crn: str) -> Deployment:
+        h = self._one("ml_model_deployment", crn, DEPLOYMENT_ATTRS)
+        return _deployment(h, self._effective_classifications(h))
+
+    # -- lineage, impact, classifications ----------------------------------------------------------
+    def deployment_lineage(self, crn: str) -> DeploymentLineage:
+        h = self._one("ml_model_deployment", crn, DEPLOYMENT_ATTRS)
+        lin = self.client.lineage(h.guid, "INPUT", 0)
+        return DeploymentLineage(deployment=_deployment(h, _upstream_tags(lin, h)), tree=upstream_tree(lin, h.guid),
+                                 atlas_lineage=lin.raw)
+
+    def impact(self, qualified_name: str) -> Impact:
+        sources = self._sources(qualified_name)
+        if not sources:
+            raise NotFound(f"nothing in Atlas is named {qualified_name!r} (a table, S3 prefix, build, ...)")
+        deployments: dict[str, EntityHeader] = {}
+        builds: dict[str, EntityHeader] = {}
+        for s in sources:
+            if s.type_name == "ml_model_deployment":
+                deployments[s.guid] = s
+            lin = self.client.lineage(s.guid, "OUTPUT", 0)
+            for g, e in lin.entities.items():
+                if e.type_name == "ml_model_deployment":
+                    deployments[g] = e
+                elif e.type_name == "ml_model_build":
+                    builds[g] = e
+        dep = [self.deployment(str(e.qualified_name)) for e in deployments.values() if e.status == "ACTIVE"]
+        bld = [self.build(str(e.qualified_name)) for e in builds.values() if e.status == "ACTIVE"]
+        return Impact(qualified_name=qualified_name, sources=[s.guid for s in sources], deployments=dep, builds=bld)
+
+    def _sources(self, qualified_name: str) -> list[EntityHeader]:
+        qn = qualified_name.strip()
+        if not qn:
+            raise InvalidInput("qualifiedName is required")
+        found = list(self.client.find_by_qualified_names("DataSet", [qn]).values())
+        if found:
+            return found
+        if qn.startswith(("s3://", "s3a://", "s3n://")):
+            # An S3 prefix: every directory at or under it (names carry "@namespace" after a trailing "/").
+            base = qn.split("@", 1)[0].rstrip("/")
+            return [h for h in self.client.find_by_prefix("aws_s3_v2_directory", base + "/").values()]
+        return []
+
+    def _effective_classifications(self, h: EntityHeader) -> list[str]:
+        lin = self.client.lineage(h.guid, "INPUT", 0)
+        return _upstream_tags(lin, h)
+
+    def _downstream_of_classification(self, classification: str) -> set[str]:
+        out: set[str] = set()
+        for tagged in self.client.search_all(type_name=None, classification=classification):
+            out.add(tagged.guid)
+            if tagged.type_name == "ml_model_deployment":
+                continue
+            try:
+                lin = self.client.lineage(tagged.guid, "OUTPUT", 0)
+            except Exception:  # noqa: BLE001 - not a lineage entity (e.g. a column): nothing downstream
+                continue
+            out.update(g for g, e in lin.entities.items() if e.type_name == "ml_model_deployment")
+        return out
+
+    def _one(self, type_name: str, crn: str, attrs: list[str]) -> EntityHeader:
+        found = self.client.find_by_qualified_names(type_name, [crn], attrs)
+        h = found.get(crn)
+        if h is None:
+            raise NotFound(f"no {type_name} with CRN {crn}")
+        return h
+
+
+def _upstream_tags(lin: Lineage, base: EntityHeader) -> list[str]:
+    tags = set(base.classification_names)
+    for e in lin.entities.values():
+        tags.update(e.classification_names)
+    return sorted(tags)
+
+
+def upstream_tree(lin: Lineage, root: str) -> LineageNode:
+    """The INPUT lineage as a tree rooted at ``root`` (shared ancestors appear under each child)."""
+    parents: dict[str, list[str]] = {}
+    for r in lin.relations:
+        parents.setdefault(r.to_guid, []).append(r.from_guid)
+
+    def node(guid: str, seen: frozenset[str]) -> LineageNode:
+        e = lin.entities.get(guid)
+        n = LineageNode(guid=guid, type_name=e.type_name if e else "?", qualified_name=e.qualified_name if e else None,
+                        name=(e.attributes.get("name") if e else None) or None, status=e.status if e else "ACTIVE",
+                        classifications=sorted(e.classification_names) if e else [])
+        for p in sorted(parents.get(guid, [])):
+            if p not in seen:
+                n.upstream.append(node(p, seen | {p}))
+        return n
+
+    return node(root, frozenset({root}))
