@@ -29,7 +29,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -136,7 +136,7 @@ class HiveSettings(_Section):
     host: str | None = Field(default=None, description="HiveServer2 host; unset = tables are recorded as declared")
     port: int = Field(default=10000, ge=1, le=65535)
     username: str = "mlcatalog"
-    auth: str = Field(default="NONE", description="PyHive auth: NONE, NOSASL, LDAP, CUSTOM, KERBEROS")
+    auth: Literal["NONE", "NOSASL", "LDAP", "CUSTOM"] = Field(default="NONE", description="PyHive auth mode")
     password: SecretStr | None = None
 
 
