@@ -62,6 +62,32 @@ class WriteResult(BaseModel):
     written: int
 
 
+class BuildRequest(BaseModel):
+    """Record builds of a project on this server's filesystem (as ``mlcatalog build`` does)."""
+
+    project_dir: str
+    models: list[str] | None = None
+    commit: str = "HEAD"
+    allow_unresolved: bool = False
+
+
+class BuiltModelOut(BaseModel):
+    model_name: str
+    model_crn: str
+    build_crn: str
+    version: int
+    new: bool
+
+
+class BuildResult(BaseModel):
+    project_crn: str | None
+    commit: str | None
+    builds: list[BuiltModelOut]
+    creates: int
+    updates: int
+    notes: list[str]
+
+
 def error_response(code: str, message: str, problems: list[str] | None = None) -> JSONResponse:
     body = ErrorBody(code=code, message=message, problems=problems or [])
     return JSONResponse(body.model_dump(), status_code=HTTP_STATUS.get(code, 500))
@@ -146,6 +172,17 @@ def build_router(queries: CatalogQueries, catalog: Catalog, auth: TokenAuth) -> 
                             metadata=tuple(sorted(body.metadata.items())))
         res = await call(catalog.record_deployment, d)
         return WriteResult(creates=res.creates, updates=res.updates, written=res.written)
+
+    @r.post("/builds", dependencies=write)
+    async def record_builds(body: BuildRequest) -> BuildResult:
+        from pathlib import Path
+
+        res = await call(catalog.build, Path(body.project_dir), body.models, allow_unresolved=body.allow_unresolved,
+                         commit=body.commit)
+        return BuildResult(project_crn=res.project_crn, commit=res.commit, creates=res.creates, updates=res.updates,
+                           notes=res.notes, builds=[BuiltModelOut(model_name=b.model_name, model_crn=b.model_crn,
+                                                                  build_crn=b.build_crn, version=b.version, new=b.new)
+                                                    for b in res.builds])
 
     @r.get("/impact", dependencies=read)
     async def impact(qualified_name: Annotated[str, Query(alias="qualifiedName", min_length=1)]) -> Impact:

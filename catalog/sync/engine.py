@@ -30,7 +30,7 @@ from catalog.sync.builder import (
     add_table,
     s3_directories,
 )
-from catalog.sync.git import read_head
+from catalog.sync.git import GitHead, read_head
 from catalog.sync.graph import Graph
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,8 @@ class Catalog:
 
     # -- builds -------------------------------------------------------------------------------------
     def build(self, project_dir: Path, models: list[str] | None = None, *, allow_unresolved: bool = False,
-              progress: Callable[[int, int], None] | None = None) -> SyncResult:
-        head = read_head(project_dir)
+              progress: Callable[[int, int], None] | None = None, commit: str = "HEAD") -> SyncResult:
+        head = read_head(project_dir, commit)
         try:
             lineage = parse_lineage(head.lineage_bytes, head.lineage_path)
         except LineageFileError as e:
@@ -127,11 +127,7 @@ class Catalog:
             raise InvalidInput(f"{head.lineage_path}: the file declares no models")
         self.ensure_typedefs()
         result = SyncResult(commit=head.commit)
-        rel = project_dir.resolve().relative_to(head.root.resolve()).as_posix()
-        identity = head.remote_url or str(head.root.resolve())
-        name = project_dir.resolve().name
-        project = ProjectInput(crn=self.scope.crn(derived_id("project", identity, rel)), name=name,
-                               git_url=head.remote_url or str(head.root.resolve()))
+        project = self.project_identity(project_dir, head)
         result.project_crn = project.crn
         graph = Graph()
         add_project(graph, project, int(time.time() * 1000))
@@ -151,6 +147,21 @@ class Catalog:
             result.builds.append(BuiltModel(m.name, model_crn, build_crn, version, new))
         self._write(graph, result, progress)
         return result
+
+    def project_identity(self, project_dir: Path, head: GitHead) -> ProjectInput:
+        """The project's CRN is derived from its repository (remote URL, else path) and sub-directory: stable
+        across machines that clone the same remote, and computable without asking Atlas."""
+        rel = project_dir.resolve().relative_to(head.root.resolve()).as_posix()
+        identity = head.remote_url or str(head.root.resolve())
+        return ProjectInput(crn=self.scope.crn(derived_id("project", identity, rel)), name=project_dir.resolve().name,
+                            git_url=head.remote_url or str(head.root.resolve()))
+
+    def identities(self, project_dir: Path, model: str, commit: str = "HEAD") -> tuple[str, str, str, str]:
+        """(project CRN, model CRN, build CRN, commit) of a model at a commit, without any Atlas call."""
+        head = read_head(project_dir, commit)
+        project = self.project_identity(project_dir, head)
+        model_crn = self.scope.crn(derived_id("model", project.crn, model))
+        return project.crn, model_crn, self.scope.crn(derived_id("build", model_crn, head.commit)), head.commit
 
     def _resolve_tables(self, graph: Graph, models: list[ModelLineage], allow_unresolved: bool,
                         notes: list[str]) -> dict[str, str]:
@@ -215,7 +226,7 @@ class Catalog:
     def _versions(self, project_crn: str, models: list[ModelLineage], commit: str
                   ) -> dict[str, tuple[str, str, int, bool]]:
         """(model CRN, build CRN, version, new?) per model: a commit already built keeps its version."""
-        ids = {}
+        ids: dict[str, tuple[str, str]] = {}
         for m in models:
             model_crn = self.scope.crn(derived_id("model", project_crn, m.name))
             ids[m.name] = (model_crn, self.scope.crn(derived_id("build", model_crn, commit)))

@@ -37,16 +37,21 @@ def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
     return proc
 
 
-def read_head(project_dir: Path) -> GitHead:
+def read_head(project_dir: Path, rev: str = "HEAD") -> GitHead:
+    """The project at ``rev`` (HEAD by default; a replayed build names its commit so HEAD moving is harmless)."""
     if not project_dir.is_dir():
         raise InvalidInput(f"{project_dir}: not a directory")
     top = _git(project_dir, "rev-parse", "--show-toplevel", check=False)
     if top.returncode != 0:
         raise InvalidInput(f"{project_dir}: not a git repository (lineage.yml is read as committed at HEAD)")
     root = Path(top.stdout.decode().strip())
-    head = _git(root, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)
+    if rev.startswith("-"):
+        raise InvalidInput(f"invalid git revision {rev!r}")
+    head = _git(root, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
     if head.returncode != 0:
-        raise InvalidInput(f"{root}: the repository has no commits yet; commit lineage.yml first")
+        if rev == "HEAD":
+            raise InvalidInput(f"{root}: the repository has no commits yet; commit lineage.yml first")
+        raise InvalidInput(f"{root}: no commit {rev!r}")
     commit = head.stdout.decode().strip()
     meta = _git(root, "log", "-1", "--format=%an <%ae>%x1f%ct", commit).stdout.decode().strip()
     author, _, ct = meta.partition("\x1f")
