@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 __all__ = [
     "ATLAS_USER",
@@ -77,6 +77,10 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_CRN_WORKSPACE": "crn.workspace",
     "MLCATALOG_API_TOKEN": "api.token",
     "MLCATALOG_API_READ_AUTH": "api.read_auth",
+    "MLCATALOG_BUSY_TIMEOUT": "serving.busy_timeout_s",
+    "MLCATALOG_REQUEST_TIMEOUT": "serving.request_timeout_s",
+    "MLCATALOG_METRICS_URL": "serving.metrics_url",
+    "MLCATALOG_PUBLIC_URL": "serving.public_url",
 }
 
 #: The one user of the Atlas-compatible API (Atlas's own default user name).
@@ -158,6 +162,13 @@ class ApiSettings(_Section):
     read_auth: bool = Field(default=False, description="require the token for reads too")
 
 
+class ServingSettings(_Section):
+    busy_timeout_s: float = Field(default=30.0, gt=0, description="wait this long for a free replica, then 429")
+    request_timeout_s: float = Field(default=60.0, gt=0, description="a replica's answer must come within this")
+    metrics_url: str | None = Field(default=None, description="metrics store; default sqlite in the store dir")
+    public_url: str | None = Field(default=None, description="URL clients use to reach the platform")
+
+
 class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     atlas: AtlasSettings = Field(default_factory=AtlasSettings)
@@ -165,6 +176,12 @@ class Settings(_Section):
     s3: S3Settings = Field(default_factory=S3Settings)
     crn: CrnSettings = Field(default_factory=CrnSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    _explicit: frozenset[str] = PrivateAttr(default=frozenset())
+
+    def is_set(self, dotted: str) -> bool:
+        """Whether a setting came from a flag, the environment or the config file (not a default)."""
+        return dotted in self._explicit
 
     def atlas_server_password(self) -> str:
         """The password the embedded Atlas API is served with.
@@ -291,4 +308,5 @@ def load_settings(
     if not store.is_absolute():
         server = settings.server.model_copy(update={"store": cwd / store})
         settings = settings.model_copy(update={"server": server})
+    settings._explicit = frozenset(values)
     return settings

@@ -45,16 +45,24 @@ def build_app(settings: Settings, store: EmbeddedStore) -> FastAPI:
     :meth:`Settings.atlas_server_password` before :func:`open_store`, as the CLI does.
     """
     password = settings.atlas_server_password()
-    app = create_app(settings.server.store, user=ATLAS_USER, password=password, store=store,
-                     openapi_prefix="/api/v1")
-    # The catalog API talks to this very process over HTTP, exactly as it talks to a real Atlas.
     from catalog.api.app import TokenAuth, mount
     from catalog.factory import make_catalog, make_client, make_queries
+    from serving.platform.runtime import PlatformRuntime
 
-    client = make_client(settings, url=f"http://{self_host(settings.server.host)}:{settings.server.port}",
-                         password=password)
+    self_url = f"http://{self_host(settings.server.host)}:{settings.server.port}"
+    # The catalog talks to the embedded Atlas of this very process over HTTP, exactly as to a real Atlas,
+    # unless an Atlas URL is configured explicitly.
+    atlas_url = settings.atlas.url if settings.is_set("atlas.url") else self_url
+    client = make_client(settings, url=atlas_url,
+                         password=password if atlas_url == self_url else None)
+    catalog = make_catalog(settings, client)
+    runtime = PlatformRuntime(settings, settings.server.store, catalog, self_url)
+    app = create_app(settings.server.store, user=ATLAS_USER, password=password, store=store,
+                     openapi_prefix="/api/v1", lifespan=runtime.lifespan)
     token = settings.api.token.get_secret_value() if settings.api.token else None
-    mount(app, make_queries(client), make_catalog(settings, client), TokenAuth(token, settings.api.read_auth))
+    mount(app, make_queries(client), catalog, TokenAuth(token, settings.api.read_auth, accept=runtime.accept))
+    app.include_router(runtime.router())
+    app.state.platform = runtime
     return app
 
 

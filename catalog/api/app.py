@@ -94,18 +94,26 @@ def error_response(code: str, message: str, problems: list[str] | None = None) -
 
 
 class TokenAuth:
-    def __init__(self, token: str | None, read_auth: bool) -> None:
+    """Bearer auth for catalog writes: the configured API token, or any credential ``accept`` vouches for
+    (the serving platform passes its API keys and its own internal token)."""
+
+    def __init__(self, token: str | None, read_auth: bool, accept: Callable[[str], bool] | None = None) -> None:
         self.token = token
         self.read_auth = read_auth
+        self.accept = accept
 
     def check(self, authorization: str | None) -> None:
-        if self.token is None:
+        if self.token is None and self.accept is None:
             raise Forbidden("catalog writes are disabled: no API token is configured (MLCATALOG_API_TOKEN)")
         scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
+        if scheme.lower() != "bearer" or not given.strip():
             raise Unauthorized("an API token is required: Authorization: Bearer <token>")
-        if not hmac.compare_digest(given.strip().encode(), self.token.encode()):
-            raise Forbidden("the API token is not valid")
+        given = given.strip()
+        if self.token is not None and hmac.compare_digest(given.encode(), self.token.encode()):
+            return
+        if self.accept is not None and self.accept(given):
+            return
+        raise Forbidden("the API token is not valid")
 
 
 def build_router(queries: CatalogQueries, catalog: Catalog, auth: TokenAuth) -> APIRouter:

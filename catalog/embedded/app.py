@@ -73,7 +73,8 @@ class AtlasPathMiddleware:
 
 def create_app(store_dir: Path, *, password: str, user: str = "admin",
                initial_typedefs: list[dict[str, Any]] | None = None,
-               store: EmbeddedStore | None = None, openapi_prefix: str | None = None) -> FastAPI:
+               store: EmbeddedStore | None = None, openapi_prefix: str | None = None,
+               lifespan: Any = None) -> FastAPI:
     """The embedded Atlas app. ``initial_typedefs`` defaults to the model bundled under ``typedefs/``."""
     if store is None:
         if initial_typedefs is None:
@@ -84,7 +85,7 @@ def create_app(store_dir: Path, *, password: str, user: str = "admin",
     # OpenAPI documents only what is mounted next to the store (Atlas's own REST surface is not ours to document).
     app = FastAPI(title="mlcatalog", redoc_url=None,
                   openapi_url=f"{openapi_prefix}/openapi.json" if openapi_prefix else None,
-                  docs_url=f"{openapi_prefix}/docs" if openapi_prefix else None)
+                  docs_url=f"{openapi_prefix}/docs" if openapi_prefix else None, lifespan=lifespan)
     app.state.store = store
     app.include_router(build_router(store), prefix=ATLAS_PREFIX, include_in_schema=False)
     app.include_router(build_admin_router(store), prefix=ATLAS_PREFIX, include_in_schema=False)

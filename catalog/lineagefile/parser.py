@@ -119,7 +119,8 @@ class _Walker:
         if node.tag == MERGE_TAG:
             self.report(node, 'YAML merge keys ("<<") are not allowed; write the keys out')
         else:
-            shown = "!!" + node.tag.removeprefix("tag:yaml.org,2002:") if node.tag.startswith("tag:") else node.tag
+            standard = "tag:yaml.org,2002:"
+            shown = "!!" + node.tag.removeprefix(standard) if node.tag.startswith(standard) else node.tag
             self.report(
                 node, f"unsupported YAML tag {quoted(shown)}; lineage files hold only strings, lists and mappings"
             )

@@ -46,12 +46,19 @@ HIVE_QUALIFIED_NAME = rf"({IDENTIFIER})\.({IDENTIFIER})@({NAMESPACE})"
 _BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 _IP_ADDRESS = r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+"
+
+
+def _literal(text: str) -> str:
+    # Not re.escape: it escapes "-", which ECMAScript's u mode refuses outside a character class.
+    return text.replace(".", r"\.")
+
+
 S3_BUCKET = (
-    "(?!" + "|".join(re.escape(p) for p in _BUCKET_RESERVED_PREFIXES) + ")"
+    "(?!" + "|".join(_literal(p) for p in _BUCKET_RESERVED_PREFIXES) + ")"
     rf"(?!{_IP_ADDRESS}(?:/|$))"
     r"(?![a-z0-9.\-]*\.\.)"
     r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]"
-    + "".join(f"(?<!{re.escape(s)})" for s in _BUCKET_RESERVED_SUFFIXES)
+    + "".join(f"(?<!{_literal(s)})" for s in _BUCKET_RESERVED_SUFFIXES)
 )
 #: Characters refused in S3 keys: controls, whitespace and invisible format characters (Unicode separators, zero
 #: width and bidi controls), the characters AWS says to avoid in keys, and the ``?``/``*`` wildcards. Keys with spaces

@@ -1,0 +1,123 @@
+"""The catalog outbox: catalog writes from deploy/stop/status changes, stored durably and replayed in order.
+
+Atlas (or the catalog API in front of it) being down never blocks a deployment: the write is committed to the
+outbox in the same transaction as the platform's own state change, and a replay thread sends entries one by
+one, oldest first, retrying while the catalog is unavailable. Every entry is an idempotent upsert (the catalog
+diffs against Atlas), so an entry replayed after a crash between "sent" and "marked done" writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from serving.platform.state import StateDb
+
+log = logging.getLogger(__name__)
+
+
+class Retryable(Exception):
+    """The catalog could not take the entry now (unreachable, 5xx): keep it and retry later."""
+
+
+class Permanent(Exception):
+    """The catalog refused the entry (4xx): record the error, mark it failed, move on."""
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    created_ms: int
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+def enqueue(conn: sqlite3.Connection, kind: str, payload: dict[str, Any]) -> None:
+    """Add an entry inside the caller's transaction."""
+    conn.execute("INSERT INTO outbox(kind, payload, created_ms) VALUES (?, ?, ?)",
+                 (kind, json.dumps(payload, sort_keys=True), int(time.time() * 1000)))
+
+
+def entries(db: StateDb, *, include_done: bool = False, limit: int = 1000) -> list[OutboxEntry]:
+    where = "" if include_done else "WHERE status = 'pending'"
+    rows = db.conn().execute(f"SELECT * FROM outbox {where} ORDER BY seq LIMIT ?", (limit,)).fetchall()
+    return [OutboxEntry(r["seq"], r["kind"], json.loads(r["payload"]), r["created_ms"], r["status"], r["attempts"],
+                        r["last_error"]) for r in rows]
+
+
+class Replayer:
+    def __init__(self, db: StateDb, send: Callable[[str, dict[str, Any]], None], *,
+                 max_backoff: float = 15.0) -> None:
+        self.db = db
+        self.send = send
+        self.max_backoff = max_backoff
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="catalog-outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until nothing is pending (for shutdown and tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not entries(self.db, limit=1):
+                return True
+            self.wake()
+            time.sleep(0.05)
+        return False
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            pending = entries(self.db, limit=1)
+            if not pending:
+                self._wake.wait(5.0)
+                self._wake.clear()
+                continue
+            e = pending[0]
+            try:
+                self.send(e.kind, e.payload)
+            except Retryable as err:
+                self._mark(e, "pending", str(err))
+                log.info("catalog unavailable (%s); outbox entry %d retried in %.1fs", err, e.seq, backoff)
+                self._wake.wait(backoff)
+                self._wake.clear()
+                backoff = min(self.max_backoff, backoff * 2)
+                continue
+            except Permanent as err:
+                log.error("catalog refused outbox entry %d (%s): %s", e.seq, e.kind, err)
+                self._mark(e, "failed", str(err))
+                continue
+            except Exception as err:  # noqa: BLE001 - unexpected: keep the entry, don't spin
+                log.exception("outbox entry %d failed unexpectedly", e.seq)
+                self._mark(e, "pending", f"{type(err).__name__}: {err}")
+                self._wake.wait(backoff)
+                backoff = min(self.max_backoff, backoff * 2)
+                continue
+            backoff = 0.5
+            self._mark(e, "done", None)
+
+    def _mark(self, e: OutboxEntry, status: str, error: str | None) -> None:
+        with self.db.tx() as c:
+            c.execute("UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, done_ms = ? "
+                      "WHERE seq = ?", (status, error, int(time.time() * 1000) if status != "pending" else None,
+                                        e.seq))

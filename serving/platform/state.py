@@ -1,0 +1,109 @@
+"""The platform's own state in the store directory: deployments, API keys, the catalog outbox.
+
+SQLite, WAL, numbered migrations (``PRAGMA user_version``). Several processes use it (``mlcatalog up`` and
+CLI commands like ``mlcatalog api-keys create``), so every write is a short ``BEGIN IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+MIGRATIONS = [
+    """
+    CREATE TABLE deployment (
+        crn TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        model_name TEXT NOT NULL,
+        model_crn TEXT NOT NULL,
+        build_crn TEXT NOT NULL,
+        project_crn TEXT NOT NULL,
+        project_dir TEXT NOT NULL,
+        commit_sha TEXT NOT NULL,
+        file TEXT NOT NULL,
+        function TEXT NOT NULL,
+        access_key TEXT NOT NULL UNIQUE,
+        auth_enabled INTEGER NOT NULL,
+        replicas INTEGER NOT NULL,
+        cpu_millicores INTEGER NOT NULL,
+        memory_mb INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        create_time_ms INTEGER NOT NULL,
+        deployed_time_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE api_key (
+        key_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER,
+        revoked_ms INTEGER
+    );
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',  -- pending | done | failed (a permanent error, kept for review)
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        done_ms INTEGER
+    );
+    CREATE INDEX outbox_status ON outbox(status, seq);
+    """,
+]
+
+
+class StateDb:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._migrate()
+
+    def conn(self) -> sqlite3.Connection:
+        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=FULL")  # deployments, keys and outbox entries are few and precious
+            c.row_factory = sqlite3.Row
+            self._local.conn = c
+            with self._lock:
+                self._conns.append(c)
+        return c
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        c = self.conn()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.tx() as c:
+            version = int(c.execute("PRAGMA user_version").fetchone()[0])
+            if version > len(MIGRATIONS):
+                raise RuntimeError(f"{self.path}: platform schema {version} is newer than this mlcatalog")
+            for i in range(version, len(MIGRATIONS)):
+                for stmt in MIGRATIONS[i].split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute(f"PRAGMA user_version={i + 1}")
+
+    def close(self) -> None:
+        with self._lock:
+            for c in self._conns:
+                c.close()
+            self._conns.clear()
+        self._local = threading.local()

@@ -1,0 +1,286 @@
+"""The model metrics SDK, compatible with CML's ``cdsw`` module (also importable as ``cdsw``).
+
+Inside a model replica, ``@model_metrics`` gives every prediction a UUID, collects ``track_metric`` values and
+writes one record per prediction to the metrics store, durably, before the prediction returns (so before the
+HTTP response is sent). Outside a replica it runs in CML's *local development mode*: dev CRNs, and records kept
+in the local store (``$MLCATALOG_STORE``, default ``./.mlcatalog``) instead of being forgotten.
+
+Reading (``read_metrics``) and after-the-fact writes (``track_delayed_metrics``, ``track_aggregate_metrics``) for
+real deployments go to the platform at ``$MLCATALOG_URL`` with ``$MLCATALOG_API_KEY``, like CML's SDK talks to
+the model metrics service.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from catalog.crn import dev_crn, is_crn, parse_crn
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_URL = "http://127.0.0.1:21000"
+REPLICA_CONFIG_ENV = "MLCATALOG_REPLICA_CONFIG"
+MARKER = "__mlcatalog_model_metrics__"
+
+dev_model_crn = str(dev_crn("model"))
+dev_model_build_crn = str(dev_crn("model-build"))
+dev_model_deployment_crn = str(dev_crn("model-deployment"))
+
+
+class MetricsError(RuntimeError):
+    """A metrics call that cannot be done (outside a prediction, unknown prediction UUID, platform error)."""
+
+
+class UnknownPrediction(MetricsError, KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown prediction"
+
+
+@dataclass
+class _Prediction:
+    uuid: str
+    start_ms: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Context:
+    deployment_crn: str
+    build_crn: str | None
+    model_crn: str | None
+    metrics_url: str
+    replica: bool
+    store: Any = None
+
+
+_current: contextvars.ContextVar[_Prediction | None] = contextvars.ContextVar("mlcatalog_prediction", default=None)
+_context: _Context | None = None
+_context_lock = threading.Lock()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _store_dir() -> Path:
+    return Path(os.environ.get("MLCATALOG_STORE") or ".mlcatalog").expanduser().resolve()
+
+
+def _default_metrics_url() -> str:
+    return os.environ.get("MLCATALOG_METRICS_URL") or f"sqlite:///{_store_dir() / 'metrics.db'}"
+
+
+def configure_replica(deployment_crn: str, build_crn: str, model_crn: str, metrics_url: str) -> None:
+    """Called by the replica process before the model module is imported."""
+    global _context
+    with _context_lock:
+        _context = _Context(deployment_crn, build_crn, model_crn, metrics_url, replica=True)
+
+
+def _ctx() -> _Context:
+    global _context
+    with _context_lock:
+        if _context is None:
+            raw = os.environ.get(REPLICA_CONFIG_ENV)
+            if raw:
+                cfg = json.loads(raw)
+                _context = _Context(cfg["deployment_crn"], cfg.get("build_crn"), cfg.get("model_crn"),
+                                    cfg["metrics_url"], replica=True)
+            else:
+                _context = _Context(dev_model_deployment_crn, dev_model_build_crn, dev_model_crn,
+                                    _default_metrics_url(), replica=False)
+                print("Not running in a model replica, so using a local development\n"
+                      "version of the model metrics service (records are kept in "
+                      f"{_context.metrics_url}). Please use the following\nCRN's to consume metrics:\n"
+                      f'   model_crn: "{dev_model_crn}" (cdsw.dev_model_crn)\n'
+                      f'   model_build_crn: "{dev_model_build_crn}" (cdsw.dev_model_build_crn)\n'
+                      f'   model_deployment_crn: "{dev_model_deployment_crn}" (cdsw.dev_model_deployment_crn)',
+                      file=sys.stderr)
+        if _context.store is None:
+            from serving.metrics import open_metrics_store
+
+            _context.store = open_metrics_store(_context.metrics_url)
+        return _context
+
+
+def _record(deployment: str, build: str | None, model: str | None, prediction_uuid: str | None, start_ms: int,
+            end_ms: int, metrics: dict[str, Any]) -> Any:
+    from serving.metrics import MetricRecord
+
+    return MetricRecord(model_deployment_crn=deployment, model_build_crn=build, model_crn=model,
+                        prediction_uuid=prediction_uuid, start_ms=start_ms, end_ms=end_ms, metrics=metrics)
+
+
+def _check_json(key: Any, value: Any) -> None:
+    if not isinstance(key, str) or not key:
+        raise MetricsError(f"metric key must be a non-empty string, got {key!r}")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise MetricsError(f"metric {key!r}: value is not JSON-serialisable ({e})") from e
+
+
+# -- tracking --------------------------------------------------------------------------------------------
+def model_metrics(fn: F) -> F:
+    """Decorate a predict function: one metrics record and UUID per call; returns CML's wrapped shape
+    ``{"prediction": <return value>, "uuid": ..., "model_deployment_crn": ...}``."""
+    if getattr(fn, MARKER, False):
+        return fn
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        ctx = _ctx()
+        pred = _Prediction(uuid=str(uuid.uuid4()), start_ms=_now_ms())
+        token = _current.set(pred)
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            _current.reset(token)
+        record = _record(ctx.deployment_crn, ctx.build_crn, ctx.model_crn, pred.uuid, pred.start_ms, _now_ms(),
+                         pred.metrics)
+        ctx.store.submit(record).result()  # durable before the prediction (and its HTTP response) returns
+        return {"prediction": result, "uuid": pred.uuid, "model_deployment_crn": ctx.deployment_crn}
+
+    setattr(wrapper, MARKER, True)
+    return wrapper  # type: ignore[return-value]
+
+
+def track_metric(key: str, value: Any) -> None:
+    """Record ``key: value`` on the current prediction. Outside a prediction this is an error in a replica; in
+    local development mode the value is kept as a record of its own (dev CRNs, no prediction UUID)."""
+    _check_json(key, value)
+    pred = _current.get()
+    if pred is not None:
+        pred.metrics[key] = value
+        return
+    ctx = _ctx()
+    if ctx.replica:
+        raise MetricsError("track_metric called outside a @model_metrics prediction: decorate the predict function "
+                           "with @cdsw.model_metrics (or call it from inside the decorated function)")
+    now = _now_ms()
+    ctx.store.submit(_record(ctx.deployment_crn, ctx.build_crn, ctx.model_crn, None, now, now, {key: value})).result()
+
+
+def _is_dev(*crns: str | None) -> bool:
+    given = [c for c in crns if c]
+    if not given:
+        return not _in_replica() and not os.environ.get("MLCATALOG_API_KEY")
+    return all(c in (dev_model_crn, dev_model_build_crn, dev_model_deployment_crn) for c in given)
+
+
+def _in_replica() -> bool:
+    return bool(os.environ.get(REPLICA_CONFIG_ENV)) or (_context is not None and _context.replica)
+
+
+def read_metrics(model_deployment_crn: str | None = None, start_timestamp_ms: int | None = None,
+                 end_timestamp_ms: int | None = None, model_crn: str | None = None,
+                 model_build_crn: str | None = None) -> dict[str, Any]:
+    """``{"metrics": [{modelDeploymentCrn, modelBuildCrn, modelCrn, startTimeStampMs, endTimeStampMs,
+    predictionUuid, metrics}]}`` for records starting in [start, end) (start defaults to 0, end to now)."""
+    start = 0 if start_timestamp_ms is None else int(start_timestamp_ms)
+    end = _now_ms() if end_timestamp_ms is None else int(end_timestamp_ms)
+    if not (model_deployment_crn or model_crn or model_build_crn):
+        if _is_dev():
+            model_deployment_crn = dev_model_deployment_crn
+        else:
+            raise MetricsError("read_metrics needs model_deployment_crn, model_crn or model_build_crn")
+    for c in (model_deployment_crn, model_crn, model_build_crn):
+        if c and not is_crn(c):
+            raise MetricsError(f"not a CRN: {c!r}")
+    if _is_dev(model_deployment_crn, model_crn, model_build_crn) or _in_replica():
+        records = _ctx().store.read(model_deployment_crn=model_deployment_crn, model_crn=model_crn,
+                                    model_build_crn=model_build_crn, start_ms=start, end_ms=end)
+        return {"metrics": [r.to_cml() for r in records]}
+    params = {k: v for k, v in (("model_deployment_crn", model_deployment_crn), ("model_crn", model_crn),
+                                ("model_build_crn", model_build_crn), ("start_timestamp_ms", start),
+                                ("end_timestamp_ms", end)) if v is not None}
+    return _platform("GET", "/api/v1/metrics", params=params)  # type: ignore[no-any-return]
+
+
+def track_delayed_metrics(metrics: dict[str, Any], prediction_uuid: str) -> None:
+    """Merge ``metrics`` into an earlier prediction's record (e.g. ground truth known later)."""
+    if not isinstance(metrics, dict) or not metrics:
+        raise MetricsError("track_delayed_metrics needs a non-empty dict of metrics")
+    for k, v in metrics.items():
+        _check_json(k, v)
+    if not isinstance(prediction_uuid, str) or not prediction_uuid:
+        raise MetricsError("track_delayed_metrics needs the prediction's UUID")
+    if _in_replica() or _is_dev():
+        from serving.metrics import UnknownPrediction as StoreUnknown
+
+        try:
+            _ctx().store.merge_delayed(prediction_uuid, metrics)
+        except StoreUnknown as e:
+            raise UnknownPrediction(f"no prediction with UUID {prediction_uuid}") from e
+        return
+    _platform("POST", "/api/v1/metrics/delayed", body={"metrics": metrics, "prediction_uuid": prediction_uuid})
+
+
+def track_aggregate_metrics(metrics: dict[str, Any], start_timestamp_ms: int, end_timestamp_ms: int,
+                            model_deployment_crn: str | None = None) -> None:
+    """Record metrics about a time window of a deployment (e.g. a drift statistic)."""
+    if not isinstance(metrics, dict) or not metrics:
+        raise MetricsError("track_aggregate_metrics needs a non-empty dict of metrics")
+    for k, v in metrics.items():
+        _check_json(k, v)
+    start, end = int(start_timestamp_ms), int(end_timestamp_ms)
+    if end < start:
+        raise MetricsError(f"end_timestamp_ms ({end}) is before start_timestamp_ms ({start})")
+    if model_deployment_crn is None:
+        model_deployment_crn = _ctx().deployment_crn if (_in_replica() or _is_dev()) else None
+        if model_deployment_crn is None:
+            raise MetricsError("track_aggregate_metrics needs model_deployment_crn outside a replica")
+    if _is_dev(model_deployment_crn) or (_in_replica() and model_deployment_crn == _ctx().deployment_crn):
+        ctx = _ctx()
+        ctx.store.write_aggregate(model_deployment_crn, start, end, metrics, model_build_crn=ctx.build_crn,
+                                  model_crn=ctx.model_crn)
+        return
+    _platform("POST", "/api/v1/metrics/aggregate", body={
+        "metrics": metrics, "start_timestamp_ms": start, "end_timestamp_ms": end,
+        "model_deployment_crn": model_deployment_crn})
+
+
+def call_model(model_access_key: str, ipt: Any, api_key: str | None = None) -> Any:
+    """Call a deployed model through the platform's model endpoint; returns the parsed JSON response."""
+    return _platform("POST", "/model", body={"accessKey": model_access_key, "request": ipt}, api_key=api_key,
+                     raise_for_status=False)
+
+
+def _platform(method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
+              api_key: str | None = None, raise_for_status: bool = True) -> Any:
+    import httpx
+
+    url = (os.environ.get("MLCATALOG_URL") or DEFAULT_URL).rstrip("/") + path
+    key = api_key or os.environ.get("MLCATALOG_API_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        resp = httpx.request(method, url, params=params, json=body, headers=headers, timeout=60.0)
+    except httpx.HTTPError as e:
+        raise MetricsError(f"the platform at {url} is not reachable: {e}") from e
+    try:
+        data = resp.json()
+    except ValueError:
+        data = {"message": resp.text[:300]}
+    if raise_for_status and resp.status_code >= 400:
+        message = data.get("message") if isinstance(data, dict) else str(data)
+        if resp.status_code == 404 and isinstance(data, dict) and data.get("code") == "unknown_prediction":
+            raise UnknownPrediction(message)
+        raise MetricsError(f"{method} {path} failed with HTTP {resp.status_code}: {message}")
+    return data
+
+
+def crn_id(crn: str) -> str | None:
+    """The object id of an ML CRN (also accepts CML's bare ``/uuid`` form)."""
+    if crn.startswith("/"):
+        return crn[1:] or None
+    return parse_crn(crn).object_id
