@@ -69,9 +69,7 @@ def parse_lineage(data: bytes | str, path: str = "lineage.yml") -> LineageFile:
     """
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
-        raise LineageFileError(
-            [Problem(path, 1, 1, too_big_message(size))]
-        )
+        raise LineageFileError([Problem(path, 1, 1, too_big_message(size))])
     try:
         root = compose(decode(data))
     except YamlError as exc:
@@ -139,9 +137,11 @@ class _Walker:
         if isinstance(root, Sequence):
             # The list form Cloudera's AMPs write with yaml.dump([{name: {...}}]); names are unique across items.
             for item in root.items:
-                if isinstance(item, Mapping) and self.tag_ok(item):
+                if not self.tag_ok(item):
+                    continue
+                if isinstance(item, Mapping):
                     self.models(item, models, first_lines)
-                elif not isinstance(item, Mapping):
+                else:
                     self.report(item, f"expected a mapping of model names to their lineage, got {describe(item)}")
         elif isinstance(root, Mapping):
             self.models(root, models, first_lines)
@@ -182,17 +182,18 @@ class _Walker:
                 field = self.string_key(field_key, "a string key")
                 if field is None:
                     continue
-                if field in seen:
+                duplicate = field in seen
+                if duplicate:
                     self.report(field_key, f"duplicate key {quoted(field)} (first on line {seen[field]})")
-                    continue
-                seen[field] = field_key.line
+                seen.setdefault(field, field_key.line)
+                # A duplicate's value is still checked; which one is kept does not matter, the model is dropped.
                 if field == HIVE_TABLES_KEY:
                     tables = self.hive_tables(value)
                 elif field == S3_SOURCES_KEY:
                     sources = self.s3_sources(value)
                 elif field == METADATA_KEY:
                     metadata = self.metadata(value)
-                else:
+                elif not duplicate:
                     self.report(field_key, _unknown_key_message(field, name))
         elif not (isinstance(node, Scalar) and node.tag == NULL_TAG):  # `Model:` alone is a model without lineage
             hint = "; the top-level keys are model names" if name in MODEL_KEYS else ""

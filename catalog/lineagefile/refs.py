@@ -67,8 +67,8 @@ _S3_KEY_BAD_CHARS = (
     r"[\u0000-\u0020\u007f-\u00a0\u00ad\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff"
     r'\ufff0-\uffff\ud800-\udfff\\{}^%`\[\]"<>~#|?*]'
 )
-_S3_KEY_CHAR = "[^" + _S3_KEY_BAD_CHARS[1:]
-_S3_SEGMENT = rf"(?!\.\.?(?:/|$)){_S3_KEY_CHAR}+"
+_S3_SEGMENT_CHAR = "[^/" + _S3_KEY_BAD_CHARS[1:]
+_S3_SEGMENT = rf"(?!\.\.?(?:/|$)){_S3_SEGMENT_CHAR}+"
 #: An object key or prefix (after ``bucket/``): non-empty segments, none of them ``.`` or ``..``; may end with ``/``.
 S3_KEY = rf"(?:{_S3_SEGMENT}/)*(?:{_S3_SEGMENT})?"
 S3_KEY_MAX_BYTES = 1024
