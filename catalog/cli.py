@@ -182,8 +182,10 @@ def _serve(settings: Settings) -> None:
 
 def _register_catalog_commands() -> None:
     from catalog.cli_catalog import register
+    from serving.cli import register as register_serving
 
     register(app)
+    register_serving(app)
 
 
 _register_catalog_commands()

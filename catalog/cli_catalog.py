@@ -119,8 +119,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                 atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
                 as_json: Json = False) -> None:
         """Print where a deployment (or any dataset) comes from, as a tree."""
-        from rich.console import Console
-        from rich.tree import Tree
+        from collections.abc import Iterator
 
         from catalog.factory import make_client
         from catalog.queries import LineageNode, upstream_tree
@@ -136,7 +135,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
             if not found:
                 raise NotFound(f"nothing in Atlas is named {name!r}")
             h = next(iter(found.values()))
-            return upstream_tree(client.lineage(h.guid, "INPUT", 0), h.guid)
+            return upstream_tree(client.lineage(h.guid, "INPUT", 0), h.guid, h)
 
         tree = _run(fetch)
         if as_json:
@@ -148,13 +147,16 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
             gone = " (deleted)" if n.status != "ACTIVE" else ""
             return f"{n.type_name}: {n.qualified_name or n.guid}{tags}{gone}"
 
-        def add(t: Tree, n: LineageNode) -> None:
-            for u in n.upstream:
-                add(t.add(label(u)), u)
+        def lines(n: LineageNode, prefix: str) -> Iterator[str]:
+            for i, u in enumerate(n.upstream):
+                last = i == len(n.upstream) - 1
+                yield f"{prefix}{'└── ' if last else '├── '}{label(u)}"
+                yield from lines(u, prefix + ("    " if last else "│   "))
 
-        root = Tree(label(tree))
-        add(root, tree)
-        Console(soft_wrap=True).print(root)
+        # Plain lines, never wrapped or cut: the tree is read by people and by grep alike.
+        typer.echo(label(tree))
+        for line in lines(tree, ""):
+            typer.echo(line)
 
     @app.command("impact")
     def impact(name: Annotated[str, typer.Argument(metavar="QN", help="table, S3 prefix, build CRN...")],

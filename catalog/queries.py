@@ -185,8 +185,8 @@ class CatalogQueries:
     def deployment_lineage(self, crn: str) -> DeploymentLineage:
         h = self._one("ml_model_deployment", crn, DEPLOYMENT_ATTRS)
         lin = self.client.lineage(h.guid, "INPUT", 0)
-        return DeploymentLineage(deployment=_deployment(h, _upstream_tags(lin, h)), tree=upstream_tree(lin, h.guid),
-                                 atlas_lineage=lin.raw)
+        return DeploymentLineage(deployment=_deployment(h, _upstream_tags(lin, h)),
+                                 tree=upstream_tree(lin, h.guid, h), atlas_lineage=lin.raw)
 
     def impact(self, qualified_name: str) -> Impact:
         sources = self._sources(qualified_name)
@@ -226,6 +226,8 @@ class CatalogQueries:
 
     def _downstream_of_classification(self, classification: str) -> set[str]:
         out: set[str] = set()
+        if not self.client.get_typedefs([classification]):
+            return out  # an unknown classification tags nothing
         for tagged in self.client.search_all(type_name=None, classification=classification):
             out.add(tagged.guid)
             if tagged.type_name == "ml_model_deployment":
@@ -252,8 +254,12 @@ def _upstream_tags(lin: Lineage, base: EntityHeader) -> list[str]:
     return sorted(tags)
 
 
-def upstream_tree(lin: Lineage, root: str) -> LineageNode:
-    """The INPUT lineage as a tree rooted at ``root`` (shared ancestors appear under each child)."""
+def upstream_tree(lin: Lineage, root: str, base: EntityHeader | None = None) -> LineageNode:
+    """The INPUT lineage as a tree rooted at ``root`` (shared ancestors appear under each child).
+
+    ``base`` names the root when it has no lineage at all (Atlas then returns an empty guidEntityMap)."""
+    if base is not None and root not in lin.entities:
+        lin = lin.model_copy(update={"entities": {**lin.entities, root: base}})
     parents: dict[str, list[str]] = {}
     for r in lin.relations:
         parents.setdefault(r.to_guid, []).append(r.from_guid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -200,6 +201,19 @@ def build_router(queries: CatalogQueries, catalog: Catalog, auth: TokenAuth) -> 
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError
+
+    previous = app.exception_handlers.get(RequestValidationError)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Any:
+        if previous is not None and not request.url.path.startswith(API_PREFIX):
+            result = previous(request, exc)  # other APIs in the same app keep their own error shape
+            return await result if inspect.isawaitable(result) else result
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
+                    for e in exc.errors()]
+        return error_response("invalid_input", "invalid request: " + "; ".join(problems), problems)
+
     @app.exception_handler(CatalogError)
     async def catalog_error(request: Request, exc: CatalogError) -> JSONResponse:
         problems = exc.problems if isinstance(exc, Unresolved) else None

@@ -219,26 +219,41 @@ def relationship_values(registry: TypeRegistry, t: StructType, e: EntityRow, rel
     return by_attr
 
 
-def relationship_refs(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow, names: list[str]
-                      ) -> dict[str, Any]:
-    """Relationship attributes as AtlasObjectIds, for search results that ask for them."""
-    t = registry.get(e.type_name)
-    if t is None:
-        return {}
-    names = [n for n in names if n in t.rel_attrs]
-    if not names:
-        return {}
-    rels = relationships_of(conn, e.guid)
-    others = load_entities(conn, list({r.end2 if r.end1 == e.guid else r.end1 for r in rels}))
-    grouped = relationship_values(registry, t, e, rels, others)
-    out: dict[str, Any] = {}
-    for n in names:
-        ids = [object_id(o) for _, o in grouped.get(n, [])]
-        many = any(end.cardinality in ("SET", "LIST") for end in t.rel_attrs[n])
-        if many:
-            out[n] = ids
-        elif ids:
-            out[n] = ids[0]
+def relationship_refs_many(conn: sqlite3.Connection, registry: TypeRegistry, entities: list[EntityRow],
+                           names: list[str]) -> dict[str, dict[str, Any]]:
+    """Relationship attributes as AtlasObjectIds for a page of search results, in a few queries."""
+    guids = [e.guid for e in entities]
+    rels_by: dict[str, list[RelRow]] = {g: [] for g in guids}
+    for i in range(0, len(guids), 400):
+        chunk = guids[i : i + 400]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT {REL_COLS} FROM relationship WHERE status = 'ACTIVE' AND end1 IN ({marks}) UNION ALL "
+            f"SELECT {REL_COLS} FROM relationship WHERE status = 'ACTIVE' AND end2 IN ({marks}) AND end1 != end2",
+            chunk + chunk).fetchall()
+        for row in rows:
+            r = RelRow.from_row(row)
+            for g in {r.end1, r.end2}:
+                if g in rels_by:
+                    rels_by[g].append(r)
+    other_guids = {r.end2 if r.end1 == g else r.end1 for g, rs in rels_by.items() for r in rs}
+    others = load_entities(conn, list(other_guids))
+    out: dict[str, dict[str, Any]] = {}
+    for e in entities:
+        t = registry.get(e.type_name)
+        if t is None:
+            continue
+        grouped = relationship_values(registry, t, e, rels_by.get(e.guid, []), others)
+        attrs: dict[str, Any] = {}
+        for n in names:
+            if n not in t.rel_attrs:
+                continue
+            ids = [object_id(o) for _, o in grouped.get(n, [])]
+            if any(end.cardinality in ("SET", "LIST") for end in t.rel_attrs[n]):
+                attrs[n] = ids
+            elif ids:
+                attrs[n] = ids[0]
+        out[e.guid] = attrs
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from catalog.embedded.entity_read import ENTITY_COLS, EntityRow, header, relationship_refs
+from catalog.embedded.entity_read import ENTITY_COLS, EntityRow, header, relationship_refs_many
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.typesystem import TypeRegistry
 from catalog.embedded.values import to_epoch_ms
@@ -29,6 +29,13 @@ SYSTEM_ATTRS = {
     "__modificationTimestamp": lambda e: e.update_time,
 }
 MAX_LIMIT = 10000
+
+
+class _NoType:
+    rel_attrs: dict[str, Any] = {}
+
+
+_NO_TYPE = _NoType()
 
 
 def _coerce(actual: Any, expected: Any) -> tuple[Any, Any]:
@@ -190,6 +197,9 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
         raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"offset={offset}")
     exclude_deleted = params.get("excludeDeletedEntities")
     exclude_deleted = bool(exclude_deleted)  # SearchParameters.excludeDeletedEntities is a Java boolean
+    # "+" keeps SQLite off the type/status index when an indexed qualifiedName/name criterion is pushed down
+    # (a type IN (...) scan over every table would otherwise be chosen).
+    plus = "+" if _pushdown(params.get("entityFilters"))[0] else ""
     where: list[str] = []
     args: list[Any] = []
     if type_name and type_name not in ("_ALL_ENTITY_TYPES", "Referenceable"):
@@ -201,10 +211,10 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
                 raise AtlasError(ErrorCode.TYPE_NAME_NOT_FOUND, n)
             include_sub = params.get("includeSubTypes")
             types |= t.type_and_sub_types if include_sub is None or include_sub else {n}
-        where.append(f"e.type_name IN ({','.join('?' * len(types))})")
+        where.append(f"{plus}e.type_name IN ({','.join('?' * len(types))})")
         args.extend(sorted(types))
     if exclude_deleted:
-        where.append("e.status = 'ACTIVE'")
+        where.append(f"{plus}e.status = 'ACTIVE'")
     if classification:
         if classification == "_NOT_CLASSIFIED":
             where.append("NOT EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid)")
@@ -273,14 +283,15 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
             cls.setdefault(g, []).append(orjson.loads(body))
         attrs_wanted = [a for a in params.get("attributes") or [] if isinstance(a, str)]
         entities = []
+        rel_wanted = [a for a in attrs_wanted if any(a in (registry.get(e.type_name) or _NO_TYPE).rel_attrs
+                                                     for e in matched)]
+        refs = relationship_refs_many(conn, registry, matched, rel_wanted) if rel_wanted else {}
         for e in matched:
             h = header(registry, e, cls.get(e.guid))
             for a in attrs_wanted:
                 if a in e.attributes:
                     h["attributes"][a] = e.attributes[a]
-            rel_wanted = [a for a in attrs_wanted if a not in e.attributes]
-            if rel_wanted:
-                h["attributes"].update(relationship_refs(conn, registry, e, rel_wanted))
+            h["attributes"].update(refs.get(e.guid, {}))
             entities.append(h)
         result["entities"] = entities
     return result

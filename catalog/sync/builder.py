@@ -26,6 +26,9 @@ from catalog.sync.graph import (
 )
 
 MANAGED_MARKER = "mlcatalog.source"  # hive_table.parameters key on tables mlcatalog created
+# What a sync reads of an existing hive_table: what add_table writes, plus the parts a schema change can orphan.
+TABLE_READ_ATTRS = ["name", "parameters", "tableType", "owner", "createTime", "comment", "viewOriginalText", "db",
+                    "columns", "partitionKeys", "outputFromProcesses"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class BuildInput:
     author: str
     commit_time_ms: int
     lineage_path: str
+    lineage_digest: str
     metadata: tuple[tuple[str, str], ...]
     tables: tuple[str, ...]  # table qualified names
     s3_dirs: tuple[str, ...]  # deepest S3 directory qualified names (see s3_directories)
@@ -206,9 +210,10 @@ def add_build(graph: Graph, p: ProjectInput, b: BuildInput) -> None:
     metadata = dict(b.metadata)
     graph.add(Desired("ml_model_build", b.crn, L_BUILD, attributes={
         "name": f"{b.model_name} v{b.version}", "version": b.version, "crn": b.crn, "modelCrn": b.model_crn,
-        "modelName": b.model_name, "gitCommit": b.commit, "lineageFile": b.lineage_path, "metadata": metadata,
-        "createTime": b.commit_time_ms,
-    }, relationships={"project": _ref("ml_project", p.crn)}))
+        "modelName": b.model_name, "gitCommit": b.commit, "lineageFile": b.lineage_path,
+        "lineageDigest": b.lineage_digest, "createTime": b.commit_time_ms,
+    }, create_attributes={"metadata": metadata},  # a build records its inputs as they were: never rewritten
+        relationships={"project": _ref("ml_project", p.crn)}))
     inputs = [_ref("ml_project", p.crn)]
     inputs += [_ref("hive_table", qn) for qn in b.tables]
     inputs += [_ref(s3_type(qn), qn) for qn in b.s3_dirs]

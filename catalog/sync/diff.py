@@ -83,10 +83,18 @@ def differences(d: Desired, h: EntityHeader) -> list[str]:
     return reasons
 
 
-def fetch_current(client: AtlasCatalogClient, graph: Graph) -> dict[tuple[str, str], EntityHeader]:
-    """ACTIVE entities of the graph that already exist, with the attributes we compare projected in."""
-    out: dict[tuple[str, str], EntityHeader] = {}
+def fetch_current(client: AtlasCatalogClient, graph: Graph,
+                  known: dict[tuple[str, str], EntityHeader | None] | None = None
+                  ) -> dict[tuple[str, str], EntityHeader]:
+    """ACTIVE entities of the graph that already exist, with the attributes we compare projected in.
+
+    ``known`` holds entities the caller already fetched with those attributes (None = known to be absent)."""
+    known = known or {}
+    out: dict[tuple[str, str], EntityHeader] = {k: h for k, h in known.items() if h is not None}
     for type_name, items in graph.by_type().items():
+        items = [d for d in items if d.key not in known]
+        if not items:
+            continue
         attrs = sorted({a for d in items if d.managed for a in (*d.attributes, *d.relationships)})
         found = client.find_by_qualified_names(type_name, [d.qualified_name for d in items], attrs or None)
         for qn, h in found.items():
@@ -96,8 +104,9 @@ def fetch_current(client: AtlasCatalogClient, graph: Graph) -> dict[tuple[str, s
     return out
 
 
-def plan(client: AtlasCatalogClient, graph: Graph) -> SyncPlan:
-    current = fetch_current(client, graph)
+def plan(client: AtlasCatalogClient, graph: Graph,
+         known: dict[tuple[str, str], EntityHeader | None] | None = None) -> SyncPlan:
+    current = fetch_current(client, graph, known)
     changes: list[Change] = []
     for d in graph.managed():
         h = current.get(d.key)

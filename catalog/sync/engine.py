@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -10,14 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from catalog.atlas.client import AtlasCatalogClient
+from catalog.atlas.client import SEARCH_CHUNK, AtlasCatalogClient
+from catalog.atlas.models import EntityHeader
 from catalog.crn import derived_id, ml_crn
-from catalog.errors import InvalidInput, Unresolved
+from catalog.errors import CatalogError, InvalidInput, Unresolved, UpstreamUnavailable
 from catalog.lineagefile import LineageFileError, ModelLineage, parse_lineage
 from catalog.registration import apply_typedefs
 from catalog.sync import diff
 from catalog.sync.builder import (
     MANAGED_MARKER,
+    TABLE_READ_ATTRS,
     BuildInput,
     Column,
     DeploymentInput,
@@ -72,6 +76,46 @@ class SyncResult:
     updates: int = 0
     written: int = 0
     notes: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Version:
+    model_crn: str
+    build_crn: str
+    version: int
+    new: bool
+    reused: bool = False
+
+
+def lineage_digest(m: ModelLineage) -> str:
+    """What a build's lineage is: its tables, S3 sources and metadata (order-insensitive)."""
+    payload = {"tables": sorted(t.qualified_name for t in m.hive_tables), "s3": sorted(s.uri for s in m.s3_sources),
+               "metadata": dict(sorted(m.metadata.items()))}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _resolver_failure(e: Exception) -> CatalogError:
+    code = str(getattr(e, "code", ""))
+    if code.endswith("unavailable"):
+        return UpstreamUnavailable(str(e))
+    return InvalidInput(str(e))
+
+
+def _stale_parts(h: EntityHeader, graph: Graph, table_qn: str) -> list[tuple[str, str]]:
+    """Columns and CREATETABLE processes Atlas links to the table that HiveServer2 no longer reports."""
+    out: list[tuple[str, str]] = []
+    for attr, type_name in (("columns", "hive_column"), ("partitionKeys", "hive_column"),
+                            ("outputFromProcesses", "hive_process")):
+        for ref in h.attributes.get(attr) or []:
+            qn = (ref.get("uniqueAttributes") or {}).get("qualifiedName") if isinstance(ref, dict) else None
+            guid = ref.get("guid") if isinstance(ref, dict) else None
+            if not qn or not guid or (type_name, qn) in graph.entities:
+                continue
+            if type_name == "hive_process" and not str(qn).startswith(table_qn + ":"):
+                continue  # another table's process writing into this one: not ours to remove
+            out.append((str(guid), str(qn)))
+    return out
 
 
 def _facts(info: Any) -> TableFacts:
@@ -101,6 +145,7 @@ class Catalog:
         self.hive = hive
         self.s3 = s3
         self._typedefs_ok = False
+        self._stale: list[tuple[str, str]] = []
 
     def ensure_typedefs(self) -> None:
         if not self._typedefs_ok:
@@ -131,21 +176,24 @@ class Catalog:
         result.project_crn = project.crn
         graph = Graph()
         add_project(graph, project, int(time.time() * 1000))
-        tables = self._resolve_tables(graph, selected, allow_unresolved, result.notes)
+        # Building every model of the file: a model whose lineage entry is unchanged since its latest build keeps
+        # that build. Naming models builds them at this commit (a new version per new commit).
+        builds = self._versions(project.crn, selected, head.commit, reuse_unchanged=not models)
+        selected = [m for m in selected if not builds[m.name].reused]
+        known = self._resolve_tables(graph, selected, allow_unresolved, result.notes)
         s3_dirs, s3_meta = self._resolve_s3(graph, selected, allow_unresolved, result.notes)
-        builds = self._versions(project.crn, selected, head.commit)
         for m in selected:
-            model_crn, build_crn, version, new = builds[m.name]
-            metadata = {**m.metadata, **{k: v for k, v in s3_meta.items() if k.split(" ", 1)[1] in
+            v = builds[m.name]
+            metadata = {**m.metadata, **{k: val for k, val in s3_meta.items() if k.split(" ", 1)[1] in
                                          {s.uri for s in m.s3_sources}}}
             add_build(graph, project, BuildInput(
-                crn=build_crn, model_crn=model_crn, model_name=m.name, version=version, commit=head.commit,
+                crn=v.build_crn, model_crn=v.model_crn, model_name=m.name, version=v.version, commit=head.commit,
                 author=head.author, commit_time_ms=head.commit_time_ms, lineage_path=head.lineage_path,
-                metadata=tuple(sorted(metadata.items())),
-                tables=tuple(tables[t.qualified_name] for t in m.hive_tables),
+                lineage_digest=lineage_digest(m), metadata=tuple(sorted(metadata.items())),
+                tables=tuple(t.qualified_name for t in m.hive_tables),
                 s3_dirs=tuple(s3_dirs[s.uri] for s in m.s3_sources)))
-            result.builds.append(BuiltModel(m.name, model_crn, build_crn, version, new))
-        self._write(graph, result, progress)
+        result.builds = [BuiltModel(name, v.model_crn, v.build_crn, v.version, v.new) for name, v in builds.items()]
+        self._write(graph, result, progress, known)
         return result
 
     def project_identity(self, project_dir: Path, head: GitHead) -> ProjectInput:
@@ -164,11 +212,13 @@ class Catalog:
         return project.crn, model_crn, self.scope.crn(derived_id("build", model_crn, head.commit)), head.commit
 
     def _resolve_tables(self, graph: Graph, models: list[ModelLineage], allow_unresolved: bool,
-                        notes: list[str]) -> dict[str, str]:
+                        notes: list[str]) -> dict[tuple[str, str], EntityHeader | None]:
+        """Add the models' tables to the graph; returns what was read of them from Atlas (for the diff)."""
         refs = {t.qualified_name: t for m in models for t in m.hive_tables}
         if not refs:
             return {}
-        existing = self.client.find_by_qualified_names("hive_table", list(refs), ["parameters"])
+        existing = self.client.find_by_qualified_names("hive_table", list(refs), TABLE_READ_ATTRS)
+        known: dict[tuple[str, str], EntityHeader | None] = {("hive_table", qn): existing.get(qn) for qn in refs}
         problems: list[str] = []
         declared_note = False
         for qn, ref in refs.items():
@@ -185,17 +235,24 @@ class Catalog:
                     facts = _facts(self.hive.describe_table(ref.db, ref.table))
                 except Exception as e:  # noqa: BLE001 - resolver errors carry one-line messages
                     if not _is_not_found(e):
-                        raise
+                        raise _resolver_failure(e) from e
                     if not allow_unresolved:
                         problems.append(f"hive table {qn}: {e}")
                         continue
+                    if h is not None and params.get(MANAGED_MARKER) == "hiveserver2":
+                        # Keep what an earlier build learnt rather than half-downgrading it to "declared".
+                        notes.append(f"hive table {qn} not found in HiveServer2: kept its earlier record")
+                        add_table(graph, TableInput(ref.db, ref.table, ref.namespace, None, existing_foreign=True))
+                        continue
                     notes.append(f"hive table {qn} not found in HiveServer2: recorded as declared")
             add_table(graph, TableInput(ref.db, ref.table, ref.namespace, facts))
+            if facts is not None and h is not None:
+                self._stale.extend(_stale_parts(h, graph, qn))
         if problems:
             raise Unresolved(problems + ["(use --allow-unresolved to record them as declared)"])
         if declared_note:
             notes.append("no HiveServer2 configured: tables not already in Atlas are recorded as declared")
-        return {qn: qn for qn in refs}
+        return known
 
     def _resolve_s3(self, graph: Graph, models: list[ModelLineage], allow_unresolved: bool,
                     notes: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -211,7 +268,7 @@ class Catalog:
                                          f"newest={_iso(info.newest_modified_ms)}")
                 except Exception as e:  # noqa: BLE001
                     if not _is_not_found(e):
-                        raise
+                        raise _resolver_failure(e) from e
                     if not allow_unresolved:
                         problems.append(f"s3 source {uri}: {e}")
                         continue
@@ -223,28 +280,36 @@ class Catalog:
             notes.append("no S3 endpoint configured: S3 sources are recorded as declared")
         return dirs, meta
 
-    def _versions(self, project_crn: str, models: list[ModelLineage], commit: str
-                  ) -> dict[str, tuple[str, str, int, bool]]:
-        """(model CRN, build CRN, version, new?) per model: a commit already built keeps its version."""
+    def _versions(self, project_crn: str, models: list[ModelLineage], commit: str, *, reuse_unchanged: bool
+                  ) -> dict[str, _Version]:
+        """Per model: its build at this commit (existing: same version), else the latest build when its lineage
+        entry is unchanged and ``reuse_unchanged``, else a new build numbered after the latest."""
         ids: dict[str, tuple[str, str]] = {}
         for m in models:
             model_crn = self.scope.crn(derived_id("model", project_crn, m.name))
             ids[m.name] = (model_crn, self.scope.crn(derived_id("build", model_crn, commit)))
         found = self.client.find_by_qualified_names("ml_model_build", [b for _, b in ids.values()], ["version"])
-        need_new = [mc for name, (mc, bc) in ids.items() if bc not in found]
-        max_version: dict[str, int] = {}
-        if need_new:
-            flt = {"attributeName": "modelCrn", "operator": "in", "attributeValue": need_new}
+        need_new = sorted({mc for mc, bc in ids.values() if bc not in found})
+        latest: dict[str, EntityHeader] = {}
+        for i in range(0, len(need_new), SEARCH_CHUNK):
+            flt = {"attributeName": "modelCrn", "operator": "in", "attributeValue": need_new[i : i + SEARCH_CHUNK]}
             for h in self.client.search_all(type_name="ml_model_build", filters=flt,
-                                            attributes=["modelCrn", "version"]):
+                                            attributes=["modelCrn", "version", "lineageDigest"]):
                 mc = str(h.attributes.get("modelCrn"))
-                max_version[mc] = max(max_version.get(mc, 0), int(h.attributes.get("version") or 0))
-        out: dict[str, tuple[str, str, int, bool]] = {}
-        for name, (mc, bc) in ids.items():
+                if int(h.attributes.get("version") or 0) >= int((latest.get(mc) or h).attributes.get("version") or 0):
+                    latest[mc] = h
+        out: dict[str, _Version] = {}
+        for m in models:
+            mc, bc = ids[m.name]
             if bc in found:
-                out[name] = (mc, bc, int(found[bc].attributes.get("version") or 1), False)
+                out[m.name] = _Version(mc, bc, int(found[bc].attributes.get("version") or 1), new=False)
+                continue
+            prev = latest.get(mc)
+            prev_version = int(prev.attributes.get("version") or 0) if prev else 0
+            if reuse_unchanged and prev is not None and prev.attributes.get("lineageDigest") == lineage_digest(m):
+                out[m.name] = _Version(mc, str(prev.qualified_name), prev_version, new=False, reused=True)
             else:
-                out[name] = (mc, bc, max_version.get(mc, 0) + 1, True)
+                out[m.name] = _Version(mc, bc, prev_version + 1, new=True)
         return out
 
     # -- deployments --------------------------------------------------------------------------------
@@ -257,8 +322,10 @@ class Catalog:
         self._write(graph, result, None)
         return result
 
-    def _write(self, graph: Graph, result: SyncResult, progress: Callable[[int, int], None] | None) -> None:
-        sync_plan = diff.plan(self.client, graph)
+    def _write(self, graph: Graph, result: SyncResult, progress: Callable[[int, int], None] | None,
+               known: dict[tuple[str, str], EntityHeader | None] | None = None) -> None:
+        stale, self._stale = self._stale, []
+        sync_plan = diff.plan(self.client, graph, known)
         missing = [d.qualified_name for d in graph.entities.values()
                    if not d.managed and d.key not in sync_plan.current]
         if missing:
@@ -274,6 +341,11 @@ class Catalog:
                 progress(done, total)
 
         result.written = diff.apply(self.client, sync_plan, step)
+        for guid, qn in stale:
+            # A column dropped from the table (or the table re-created): Atlas's hook deletes these too.
+            self.client.delete(guid)
+            result.deleted.append(qn)
+            result.written += 1
 
 
 def _is_not_found(e: Exception) -> bool:

@@ -1,0 +1,437 @@
+"""The catalog REST API (/api/v1) as mounted in a real `mlcatalog up` process.
+
+One server per module: a project with two models is built with `mlcatalog build` (a real CLI process talking
+to the server's Atlas API), deployments are recorded through PUT /api/v1/deployments/{crn}, then the read side
+(projects, models, builds, deployments, lineage, impact, classification propagation, OpenAPI) is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.support import (
+    ACCOUNT,
+    CHURN_METADATA,
+    CHURN_MODEL,
+    CHURN_TABLES,
+    REGION,
+    TWO_MODELS,
+    WINE_MODEL,
+    WINE_TABLES,
+    WORKSPACE,
+    Server,
+    clean_env,
+    json_of,
+    make_project,
+    mlcatalog_up,
+    run_cli,
+)
+
+PASSWORD = "api-test-password"
+TOKEN = "secret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ATLAS_AUTH = ("admin", PASSWORD)
+CRN_ENV = {"MLCATALOG_CRN_REGION": REGION, "MLCATALOG_CRN_ACCOUNT": ACCOUNT, "MLCATALOG_CRN_WORKSPACE": WORKSPACE}
+
+
+def new_crn() -> str:
+    return f"crn:cdp:ml:{REGION}:{ACCOUNT}:workspace:{WORKSPACE}/{uuid.uuid4()}"
+
+
+@dataclass
+class World:
+    server: Server
+    project_crn: str
+    commit: str
+    builds: dict[str, dict[str, Any]]  # model name -> build JSON from `mlcatalog build --json`
+    build_output: dict[str, Any]
+    wine_dep: str
+    churn_dep: str
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return httpx.get(f"{self.server.api}{path}", timeout=30, **kw)
+
+
+def deployment_body(crn: str, build: dict[str, Any], name: str, status: str = "deployed",
+                    **extra: Any) -> dict[str, Any]:
+    return {"crn": crn, "build_crn": build["buildCrn"], "model_crn": build["modelCrn"],
+            "model_name": build["model"], "name": name, "status": status, "create_time_ms": 1_700_000_000_000,
+            "deployed_time_ms": 1_700_000_060_000, "cpu_millicores": 500, "memory_mb": 2048, "replicas": 2,
+            "endpoint_url": f"http://serving.local/{name}", "metadata": {"team": "ml"}, **extra}
+
+
+def put_deployment(server: Server, body: dict[str, Any], headers: dict[str, str] | None = AUTH) -> httpx.Response:
+    return httpx.put(f"{server.api}/deployments/{body['crn']}", json=body, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with mlcatalog_up(tmp_path_factory.mktemp("api-up"), password=PASSWORD,
+                      extra_env={"MLCATALOG_API_TOKEN": TOKEN, **CRN_ENV}) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def world(server: Server, tmp_path_factory: pytest.TempPathFactory) -> World:
+    work = tmp_path_factory.mktemp("api-project")
+    repo = make_project(work, TWO_MODELS)
+    res = run_cli(work, "build", "--project-dir", str(repo), "--atlas-url", server.url, "--json",
+                  env=clean_env(MLCATALOG_ATLAS_PASSWORD=PASSWORD, **CRN_ENV))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    builds = {b["model"]: b for b in out["builds"]}
+    assert set(builds) == {WINE_MODEL, CHURN_MODEL}
+    wine_dep, churn_dep = new_crn(), new_crn()
+    r = put_deployment(server, deployment_body(wine_dep, builds[WINE_MODEL], "wine-dep"))
+    assert r.status_code == 200, r.text
+    r = put_deployment(server, deployment_body(churn_dep, builds[CHURN_MODEL], "churn-dep"))
+    assert r.status_code == 200, r.text
+    return World(server, out["projectCrn"], out["commit"], builds, out, wine_dep, churn_dep)
+
+
+# -- the build the API reads ------------------------------------------------------------------------
+
+
+def test_build_json_output(world: World) -> None:
+    out = world.build_output
+    assert out["projectCrn"].startswith(f"crn:cdp:ml:{REGION}:{ACCOUNT}:workspace:{WORKSPACE}/")
+    assert len(out["commit"]) == 40
+    for b in out["builds"]:
+        assert b["version"] == 1 and b["new"] is True
+        assert b["buildCrn"].startswith(f"crn:cdp:ml:{REGION}:{ACCOUNT}:workspace:{WORKSPACE}/")
+        assert b["modelCrn"].startswith(f"crn:cdp:ml:{REGION}:{ACCOUNT}:workspace:{WORKSPACE}/")
+    assert out["created"] > 0
+    # declared-only is a note, not an error, and said once
+    assert sum("declared" in n for n in out["notes"]) == 1, out["notes"]
+
+
+# -- writes: auth and validation --------------------------------------------------------------------
+
+
+def test_write_without_token_is_401(world: World) -> None:
+    crn = new_crn()
+    r = put_deployment(world.server, deployment_body(crn, world.builds[WINE_MODEL], "no-token"), headers=None)
+    assert r.status_code == 401
+    body = json_of(r)
+    assert body["code"] == "unauthorized" and body["message"]
+    assert world.get(f"/deployments/{crn}").status_code == 404
+
+
+def test_write_with_wrong_token_is_403(world: World) -> None:
+    crn = new_crn()
+    r = put_deployment(world.server, deployment_body(crn, world.builds[WINE_MODEL], "bad-token"),
+                       headers={"Authorization": "Bearer not-the-token"})
+    assert r.status_code == 403
+    assert json_of(r)["code"] == "forbidden"
+    r = put_deployment(world.server, deployment_body(crn, world.builds[WINE_MODEL], "basic"),
+                       headers={"Authorization": "Basic YWRtaW46YWRtaW4="})
+    assert r.status_code == 401 and json_of(r)["code"] == "unauthorized"
+    assert world.get(f"/deployments/{crn}").status_code == 404
+
+
+@pytest.mark.parametrize("change", [{"status": "exploded"}, {"cpu_millicores": -1}, {"build_crn": None},
+                                    {"create_time_ms": "yesterday"}])
+def test_invalid_deployment_body_is_a_json_4xx(world: World, change: dict[str, Any]) -> None:
+    crn = new_crn()
+    body = {**deployment_body(crn, world.builds[WINE_MODEL], "invalid"), **change}
+    r = put_deployment(world.server, body)
+    assert r.status_code in (400, 422), r.text
+    json_of(r)
+    assert world.get(f"/deployments/{crn}").status_code == 404
+
+
+def test_missing_body_is_a_json_4xx(world: World) -> None:
+    r = httpx.put(f"{world.server.api}/deployments/{new_crn()}", headers=AUTH, timeout=30)
+    assert r.status_code in (400, 422), r.text
+    json_of(r)
+
+
+def test_crn_mismatch_between_path_and_body_is_400(world: World) -> None:
+    body = deployment_body(new_crn(), world.builds[WINE_MODEL], "mismatch")
+    r = httpx.put(f"{world.server.api}/deployments/{new_crn()}", json=body, headers=AUTH, timeout=30)
+    assert r.status_code == 400
+    assert json_of(r)["code"] == "invalid_input"
+
+
+def test_deployment_of_unknown_build_is_a_4xx_not_a_crash(world: World) -> None:
+    crn = new_crn()
+    body = {**deployment_body(crn, world.builds[WINE_MODEL], "orphan"), "build_crn": new_crn()}
+    r = put_deployment(world.server, body)
+    assert 400 <= r.status_code < 500, r.text
+    assert json_of(r)["code"] in ("invalid_input", "not_found")
+    assert world.get(f"/deployments/{crn}").status_code == 404
+
+
+def test_recording_is_idempotent_and_updates_status(world: World) -> None:
+    crn = new_crn()
+    build = world.builds[CHURN_MODEL]
+    r = put_deployment(world.server, deployment_body(crn, build, "churn-canary"))
+    assert r.status_code == 200
+    assert json_of(r)["creates"] >= 1
+    again = put_deployment(world.server, deployment_body(crn, build, "churn-canary"))
+    assert again.status_code == 200
+    assert json_of(again) == {"creates": 0, "updates": 0, "written": 0}
+    stopped = put_deployment(world.server, deployment_body(crn, build, "churn-canary", status="stopped"))
+    assert stopped.status_code == 200
+    assert json_of(stopped)["creates"] == 0 and json_of(stopped)["updates"] >= 1
+    d = json_of(world.get(f"/deployments/{crn}"))
+    assert d["status"] == "stopped"
+    assert crn in {x["crn"] for x in json_of(world.get("/deployments", params={"status": "stopped"}))}
+    assert crn not in {x["crn"] for x in json_of(world.get("/deployments", params={"status": "deployed"}))}
+
+
+# -- reads ------------------------------------------------------------------------------------------
+
+
+def test_projects(world: World) -> None:
+    projects = json_of(world.get("/projects"))
+    p = next(p for p in projects if p["crn"] == world.project_crn)
+    assert p["name"] == "wine-project"
+    assert p["git_url"]
+    one = json_of(world.get(f"/projects/{world.project_crn}"))
+    assert one["crn"] == world.project_crn and one["guid"] == p["guid"]
+
+
+def test_models(world: World) -> None:
+    models = {m["name"]: m for m in json_of(world.get("/models"))}
+    assert set(models) >= {WINE_MODEL, CHURN_MODEL}
+    wine = models[WINE_MODEL]
+    assert wine["crn"] == world.builds[WINE_MODEL]["modelCrn"]
+    assert wine["project_crn"] == world.project_crn
+    assert wine["latest_version"] == 1
+    assert wine["builds"] == [world.builds[WINE_MODEL]["buildCrn"]]
+    one = json_of(world.get(f"/models/{wine['crn']}"))
+    assert one == wine
+    by_project = json_of(world.get("/models", params={"project": world.project_crn}))
+    assert {m["name"] for m in by_project} == {WINE_MODEL, CHURN_MODEL}
+
+
+def test_builds(world: World) -> None:
+    churn = world.builds[CHURN_MODEL]
+    listed = json_of(world.get("/builds", params={"model": churn["modelCrn"]}))
+    assert [b["crn"] for b in listed] == [churn["buildCrn"]]
+    b = json_of(world.get(f"/builds/{churn['buildCrn']}"))
+    assert b["crn"] == churn["buildCrn"]
+    assert b["model_crn"] == churn["modelCrn"] and b["model_name"] == CHURN_MODEL
+    assert b["version"] == 1
+    assert b["git_commit"] == world.commit
+    assert b["lineage_file"] == "lineage.yml"
+    assert b["project_crn"] == world.project_crn
+    assert b["metadata"] == CHURN_METADATA
+    everything = json_of(world.get("/builds"))
+    assert {churn["buildCrn"], world.builds[WINE_MODEL]["buildCrn"]} <= {x["crn"] for x in everything}
+    by_project = json_of(world.get("/builds", params={"project": world.project_crn}))
+    assert {x["crn"] for x in by_project} == {churn["buildCrn"], world.builds[WINE_MODEL]["buildCrn"]}
+
+
+def test_deployments(world: World) -> None:
+    listed = {d["crn"]: d for d in json_of(world.get("/deployments"))}
+    assert {world.wine_dep, world.churn_dep} <= set(listed)
+    d = json_of(world.get(f"/deployments/{world.wine_dep}"))
+    wine = world.builds[WINE_MODEL]
+    assert d["crn"] == world.wine_dep
+    assert d["name"] == "wine-dep"
+    assert d["status"] == "deployed"
+    assert d["build_crn"] == wine["buildCrn"]
+    assert d["model_crn"] == wine["modelCrn"]
+    assert d["model_name"] == WINE_MODEL
+    assert d["endpoint_url"] == "http://serving.local/wine-dep"
+    assert (d["cpu_millicores"], d["memory_mb"], d["replicas"]) == (500, 2048, 2)
+    assert d["metadata"] == {"team": "ml"}
+    assert d["create_time"] == 1_700_000_000_000 and d["deployed_time"] == 1_700_000_060_000
+    assert listed[world.wine_dep] == d
+    by_model = json_of(world.get("/deployments", params={"model": wine["modelCrn"]}))
+    assert [x["crn"] for x in by_model] == [world.wine_dep]
+
+
+@pytest.mark.parametrize("kind", ["projects", "models", "builds", "deployments", "deployments/{}/lineage"])
+def test_unknown_crn_is_404(world: World, kind: str) -> None:
+    path = kind.format(new_crn()) if "{}" in kind else f"{kind}/{new_crn()}"
+    r = world.get(f"/{path}")
+    assert r.status_code == 404, r.text
+    body = json_of(r)
+    assert body["code"] == "not_found" and body["message"]
+
+
+# -- lineage and impact -----------------------------------------------------------------------------
+
+
+def _walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for u in node.get("upstream", []):
+        yield from _walk(u)
+
+
+def _only(nodes: list[dict[str, Any]], type_name: str) -> dict[str, Any]:
+    found = [n for n in nodes if n["type_name"] == type_name]
+    assert len(found) == 1, (type_name, [(n["type_name"], n["qualified_name"]) for n in nodes])
+    return found[0]
+
+
+def test_deployment_lineage_tree(world: World) -> None:
+    r = world.get(f"/deployments/{world.wine_dep}/lineage")
+    assert r.status_code == 200, r.text
+    body = json_of(r)
+    assert body["deployment"]["crn"] == world.wine_dep
+    wine = world.builds[WINE_MODEL]
+    root = body["tree"]
+    assert (root["type_name"], root["qualified_name"]) == ("ml_model_deployment", world.wine_dep)
+    deploy = _only(root["upstream"], "ml_model_deploy_process")
+    build = _only(deploy["upstream"], "ml_model_build")
+    assert build["qualified_name"] == wine["buildCrn"]
+    train = _only(build["upstream"], "ml_model_train_build_process")
+    inputs = {(n["type_name"], n["qualified_name"]) for n in train["upstream"]}
+    assert {("hive_table", t) for t in WINE_TABLES} <= inputs
+    assert ("ml_project", world.project_crn) in inputs
+    for n in _walk(root):
+        assert n["status"] == "ACTIVE" and n["guid"]
+    # nothing of the other model leaks in
+    qns = {n["qualified_name"] for n in _walk(root)}
+    assert not qns & set(CHURN_TABLES) and world.builds[CHURN_MODEL]["buildCrn"] not in qns
+
+    raw = body["atlas_lineage"]
+    assert raw["baseEntityGuid"] == root["guid"]
+    assert root["guid"] in raw["guidEntityMap"]
+    assert {n["guid"] for n in _walk(root)} <= set(raw["guidEntityMap"])
+    assert raw["relations"] and all({"fromEntityId", "toEntityId"} <= set(rel) for rel in raw["relations"])
+
+
+def test_impact_of_a_table(world: World) -> None:
+    r = world.get("/impact", params={"qualifiedName": "default.wineds_ext@cm"})
+    assert r.status_code == 200, r.text
+    body = json_of(r)
+    assert body["qualified_name"] == "default.wineds_ext@cm"
+    assert len(body["sources"]) == 1
+    deps = {d["crn"] for d in body["deployments"]}
+    assert world.wine_dep in deps and world.churn_dep not in deps
+    assert {b["crn"] for b in body["builds"]} == {world.builds[WINE_MODEL]["buildCrn"]}
+    churn = json_of(world.get("/impact", params={"qualifiedName": CHURN_TABLES[0]}))
+    assert world.churn_dep in {d["crn"] for d in churn["deployments"]}
+    assert world.wine_dep not in {d["crn"] for d in churn["deployments"]}
+
+
+def test_impact_of_a_build(world: World) -> None:
+    body = json_of(world.get("/impact", params={"qualifiedName": world.builds[WINE_MODEL]["buildCrn"]}))
+    assert world.wine_dep in {d["crn"] for d in body["deployments"]}
+    assert world.churn_dep not in {d["crn"] for d in body["deployments"]}
+
+
+def test_impact_of_unknown_name_is_404(world: World) -> None:
+    r = world.get("/impact", params={"qualifiedName": "default.no_such_table@cm"})
+    assert r.status_code == 404
+    assert json_of(r)["code"] == "not_found"
+    missing = world.get("/impact")
+    assert 400 <= missing.status_code < 500
+    json_of(missing)
+
+
+# -- classification propagation ---------------------------------------------------------------------
+
+
+def _create_classification(server: Server, name: str) -> None:
+    r = httpx.post(f"{server.url}/api/atlas/v2/types/typedefs", auth=ATLAS_AUTH, timeout=30, json={
+        "classificationDefs": [{"name": name, "description": f"{name} (test)", "superTypes": [],
+                                "attributeDefs": []}]})
+    assert r.status_code == 200, r.text
+
+
+def _classify(server: Server, type_name: str, qualified_name: str, classification: str) -> None:
+    r = httpx.post(f"{server.url}/api/atlas/v2/entity/uniqueAttribute/type/{type_name}/classifications",
+                   params={"attr:qualifiedName": qualified_name}, json=[{"typeName": classification}],
+                   auth=ATLAS_AUTH, timeout=30)
+    assert r.status_code in (200, 204), r.text
+
+
+def test_classification_on_a_table_propagates_to_downstream_deployments(world: World) -> None:
+    assert "PII" not in json_of(world.get(f"/deployments/{world.wine_dep}"))["classifications"]
+    _create_classification(world.server, "PII")
+    assert json_of(world.get("/deployments", params={"classification": "PII"})) == []
+
+    _classify(world.server, "hive_table", "default.wineds_ext@cm", "PII")
+
+    wine = json_of(world.get(f"/deployments/{world.wine_dep}"))
+    assert "PII" in wine["classifications"]
+    churn = json_of(world.get(f"/deployments/{world.churn_dep}"))
+    assert "PII" not in churn["classifications"]
+    tagged = json_of(world.get("/deployments", params={"classification": "PII"}))
+    assert world.wine_dep in {d["crn"] for d in tagged}
+    assert world.churn_dep not in {d["crn"] for d in tagged}
+    assert all("PII" in d["classifications"] for d in tagged)
+    # the listing reports it too, and the lineage shows where it comes from
+    listed = {d["crn"]: d for d in json_of(world.get("/deployments"))}
+    assert "PII" in listed[world.wine_dep]["classifications"]
+    assert "PII" not in listed[world.churn_dep]["classifications"]
+    lineage = json_of(world.get(f"/deployments/{world.wine_dep}/lineage"))
+    assert "PII" in lineage["deployment"]["classifications"]
+    table = next(n for n in _walk(lineage["tree"]) if n["qualified_name"] == "default.wineds_ext@cm")
+    assert "PII" in table["classifications"]
+    other = next(n for n in _walk(lineage["tree"]) if n["qualified_name"] == "default.wineds_ext_nolabel@cm")
+    assert "PII" not in other["classifications"]
+    impact = json_of(world.get("/impact", params={"qualifiedName": "default.wineds_ext@cm"}))
+    assert "PII" in next(d for d in impact["deployments"] if d["crn"] == world.wine_dep)["classifications"]
+
+
+def test_classification_on_a_build_propagates_to_its_deployments(world: World) -> None:
+    _create_classification(world.server, "Confidential")
+    _classify(world.server, "ml_model_build", world.builds[CHURN_MODEL]["buildCrn"], "Confidential")
+    assert "Confidential" in json_of(world.get(f"/deployments/{world.churn_dep}"))["classifications"]
+    assert "Confidential" not in json_of(world.get(f"/deployments/{world.wine_dep}"))["classifications"]
+    tagged = {d["crn"] for d in json_of(world.get("/deployments", params={"classification": "Confidential"}))}
+    assert world.churn_dep in tagged and world.wine_dep not in tagged
+
+
+def test_unknown_classification_finds_nothing(world: World) -> None:
+    r = world.get("/deployments", params={"classification": "NoSuchTag"})
+    assert r.status_code in (200, 400, 404), r.text
+    if r.status_code == 200:
+        assert json_of(r) == []
+    else:
+        json_of(r)
+
+
+# -- OpenAPI ----------------------------------------------------------------------------------------
+
+
+def test_openapi_lists_the_catalog_api_only(world: World) -> None:
+    r = world.get("/openapi.json")
+    assert r.status_code == 200
+    doc = json_of(r)
+    paths = set(doc["paths"])
+    for p in ("/api/v1/projects", "/api/v1/models", "/api/v1/builds", "/api/v1/deployments", "/api/v1/impact"):
+        assert p in paths, sorted(paths)
+    assert any(p.startswith("/api/v1/deployments/") and p.endswith("/lineage") for p in paths)
+    assert any(p.startswith("/api/v1/deployments/") and "put" in doc["paths"][p] for p in paths)
+    # Atlas's own REST surface is not ours to document (other routers of `up`, e.g. serving, may add paths)
+    assert not any(p.startswith("/api/atlas") for p in paths), sorted(paths)
+
+
+def test_reads_need_no_token_by_default(world: World) -> None:
+    assert world.get("/projects").status_code == 200
+    assert world.get("/projects", headers={"Authorization": "Bearer wrong"}).status_code == 200
+
+
+# -- MLCATALOG_API_READ_AUTH=true -------------------------------------------------------------------
+
+
+def test_read_auth_requires_the_token_for_reads(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with mlcatalog_up(tmp_path_factory.mktemp("api-read-auth"), password=PASSWORD,
+                      extra_env={"MLCATALOG_API_TOKEN": TOKEN, "MLCATALOG_API_READ_AUTH": "true",
+                                 **CRN_ENV}) as s:
+        for path in ("/projects", "/models", "/builds", "/deployments",
+                     f"/deployments/{new_crn()}", "/impact?qualifiedName=default.wineds_ext@cm"):
+            r = httpx.get(f"{s.api}{path}", timeout=30)
+            assert r.status_code == 401, (path, r.status_code, r.text)
+            assert json_of(r)["code"] == "unauthorized"
+            wrong = httpx.get(f"{s.api}{path}", headers={"Authorization": "Bearer nope"}, timeout=30)
+            assert wrong.status_code == 403, (path, wrong.status_code)
+        assert httpx.get(f"{s.api}/projects", headers=AUTH, timeout=30).status_code == 200
+        assert httpx.get(f"{s.api}/deployments/{new_crn()}", headers=AUTH, timeout=30).status_code == 404
+        # the Atlas API keeps its own Basic auth
+        assert httpx.get(f"{s.url}/api/atlas/admin/status", auth=ATLAS_AUTH, timeout=30).status_code == 200
