@@ -21,7 +21,7 @@ from apache_atlas.utils import HTTPMethod
 from catalog.atlas.client import AtlasCatalogClient
 from catalog.atlas.models import EntitySpec, MutationResult
 from catalog.errors import CatalogError, InvalidInput, Unresolved
-from catalog.resolve import HiveConfig, HiveResolver, ResolveError, S3Config, S3Resolver
+from catalog.resolve import HiveConfig, HiveResolver, S3Config, S3Resolver
 from catalog.sync.builder import DeploymentInput
 from catalog.sync.engine import Catalog, CrnScope, SyncResult
 from tests.conftest import ATLAS_PASSWORD, RunningAtlas, start_atlas
@@ -437,10 +437,7 @@ def test_injection_in_a_qualified_name_cannot_be_parsed(
         assert r.table_exists("default", "wineds_ext")
 
 
-# -- known bugs (strict xfail: they start failing, i.e. "XPASS(strict)", once the bug is fixed) -----------------
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG catalog/sync (diff.plan/builder.add_table): the diff only creates/updates, never detaches; columns Hive "
-    "no longer reports stay attached to the table (and the old CREATETABLE hive_process still outputs it)"))
+# -- schema changes and outages ----------------------------------------------------------------------------------
 def test_schema_change_in_hive_replaces_the_columns(servers: RealServers, world: WineWorld, wired: Wired,
                                                     reader: AtlasCatalogClient, tmp_path: Path) -> None:
     assert servers.hive is not None
@@ -455,10 +452,6 @@ def test_schema_change_in_hive_replaces_the_columns(servers: RealServers, world:
     assert _qns(table.relationships["columns"]) == {f"default.wine_schema.{WINE_COLUMNS[0][0]}@{NS}"}
 
 
-@pytest.mark.xfail(strict=True, raises=ResolveError, reason=(
-    "BUG catalog/sync/engine.py: resolver failures other than not-found (HiveUnavailable, S3Unavailable, "
-    "HiveQueryFailed, MissingDependency) escape as ResolveError, not CatalogError: `mlcatalog build` prints a "
-    "traceback and /api/v1 answers 500 instead of a one-line error / 503 upstream_unavailable"))
 def test_unreachable_hiveserver2_is_a_catalog_error(built: Built, atlas: RunningAtlas) -> None:
     (closed,) = free_ports(1)
     client = CountingHttpClient(atlas.url, "admin", ATLAS_PASSWORD)
