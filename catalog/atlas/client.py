@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import functools
 import threading
-from urllib.parse import urljoin
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 import orjson
 import requests

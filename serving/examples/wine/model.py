@@ -2,8 +2,9 @@
 
 import os
 
-import cdsw
 import joblib
+
+import cdsw
 
 FEATURES = ["fixedAcidity", "volatileAcidity", "citricAcid", "residualSugar", "chlorides", "freeSulfurDioxide",
             "totalSulfurDioxide", "density", "pH", "sulphates", "Alcohol"]
@@ -15,7 +16,7 @@ def predict(args):
     values = [float(v) for v in str(args["feature"]).split(";")]
     if len(values) != len(FEATURES):
         raise ValueError(f"expected {len(FEATURES)} features, got {len(values)}")
-    for name, value in zip(FEATURES, values):
+    for name, value in zip(FEATURES, values, strict=True):
         cdsw.track_metric(name, value)
     result = str(MODEL.predict([values])[0])
     cdsw.track_metric("prediction", result)
