@@ -163,7 +163,10 @@ def _serve(settings: Settings) -> None:
                 f"mlcatalog listening on http://{_url_host(settings.server.host)}:{settings.server.port}, "
                 f"Atlas API at /api/atlas/v2/ (user {ATLAS_USER}{password_note}), store {settings.server.store}"
             )
-            asgi_app = build_app(settings, embedded_store)
+            try:
+                asgi_app = build_app(settings, embedded_store)
+            except StoreError as exc:
+                raise _fail(str(exc), 1) from None
             server = _Server(_uvicorn_config(asgi_app, settings), banner)
             shutdown.server = server
             if not shutdown.requested:
@@ -183,9 +186,11 @@ def _serve(settings: Settings) -> None:
 def _register_catalog_commands() -> None:
     from catalog.cli_catalog import register
     from serving.cli import register as register_serving
+    from serving.cli import register_metrics_db
 
     register(app)
     register_serving(app)
+    register_metrics_db(app)
 
 
 _register_catalog_commands()

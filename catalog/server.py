@@ -57,6 +57,10 @@ def build_app(settings: Settings, store: EmbeddedStore) -> FastAPI:
                          password=password if atlas_url == self_url else None)
     catalog = make_catalog(settings, client)
     runtime = PlatformRuntime(settings, settings.server.store, catalog, self_url)
+    try:
+        runtime.check_metrics_store()
+    except Exception as e:  # noqa: BLE001 - e.g. a PostgreSQL schema older than this mlcatalog
+        raise StoreError(f"metrics store: {e}") from e
     app = create_app(settings.server.store, user=ATLAS_USER, password=password, store=store,
                      openapi_prefix="/api/v1", lifespan=runtime.lifespan)
     token = settings.api.token.get_secret_value() if settings.api.token else None

@@ -178,3 +178,19 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         if not ApiKeys(_state(store)).revoke(key_id):
             raise _fail(f"no active API key with id {key_id}")
         typer.echo(f"revoked {key_id}")
+
+
+def register_metrics_db(app: typer.Typer) -> None:
+    db_app = typer.Typer(help="The metrics store's database schema.", no_args_is_help=True)
+    app.add_typer(db_app, name="metrics-db")
+
+    @db_app.command("upgrade")
+    def upgrade(url: Annotated[str, typer.Argument(metavar="URL", help="postgresql://... or sqlite:///...")]) -> None:
+        """Create or migrate the metrics store schema to this mlcatalog's version (Alembic for PostgreSQL)."""
+        from serving.metrics import redact_url, upgrade_metrics_db
+
+        try:
+            upgrade_metrics_db(url)
+        except Exception as e:  # noqa: BLE001 - one line for the user, whatever the driver raised
+            raise _fail(f"cannot upgrade {redact_url(url)}: {e}") from None
+        typer.echo(f"metrics store {redact_url(url)} is at the current schema")

@@ -46,6 +46,13 @@ class PlatformRuntime:
         self.gateway_metrics = GatewayMetrics()
         self.metrics_store: Any = None
 
+    def check_metrics_store(self) -> None:
+        """Open and close the metrics store once, so a schema that needs an upgrade stops start-up with a clear
+        message (naming the upgrade command) instead of failing later in the lifespan."""
+        from serving.metrics import open_metrics_store
+
+        open_metrics_store(self.metrics_url).close()
+
     def accept(self, token: str) -> bool:
         """Credentials the catalog API accepts besides its configured token: API keys and our own token."""
         if hmac.compare_digest(token.encode(), self._internal_token.encode()):

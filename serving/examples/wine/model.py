@@ -1,6 +1,7 @@
 """The served model, as in the seed's ``model.py``: the 11 features and the prediction tracked per call."""
 
 import os
+from typing import Any
 
 import joblib
 
@@ -12,7 +13,7 @@ MODEL = joblib.load(os.environ.get("WINE_MODEL_PATH", "wine_model.joblib"))
 
 
 @cdsw.model_metrics
-def predict(args):
+def predict(args: dict[str, Any]) -> dict[str, str]:
     values = [float(v) for v in str(args["feature"]).split(";")]
     if len(values) != len(FEATURES):
         raise ValueError(f"expected {len(FEATURES)} features, got {len(values)}")
