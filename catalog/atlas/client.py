@@ -2,26 +2,25 @@
 
 It wraps the official ``apache-atlas`` client and works around its known bugs (reference §1c):
 - ``urljoin`` drops the last path segment of a prefixed host (Knox URLs): the host is re-set to end in ``/``;
-- ``AtlasServiceException`` carries no status or errorCode: a response hook keeps the failing response so
-  errors become typed :class:`AtlasClientError` subclasses with both;
+- ``AtlasServiceException`` carries no status or errorCode, and ``call_api`` decodes every response twice: calls
+  go through the client's own session (its auth, host and TLS settings) and errors become typed
+  :class:`AtlasClientError` subclasses carrying both;
 - no timeout is ever passed to ``requests``: one is added to every call;
-- missing calls (PUT uniqueAttribute, typed search) go through ``call_api`` with our own ``API`` objects.
+- explicit nulls are never sent (typed models only serialise what is set).
 """
 
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urljoin
 
 import orjson
 import requests
 from apache_atlas.client.base_client import AtlasClient
-from apache_atlas.exceptions import AtlasServiceException
-from apache_atlas.utils import API, BASE_URI, HTTPMethod
+from apache_atlas.utils import BASE_URI, HTTPMethod
 
 from catalog.atlas.errors import AtlasClientError, AtlasUnavailable, error_for
 from catalog.atlas.models import (
@@ -38,24 +37,8 @@ from catalog.atlas.models import (
     typesdef_to_atlas,
 )
 
-T = TypeVar("T")
 V2 = BASE_URI + "v2/"
 SEARCH_CHUNK = 100  # qualifiedNames per "in" filter: keeps each request small on a real Atlas
-
-
-class _Raw(dict[str, Any]):
-    """Response type for ``call_api``: the official client calls ``type_coerce_attrs`` on it."""
-
-    def type_coerce_attrs(self) -> None:
-        return None
-
-
-class _RawList(list[Any]):
-    pass
-
-
-def _api(path: str, method: HTTPMethod, status: HTTPStatus = HTTPStatus.OK) -> API:
-    return API(V2 + path, method, status)
 
 
 class AtlasCatalogClient:
@@ -67,48 +50,17 @@ class AtlasCatalogClient:
         self._client.host = self.url + "/"
         session: requests.Session = self._client.session
         session.verify = verify
-        self._last = threading.local()
-        session.hooks["response"].append(self._remember)
         session.request = functools.partial(session.request, timeout=timeout_s)  # type: ignore[method-assign]
 
     # -- plumbing -----------------------------------------------------------------------------------
-    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self._last.response = response
-
-    def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        self._last.response = None
-        try:
-            return fn(*args)
-        except AtlasServiceException as e:
-            raise self._translate(e) from e
-        except requests.RequestException as e:
-            raise AtlasUnavailable(f"Atlas at {self.url} is not reachable: {type(e).__name__}: {e}") from e
-
-    def _translate(self, e: AtlasServiceException) -> AtlasClientError:
-        resp: requests.Response | None = getattr(self._last, "response", None)
-        if resp is None:
-            return AtlasUnavailable(str(e))
-        code: str | None = None
-        message = resp.reason or "request failed"
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            code = body.get("errorCode")
-            message = str(body.get("errorMessage") or body.get("error") or message)
-        elif resp.text:
-            message = resp.text.strip().splitlines()[0][:300]
-        return error_for(resp.status_code, message, code)
-
     def call(self, path: str, method: HTTPMethod, *, params: dict[str, Any] | None = None, body: Any = None,
-             status: HTTPStatus = HTTPStatus.OK) -> Any:
-        """A v2 call (path relative to ``/api/atlas/v2/``) on the official client's session; parsed JSON or None.
+             status: HTTPStatus = HTTPStatus.OK, base: str = V2) -> Any:
+        """A call (path relative to ``/api/atlas/v2/``) on the official client's session; parsed JSON or None.
 
         ``call_api`` is bypassed here because it decodes every response twice (``log.debug(response.json())``
         runs even with debug logging off), which dominated large searches.
         """
-        url = urljoin(self._client.host, V2 + path.lstrip("/"))
+        url = urljoin(self._client.host, base + path.lstrip("/"))
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         data = orjson.dumps(body) if body is not None else None
         try:
@@ -134,7 +86,7 @@ class AtlasCatalogClient:
 
     # -- health -------------------------------------------------------------------------------------
     def ping(self) -> None:
-        self._call(self._client.call_api, API(BASE_URI + "admin/version", HTTPMethod.GET, HTTPStatus.OK), _Raw)
+        self.call("admin/version", HTTPMethod.GET, base=BASE_URI)
 
     # -- typedefs -----------------------------------------------------------------------------------
     def get_typedefs(self, names: list[str] | None = None) -> dict[str, TypeDef]:
