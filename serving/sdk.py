@@ -77,7 +77,9 @@ def _store_dir() -> Path:
 
 
 def _default_metrics_url() -> str:
-    return os.environ.get("MLCATALOG_METRICS_URL") or f"sqlite:///{_store_dir() / 'metrics.db'}"
+    from serving.metrics import sqlite_url
+
+    return os.environ.get("MLCATALOG_METRICS_URL") or sqlite_url(_store_dir() / "metrics.db")
 
 
 def configure_replica(deployment_crn: str, build_crn: str, model_crn: str, metrics_url: str) -> None:

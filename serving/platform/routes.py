@@ -184,7 +184,7 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
             raise NotFoundOrBad("give model_deployment_crn, model_crn or model_build_crn")
         records = await call(metrics_store.read, model_deployment_crn=model_deployment_crn, model_crn=model_crn,
                              model_build_crn=model_build_crn, start_ms=start_timestamp_ms,
-                             end_ms=end_timestamp_ms if end_timestamp_ms is not None else int(time.time() * 1000))
+                             end_ms=end_timestamp_ms)  # None: no upper bound (a record of this very ms stays)
         return JSONResponse({"metrics": [rec.to_cml() for rec in records]})
 
     @r.post("/api/v1/metrics/aggregate", dependencies=guarded)

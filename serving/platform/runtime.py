@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 
 def metrics_url_for(settings: Settings, store_dir: Path) -> str:
-    return settings.serving.metrics_url or f"sqlite:///{store_dir / 'metrics.db'}"
+    from serving.metrics import sqlite_url
+
+    return settings.serving.metrics_url or sqlite_url(store_dir / "metrics.db")
 
 
 class PlatformRuntime:

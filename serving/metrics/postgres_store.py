@@ -1,0 +1,240 @@
+"""Metrics store on PostgreSQL (psycopg 3): for several replicas sharing one store, like CML's Model Metrics Store.
+
+URL: ``postgresql://user[:password]@host:port/db[?libpq parameters]`` (``postgres://`` and
+``postgresql+psycopg://`` too). Prefer PGPASSWORD or ~/.pgpass to a password in the URL; error messages and
+:func:`~serving.metrics.urls.upgrade_command` never print it.
+
+Writes: the group-commit thread owns one connection; each batch is one transaction in which consecutive inserts
+are one ``COPY ... FROM STDIN`` and delayed merges are ``metrics || patch::jsonb`` (top-level keys replaced).
+A batch is durable at COMMIT: the writer makes sure ``synchronous_commit`` is not ``off`` for its session, so a
+confirmed prediction survives the replica being killed and the database server crashing. A writer connection that
+sat idle is pinged first and reopened if the server dropped it; one lost in the middle of a batch makes the batch
+replay op by op on a new connection (serving/metrics/groupcommit.py); while the server is down, callers get
+MetricsWriteFailed.
+
+Reads use a small pool of autocommit connections (psycopg_pool), opened on the first read, so write-only replicas
+hold one connection. Schema: Alembic (serving/metrics/pgschema.py), checked on open.
+
+JSONB caveats (identical values, different spelling): key order is JSONB's, not insertion order, and a float
+whose shortest spelling has an exponent and no fraction (1e+16, 1e300) comes back as the equal int.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from serving.metrics.base import GroupCommitStore
+from serving.metrics.crncache import CrnCache
+from serving.metrics.errors import DuplicatePrediction, MetricsStoreUnavailable, MetricsWriteFailed, UnknownPrediction
+from serving.metrics.groupcommit import Encoded
+from serving.metrics.models import MetricRecord, decode_metrics, trusted_record
+from serving.metrics.pgschema import ensure_schema
+from serving.metrics.store import ReadQuery
+from serving.metrics.urls import libpq_url, redact_url
+
+_COLUMNS = "deployment_id, build_id, model_id, prediction_uuid, start_ms, end_ms"
+_COPY = f"COPY metric_record ({_COLUMNS}, metrics) FROM STDIN"
+_MERGE = (f"UPDATE metric_record SET metrics = metrics || %s::jsonb WHERE prediction_uuid = %s "
+          f"RETURNING {_COLUMNS}, metrics::text")
+_Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+def _connect_writer(conninfo: str) -> _Conn:
+    # A bounded connect: while the server is unreachable each queued write fails in seconds, not minutes.
+    timeout: dict[str, Any] = {} if "connect_timeout" in conninfo else {"connect_timeout": 10}
+    conn = psycopg.connect(conninfo, autocommit=False, application_name="mlcatalog-metrics-writer", **timeout)
+    setting = conn.execute("SHOW synchronous_commit").fetchone()
+    if setting is not None and setting[0] == "off":  # a server-wide "off" would void the durability contract
+        conn.execute("SET synchronous_commit = on")
+    conn.commit()
+    return conn
+
+
+class _Writer:
+    """The group-commit thread's connection (WriterSession)."""
+
+    # A connection idle this long is pinged before use: servers restart and firewalls drop idle connections, and
+    # without the ping the first prediction after that would fail instead of reconnecting.
+    ping_after_idle_s = 5.0
+
+    def __init__(self, conninfo: str, crns: CrnCache) -> None:
+        self._conninfo = conninfo
+        self._crns = crns
+        self._conn = _connect_writer(conninfo)
+        self._last_used = time.monotonic()
+
+    def begin(self) -> None:
+        now = time.monotonic()
+        if not (self._conn.closed or self._conn.broken) and now - self._last_used > self.ping_after_idle_s:
+            with contextlib.suppress(psycopg.OperationalError):
+                self._conn.execute("SELECT 1")  # opens the batch's transaction (autocommit off), or finds it dead
+        if self._conn.closed or self._conn.broken:
+            self._conn.close()
+            self._conn = _connect_writer(self._conninfo)
+        self._last_used = now
+        # otherwise psycopg opens the transaction with the first statement (autocommit off)
+
+    def insert(self, rows: Sequence[Encoded]) -> None:
+        crn_id = self._crn_id
+        prepared = [
+            (crn_id(r.model_deployment_crn),
+             None if r.model_build_crn is None else crn_id(r.model_build_crn),
+             None if r.model_crn is None else crn_id(r.model_crn),
+             r.prediction_uuid, r.start_ms, r.end_ms, metrics_json)
+            for r, metrics_json in rows]
+        with self._conn.cursor() as cur, cur.copy(_COPY) as copy:
+            for row in prepared:
+                copy.write_row(row)
+
+    def insert_atomic(self, rows: Sequence[Encoded]) -> None:
+        self.begin()
+        self.insert(rows)
+        self.commit()
+
+    def merge(self, prediction_uuid: str, patch: Mapping[str, Any], patch_json: str) -> MetricRecord:
+        row = self._conn.execute(_MERGE, (patch_json, prediction_uuid)).fetchone()
+        if row is None:
+            raise UnknownPrediction(prediction_uuid)
+        return _records(self._conn, self._crns, [row], in_transaction=True)[0]
+
+    def commit(self) -> None:
+        self._conn.commit()
+        self._crns.publish()
+
+    def rollback(self) -> None:
+        self._crns.discard()
+        if not (self._conn.closed or self._conn.broken):
+            self._conn.rollback()
+
+    def translate(self, exc: Exception) -> Exception:
+        if isinstance(exc, pgerrors.UniqueViolation):
+            detail = exc.diag.message_detail or ""
+            return DuplicatePrediction(f"prediction uuid already recorded; nothing was written ({detail})")
+        if isinstance(exc, psycopg.Error):
+            return MetricsWriteFailed(f"PostgreSQL refused or lost the write: {exc}")
+        return exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _crn_id(self, crn: str) -> int:
+        found = self._crns.writer_id_of(crn)
+        if found is not None:
+            return found
+        # ON CONFLICT waits for a replica inserting the same CRN concurrently, then the SELECT sees its row.
+        row = self._conn.execute(
+            "INSERT INTO metric_crn (crn) VALUES (%s) ON CONFLICT (crn) DO NOTHING RETURNING id", (crn,)
+        ).fetchone() or self._conn.execute("SELECT id FROM metric_crn WHERE crn = %s", (crn,)).fetchone()
+        assert row is not None
+        self._crns.stage(crn, int(row[0]))
+        return int(row[0])
+
+
+def _crn_text(conn: _Conn, crns: CrnCache, crn_id: int | None, in_transaction: bool) -> str | None:
+    if crn_id is None:
+        return None
+    found = crns.crn_of(crn_id)
+    if found is None:
+        row = conn.execute("SELECT crn FROM metric_crn WHERE id = %s", (crn_id,)).fetchone()
+        assert row is not None
+        found = str(row[0])
+        if not in_transaction:  # the writer's open transaction may hold a not yet committed CRN
+            crns.remember(found, crn_id)
+    return found
+
+
+def _records(conn: _Conn, crns: CrnCache, rows: list[tuple[Any, ...]], *,
+             in_transaction: bool = False) -> list[MetricRecord]:
+    # The hot loop of read(): thousands of rows per call, so CRN texts are looked up once per id per call.
+    names: dict[int | None, str | None] = {None: None}
+    out = []
+    for deployment_id, build_id, model_id, prediction_uuid, start_ms, end_ms, metrics in rows:
+        for crn_id in (deployment_id, build_id, model_id):
+            if crn_id not in names:
+                names[crn_id] = _crn_text(conn, crns, crn_id, in_transaction)
+        out.append(trusted_record({
+            "model_deployment_crn": names[deployment_id],
+            "model_build_crn": names[build_id],
+            "model_crn": names[model_id],
+            "prediction_uuid": prediction_uuid,
+            "start_ms": start_ms,
+            "end_ms": end_ms,
+            "metrics": decode_metrics(metrics),
+        }))
+    return out
+
+
+class PostgresMetricsStore(GroupCommitStore):
+    @classmethod
+    def open(cls, url: str, *, max_batch: int = 5000, max_queue: int = 50_000) -> PostgresMetricsStore:
+        ensure_schema(url)
+        return cls(url, max_batch=max_batch, max_queue=max_queue)
+
+    def __init__(self, url: str, *, max_batch: int = 5000, max_queue: int = 50_000, read_pool_size: int = 4) -> None:
+        self.url = redact_url(url)
+        self._conninfo = libpq_url(url)
+        self._crns = CrnCache()
+        self._pool: ConnectionPool[_Conn] | None = None
+        self._pool_lock = threading.Lock()
+        self._pool_size = read_pool_size
+        try:
+            writer = _Writer(self._conninfo, self._crns)
+        except psycopg.OperationalError as exc:
+            raise MetricsStoreUnavailable(f"cannot connect to the metrics database {self.url}: {exc}") from None
+        super().__init__(writer, max_batch=max_batch, max_queue=max_queue, name="metrics-writer:postgresql")
+
+    def _read(self, query: ReadQuery) -> list[MetricRecord]:
+        try:
+            with self._readers().connection() as conn:
+                return self._read_on(conn, query)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise MetricsStoreUnavailable(f"cannot read the metrics database {self.url}: {exc}") from None
+
+    def _read_on(self, conn: _Conn, query: ReadQuery) -> list[MetricRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, crn in (("deployment_id", query.model_deployment_crn), ("build_id", query.model_build_crn),
+                            ("model_id", query.model_crn)):
+            if crn is None:
+                continue
+            crn_id = self._crns.id_of(crn)
+            if crn_id is None:
+                row = conn.execute("SELECT id FROM metric_crn WHERE crn = %s", (crn,)).fetchone()
+                if row is None:
+                    return []
+                crn_id = int(row[0])
+                self._crns.remember(crn, crn_id)
+            where.append(f"{column} = %s")
+            params.append(crn_id)
+        where.append("start_ms >= %s")
+        params.append(query.start_ms)
+        if query.end_ms is not None:
+            where.append("start_ms < %s")
+            params.append(query.end_ms)
+        rows = conn.execute(
+            f"SELECT {_COLUMNS}, metrics::text FROM metric_record WHERE {' AND '.join(where)} "
+            "ORDER BY start_ms, id", params).fetchall()
+        return _records(conn, self._crns, rows)
+
+    def _readers(self) -> ConnectionPool[_Conn]:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ConnectionPool(
+                    self._conninfo, min_size=1, max_size=self._pool_size, open=True, timeout=10.0,
+                    kwargs={"autocommit": True, "application_name": "mlcatalog-metrics-reader"},
+                    check=ConnectionPool.check_connection, name="mlcatalog-metrics-readers")
+            return self._pool
+
+    def _close_readers(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
