@@ -118,6 +118,16 @@ class Replica:
         finally:
             writer.close()
 
+    @staticmethod
+    async def _exit_with_parent(stop: asyncio.Event) -> None:
+        """A platform killed with SIGKILL can't stop its replicas; they notice being re-parented and exit."""
+        parent = os.getppid()
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            if os.getppid() != parent:
+                log.warning("platform process %d is gone; replica exiting", parent)
+                stop.set()
+
     async def run(self) -> None:
         sdk.configure_replica(self.cfg["deployment_crn"], self.cfg["build_crn"], self.cfg["model_crn"],
                               self.cfg["metrics_url"])
@@ -132,9 +142,11 @@ class Replica:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        orphan_watch = asyncio.create_task(self._exit_with_parent(stop))
         log.info("replica %s ready", self.replica_id)
         async with rpc, http:
             await stop.wait()
+        orphan_watch.cancel()
         sock.unlink(missing_ok=True)
         self.pool.shutdown(wait=True)
         sdk._ctx().store.close()

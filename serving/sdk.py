@@ -180,6 +180,14 @@ def _is_dev(*crns: str | None) -> bool:
     return all(c in (dev_model_crn, dev_model_build_crn, dev_model_deployment_crn) for c in given)
 
 
+def _local_has_store() -> bool:
+    """Local dev records exist (the dev store was used in this process or its file exists)."""
+    if _context is not None and not _context.replica:
+        return True
+    url = _default_metrics_url()
+    return url.startswith("sqlite:///") and Path(url[len("sqlite:///"):]).exists()
+
+
 def _in_replica() -> bool:
     return bool(os.environ.get(REPLICA_CONFIG_ENV)) or (_context is not None and _context.replica)
 
@@ -217,14 +225,16 @@ def track_delayed_metrics(metrics: dict[str, Any], prediction_uuid: str) -> None
         _check_json(k, v)
     if not isinstance(prediction_uuid, str) or not prediction_uuid:
         raise MetricsError("track_delayed_metrics needs the prediction's UUID")
-    if _in_replica() or _is_dev():
+    if _in_replica() or _is_dev() or _local_has_store():
         from serving.metrics import UnknownPrediction as StoreUnknown
 
         try:
             _ctx().store.merge_delayed(prediction_uuid, metrics)
+            return
         except StoreUnknown as e:
-            raise UnknownPrediction(f"no prediction with UUID {prediction_uuid}") from e
-        return
+            # Outside a replica a UUID not in the local (dev) store may be a real deployment's: ask the platform.
+            if _in_replica() or _is_dev():
+                raise UnknownPrediction(f"no prediction with UUID {prediction_uuid}") from e
     _platform("POST", "/api/v1/metrics/delayed", body={"metrics": metrics, "prediction_uuid": prediction_uuid})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from serving.replica import HEADER, MAX_FRAME
@@ -22,6 +23,10 @@ class NoFreeReplica(Exception):
     pass
 
 
+class ReplicaTimeout(Exception):
+    """The model did not answer within the request timeout; the replica is recycled."""
+
+
 @dataclass(eq=False)
 class ReplicaHandle:
     deployment_crn: str
@@ -30,6 +35,7 @@ class ReplicaHandle:
     socket: str
     health_port: int
     alive: bool = False
+    in_queue: bool = False  # at most one free-queue entry per replica: two would share one connection
     _reader: asyncio.StreamReader | None = field(default=None, repr=False)
     _writer: asyncio.StreamWriter | None = field(default=None, repr=False)
 
@@ -45,9 +51,16 @@ class ReplicaHandle:
             if size > MAX_FRAME:
                 raise ReplicaDown("oversized frame")
             return await asyncio.wait_for(self._reader.readexactly(size), timeout)
-        except (OSError, asyncio.IncompleteReadError, ConnectionError, TimeoutError) as e:
+        except TimeoutError as e:
+            self.disconnect()
+            raise ReplicaTimeout(f"no answer within {timeout:g}s") from e
+        except (OSError, asyncio.IncompleteReadError, ConnectionError) as e:
             self.disconnect()
             raise ReplicaDown(str(e) or type(e).__name__) from e
+        except BaseException:
+            # Never leave a half-read answer on the connection for the next caller.
+            self.disconnect()
+            raise
 
     def disconnect(self) -> None:
         if self._writer is not None:
@@ -56,18 +69,23 @@ class ReplicaHandle:
 
 
 class Pool:
-    def __init__(self, deployment_crn: str) -> None:
+    def __init__(self, deployment_crn: str, on_stuck: Callable[[ReplicaHandle], None] | None = None) -> None:
         self.deployment_crn = deployment_crn
         self.replicas: list[ReplicaHandle] = []
         self._free: asyncio.Queue[ReplicaHandle] = asyncio.Queue()
+        self.on_stuck = on_stuck
 
     def add(self, handle: ReplicaHandle) -> None:
         self.replicas.append(handle)
 
-    def mark_up(self, handle: ReplicaHandle) -> None:
-        if not handle.alive:
-            handle.alive = True
+    def _release(self, handle: ReplicaHandle) -> None:
+        if handle.alive and not handle.in_queue:
+            handle.in_queue = True
             self._free.put_nowait(handle)
+
+    def mark_up(self, handle: ReplicaHandle) -> None:
+        handle.alive = True
+        self._release(handle)
 
     def mark_down(self, handle: ReplicaHandle) -> None:
         handle.alive = False
@@ -89,18 +107,25 @@ class Pool:
                 handle = await asyncio.wait_for(self._free.get(), remaining)
             except TimeoutError:
                 raise NoFreeReplica(self.deployment_crn) from None
+            handle.in_queue = False
             if not handle.alive:
                 continue  # went down while queued; the supervisor re-adds it when restarted
             try:
                 result = await handle.call(payload, request_timeout)
             except ReplicaDown:
+                # The replica died before answering: the request goes to another one.
                 self.mark_down(handle)
                 attempts += 1
                 if attempts > len(self.replicas) + 2:
                     raise
                 continue
-            except BaseException:
-                self._free.put_nowait(handle)
+            except ReplicaTimeout:
+                self.mark_down(handle)
+                if self.on_stuck is not None:
+                    self.on_stuck(handle)  # the supervisor restarts it; it rejoins when healthy
                 raise
-            self._free.put_nowait(handle)
+            except BaseException:
+                self._release(handle)
+                raise
+            self._release(handle)
             return result, handle.replica_id

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from catalog.errors import Forbidden, NotFound, Unauthorized
 from serving.platform import outbox
 from serving.platform.apikeys import ApiKeys
-from serving.platform.pool import NoFreeReplica, ReplicaDown
+from serving.platform.pool import NoFreeReplica, ReplicaDown, ReplicaTimeout
 from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
 from serving.platform.state import StateDb
 
@@ -130,6 +130,10 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
             gm.requests.labels(crn, "429").inc()
             gm.errors.labels(crn, "busy").inc()
             return _err(429, "model.busy", "no free replica within the timeout; retry or add replicas")
+        except ReplicaTimeout:
+            gm.requests.labels(crn, "504").inc()
+            gm.errors.labels(crn, "timeout").inc()
+            return _err(504, "model_timeout", "the model did not answer within the request timeout")
         except ReplicaDown:
             gm.requests.labels(crn, "503").inc()
             gm.errors.labels(crn, "replica_down").inc()

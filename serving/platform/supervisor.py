@@ -76,7 +76,7 @@ class Supervisor:
         short = spec.crn.rsplit("/", 1)[-1][:8]
         folder = self.run_dir / short
         folder.mkdir(parents=True, exist_ok=True)
-        pool = Pool(spec.crn)
+        pool = Pool(spec.crn, on_stuck=lambda h: self._recycle(spec.crn, h))
         running = _Running(spec, pool)
         for i in range(spec.replicas):
             replica_id = f"{spec.name}-{short}-{i}"
@@ -110,6 +110,14 @@ class Supervisor:
         finally:
             logf.close()
         p.started_at = time.monotonic()
+
+    def _recycle(self, crn: str, handle: ReplicaHandle) -> None:
+        """A replica that missed the request timeout is stuck in the model: kill it; the watcher restarts it."""
+        r = self.running.get(crn)
+        for p in r.procs if r else []:
+            if p.handle is handle and p.proc is not None and p.proc.poll() is None:
+                log.warning("replica %s did not answer in time; restarting it", handle.replica_id)
+                p.proc.kill()
 
     async def _wait_ready(self, p: _Proc, timeout: float) -> None:
         deadline = time.monotonic() + timeout

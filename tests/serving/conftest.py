@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -103,3 +105,94 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 @pytest.fixture(scope="module")
 def wine_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_wine_project(tmp_path_factory.mktemp("wine") / "wine-project")
+
+
+# -- helpers for the HA / outbox / gateway tests (new; the fixtures above are unchanged) --------------------
+def make_project(dest: Path, files: dict[str, str], models: list[str],
+                 tables: tuple[str, ...] = ("default.tiny_input@cm",)) -> Path:
+    """A tiny git project: ``lineage.yml`` naming ``models`` (all reading ``tables``) plus ``files``."""
+    import json as _json
+
+    dest.mkdir(parents=True)
+    lineage = {m: {"hive_table_qualified_names": list(tables)} for m in models}
+    (dest / "lineage.yml").write_text(_json.dumps(lineage, indent=2))
+    for name, text in files.items():
+        (dest / name).write_text(text)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "lineage.yml", *files)
+    git(dest, "-c", "user.name=ds", "-c", "user.email=ds@example.com", "commit", "-q", "-m", "tiny model")
+    return dest
+
+
+def commit_change(project: Path, name: str, text: str, message: str = "change") -> None:
+    (project / name).write_text(text)
+    git(project, "add", name)
+    git(project, "-c", "user.name=ds", "-c", "user.email=ds@example.com", "commit", "-q", "-m", message)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1,
+               what: str = "condition") -> object:
+    """Poll ``predicate`` until it returns something truthy; its value, or AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            last = predicate()
+        except (httpx.HTTPError, OSError, ValueError, KeyError) as e:
+            last = e
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+        time.sleep(interval)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by its parent) counts as dead
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def kill_pids(pids: Iterable[int | None]) -> None:
+    """SIGKILL the given processes (test cleanup), by PID only."""
+    for pid in pids:
+        if pid and pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def auth(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def get_deployment(p: Platform, key: str, crn: str) -> dict[str, Any]:
+    r = httpx.get(f"{p.url}/api/v1/serving/deployments/{crn}", headers=auth(key), timeout=30)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def deploy(p: Platform, key: str, project: Path, model: str, file: str, function: str, *extra: str
+           ) -> dict[str, Any]:
+    import json as _json
+
+    out = p.cli("deploy", "--project-dir", str(project), "--model", model, "--file", file, "--function", function,
+                "--json", *extra, env={"MLCATALOG_API_KEY": key})
+    return dict(_json.loads(out.stdout))
+
+
+def replica_pids(p: Platform, key: str) -> list[int]:
+    """Every replica pid the platform reports (for cleanup after a SIGKILL of the platform)."""
+    try:
+        r = httpx.get(f"{p.url}/api/v1/serving/deployments", headers=auth(key), timeout=10)
+        return [rs["pid"] for d in r.json() for rs in d.get("replica_status", []) if rs.get("pid")]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return []
