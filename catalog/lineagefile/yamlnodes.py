@@ -212,6 +212,9 @@ def _join_escaped_surrogates(text: str) -> str:
 
 def _syntax_error(exc: yaml.MarkedYAMLError) -> YamlError:
     line, column = _position(exc.problem_mark or exc.context_mark)
+    if "maximum nesting depth" in (exc.problem or ""):
+        # Newer libyaml builds stop deep flow nesting while scanning ahead, before our own depth check sees it.
+        return YamlError(line, column, f"nesting deeper than {MAX_DEPTH} levels")
     message = "invalid YAML: " + (exc.problem or "syntax error")
     if exc.context:
         where = f" started at {':'.join(map(str, _position(exc.context_mark)))}" if exc.context_mark else ""
