@@ -69,9 +69,11 @@ class EntityHeader(_Model):
 
     @staticmethod
     def from_atlas(d: dict[str, Any]) -> EntityHeader:
-        return EntityHeader(guid=d["guid"], type_name=d["typeName"], status=d.get("status") or "ACTIVE",
-                            display_text=d.get("displayText"), attributes=d.get("attributes") or {},
-                            classification_names=list(d.get("classificationNames") or []))
+        # Thousands per sync: built without re-validation (the fields are read straight from Atlas's JSON).
+        return EntityHeader.model_construct(
+            guid=str(d["guid"]), type_name=str(d["typeName"]), status=d.get("status") or "ACTIVE",
+            display_text=d.get("displayText"), attributes=d.get("attributes") or {},
+            classification_names=list(d.get("classificationNames") or []))
 
 
 class Entity(_Model):

@@ -86,6 +86,7 @@ class _Version:
     version: int
     new: bool
     reused: bool = False
+    written: bool = False  # this commit's build exists with the same lineage: nothing of it to rewrite
 
 
 def lineage_digest(m: ModelLineage) -> str:
@@ -184,6 +185,8 @@ class Catalog:
         s3_dirs, s3_meta = self._resolve_s3(graph, selected, allow_unresolved, result.notes)
         for m in selected:
             v = builds[m.name]
+            if v.written:
+                continue
             metadata = {**m.metadata, **{k: val for k, val in s3_meta.items() if k.split(" ", 1)[1] in
                                          {s.uri for s in m.s3_sources}}}
             add_build(graph, project, BuildInput(
@@ -217,7 +220,9 @@ class Catalog:
         refs = {t.qualified_name: t for m in models for t in m.hive_tables}
         if not refs:
             return {}
-        existing = self.client.find_by_qualified_names("hive_table", list(refs), TABLE_READ_ATTRS)
+        # Without HiveServer2 only what a declared table carries is compared (columns etc. are never written).
+        attrs = TABLE_READ_ATTRS if self.hive is not None else ["name", "parameters", "db"]
+        existing = self.client.find_by_qualified_names("hive_table", list(refs), attrs)
         known: dict[tuple[str, str], EntityHeader | None] = {("hive_table", qn): existing.get(qn) for qn in refs}
         problems: list[str] = []
         declared_note = False
@@ -288,7 +293,8 @@ class Catalog:
         for m in models:
             model_crn = self.scope.crn(derived_id("model", project_crn, m.name))
             ids[m.name] = (model_crn, self.scope.crn(derived_id("build", model_crn, commit)))
-        found = self.client.find_by_qualified_names("ml_model_build", [b for _, b in ids.values()], ["version"])
+        found = self.client.find_by_qualified_names("ml_model_build", [b for _, b in ids.values()],
+                                                    ["version", "lineageDigest"])
         need_new = sorted({mc for mc, bc in ids.values() if bc not in found})
         latest: dict[str, EntityHeader] = {}
         for i in range(0, len(need_new), SEARCH_CHUNK):
@@ -302,7 +308,10 @@ class Catalog:
         for m in models:
             mc, bc = ids[m.name]
             if bc in found:
-                out[m.name] = _Version(mc, bc, int(found[bc].attributes.get("version") or 1), new=False)
+                # A build is immutable: the same commit with the same lineage entry was written in full before.
+                same = found[bc].attributes.get("lineageDigest") == lineage_digest(m)
+                out[m.name] = _Version(mc, bc, int(found[bc].attributes.get("version") or 1), new=False,
+                                       written=same)
                 continue
             prev = latest.get(mc)
             prev_version = int(prev.attributes.get("version") or 0) if prev else 0
