@@ -219,18 +219,33 @@ def relationship_values(registry: TypeRegistry, t: StructType, e: EntityRow, rel
     return by_attr
 
 
+class _Empty:
+    rel_attrs: dict[str, Any] = {}
+
+
+_EMPTY = _Empty()
+
+
 def relationship_refs_many(conn: sqlite3.Connection, registry: TypeRegistry, entities: list[EntityRow],
                            names: list[str]) -> dict[str, dict[str, Any]]:
     """Relationship attributes as AtlasObjectIds for a page of search results, in a few queries."""
     guids = [e.guid for e in entities]
     rels_by: dict[str, list[RelRow]] = {g: [] for g in guids}
+    # Only the relationship types behind the requested attributes (a table's db, not its many processes).
+    rel_types = sorted({end.rel_type for e in entities for n in names
+                        for end in ((registry.get(e.type_name) or _EMPTY).rel_attrs.get(n) or [])})
+    if not rel_types:
+        return {}
+    tmarks = ",".join("?" * len(rel_types))
     for i in range(0, len(guids), 400):
         chunk = guids[i : i + 400]
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT {REL_COLS} FROM relationship WHERE status = 'ACTIVE' AND end1 IN ({marks}) UNION ALL "
-            f"SELECT {REL_COLS} FROM relationship WHERE status = 'ACTIVE' AND end2 IN ({marks}) AND end1 != end2",
-            chunk + chunk).fetchall()
+            f"SELECT {REL_COLS} FROM relationship WHERE status = 'ACTIVE' AND end1 IN ({marks}) "
+            f"AND type_name IN ({tmarks}) UNION ALL "
+            f"SELECT {REL_COLS} FROM relationship WHERE status = 'ACTIVE' AND end2 IN ({marks}) AND end1 != end2 "
+            f"AND type_name IN ({tmarks})",
+            chunk + rel_types + chunk + rel_types).fetchall()
         for row in rows:
             r = RelRow.from_row(row)
             for g in {r.end1, r.end2}:
