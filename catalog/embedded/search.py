@@ -166,6 +166,23 @@ def _pushdown(crit: Any) -> tuple[list[str], list[Any]]:
     return [], []
 
 
+def _fully_pushed(crit: Any) -> bool:
+    """Whether SQL alone decides the filter (exact equality / IN on qualifiedName or name), so the per-row
+    Python check can be skipped (it is O(values) per row for IN)."""
+    if not isinstance(crit, dict):
+        return False
+    if crit.get("criterion"):
+        return str(crit.get("condition") or "AND").upper() == "AND" and all(
+            _fully_pushed(c) for c in crit["criterion"])
+    if str(crit.get("attributeName")) not in ("qualifiedName", "name"):
+        return False
+    op = OPERATOR_ALIASES.get(str(crit.get("operator") or "").lower(), str(crit.get("operator") or "").lower())
+    value = crit.get("attributeValue")
+    if op == "=":
+        return isinstance(value, str)
+    return op == "in" and isinstance(value, list) and 0 < len(value) <= 900 and all(isinstance(v, str) for v in value)
+
+
 def _text_match(e: EntityRow, text: str) -> bool:
     for v in e.attributes.values():
         if isinstance(v, str) and text in v.lower():
@@ -246,7 +263,7 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
         sql += f" ORDER BY e.{'name' if sort_by == 'name' else 'qualified_name'} {'DESC' if desc else 'ASC'}"
     else:
         sql += " ORDER BY e.create_time, e.rowid"
-    entity_filters = params.get("entityFilters")
+    entity_filters = None if _fully_pushed(params.get("entityFilters")) else params.get("entityFilters")
     matched: list[EntityRow] = []
     total = 0
     sort_in_python = bool(sort_by) and sort_by not in ("name", "qualifiedName")
