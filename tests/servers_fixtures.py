@@ -33,22 +33,6 @@ T = TypeVar("T")
 
 PREREQUISITES_HINT = "CI installs them with: pip install -e '.[test]' && bash .ci/start-test-servers-deps.sh"
 
-#: The wine-quality demo's columns (the label ``quality`` last, a string as in the CML demo).
-WINE_COLUMNS: list[tuple[str, str]] = [
-    ("fixedacidity", "double"),
-    ("volatileacidity", "double"),
-    ("citricacid", "double"),
-    ("residualsugar", "double"),
-    ("chlorides", "double"),
-    ("freesulfurdioxide", "double"),
-    ("totalsulfurdioxide", "double"),
-    ("density", "double"),
-    ("ph", "double"),
-    ("sulphates", "double"),
-    ("alcohol", "double"),
-    ("quality", "string"),
-]
-FEATURE_COLUMNS = WINE_COLUMNS[:11]
 
 # (low, high, decimals) per feature column: roughly the ranges of the red-wine data set.
 _RANGES = [(4.6, 15.9, 1), (0.12, 1.58, 3), (0.0, 1.0, 2), (0.9, 15.5, 1), (0.012, 0.611, 3), (1.0, 72.0, 0),

@@ -26,9 +26,8 @@ from catalog.sync.builder import DeploymentInput
 from catalog.sync.engine import Catalog, CrnScope, SyncResult
 from tests.conftest import ATLAS_PASSWORD, RunningAtlas, start_atlas
 from tests.integration_servers import free_ports
+from tests.resolve.wine import FEATURE_COLUMNS, WINE_COLUMNS
 from tests.servers_fixtures import (
-    FEATURE_COLUMNS,
-    WINE_COLUMNS,
     PrefixListing,
     RealServers,
     columns_ddl,
