@@ -185,9 +185,10 @@ class AtlasCatalogClient:
         wanted = sorted(set(qualified_names))
         for i in range(0, len(wanted), SEARCH_CHUNK):
             chunk = wanted[i : i + SEARCH_CHUNK]
+            members = set(chunk)
             flt = {"attributeName": "qualifiedName", "operator": "in", "attributeValue": chunk}
             for h in self.search_all(type_name=type_name, filters=flt, attributes=attributes):
-                if h.qualified_name in chunk:
+                if h.qualified_name in members:
                     out[h.qualified_name] = h
         return out
 

@@ -34,6 +34,7 @@ from catalog.sync.builder import (
     add_table,
     s3_directories,
 )
+from catalog.sync.gcpause import gc_paused
 from catalog.sync.git import GitHead, read_head
 from catalog.sync.graph import Graph
 
@@ -156,6 +157,12 @@ class Catalog:
     # -- builds -------------------------------------------------------------------------------------
     def build(self, project_dir: Path, models: list[str] | None = None, *, allow_unresolved: bool = False,
               progress: Callable[[int, int], None] | None = None, commit: str = "HEAD") -> SyncResult:
+        with gc_paused():
+            return self._build(project_dir, models, allow_unresolved=allow_unresolved, progress=progress,
+                               commit=commit)
+
+    def _build(self, project_dir: Path, models: list[str] | None, *, allow_unresolved: bool,
+               progress: Callable[[int, int], None] | None, commit: str) -> SyncResult:
         head = read_head(project_dir, commit)
         try:
             lineage = parse_lineage(head.lineage_bytes, head.lineage_path)
