@@ -65,10 +65,7 @@ def build_app(settings: Settings, store: EmbeddedStore) -> FastAPI:
                      openapi_prefix="/api/v1", lifespan=runtime.lifespan)
     token = settings.api.token.get_secret_value() if settings.api.token else None
     mount(app, make_queries(client), catalog, TokenAuth(token, settings.api.read_auth, accept=runtime.accept))
-    before = len(app.router.routes)
-    app.include_router(runtime.router())
-    # The model gateway is the hot path: match it before the ~60 Atlas and catalog routes.
-    app.router.routes[:] = app.router.routes[before:] + app.router.routes[:before]
+    runtime.install(app)
     app.state.platform = runtime
     return app
 

@@ -1,8 +1,12 @@
 """A model replica: one process serving one predict function, one request at a time (as CML's replicas do).
 
-The gateway talks to it over a Unix socket with length-prefixed JSON frames (cheaper than HTTP on the hot
-path); ``GET /health`` is served over HTTP on a loopback port for supervisors and humans. Every prediction gets
-a UUID: a function not decorated with ``@model_metrics`` is wrapped by the replica.
+The gateway talks to it over a Unix socket with length-prefixed frames (cheaper than HTTP on the hot path):
+a request frame is the JSON of the model's input; an answer frame is one status byte, then for OK the complete
+JSON body the gateway returns (``{"success": true, "response": ..., "ReplicaID": ...}``, passed through without
+re-encoding), for ERROR ``{"error_id", "replica"}``. Each connection is served by a plain blocking thread
+(recv, predict, send: no event-loop hops on the hot path); one prediction runs at a time. ``GET /health`` is
+served over HTTP on a loopback port (asyncio) for supervisors and humans. Every prediction gets a UUID: a
+function not decorated with ``@model_metrics`` is wrapped by the replica.
 
 Run as ``python -m serving.replica`` with ``MLCATALOG_REPLICA_CONFIG`` (JSON) in the environment.
 """
@@ -10,17 +14,19 @@ Run as ``python -m serving.replica`` with ``MLCATALOG_REPLICA_CONFIG`` (JSON) in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import logging
 import os
 import secrets
 import signal
+import socket
 import struct
 import sys
+import threading
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +36,27 @@ from serving import sdk
 
 HEADER = struct.Struct("!I")
 MAX_FRAME = 64 * 1024 * 1024
+OK = b"\x00"
+ERROR = b"\x01"
 log = logging.getLogger("mlcatalog.replica")
 
 
-def encode(obj: Any) -> bytes:
-    body = orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY, default=_fallback)
+def frame(body: bytes) -> bytes:
     return HEADER.pack(len(body)) + body
+
+
+def ok_frame(response: Any, replica_id: str) -> bytes:
+    """The gateway's whole 200 body, built here so the gateway forwards it as is."""
+    return frame(OK + b'{"success":true,"response":' + _dumps(response) + b',"ReplicaID":' + _dumps(replica_id)
+                 + b"}")
+
+
+def error_frame(error_id: str, replica_id: str) -> bytes:
+    return frame(ERROR + _dumps({"error_id": error_id, "replica": replica_id}))
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY, default=_fallback)
 
 
 def _fallback(obj: Any) -> Any:
@@ -45,11 +66,17 @@ def _fallback(obj: Any) -> Any:
     return str(obj)
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bytes:
-    (size,) = HEADER.unpack(await reader.readexactly(HEADER.size))
-    if size > MAX_FRAME:
-        raise ValueError(f"frame of {size} bytes is too large")
-    return await reader.readexactly(size)
+def _recv_exact(conn: socket.socket, size: int) -> bytes | None:
+    """``size`` bytes, or None if the peer closed the connection first."""
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        n = conn.recv_into(view[got:])
+        if n == 0:
+            return None
+        got += n
+    return bytes(buf)
 
 
 def load_function(file: Path, function: str) -> Callable[..., Any]:
@@ -73,32 +100,56 @@ class Replica:
         self.cfg = cfg
         self.replica_id: str = cfg["replica_id"]
         self.fn: Callable[..., Any] | None = None
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
         self.served = 0
+        # One prediction at a time (model code need not be thread-safe); also what shutdown waits on.
+        self._predict_lock = threading.Lock()
+        self._stopping = False
 
     def predict(self, payload: bytes) -> bytes:
         assert self.fn is not None
         try:
             args = orjson.loads(payload)
             result = self.fn(args)
+            out = ok_frame(result, self.replica_id)
             self.served += 1
-            return encode({"ok": True, "response": result, "replica": self.replica_id})
+            return out
         except Exception:  # noqa: BLE001 - the model's own failure: logged here, an id goes to the caller
             error_id = secrets.token_hex(8)
             log.error("prediction failed (error id %s):\n%s", error_id, traceback.format_exc())
-            return encode({"ok": False, "error_id": error_id, "replica": self.replica_id})
+            return error_frame(error_id, self.replica_id)
 
-    async def handle_rpc(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        loop = asyncio.get_running_loop()
-        try:
+    def serve_connection(self, conn: socket.socket) -> None:
+        with conn:
             while True:
-                payload = await read_frame(reader)
-                writer.write(await loop.run_in_executor(self.pool, self.predict, payload))
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+                try:
+                    head = _recv_exact(conn, HEADER.size)
+                    if head is None:
+                        return
+                    (size,) = HEADER.unpack(head)
+                    if size > MAX_FRAME:
+                        log.error("frame of %d bytes is too large; closing the connection", size)
+                        return
+                    payload = _recv_exact(conn, size)
+                    if payload is None:
+                        return
+                    with self._predict_lock:
+                        if self._stopping:
+                            return  # unanswered: the gateway retries it on another replica
+                        # Sent under the lock too, so shutdown never cuts off an answer already computed.
+                        conn.sendall(self.predict(payload))
+                except OSError:
+                    return
+
+    def accept_loop(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # listener closed: shutting down
+            threading.Thread(target=self.serve_connection, args=(conn,), name="rpc", daemon=True).start()
+
+    def _load(self) -> None:
+        self.fn = load_function(Path(self.cfg["file"]), self.cfg["function"])
 
     async def handle_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -132,23 +183,35 @@ class Replica:
         sdk.configure_replica(self.cfg["deployment_crn"], self.cfg["build_crn"], self.cfg["model_crn"],
                               self.cfg["metrics_url"])
         os.chdir(self.cfg["project_dir"])
+        loop = asyncio.get_running_loop()
         # Importing the model may take a while (and may itself predict, like CML's warm-up calls).
-        self.fn = await asyncio.get_running_loop().run_in_executor(
-            self.pool, load_function, Path(self.cfg["file"]), self.cfg["function"])
+        await loop.run_in_executor(None, self._load)
         sock = Path(self.cfg["socket"])
         sock.unlink(missing_ok=True)
-        rpc = await asyncio.start_unix_server(self.handle_rpc, path=str(sock))
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(sock))
+        listener.listen(16)
+        threading.Thread(target=self.accept_loop, args=(listener,), name="rpc-accept", daemon=True).start()
         http = await asyncio.start_server(self.handle_http, "127.0.0.1", int(self.cfg["health_port"]))
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stop.set)
         orphan_watch = asyncio.create_task(self._exit_with_parent(stop))
         log.info("replica %s ready", self.replica_id)
-        async with rpc, http:
+        async with http:
             await stop.wait()
         orphan_watch.cancel()
         sock.unlink(missing_ok=True)
-        self.pool.shutdown(wait=True)
+        # shutdown() wakes the accept() blocked in the other thread; close() alone does not on Linux.
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        await loop.run_in_executor(None, self._finish)
+
+    def _finish(self) -> None:
+        """Let the prediction in flight finish (its record and answer included), refuse new ones, close."""
+        with self._predict_lock:
+            self._stopping = True
         sdk._ctx().store.close()
 
 

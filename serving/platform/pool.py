@@ -40,17 +40,18 @@ class ReplicaHandle:
     _writer: asyncio.StreamWriter | None = field(default=None, repr=False)
 
     async def call(self, payload: bytes, timeout: float) -> bytes:
+        """One answer frame: its status byte, then its body."""
         try:
-            if self._writer is None or self._writer.is_closing():
-                self._reader, self._writer = await asyncio.open_unix_connection(self.socket)
-            assert self._reader is not None
-            self._writer.write(HEADER.pack(len(payload)) + payload)
-            await self._writer.drain()
-            head = await asyncio.wait_for(self._reader.readexactly(HEADER.size), timeout)
-            (size,) = HEADER.unpack(head)
-            if size > MAX_FRAME:
-                raise ReplicaDown("oversized frame")
-            return await asyncio.wait_for(self._reader.readexactly(size), timeout)
+            async with asyncio.timeout(timeout):  # one timer for the whole exchange, not one per read
+                if self._writer is None or self._writer.is_closing():
+                    self._reader, self._writer = await asyncio.open_unix_connection(self.socket)
+                assert self._reader is not None
+                self._writer.write(HEADER.pack(len(payload)) + payload)
+                await self._writer.drain()
+                (size,) = HEADER.unpack(await self._reader.readexactly(HEADER.size))
+                if size > MAX_FRAME or size == 0:
+                    raise ReplicaDown(f"bad answer frame ({size} bytes)")
+                return await self._reader.readexactly(size)
         except TimeoutError as e:
             self.disconnect()
             raise ReplicaTimeout(f"no answer within {timeout:g}s") from e
@@ -73,6 +74,7 @@ class Pool:
         self.deployment_crn = deployment_crn
         self.replicas: list[ReplicaHandle] = []
         self._free: asyncio.Queue[ReplicaHandle] = asyncio.Queue()
+        self._waiting = 0  # requests blocked in _free.get()
         self.on_stuck = on_stuck
 
     def add(self, handle: ReplicaHandle) -> None:
@@ -100,13 +102,20 @@ class Pool:
         deadline = time.monotonic() + busy_timeout
         attempts = 0
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise NoFreeReplica(self.deployment_crn)
-            try:
-                handle = await asyncio.wait_for(self._free.get(), remaining)
-            except TimeoutError:
-                raise NoFreeReplica(self.deployment_crn) from None
+            if not self._waiting and not self._free.empty():
+                handle = self._free.get_nowait()  # the common case: no timer, no task switch
+            else:  # queue behind the requests already waiting (first come, first served)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise NoFreeReplica(self.deployment_crn)
+                self._waiting += 1
+                try:
+                    async with asyncio.timeout(remaining):
+                        handle = await self._free.get()
+                except TimeoutError:
+                    raise NoFreeReplica(self.deployment_crn) from None
+                finally:
+                    self._waiting -= 1
             handle.in_queue = False
             if not handle.alive:
                 continue  # went down while queued; the supervisor re-adds it when restarted

@@ -1,73 +1,22 @@
-"""HTTP surface of the platform: the model gateway (``POST /model``), Prometheus ``/metrics``, the serving
-admin API (``/api/v1/serving``) and the metrics API the SDK uses (``/api/v1/metrics``)."""
+"""HTTP surface of the platform: Prometheus ``/metrics``, the serving admin API (``/api/v1/serving``), the metrics
+API the SDK uses (``/api/v1/metrics``) and the documented twin of the gateway's ``POST /model``."""
 
 from __future__ import annotations
 
-import hmac
-import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from catalog.errors import Forbidden, NotFound, Unauthorized
+from catalog.errors import NotFound
 from serving.platform import outbox
-from serving.platform.apikeys import ApiKeys
-from serving.platform.pool import NoFreeReplica, ReplicaDown, ReplicaTimeout
+from serving.platform.gateway import MAX_BODY, Auth, ModelGateway, too_large
 from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
 from serving.platform.state import StateDb
-
-MAX_BODY = 5 * 1024 * 1024
-
-
-class GatewayMetrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter("mlcatalog_model_requests_total", "model requests", ["deployment", "code"],
-                                registry=self.registry)
-        self.errors = Counter("mlcatalog_model_errors_total", "failed model requests", ["deployment", "kind"],
-                              registry=self.registry)
-        self.latency = Histogram("mlcatalog_model_request_seconds", "model request latency", ["deployment"],
-                                 registry=self.registry,
-                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
-
-
-def _json(status: int, body: Any) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-def _err(status: int, code: str, message: str, **extra: Any) -> Response:
-    return _json(status, {"success": False, "code": code, "message": message, **extra})
-
-
-class Auth:
-    """Bearer credentials: a model API key, or the configured API token (for operators and the platform)."""
-
-    def __init__(self, keys: ApiKeys, token: str | None) -> None:
-        self.keys = keys
-        self.token = token
-
-    def valid(self, authorization: str | None) -> bool | None:
-        """None: no credentials given; else whether they are valid."""
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
-            return None
-        given = given.strip()
-        if self.token is not None and hmac.compare_digest(given.encode(), self.token.encode()):
-            return True
-        return self.keys.verify(given) is not None
-
-    def require(self, authorization: str | None) -> None:
-        ok = self.valid(authorization)
-        if ok is None:
-            raise Unauthorized("an API key is required: Authorization: Bearer <key> (mlcatalog api-keys create)")
-        if not ok:
-            raise Forbidden("the API key is not valid (unknown, revoked or expired)")
 
 
 class MetricsAggregate(BaseModel):
@@ -82,8 +31,8 @@ class MetricsDelayed(BaseModel):
     prediction_uuid: str = Field(min_length=1)
 
 
-def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: Any, gm: GatewayMetrics,
-                 *, busy_timeout: float, request_timeout: float) -> APIRouter:
+def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: Any, gateway: ModelGateway,
+                 ) -> APIRouter:
     r = APIRouter()
 
     def admin(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -91,67 +40,20 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
 
     guarded = [Depends(admin)]
 
-    @r.post("/model", include_in_schema=True, summary="Call a deployed model (CML model service format)")
+    @r.post("/model", summary="Call a deployed model (CML model service format)",
+            description="Served by the gateway middleware in front of the app (serving/platform/gateway.py); "
+                        "this route documents it and serves it when the app runs without that middleware.")
     async def model(request: Request) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY:
-            return _err(413, "too_large", f"request body over {MAX_BODY // (1024 * 1024)} MB")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                return _err(413, "too_large", f"request body over {MAX_BODY // (1024 * 1024)} MB")
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as e:
-            return _err(400, "bad_json", f"malformed JSON: {e}")
-        if not isinstance(data, dict) or not isinstance(data.get("accessKey"), str) or "request" not in data:
-            return _err(400, "bad_request", 'expected {"accessKey": "...", "request": {...}}')
-        d = platform.route(data["accessKey"])
-        if d is None:
-            return _err(404, "unknown_access_key", "no running model has this access key")
-        crn = d["crn"]
-        if d["auth_enabled"]:
-            ok = auth.valid(request.headers.get("authorization"))
-            if ok is None:
-                gm.requests.labels(crn, "401").inc()
-                return _err(401, "unauthorized", "this model requires an API key: Authorization: Bearer <key>")
-            if not ok:
-                gm.requests.labels(crn, "403").inc()
-                return _err(403, "forbidden", "the API key is not valid (unknown, revoked or expired)")
-        pool = platform.supervisor.pool(crn)
-        if pool is None:
-            return _err(404, "unknown_access_key", "no running model has this access key")
-        try:
-            frame, replica = await pool.call(orjson.dumps(data["request"]), busy_timeout=busy_timeout,
-                                             request_timeout=request_timeout)
-        except NoFreeReplica:
-            gm.requests.labels(crn, "429").inc()
-            gm.errors.labels(crn, "busy").inc()
-            return _err(429, "model.busy", "no free replica within the timeout; retry or add replicas")
-        except ReplicaTimeout:
-            gm.requests.labels(crn, "504").inc()
-            gm.errors.labels(crn, "timeout").inc()
-            return _err(504, "model_timeout", "the model did not answer within the request timeout")
-        except ReplicaDown:
-            gm.requests.labels(crn, "503").inc()
-            gm.errors.labels(crn, "replica_down").inc()
-            return _err(503, "replica_down", "no replica could answer; the platform is restarting them")
-        out = orjson.loads(frame)
-        gm.latency.labels(crn).observe(time.perf_counter() - started)
-        if not out.get("ok"):
-            gm.requests.labels(crn, "500").inc()
-            gm.errors.labels(crn, "model_exception").inc()
-            return _err(500, "model_error", "the model raised an exception; see the replica log",
-                        error_id=out.get("error_id"), ReplicaID=out.get("replica"))
-        gm.requests.labels(crn, "200").inc()
-        return Response(b'{"success":true,"response":' + orjson.dumps(out["response"]) + b',"ReplicaID":'
-                        + orjson.dumps(replica) + b"}", media_type="application/json")
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            status, payload = too_large()
+        else:
+            status, payload = await gateway.handle(body, request.headers.get("authorization"))
+        return Response(payload, status_code=status, media_type="application/json")
 
     @r.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
-        return Response(generate_latest(gm.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # -- serving admin -------------------------------------------------------------------------------
     @r.post("/api/v1/serving/deployments", dependencies=guarded)
@@ -206,7 +108,8 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
         try:
             rec = await call(metrics_store.merge_delayed, body.prediction_uuid, body.metrics)
         except UnknownPrediction:
-            return _err(404, "unknown_prediction", f"no prediction with UUID {body.prediction_uuid}")
+            return JSONResponse({"success": False, "code": "unknown_prediction",
+                                 "message": f"no prediction with UUID {body.prediction_uuid}"}, status_code=404)
         return JSONResponse({"success": True, "record": rec.to_cml()})
 
     return r

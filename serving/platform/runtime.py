@@ -10,14 +10,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from catalog.config import Settings
 from catalog.sync.engine import Catalog
 from serving.catalog_client import CatalogApi
 from serving.platform.apikeys import ApiKeys
+from serving.platform.gateway import Auth, GatewayMetrics, GatewayMiddleware, ModelGateway
 from serving.platform.outbox import Replayer
-from serving.platform.routes import Auth, GatewayMetrics, build_router
+from serving.platform.routes import build_router
 from serving.platform.service import Platform
 from serving.platform.state import StateDb
 from serving.platform.supervisor import Supervisor
@@ -45,7 +46,9 @@ class PlatformRuntime:
         public = settings.serving.public_url or self_url
         self.platform = Platform(self.state, self.supervisor, catalog, public, self.replayer.wake)
         self.auth = Auth(self.keys, settings.api.token.get_secret_value() if settings.api.token else None)
-        self.gateway_metrics = GatewayMetrics()
+        self.gateway = ModelGateway(self.platform, self.auth, GatewayMetrics(),
+                                    busy_timeout=settings.serving.busy_timeout_s,
+                                    request_timeout=settings.serving.request_timeout_s)
         self.metrics_store: Any = None
 
     def check_metrics_store(self) -> None:
@@ -62,9 +65,12 @@ class PlatformRuntime:
         return self.keys.verify(token) is not None
 
     def router(self) -> APIRouter:
-        return build_router(self.platform, self.auth, self.state, _LazyStore(self), self.gateway_metrics,
-                            busy_timeout=self.settings.serving.busy_timeout_s,
-                            request_timeout=self.settings.serving.request_timeout_s)
+        return build_router(self.platform, self.auth, self.state, _LazyStore(self), self.gateway)
+
+    def install(self, app: FastAPI) -> None:
+        """Mount the platform's routes, with ``POST /model`` served in front of the app's routing."""
+        app.include_router(self.router())
+        app.add_middleware(GatewayMiddleware, gateway=self.gateway)
 
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:

@@ -1,0 +1,191 @@
+"""The model gateway: ``POST /model`` (CML's model service call), routed by access key to a replica pool.
+
+It is the hot path of the platform, so it is served by a raw ASGI middleware in front of the application
+(:class:`GatewayMiddleware`): no routing over the ~65 Atlas and catalog routes, no dependency injection, no
+request object. The replica already sends the complete 200 body; the gateway forwards it untouched.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from catalog.errors import Forbidden, Unauthorized
+from serving.platform.apikeys import ApiKeys
+from serving.platform.pool import NoFreeReplica, ReplicaDown, ReplicaTimeout
+from serving.platform.service import Platform
+from serving.replica import OK
+
+MAX_BODY = 5 * 1024 * 1024
+PATH = "/model"
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("mlcatalog_model_requests_total", "model requests", ["deployment", "code"],
+                                registry=self.registry)
+        self.errors = Counter("mlcatalog_model_errors_total", "failed model requests", ["deployment", "kind"],
+                              registry=self.registry)
+        self.latency = Histogram("mlcatalog_model_request_seconds", "model request latency", ["deployment"],
+                                 registry=self.registry,
+                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30))
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    # labels() hashes and validates its arguments on every call; the children are cached per label values.
+    def count(self, crn: str, code: str, error_kind: str | None = None) -> None:
+        self._child(("r", crn, code), self.requests, crn, code).inc()
+        if error_kind is not None:
+            self._child(("e", crn, error_kind), self.errors, crn, error_kind).inc()
+
+    def observe(self, crn: str, seconds: float) -> None:
+        self._child(("l", crn), self.latency, crn).observe(seconds)
+
+    def _child(self, key: tuple[str, ...], metric: Any, *labels: str) -> Any:
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+
+def _err(status: int, code: str, message: str, **extra: Any) -> tuple[int, bytes]:
+    return status, orjson.dumps({"success": False, "code": code, "message": message, **extra})
+
+
+def too_large() -> tuple[int, bytes]:
+    return _err(413, "too_large", f"request body over {MAX_BODY // (1024 * 1024)} MB")
+
+
+class Auth:
+    """Bearer credentials: a model API key, or the configured API token (for operators and the platform)."""
+
+    def __init__(self, keys: ApiKeys, token: str | None) -> None:
+        self.keys = keys
+        self.token = token
+
+    def valid(self, authorization: str | None) -> bool | None:
+        """None: no credentials given; else whether they are valid."""
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            return None
+        given = given.strip()
+        if self.token is not None and hmac.compare_digest(given.encode(), self.token.encode()):
+            return True
+        return self.keys.verify(given) is not None
+
+    def require(self, authorization: str | None) -> None:
+        ok = self.valid(authorization)
+        if ok is None:
+            raise Unauthorized("an API key is required: Authorization: Bearer <key> (mlcatalog api-keys create)")
+        if not ok:
+            raise Forbidden("the API key is not valid (unknown, revoked or expired)")
+
+
+class ModelGateway:
+    def __init__(self, platform: Platform, auth: Auth, metrics: GatewayMetrics, *, busy_timeout: float,
+                 request_timeout: float) -> None:
+        self.platform = platform
+        self.auth = auth
+        self.metrics = metrics
+        self.busy_timeout = busy_timeout
+        self.request_timeout = request_timeout
+
+    async def handle(self, body: bytes, authorization: str | None) -> tuple[int, bytes]:
+        """(HTTP status, JSON body) for one call."""
+        started = time.perf_counter()
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as e:
+            return _err(400, "bad_json", f"malformed JSON: {e}")
+        if not isinstance(data, dict) or not isinstance(data.get("accessKey"), str) or "request" not in data:
+            return _err(400, "bad_request", 'expected {"accessKey": "...", "request": {...}}')
+        d = self.platform.route(data["accessKey"])
+        pool = self.platform.supervisor.pool(d["crn"]) if d is not None else None
+        if d is None or pool is None:
+            return _err(404, "unknown_access_key", "no running model has this access key")
+        crn = d["crn"]
+        gm = self.metrics
+        if d["auth_enabled"]:
+            ok = self.auth.valid(authorization)
+            if ok is None:
+                gm.count(crn, "401")
+                return _err(401, "unauthorized", "this model requires an API key: Authorization: Bearer <key>")
+            if not ok:
+                gm.count(crn, "403")
+                return _err(403, "forbidden", "the API key is not valid (unknown, revoked or expired)")
+        try:
+            answer, _ = await pool.call(orjson.dumps(data["request"]), busy_timeout=self.busy_timeout,
+                                        request_timeout=self.request_timeout)
+        except NoFreeReplica:
+            gm.count(crn, "429", "busy")
+            return _err(429, "model.busy", "no free replica within the timeout; retry or add replicas")
+        except ReplicaTimeout:
+            gm.count(crn, "504", "timeout")
+            return _err(504, "model_timeout", "the model did not answer within the request timeout")
+        except ReplicaDown:
+            gm.count(crn, "503", "replica_down")
+            return _err(503, "replica_down", "no replica could answer; the platform is restarting them")
+        gm.observe(crn, time.perf_counter() - started)
+        if answer[:1] != OK:
+            failure = orjson.loads(answer[1:])
+            gm.count(crn, "500", "model_exception")
+            return _err(500, "model_error", "the model raised an exception; see the replica log",
+                        error_id=failure.get("error_id"), ReplicaID=failure.get("replica"))
+        gm.count(crn, "200")
+        return 200, answer[1:]
+
+
+async def _read_body(receive: Receive, declared: int | None) -> bytes | None:
+    """The request body; None when it is over MAX_BODY (checked before reading when the length is declared)."""
+    if declared is not None and declared > MAX_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionAbortedError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class GatewayMiddleware:
+    """Serves ``POST /model`` straight from ASGI; everything else goes to the wrapped application."""
+
+    def __init__(self, app: ASGIApp, gateway: ModelGateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        declared: int | None = None
+        authorization: str | None = None
+        for key, value in scope["headers"]:
+            if key == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif key == b"authorization":
+                authorization = value.decode("latin-1")
+        try:
+            body = await _read_body(receive, declared)
+        except ConnectionAbortedError:
+            return  # the client went away before sending its request
+        if body is None:
+            status, payload = too_large()
+        else:
+            status, payload = await self.gateway.handle(body, authorization)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
