@@ -123,12 +123,15 @@ def _record(deployment: str, build: str | None, model: str | None, prediction_uu
                         prediction_uuid=prediction_uuid, start_ms=start_ms, end_ms=end_ms, metrics=metrics)
 
 
-def _check_json(key: Any, value: Any) -> None:
+def _check_json(key: Any, value: Any) -> Any:
+    """``value`` as the store keeps it; MetricsError at the call site when it cannot be stored."""
     if not isinstance(key, str) or not key:
         raise MetricsError(f"metric key must be a non-empty string, got {key!r}")
+    from serving.metrics.models import normalize_metrics
+
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as e:
+        return normalize_metrics({key: value})[key]
+    except ValueError as e:
         raise MetricsError(f"metric {key!r}: value is not JSON-serialisable ({e})") from e
 
 
@@ -160,7 +163,7 @@ def model_metrics(fn: F) -> F:
 def track_metric(key: str, value: Any) -> None:
     """Record ``key: value`` on the current prediction. Outside a prediction this is an error in a replica; in
     local development mode the value is kept as a record of its own (dev CRNs, no prediction UUID)."""
-    _check_json(key, value)
+    value = _check_json(key, value)
     pred = _current.get()
     if pred is not None:
         pred.metrics[key] = value
