@@ -592,13 +592,13 @@ REPLICA_PREDICT: list[Category] = [
     ("MetricRecord build (sdk._record, pydantic)", _has("serving/sdk.py:_record")),
     ("rest of @model_metrics wrapper (uuid4, contextvar, clock)", _has("model_metrics.<locals>.wrapper")),
     ("rest of model.py predict (parse the feature string)", _has("model.py:predict")),
-    ("replica framing: orjson loads + encode", _has("serving/replica.py:Replica.predict")),
-    ("executor -> event loop handoff (set_result, call_soon_threadsafe)", _has("_WorkItem.run")),
-    ("IDLE: waiting for the next request", _leaf("concurrent/futures/thread.py:_worker")),
+    ("replica framing: orjson loads + answer frame", _has("serving/replica.py:Replica.predict")),
+    ("IDLE: waiting for the next request (recv)", _has("serving/replica.py:_recv_exact")),
+    ("socket send of the answer, lock", _has("serving/replica.py:Replica.serve_connection")),
 ]
 REPLICA_LOOP: list[Category] = [
     ("IDLE: epoll wait", _leaf("selectors.py:EpollSelector.select")),
-    ("handle_rpc: read frame, run_in_executor, write response", _has("Replica.handle_rpc")),
+    ("GET /health", _has("Replica.handle_http")),
 ]
 REPLICA_WRITER: list[Category] = [
     ("IDLE: waiting for records", _has("GroupCommitter._take")),
@@ -609,12 +609,12 @@ GATEWAY: list[Category] = [
      _leaf("asyncio/runners.py:Runner.run")),
     ("unix-socket write to the replica (StreamWriter.write: CPU + being preempted by the woken replica)",
      _has("asyncio/streams.py:StreamWriter.write")),
-    ("rest of pool.call / ReplicaHandle.call (free-queue get, wait_for, readexactly)",
+    ("rest of pool.call / ReplicaHandle.call (free-queue get, timeout, readexactly)",
      _has("serving/platform/pool.py:")),
     ("prometheus_client counters / histogram", _has("prometheus_client/")),
-    ("auth: Auth.valid / ApiKeys.verify", _has("routes.py:Auth.valid")),
-    ("rest of routes.py:model (body stream, orjson, platform.route, response build)",
-     _has("routes.py:build_router.<locals>.model")),
+    ("auth: Auth.valid / ApiKeys.verify", _has("gateway.py:Auth.valid")),
+    ("rest of the gateway middleware (body, orjson, route by access key, response)",
+     _has("serving/platform/gateway.py:")),
     ("uvicorn httptools protocol (parse, send)", _leaf("uvicorn/")),
     ("FastAPI/Starlette routing + middlewares around the handler",
      _has("fastapi/", "starlette/", "catalog/embedded/")),
@@ -726,7 +726,7 @@ def profile(pu: PlatformUnderTest, crn: str, lua: Path, conns: int, seconds: flo
             print("    per-thread CPU from /proc (exact, unlike sampling, which under-samples busy moments on a "
                   "saturated 2-core machine): " + ", ".join(f"{n} {v / wall:.2f} cores" for n, v in
                                                           sorted(th.items(), key=lambda kv: -kv[1]) if v > 0.01))
-            breakdown(st, "predict", REPLICA_PREDICT, "predict thread (ThreadPoolExecutor, 1 worker)")
+            breakdown(st, "rpc", REPLICA_PREDICT, "rpc thread (recv, predict, send; one prediction at a time)")
             breakdown(st, "MainThread", REPLICA_LOOP, "event-loop thread")
             breakdown(st, "metrics-writer", REPLICA_WRITER, "group-commit writer thread")
     finally:
