@@ -17,7 +17,6 @@ Phases (each server runs in its own process, so client and server don't share a 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import math
 import os
@@ -25,8 +24,6 @@ import pstats
 import random
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +38,7 @@ from typing import Any
 
 import httpx
 import orjson
+from procs import free_port, log_tail, proc_cpu_s, terminate
 
 REPO = Path(__file__).resolve().parent.parent
 USER = "admin"
@@ -110,22 +108,6 @@ def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     k = max(0, min(len(s) - 1, math.ceil(p / 100.0 * len(s)) - 1))
     return s[k]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def proc_cpu_s(pid: int) -> float:
-    """utime+stime of a process, in seconds (Linux /proc); nan elsewhere."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
 
 
 def proc_mem_mb(pid: int, key: str = "VmHWM") -> float:
@@ -300,24 +282,13 @@ class ServerProcess:
                 time.sleep(0.05)
 
     def log_tail(self, n: int = 4000) -> str:
-        try:
-            return self.log_path.read_bytes()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
+        return log_tail(self.log_path, n)
 
     def cpu_s(self) -> float:
         return proc_cpu_s(self.pid)
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.pid, signal.SIGKILL)
-                self.proc.wait(timeout=timeout)
+        terminate(self.proc, timeout)
         self._log.close()
 
 

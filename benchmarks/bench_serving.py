@@ -32,7 +32,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
+from procs import free_port, log_tail, terminate  # noqa: E402
 
 WINE = REPO / "serving" / "examples" / "wine"
 SHARED_CSV = REPO.parent / "shared" / "data" / "WineNewGBTDataSet.csv"
@@ -145,12 +145,6 @@ mlflow.pyfunc.save_model(out, python_model=WinePyfunc(), artifacts={"model": job
 # --------------------------------------------------------------------------------------------------------------
 # processes
 # --------------------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _stat(pid: int) -> tuple[int, float] | None:
     """(ppid, utime+stime seconds) from /proc/PID/stat; None if gone."""
     try:
@@ -267,22 +261,11 @@ class Server:
 
 
     def log_tail(self, n: int = 3000) -> str:
-        try:
-            return self.log_path.read_bytes()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
+        return log_tail(self.log_path, n)
 
     def stop(self, timeout: float = 30.0) -> None:
         pids = tree(self.pid) if self.proc.poll() is None else []
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        terminate(self.proc, timeout, kill_wait=5)
         deadline = time.monotonic() + 10
         for sig in (signal.SIGTERM, signal.SIGKILL):
             left = [p for p in pids[1:] if _stat(p) is not None]

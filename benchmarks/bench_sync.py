@@ -34,7 +34,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ import httpx  # noqa: E402
 from apache_atlas.client.base_client import AtlasClient  # noqa: E402
 from apache_atlas.model.instance import AtlasEntity, AtlasEntityWithExtInfo  # noqa: E402
 from apache_atlas.utils import HTTPMethod  # noqa: E402
+from procs import free_port, log_tail, proc_cpu_s, terminate  # noqa: E402
 
 from catalog.atlas.client import AtlasCatalogClient  # noqa: E402
 from catalog.atlas.models import EntitySpec, MutationResult  # noqa: E402
@@ -88,22 +88,6 @@ finally:
 # --------------------------------------------------------------------------------------------------------------
 # the store process
 # --------------------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def proc_cpu_s(pid: int) -> float:
-    """utime+stime of a process in seconds (Linux /proc); nan elsewhere."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
-
-
 class StoreProcess:
     """``sys.executable -c SERVER_SCRIPT`` on a free loopback port; stopped by PID (SIGTERM, then SIGKILL)."""
 
@@ -141,24 +125,13 @@ class StoreProcess:
                 time.sleep(0.05)
 
     def log_tail(self, n: int = 4000) -> str:
-        try:
-            return self.log_path.read_bytes()[-n:].decode(errors="replace")
-        except OSError:
-            return ""
+        return log_tail(self.log_path, n)
 
     def cpu_s(self) -> float:
         return proc_cpu_s(self.pid)
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.pid, signal.SIGKILL)
-                self.proc.wait(timeout=timeout)
+        terminate(self.proc, timeout)
         self._log.close()
 
 
