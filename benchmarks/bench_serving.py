@@ -48,6 +48,8 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 from procs import free_port, log_tail, terminate  # noqa: E402
 
+from serving.examples.wine.train import MAX_DEPTH, TREES  # noqa: E402
+
 WINE = REPO / "serving" / "examples" / "wine"
 SHARED_CSV = REPO.parent / "shared" / "data" / "WineNewGBTDataSet.csv"
 MODEL_NAME = "Predict w/ Monitoring & Lineage"
@@ -450,18 +452,19 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
-def make_wine_project(dest: Path) -> Path:
+def make_wine_project(dest: Path, trees: int, max_depth: int | None) -> Path:
     """As tests/serving/conftest.py: lineage.yml, model.py (committed) and a trained sklearn model."""
     from serving.examples.wine.train import train
 
     dest.mkdir(parents=True)
     for name in ("lineage.yml", "model.py"):
         shutil.copy(WINE / name, dest / name)
-    acc = train(dest / "wine_model.joblib", SHARED_CSV if SHARED_CSV.exists() else None)
+    acc = train(dest / "wine_model.joblib", SHARED_CSV if SHARED_CSV.exists() else None, trees=trees,
+                max_depth=max_depth)
     git(dest, "init", "-q", "-b", "main")
     git(dest, "add", "lineage.yml", "model.py")
     git(dest, "-c", "user.name=ds", "-c", "user.email=ds@example.com", "commit", "-q", "-m", "wine model")
-    print(f"  wine project: RandomForest (30 trees), test accuracy {acc:.3f}, "
+    print(f"  wine project: RandomForest ({trees} trees, max depth {max_depth}), test accuracy {acc:.3f}, "
           f"data {'the demo CSV' if SHARED_CSV.exists() else 'synthetic'}")
     return dest
 
@@ -733,6 +736,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
     ap.add_argument("--no-profile", action="store_true", help="never profile (default: profile if a goal is missed)")
     ap.add_argument("--profile-duration", type=float, default=8.0, help="seconds of load while profiling")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (project, logs, py-spy output)")
+    ap.add_argument("--trees", type=int, default=TREES,
+                    help=f"trees in the wine RandomForest (default {TREES}, the seed's numTrees)")
+    ap.add_argument("--max-depth", type=int, default=MAX_DEPTH,
+                    help=f"its max depth (default {MAX_DEPTH}, the seed's maxDepth; 0 = unlimited)")
     ap.add_argument("--quiet-wait", type=float, default=OPTS["quiet_wait"],
                     help="before each run, wait up to this many seconds for an idle machine (default 3)")
     a = ap.parse_args(argv)
@@ -764,7 +771,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
     runs: list[Run] = []
     body_bare = json.dumps({"accessKey": "bare", "request": {"feature": FEATURE}}, separators=(",", ":")).encode()
     try:
-        project = make_wine_project(tmp / "wine-project")
+        project = make_wine_project(tmp / "wine-project", a.trees, a.max_depth or None)
         joblib_path = project / "wine_model.joblib"
 
         predict_cpu_us = calibrate(project, joblib_path, "before the runs")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from catalog.crn import dev_crn, is_crn, parse_crn
+from serving.metrics.models import normalize_metric
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_URL = "http://127.0.0.1:21000"
@@ -117,20 +118,22 @@ def _ctx() -> _Context:
 
 def _record(deployment: str, build: str | None, model: str | None, prediction_uuid: str | None, start_ms: int,
             end_ms: int, metrics: dict[str, Any]) -> Any:
-    from serving.metrics import MetricRecord
+    """The store's record; ``metrics`` hold only values that went through :func:`_check_json` already, so the
+    record's validator does not walk them a second time."""
+    from serving.metrics.models import TRUSTED, MetricRecord
 
-    return MetricRecord(model_deployment_crn=deployment, model_build_crn=build, model_crn=model,
-                        prediction_uuid=prediction_uuid, start_ms=start_ms, end_ms=end_ms, metrics=metrics)
+    return MetricRecord.model_validate(
+        {"model_deployment_crn": deployment, "model_build_crn": build, "model_crn": model,
+         "prediction_uuid": prediction_uuid, "start_ms": start_ms, "end_ms": end_ms, "metrics": metrics},
+        context=TRUSTED)
 
 
 def _check_json(key: Any, value: Any) -> Any:
     """``value`` as the store keeps it; MetricsError at the call site when it cannot be stored."""
     if not isinstance(key, str) or not key:
         raise MetricsError(f"metric key must be a non-empty string, got {key!r}")
-    from serving.metrics.models import normalize_metrics
-
     try:
-        return normalize_metrics({key: value})[key]
+        return normalize_metric(key, value)
     except ValueError as e:
         raise MetricsError(f"metric {key!r}: value is not JSON-serialisable ({e})") from e
 
@@ -153,7 +156,7 @@ def model_metrics(fn: F) -> F:
             _current.reset(token)
         record = _record(ctx.deployment_crn, ctx.build_crn, ctx.model_crn, pred.uuid, pred.start_ms, _now_ms(),
                          pred.metrics)
-        ctx.store.submit(record).result()  # durable before the prediction (and its HTTP response) returns
+        ctx.store.write(record)  # durable before the prediction (and its HTTP response) returns
         return {"prediction": result, "uuid": pred.uuid, "model_deployment_crn": ctx.deployment_crn}
 
     setattr(wrapper, MARKER, True)
@@ -173,7 +176,7 @@ def track_metric(key: str, value: Any) -> None:
         raise MetricsError("track_metric called outside a @model_metrics prediction: decorate the predict function "
                            "with @cdsw.model_metrics (or call it from inside the decorated function)")
     now = _now_ms()
-    ctx.store.submit(_record(ctx.deployment_crn, ctx.build_crn, ctx.model_crn, None, now, now, {key: value})).result()
+    ctx.store.write(_record(ctx.deployment_crn, ctx.build_crn, ctx.model_crn, None, now, now, {key: value}))
 
 
 def _is_dev(*crns: str | None) -> bool:

@@ -30,10 +30,13 @@ class GroupCommitStore(ABC):
     def submit(self, record: MetricRecord, timeout: float | None = None) -> Future[None]:
         return self._committer.insert([_encode(record)], timeout)
 
+    def write(self, record: MetricRecord, timeout: float | None = None) -> None:
+        self._committer.insert_wait([_encode(record)], timeout)
+
     def write_predictions(self, records: Iterable[MetricRecord]) -> None:
         rows = [_encode(r) for r in records]
         if rows:
-            self._committer.insert(rows).result()
+            self._committer.insert_wait(rows)
 
     def merge_delayed(self, prediction_uuid: str, metrics: Mapping[str, Any]) -> MetricRecord:
         if not isinstance(prediction_uuid, str) or not prediction_uuid:
@@ -52,7 +55,7 @@ class GroupCommitStore(ABC):
                                   metrics=dict(metrics))
         except ValidationError as exc:
             raise InvalidMetrics(str(exc)) from None
-        self.submit(record).result()
+        self.write(record)
         return record
 
     # ---- reads

@@ -11,6 +11,11 @@ item once in its own transaction, so one bad record fails only its own caller. T
 connection lost *during* COMMIT (the server may have committed): the replay then reports DuplicatePrediction
 for a prediction that is in fact stored, or stores an aggregate twice. Merges are idempotent.
 
+A blocking caller may also commit in its own thread (:meth:`GroupCommitter.insert_wait`): when nothing is queued
+and no transaction is running, handing the record to the writer thread and waiting for it to come back costs two
+thread wake-ups for nothing to batch with. The session is only ever used by one thread at a time (``_busy``), and
+a write made inline has the same failure handling as one made by the writer.
+
 The queue is bounded by records, not operations: a full queue blocks ``submit`` (backpressure) up to the caller's
 timeout. A bulk write larger than the bound is admitted once the queue is empty, so it cannot starve forever.
 """
@@ -95,6 +100,7 @@ class GroupCommitter:
         self._closed = False
         self._dead: BaseException | None = None
         self._inflight: list[_Op] = []
+        self._busy = False  # a thread (the writer, or a caller writing inline) is using the session
         self._transactions = self._operations = self._records = 0
         # daemon: a process that exits without close() must not hang on an idle writer; nothing it had not yet
         # committed was ever confirmed to a caller.
@@ -107,6 +113,26 @@ class GroupCommitter:
         future: Future[None] = Future()
         self._enqueue(_Insert(rows, future), len(rows), timeout)
         return future
+
+    def insert_wait(self, rows: Sequence[Encoded], timeout: float | None = None) -> None:
+        """Insert and return once committed. Written in the calling thread when the store is idle, else handed
+        to the writer to share the next transaction (``timeout`` as for :meth:`insert`)."""
+        with self._lock:
+            inline = not self._busy and not self._queue and not self._closed and self._dead is None
+            if inline:
+                self._busy = True
+        if not inline:
+            self.insert(rows, timeout).result()
+            return
+        op = _Insert(rows, Future())
+        try:
+            self._write([op])
+        finally:
+            with self._lock:
+                self._busy = False
+                if self._queue or self._closed:
+                    self._not_empty.notify()
+        op.future.result()
 
     def merge(self, prediction_uuid: str, patch: Mapping[str, Any], patch_json: str,
               timeout: float | None = None) -> Future[MetricRecord]:
@@ -154,8 +180,12 @@ class GroupCommitter:
         try:
             while (batch := self._take()) is not None:
                 self._inflight = batch
-                self._write(batch)
-                self._inflight = []
+                try:
+                    self._write(batch)
+                finally:
+                    with self._lock:
+                        self._busy = False
+                self._inflight = []  # kept on the way out of a failure: _die() fails those callers
         except BaseException as exc:  # a bug or an interpreter shutdown: never leave a caller waiting forever
             self._die(exc)
         finally:
@@ -163,10 +193,11 @@ class GroupCommitter:
 
     def _take(self) -> list[_Op] | None:
         with self._lock:
-            while not self._queue:
-                if self._closed:
-                    return None
+            while self._busy or not self._queue:
+                if self._closed and not self._queue and not self._busy:
+                    return None  # an inline write still running keeps the session open until it is done
                 self._not_empty.wait()
+            self._busy = True
             batch: list[_Op] = []
             taken = 0
             while self._queue and (not batch or taken + self._queue[0][1] <= self._max_batch):

@@ -85,6 +85,11 @@ def normalize_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return {_check_key(k, "metrics"): _normalize(v, f"metrics.{k}") for k, v in metrics.items()}
 
 
+def normalize_metric(key: Any, value: Any) -> Any:
+    """One metric's value as stored (``normalize_metrics({key: value})[key]`` without the dicts)."""
+    return _normalize(value, f"metrics.{_check_key(key, 'metrics')}")
+
+
 def encode_metrics(metrics: Mapping[str, Any]) -> str:
     """JSON text of already-normalized metrics (what both backends store)."""
     return orjson.dumps(metrics).decode()

@@ -44,6 +44,11 @@ class MetricsStore(Protocol):
         """
         ...
 
+    def write(self, record: MetricRecord, timeout: float | None = None) -> None:
+        """Write one record and return once it is committed: ``submit(record, timeout).result()``, except that
+        when nothing else is being written the calling thread commits it itself (no hand-off to the writer)."""
+        ...
+
     def merge_delayed(self, prediction_uuid: str, metrics: Mapping[str, Any]) -> MetricRecord:
         """Merge top-level keys into that prediction's metrics (later value wins); UnknownPrediction if absent."""
         ...

@@ -210,7 +210,10 @@ def test_exponent_floats_keep_their_value(store: MetricsStore, crns: Crns) -> No
 # ---- concurrency, durability, lifecycle
 
 
-def test_concurrent_submitters_are_all_durable_and_readable(store: MetricsStore, crns: Crns) -> None:
+@pytest.mark.parametrize("how", ["submit", "write", "mixed"])
+def test_concurrent_submitters_are_all_durable_and_readable(store: MetricsStore, crns: Crns, how: str) -> None:
+    """``write`` commits inline when the store is idle and joins the group commit when it is not; any mix of the
+    two from many threads keeps every confirmed record."""
     threads, per_thread = 16, 60
     confirmed: list[str] = []
     lock = threading.Lock()
@@ -218,7 +221,10 @@ def test_concurrent_submitters_are_all_durable_and_readable(store: MetricsStore,
     def submitter(n: int) -> None:
         for i in range(per_thread):
             rec = crns.record(T0 + n * per_thread + i)
-            store.submit(rec).result(timeout=30)
+            if how == "write" or (how == "mixed" and n % 2):
+                store.write(rec, timeout=30)
+            else:
+                store.submit(rec).result(timeout=30)
             with lock:
                 confirmed.append(str(rec.prediction_uuid))
 
@@ -256,6 +262,10 @@ def test_duplicate_uuid_fails_only_its_own_write(store: MetricsStore, crns: Crns
     with pytest.raises(DuplicatePrediction):
         store.write_predictions([crns.record(T0 + 5), crns.record(T0 + 6, prediction_uuid=first.prediction_uuid)])
     assert len(store.read(crns.deployment)) == 3  # write_predictions is all or nothing
+    with pytest.raises(DuplicatePrediction):
+        store.write(again)
+    store.write(crns.record(T0 + 7))  # the failed inline write left the connection usable
+    assert len(store.read(crns.deployment)) == 4
 
 
 def test_close_flushes_everything_submitted(open_store: Opener, crns: Crns) -> None:

@@ -28,8 +28,14 @@ class FakeSession:
         self.fail_on: set[str] = set()
         self.die_on: set[str] = set()
         self.closed = False
+        self.committed_by: list[str] = []  # the thread name of each COMMIT
+        self.overlaps = 0  # begin() while another thread's transaction was open: the session is single-threaded
+        self._open = False
 
     def begin(self) -> None:
+        if self._open or self.closed:
+            self.overlaps += 1
+        self._open = True
         self.entered.set()
         if self.gate is not None:
             self.gate.wait(10)
@@ -59,11 +65,14 @@ class FakeSession:
         return Crns.fresh().record(1, dict(patch), prediction_uuid=prediction_uuid)
 
     def commit(self) -> None:
+        self._open = False
+        self.committed_by.append(threading.current_thread().name)
         self.transactions.append(self.staged)
         self.committed += self.staged
         self.staged = []
 
     def rollback(self) -> None:
+        self._open = False
         self.staged = []
 
     def translate(self, exc: Exception) -> Exception:
@@ -234,3 +243,74 @@ def test_a_dead_writer_fails_every_waiting_caller(session: FakeSession, make_com
     with pytest.raises(MetricsStoreClosed, match="internal error"):
         committer.insert(rows(crns, 1, "late"))
     assert session.closed
+
+
+def test_insert_wait_on_an_idle_store_commits_in_the_calling_thread(session: FakeSession, make_committer: Any,
+                                                                    crns: Crns) -> None:
+    committer = make_committer(name="the-writer")
+    committer.insert_wait(rows(crns, 2))
+    assert session.transactions == [["p0", "p1"]]
+    assert session.committed_by == [threading.current_thread().name]
+    assert committer.stats() == (1, 1, 2)
+
+
+def test_insert_wait_while_the_writer_is_busy_joins_the_next_group_commit(session: FakeSession, make_committer: Any,
+                                                                          crns: Crns) -> None:
+    committer = make_committer(name="the-writer")
+    gate, first = hold_writer(session, committer, crns)
+    waiter = threading.Thread(target=committer.insert_wait, args=(rows(crns, 1, "w"),))
+    waiter.start()
+    queued = [committer.insert([row]) for row in rows(crns, 3)]
+    gate.set()
+    waiter.join(5)
+    wait([first, *queued], timeout=5)
+    assert not waiter.is_alive()
+    assert sorted(session.transactions[1]) == ["p0", "p1", "p2", "w0"]  # one transaction for all four
+    assert session.committed_by == ["the-writer", "the-writer"] and session.overlaps == 0
+
+
+def test_records_queued_during_an_inline_write_wait_for_it(session: FakeSession, make_committer: Any,
+                                                           crns: Crns) -> None:
+    committer = make_committer(name="the-writer")
+    gate = threading.Event()
+    session.gate = gate
+    inline = threading.Thread(target=committer.insert_wait, args=(rows(crns, 1, "i"),), name="caller")
+    inline.start()
+    assert session.entered.wait(5)  # the caller is inside its own transaction
+    queued = [committer.insert([row]) for row in rows(crns, 5)]
+    time.sleep(0.05)
+    assert not any(f.done() for f in queued) and session.overlaps == 0  # the writer waits for the session
+    gate.set()
+    inline.join(5)
+    wait(queued, timeout=5)
+    assert session.transactions == [["i0"], [f"p{i}" for i in range(5)]]
+    assert session.committed_by == ["caller", "the-writer"] and session.overlaps == 0
+
+
+def test_insert_wait_fails_alone_like_a_queued_insert(session: FakeSession, make_committer: Any, crns: Crns) -> None:
+    committer = make_committer()
+    committer.insert_wait(rows(crns, 1))
+    with pytest.raises(DuplicatePrediction):
+        committer.insert_wait(rows(crns, 1))
+    committer.insert_wait(rows(crns, 1, "next"))  # the session is usable again: the failed one was rolled back
+    assert session.committed == ["p0", "next0"]
+
+
+def test_close_during_an_inline_write_lets_it_finish_first(session: FakeSession, make_committer: Any,
+                                                            crns: Crns) -> None:
+    committer = make_committer()
+    gate = threading.Event()
+    session.gate = gate
+    inline = threading.Thread(target=committer.insert_wait, args=(rows(crns, 1, "i"),))
+    inline.start()
+    assert session.entered.wait(5)
+    closer = threading.Thread(target=committer.close)
+    closer.start()
+    closer.join(0.1)
+    assert closer.is_alive() and not session.closed  # the session stays open under the running transaction
+    gate.set()
+    inline.join(5)
+    closer.join(5)
+    assert session.committed == ["i0"] and session.closed and session.overlaps == 0
+    with pytest.raises(MetricsStoreClosed):
+        committer.insert_wait(rows(crns, 1, "late"))
