@@ -571,8 +571,8 @@ def _leaf(*needles: str) -> Callable[[list[str]], bool]:
 
 # Exclusive categories (first match wins), per thread of interest. Frames are "file:function", root first.
 REPLICA_PREDICT: list[Category] = [
-    ("commit wait: sdk wrapper blocks on store.submit(record).result()", _has("_base.py:Future.result")),
-    ("metrics submit: GroupCommitStore.submit (encode, enqueue, notify)", _has("GroupCommitStore.submit")),
+    ("commit wait: store.write handed the record to the busy writer", _has("_base.py:Future.result")),
+    ("metrics write: GroupCommitStore.write (encode, INSERT + COMMIT inline)", _has("GroupCommitStore.write")),
     ("sklearn RandomForest predict (model.py -> MODEL.predict)", _has("sklearn/", "joblib/")),
     ("cdsw.track_metric x12 (+ _check_json)", _has("serving/sdk.py:track_metric")),
     ("MetricRecord build (sdk._record, pydantic)", _has("serving/sdk.py:_record")),
@@ -593,9 +593,7 @@ REPLICA_WRITER: list[Category] = [
 GATEWAY: list[Category] = [
     ("uvloop internals (epoll, socket I/O, callbacks; no Python frame above Runner.run)",
      _leaf("asyncio/runners.py:Runner.run")),
-    ("unix-socket write to the replica (StreamWriter.write: CPU + being preempted by the woken replica)",
-     _has("asyncio/streams.py:StreamWriter.write")),
-    ("rest of pool.call / ReplicaHandle.call (free-queue get, timeout, readexactly)",
+    ("pool.call / ReplicaHandle.call (free-queue get, timeout, socket write, answer frame)",
      _has("serving/platform/pool.py:")),
     ("prometheus_client counters / histogram", _has("prometheus_client/")),
     ("auth: Auth.valid / ApiKeys.verify", _has("gateway.py:Auth.valid")),
@@ -608,7 +606,7 @@ GATEWAY: list[Category] = [
 
 
 def breakdown(stacks: list[tuple[str, list[str], int]], thread: str, cats: list[Category], title: str) -> None:
-    rows = [(t, f, n) for t, f, n in stacks if thread in t]
+    rows = [(t, f, n) for t, f, n in stacks if t.split(": ", 1)[-1] == thread]
     total = sum(n for _, _, n in rows)
     if not total:
         print(f"    {title}: no samples")
