@@ -25,7 +25,7 @@ class GroupCommitStore(ABC):
         self._committer = GroupCommitter(session, max_batch=max_batch, max_queue=max_queue, name=name)
         self._closed = False
 
-    # ---- writes (all go through the one writer thread)
+    # ---- writes (all through the one write session: the writer thread, or a caller writing inline when idle)
 
     def submit(self, record: MetricRecord, timeout: float | None = None) -> Future[None]:
         return self._committer.insert([_encode(record)], timeout)

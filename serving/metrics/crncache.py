@@ -24,7 +24,7 @@ class CrnCache:
         return self._by_crn.get(crn)
 
     def writer_id_of(self, crn: str) -> int | None:
-        """Writer thread only: the committed id, or the one staged in its open transaction."""
+        """Write session only (one thread at a time): the committed id, or the one staged in its open transaction."""
         found = self._by_crn.get(crn)
         return found if found is not None else self._staged.get(crn)
 
@@ -38,11 +38,11 @@ class CrnCache:
             self._by_id[crn_id] = crn
 
     def stage(self, crn: str, crn_id: int) -> None:
-        """A pair the writer resolved inside its open transaction (writer thread only)."""
+        """A pair the writer resolved inside its open transaction (write session only)."""
         self._staged[crn] = crn_id
 
     def publish(self) -> None:
-        """After COMMIT (writer thread only)."""
+        """After COMMIT (write session only)."""
         if self._staged:
             with self._lock:
                 for crn, crn_id in self._staged.items():
@@ -51,5 +51,5 @@ class CrnCache:
             self._staged.clear()
 
     def discard(self) -> None:
-        """After ROLLBACK (writer thread only)."""
+        """After ROLLBACK (write session only)."""
         self._staged.clear()

@@ -43,7 +43,8 @@ class Encoded(NamedTuple):
 
 
 class WriterSession(Protocol):
-    """The backend half of group commit: one connection, used only by the writer thread."""
+    """The backend half of group commit: one connection, used by one thread at a time (the writer thread, or a
+    caller of insert_wait writing inline while the writer is idle)."""
 
     def begin(self) -> None: ...
     def insert(self, rows: Sequence[Encoded]) -> None:

@@ -4,8 +4,9 @@ URL: ``postgresql://user[:password]@host:port/db[?libpq parameters]`` (``postgre
 ``postgresql+psycopg://`` too). Prefer PGPASSWORD or ~/.pgpass to a password in the URL; error messages and
 :func:`~serving.metrics.urls.upgrade_command` never print it.
 
-Writes: the group-commit thread owns one connection; each batch is one transaction in which consecutive inserts
-are one ``COPY ... FROM STDIN`` and delayed merges are ``metrics || patch::jsonb`` (top-level keys replaced).
+Writes: one connection (the group-commit session, one thread at a time); each batch is one transaction in which
+consecutive inserts are one ``COPY ... FROM STDIN`` and delayed merges are ``metrics || patch::jsonb`` (top-level
+keys replaced).
 A batch is durable at COMMIT: the writer makes sure ``synchronous_commit`` is not ``off`` for its session, so a
 confirmed prediction survives the replica being killed and the database server crashing. A writer connection that
 sat idle is pinged first and reopened if the server dropped it; one lost in the middle of a batch makes the batch

@@ -1,4 +1,4 @@
-"""Embedded metrics store on SQLite: WAL, one writer (the group-commit thread), readers on their own connections.
+"""Embedded metrics store on SQLite: WAL, one write connection (group commit), readers on their own connections.
 
 URL: ``sqlite:///abs/path.db`` - the path after ``sqlite://`` is always absolute (``sqlite:////abs/path.db``, the
 SQLAlchemy spelling, names the same file); relative paths are refused rather than guessed. Build URLs with

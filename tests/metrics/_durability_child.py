@@ -1,5 +1,6 @@
-"""Child process of test_durability.py: submit records from several threads and print each prediction UUID to
-stdout only after its future resolved (= its transaction committed), until SIGKILLed.
+"""Child process of test_durability.py: write records from several threads and print each prediction UUID to
+stdout only after its write was confirmed (= its transaction committed), until SIGKILLed. Half the threads use
+``submit(...).result()`` (the writer thread commits), half ``write`` (committed inline whenever the store is idle).
 
     python -m tests.metrics._durability_child STORE_URL DEPLOYMENT_CRN
 """
@@ -28,7 +29,10 @@ def main() -> None:
             rec = MetricRecord(model_deployment_crn=deployment, prediction_uuid=str(uuid.uuid4()),
                                start_ms=1_700_000_000_000 + i, end_ms=1_700_000_000_001 + i,
                                metrics={"thread": n, "i": i, "pad": "x" * 200})
-            store.submit(rec).result()
+            if n % 2:
+                store.write(rec)
+            else:
+                store.submit(rec).result()
             with lock:  # one write() per line, below PIPE_BUF: a kill never leaves half a UUID
                 os.write(1, f"{rec.prediction_uuid}\n".encode())
 

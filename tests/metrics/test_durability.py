@@ -1,8 +1,8 @@
 """A confirmed prediction survives SIGKILL of the replica right after: both backends.
 
-The child (``_durability_child.py``) prints a UUID only after ``submit(...).result()`` returned, i.e. after
-COMMIT; the test kills it with SIGKILL in the middle of the stream (writer mid-batch, more batches queued), reopens
-the store and requires every printed UUID to be there.
+The child (``_durability_child.py``) prints a UUID only after ``submit(...).result()`` or ``write`` returned, i.e.
+after COMMIT; the test kills it with SIGKILL in the middle of the stream (writer mid-batch, more batches queued),
+reopens the store and requires every printed UUID to be there.
 """
 
 from __future__ import annotations
