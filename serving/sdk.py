@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from catalog.crn import dev_crn, is_crn, parse_crn
-from serving.metrics.models import normalize_metric
+from serving.metrics.models import TRUSTED, MetricRecord, normalize_metric
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_URL = "http://127.0.0.1:21000"
@@ -117,11 +117,9 @@ def _ctx() -> _Context:
 
 
 def _record(deployment: str, build: str | None, model: str | None, prediction_uuid: str | None, start_ms: int,
-            end_ms: int, metrics: dict[str, Any]) -> Any:
+            end_ms: int, metrics: dict[str, Any]) -> MetricRecord:
     """The store's record; ``metrics`` hold only values that went through :func:`_check_json` already, so the
     record's validator does not walk them a second time."""
-    from serving.metrics.models import TRUSTED, MetricRecord
-
     return MetricRecord.model_validate(
         {"model_deployment_crn": deployment, "model_build_crn": build, "model_crn": model,
          "prediction_uuid": prediction_uuid, "start_ms": start_ms, "end_ms": end_ms, "metrics": metrics},

@@ -91,15 +91,15 @@ class ReplicaHandle:
 
     async def call(self, payload: bytes, timeout: float) -> bytes:
         """One answer frame: its status byte, then its body."""
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):  # one timer for the whole exchange
                 conn = self._conn
                 if conn is None or conn.closed:
-                    loop = asyncio.get_running_loop()
                     _, conn = await loop.create_unix_connection(_FrameProtocol, self.socket)
                     self._conn = conn
                 assert conn.transport is not None
-                waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+                waiter: asyncio.Future[bytes] = loop.create_future()
                 conn.waiter = waiter
                 conn.transport.write(HEADER.pack(len(payload)) + payload)
                 return await waiter
@@ -109,11 +109,8 @@ class ReplicaHandle:
         except (OSError, ConnectionError) as e:
             self.disconnect()
             raise ReplicaDown(str(e) or type(e).__name__) from e
-        except ReplicaDown:
-            self.disconnect()
-            raise
         except BaseException:
-            # Never leave a half-read answer on the connection for the next caller.
+            # ReplicaDown from the protocol, a cancellation: never leave a half-read answer for the next caller.
             self.disconnect()
             raise
 
