@@ -605,12 +605,12 @@ def main(argv: list[str] | None = None) -> int:
             # sanity: shape of one lineage answer (depth 4 from a leaf = 5 tables + 4 processes)
             shape = ""
             if picks:
-                r = c.get(f"{ours.url}/api/atlas/v2/lineage/{picks[0]}", params={"direction": "INPUT", "depth": 4})
-                if r.status_code == 200:
-                    li = orjson.loads(r.content)
+                resp = c.get(f"{ours.url}/api/atlas/v2/lineage/{picks[0]}", params={"direction": "INPUT", "depth": 4})
+                if resp.status_code == 200:
+                    li = orjson.loads(resp.content)
                     shape = f"{len(li['guidEntityMap'])} entities, {len(li['relations'])} relations"
                 else:
-                    shape = f"HTTP {r.status_code} {r.text[:200]}"
+                    shape = f"HTTP {resp.status_code} {resp.text[:200]}"
             print(f"\n  reads at {whole.entities:,} entities ({len(leaves):,} chains; hive_table approximateCount "
                   f"{approx}); {len(picks)} random leaf tables; one INPUT depth-4 answer: {shape}")
             lin_in, bad1 = time_gets(c, [f"{ours.url}/api/atlas/v2/lineage/{g}?direction=INPUT&depth=4" for g in picks])
@@ -660,8 +660,8 @@ def main(argv: list[str] | None = None) -> int:
         fmt = " | ".join(f"{{:<{w}}}" for w in widths)
         print(fmt.format(*head).rstrip())
         print("-+-".join("-" * w for w in widths))
-        for r in rows:
-            print(fmt.format(*r).rstrip())
+        for row in rows:
+            print(fmt.format(*row).rstrip())
         import resource
 
         print(f"\ntotal benchmark wall time {time.perf_counter() - t_start:.0f} s; client RSS peak "

@@ -153,7 +153,7 @@ class CountingClient(AtlasCatalogClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.count: collections.Counter[str] = collections.Counter()
-        self.seconds: collections.Counter[str] = collections.Counter()
+        self.seconds: collections.defaultdict[str, float] = collections.defaultdict(float)
         self.specs: list[EntitySpec] = []
 
     @staticmethod
@@ -303,10 +303,10 @@ def pyspy_hotspots(raw: Path, top: int = 15) -> None:
     incl: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.read_text(errors="replace").splitlines():
-        stack, _, n = line.rpartition(" ")
-        if not stack or not n.isdigit():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
             continue
-        count = int(n)
+        count = int(count_text)
         total += count
         names = []
         for frame in stack.split(";"):

@@ -34,7 +34,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import ATLAS_PASSWORD, ATLAS_USER, RunningAtlas, start_atlas
+
+from tests.conftest import ATLAS_PASSWORD, ATLAS_USER, RunningAtlas, start_atlas
 
 ATLAS_MODELS = Path(__file__).resolve().parents[3] / "shared" / "atlas-models"
 if not ATLAS_MODELS.is_dir():

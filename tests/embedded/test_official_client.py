@@ -14,7 +14,7 @@ import ast
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
@@ -45,7 +45,8 @@ from apache_atlas.model.typedef import (
     AtlasTypesDef,
 )
 from apache_atlas.utils import attributes_to_params
-from conftest import ATLAS_PASSWORD, ATLAS_USER
+
+from tests.conftest import ATLAS_PASSWORD, ATLAS_USER
 
 GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # AtlasServiceException has no status/errorCode attributes (spec §1c): parse its message.
@@ -78,7 +79,7 @@ def expect_error(status: int, error_code: str, fn: Callable[..., Any], *args: An
     got_code = body.get("errorCode") if isinstance(body, dict) else None
     assert (got_status, got_code) == (status, error_code), str(info.value)
     assert isinstance(body.get("errorMessage"), str) and body["errorMessage"], body
-    return body
+    return cast(dict[str, Any], body)  # the parsed JSON error body, a dict by the assertions above
 
 
 def suffix() -> str:
@@ -200,11 +201,12 @@ def create_ml(client: AtlasClient, uid: str, metadata: dict[str, str] | None = N
 # typedefs
 # ================================================================================================
 @pytest.fixture(scope="module")
-def custom_types(client: AtlasClient) -> dict[str, str]:
+def custom_types(client: AtlasClient) -> dict[str, Any]:
     """One new enum, struct, classification, two entity types and a relationship def."""
     uid = suffix()
-    names = {"enum": f"t_enum_{uid}", "struct": f"t_struct_{uid}", "classification": f"t_tag_{uid}",
-             "entity": f"t_ent_{uid}", "entity2": f"t_ent2_{uid}", "relationship": f"t_rel_{uid}"}
+    names: dict[str, Any] = {
+        "enum": f"t_enum_{uid}", "struct": f"t_struct_{uid}", "classification": f"t_tag_{uid}",
+        "entity": f"t_ent_{uid}", "entity2": f"t_ent2_{uid}", "relationship": f"t_rel_{uid}"}
     types = AtlasTypesDef({
         "enumDefs": [AtlasEnumDef({"name": names["enum"], "elementDefs": [
             AtlasEnumElementDef({"value": "LOW", "ordinal": 0}),
@@ -224,7 +226,7 @@ def custom_types(client: AtlasClient) -> dict[str, str]:
                                               (names["entity2"], "parent", False, "SINGLE"))],
     })
     created = client.typedef.create_atlas_typedefs(types)
-    names["_created"] = created  # type: ignore[assignment]
+    names["_created"] = created
     return names
 
 

@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import ATLAS_PASSWORD
+
+from tests.conftest import ATLAS_PASSWORD
 
 from ._server_proc import ServerProcess
 

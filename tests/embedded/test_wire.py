@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import ATLAS_PASSWORD, ATLAS_USER, start_atlas
+
+from tests.conftest import ATLAS_PASSWORD, ATLAS_USER, start_atlas
 
 GOLDEN = Path(__file__).parent / "golden"
 AUTH = (ATLAS_USER, ATLAS_PASSWORD)
@@ -234,9 +235,9 @@ def test_paths_with_and_without_trailing_slash(api: Api, hive: dict[str, Any]) -
                            "attributes": {"qualifiedName": f"slash{i}_{uid}@cm", "name": "s", "clusterName": "c"}}}
         assert list(api.ok("POST", path, json=body)["guidAssignments"]) == ["-1"]
     for i, path in enumerate(("entity/bulk", "entity/bulk/")):
-        body = {"entities": [{"typeName": "hive_db", "guid": "-1", "attributes": {
+        bulk_body = {"entities": [{"typeName": "hive_db", "guid": "-1", "attributes": {
             "qualifiedName": f"bslash{i}_{uid}@cm", "name": "s", "clusterName": "c"}}]}
-        assert list(api.ok("POST", path, json=body)["guidAssignments"]) == ["-1"]
+        assert list(api.ok("POST", path, json=bulk_body)["guidAssignments"]) == ["-1"]
 
 
 @pytest.mark.parametrize("true_value", ["True", "true", "TRUE"])
@@ -275,11 +276,12 @@ def test_explicit_nulls_in_requests_are_absent_values(api: Api) -> None:
     assert e["attributes"]["clusterName"] == "cm"
     assert not {"description", "owner", "location", "parameters"} & set(e["attributes"])
     # null references in a bulk request, null referredEntities, null AtlasObjectId fields
-    table = {"typeName": "hive_table", "guid": "-5",
-             "attributes": {"qualifiedName": f"nulls_{uid}.t@cm", "name": "t", "comment": None}, **entity_nulls}
+    table: dict[str, Any] = {
+        "typeName": "hive_table", "guid": "-5",
+        "attributes": {"qualifiedName": f"nulls_{uid}.t@cm", "name": "t", "comment": None}, **entity_nulls}
     table["relationshipAttributes"] = {"db": {"guid": guid, "typeName": None, "uniqueAttributes": None}}
-    body = {"entities": [table], "referredEntities": None}
-    emr = api.ok("POST", "entity/bulk/", json=body)
+    bulk_body = {"entities": [table], "referredEntities": None}
+    emr = api.ok("POST", "entity/bulk/", json=bulk_body)
     t = api.ok("GET", f"entity/guid/{emr['guidAssignments']['-5']}")["entity"]
     assert t["relationshipAttributes"]["db"]["guid"] == guid
     # a typedef exactly as the client serialises it: every optional field null

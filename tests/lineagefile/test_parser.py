@@ -381,7 +381,7 @@ def test_hive_table_ref() -> None:
     with pytest.raises(ValueError, match='got "default.wineds"$'):
         HiveTableRef.parse("default.wineds")
     with pytest.raises(ValidationError):
-        table.db = "other"  # type: ignore[misc]  # frozen
+        table.db = "other"  # frozen
 
 
 def test_s3_ref() -> None:

@@ -41,7 +41,11 @@ class _StringDates(yaml.SafeLoader):
     """safe_load, but dates stay strings, as editors and JSON treat them."""
 
 
-_StringDates.add_constructor("tag:yaml.org,2002:timestamp", _StringDates.construct_yaml_str)
+def _timestamp_as_str(loader: _StringDates, node: yaml.Node) -> str:
+    return loader.construct_yaml_str(node)
+
+
+_StringDates.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_str)
 
 
 def load(path: Path) -> Any:

@@ -53,8 +53,12 @@ def test_read_by_each_crn(store: MetricsStore, crns: Crns, by: str) -> None:
     mine = [crns.record(T0 + i) for i in range(3)]
     other = Crns.fresh()
     store.write_predictions([*mine, other.record(T0 + 1)])
-    crn = {"model_deployment_crn": crns.deployment, "model_build_crn": crns.build, "model_crn": crns.model}[by]
-    got = store.read(**{by: crn})
+    read_by: dict[str, Callable[[], list[MetricRecord]]] = {
+        "model_deployment_crn": lambda: store.read(model_deployment_crn=crns.deployment),
+        "model_build_crn": lambda: store.read(model_build_crn=crns.build),
+        "model_crn": lambda: store.read(model_crn=crns.model),
+    }
+    got = read_by[by]()
     assert got == mine
     assert got[0].to_cml()["modelDeploymentCrn"] == crns.deployment
     assert got[0].to_cml()["modelBuildCrn"] == crns.build and got[0].to_cml()["modelCrn"] == crns.model

@@ -120,4 +120,4 @@ def test_trusted_records_behave_like_validated_ones() -> None:
     assert trusted.model_dump() == validated.model_dump() and repr(trusted) == repr(validated)
     assert trusted.model_copy(update={"start_ms": 5}).start_ms == 5
     with pytest.raises(ValidationError):
-        trusted.start_ms = 7  # type: ignore[misc]  # still frozen
+        trusted.start_ms = 7  # still frozen
