@@ -594,7 +594,10 @@ def _leaf(*needles: str) -> Callable[[list[str]], bool]:
 
 # Exclusive categories (first match wins), per thread of interest. Frames are "file:function", root first.
 REPLICA_PREDICT: list[Category] = [
-    ("commit wait: store.write handed the record to the busy writer", _has("_base.py:Future.result")),
+    # Future.result blocking in Condition.wait: only the hand-off path waits (the inline path's result() returns).
+    ("commit wait: store.write handed the record to the busy writer",
+     lambda frames: any("_base.py:Future.result" in f for f in frames)
+     and any("threading.py:Condition.wait" in f for f in frames)),
     ("metrics write: GroupCommitStore.write (encode, INSERT + COMMIT inline)", _has("GroupCommitStore.write")),
     ("sklearn RandomForest predict (model.py -> MODEL.predict)", _has("sklearn/", "joblib/")),
     ("cdsw.track_metric x12 (+ _check_json)", _has("serving/sdk.py:track_metric")),
