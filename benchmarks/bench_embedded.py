@@ -25,7 +25,6 @@ import random
 import secrets
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,7 +37,7 @@ from typing import Any
 
 import httpx
 import orjson
-from procs import free_port, log_tail, proc_cpu_s, terminate
+from procs import ServerProcess, free_port, proc_cpu_s
 
 REPO = Path(__file__).resolve().parent.parent
 USER = "admin"
@@ -239,57 +238,6 @@ class HiveWorkload:
             n = min(batch_size, total - done)
             yield self.batch(n)
             done += n
-
-
-# --------------------------------------------------------------------------------------------------------------
-# server processes
-# --------------------------------------------------------------------------------------------------------------
-class ServerProcess:
-    def __init__(self, name: str, script: str, args: list[str], port: int, log_path: Path,
-                 ready_path: str, auth: tuple[str, str] | None) -> None:
-        self.name = name
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        t0 = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-c", script, *args], cwd=str(REPO), env=env,
-                                     stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
-        self.pid = self.proc.pid
-        try:
-            self._wait_ready(ready_path, auth)
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_s = time.perf_counter() - t0
-
-    def _wait_ready(self, ready_path: str, auth: tuple[str, str] | None) -> None:
-        deadline = time.monotonic() + 90
-        with httpx.Client(auth=auth, timeout=5.0) as c:
-            while True:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.name} server exited with {self.proc.returncode}:\n{self.log_tail()}")
-                try:
-                    if c.get(self.url + ready_path).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.name} server not ready after 90 s:\n{self.log_tail()}")
-                time.sleep(0.05)
-
-    def log_tail(self, n: int = 4000) -> str:
-        return log_tail(self.log_path, n)
-
-    def cpu_s(self) -> float:
-        return proc_cpu_s(self.pid)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        terminate(self.proc, timeout)
-        self._log.close()
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -45,11 +45,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import httpx  # noqa: E402
 from apache_atlas.client.base_client import AtlasClient  # noqa: E402
 from apache_atlas.model.instance import AtlasEntity, AtlasEntityWithExtInfo  # noqa: E402
 from apache_atlas.utils import HTTPMethod  # noqa: E402
-from procs import free_port, log_tail, proc_cpu_s, terminate  # noqa: E402
+from procs import ServerProcess, free_port  # noqa: E402
 
 from catalog.atlas.client import AtlasCatalogClient  # noqa: E402
 from catalog.atlas.models import EntitySpec, MutationResult  # noqa: E402
@@ -88,51 +87,14 @@ finally:
 # --------------------------------------------------------------------------------------------------------------
 # the store process
 # --------------------------------------------------------------------------------------------------------------
-class StoreProcess:
-    """``sys.executable -c SERVER_SCRIPT`` on a free loopback port; stopped by PID (SIGTERM, then SIGKILL)."""
+class StoreProcess(ServerProcess):
+    """The embedded store (``SERVER_SCRIPT``) on a free loopback port, with its own random admin password."""
 
     def __init__(self, store_dir: Path, log_path: Path) -> None:
         self.password = secrets.token_urlsafe(16)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        t0 = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, str(store_dir), str(self.port),
-                                      self.password], cwd=str(REPO), env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
-        self.pid = self.proc.pid
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_s = time.perf_counter() - t0
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 90
-        with httpx.Client(auth=(USER, self.password), timeout=5.0) as c:
-            while True:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"store exited with {self.proc.returncode}:\n{self.log_tail()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if c.get(self.url + "/api/atlas/admin/status").status_code == 200:
-                        return
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"store not ready after 90 s:\n{self.log_tail()}")
-                time.sleep(0.05)
-
-    def log_tail(self, n: int = 4000) -> str:
-        return log_tail(self.log_path, n)
-
-    def cpu_s(self) -> float:
-        return proc_cpu_s(self.pid)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        terminate(self.proc, timeout)
-        self._log.close()
+        port = free_port()
+        super().__init__("store", SERVER_SCRIPT, [str(store_dir), str(port), self.password], port, log_path,
+                         "/api/atlas/admin/status", (USER, self.password))
 
 
 # --------------------------------------------------------------------------------------------------------------
