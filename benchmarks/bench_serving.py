@@ -32,6 +32,7 @@ import re
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -352,6 +353,7 @@ class Run:
     wrk_cores: float = 0.0
     machine_cores: float = 0.0
     steal_cores: float = 0.0
+    slice_rps: list[float] = field(default_factory=list)  # req/s of each interleaved slice, in order
 
     @property
     def rps(self) -> float:
@@ -369,6 +371,28 @@ class Run:
     def others(self) -> float:
         """Cores used by processes that are neither the server nor wrk (other work on a shared machine)."""
         return max(0.0, self.machine_cores - self.cores - self.wrk_cores)
+
+
+def merge(slices: list[Run]) -> Run:
+    """One run from its slices: requests and time summed, rates weighted by time, p50 the median, p99 the worst."""
+    secs = sum(r.seconds for r in slices) or 1.0
+
+    def avg(get: Callable[[Run], float]) -> float:
+        return sum(get(r) * r.seconds for r in slices) / secs
+
+    def avg_dict(dicts: list[dict[str, float]]) -> dict[str, float]:
+        keys = {k for d in dicts for k in d}
+        return {k: sum(d.get(k, 0.0) * r.seconds for d, r in zip(dicts, slices, strict=True)) / secs for k in keys}
+
+    first = slices[0]
+    groups = {g for r in slices for g in r.threads}
+    return Run(first.target, first.conns, sum(r.requests for r in slices), sum(r.seconds for r in slices),
+               {k: sum(r.errors[k] for r in slices) for k in first.errors},
+               statistics.median(r.p50_ms for r in slices), max(r.p99_ms for r in slices), avg(lambda r: r.cores),
+               avg_dict([r.parts for r in slices]) if first.parts else {},
+               {g: avg_dict([r.threads.get(g, {}) for r in slices]) for g in groups},
+               avg(lambda r: r.wrk_cores), avg(lambda r: r.machine_cores), avg(lambda r: r.steal_cores),
+               [r.rps for r in slices])
 
 
 def wrk(url: str, lua: Path, conns: int, seconds: float) -> tuple[int, float, dict[str, int], float, float]:
@@ -759,7 +783,9 @@ def _one_worker_only(target: str, run: Run) -> bool:
 
 def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear script
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
+    ap.add_argument("--duration", type=float, default=12.0, help="seconds of load per target and c (default 12)")
+    ap.add_argument("--rounds", type=int, default=4,
+                    help="split each run into this many interleaved slices of duration/rounds s (default 4)")
     ap.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per target, c=8 (default 3)")
     ap.add_argument("--conns", default="1,8,32", help="connection counts (default 1,8,32)")
     ap.add_argument("--quick", action="store_true", help="smoke run: 3 s runs, 1 s warm-up")
@@ -777,6 +803,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
     a = ap.parse_args(argv)
     OPTS["quiet_wait"] = a.quiet_wait
     seconds = 3.0 if a.quick else a.duration
+    rounds = 1 if a.quick else max(1, a.rounds)
+    if seconds / rounds < 1:
+        print("--duration / --rounds must leave at least 1 s per slice", file=sys.stderr)
+        return 2
     warmup = 1.0 if a.quick else a.warmup
     conns = [int(c) for c in a.conns.split(",") if c.strip()]
     if shutil.which("wrk") is None:
@@ -794,7 +824,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
     print("mlcatalog serving benchmark: POST /model (platform, metrics + auth) vs bare FastAPI vs mlflow models serve")
     print(f"  host: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           + ", ".join(f"{k} {v}" for k, v in vers.items()) + f", {wrk_v}")
-    print(f"  wrk -t1, c in {conns}, {seconds:g} s per run after a {warmup:g} s warm-up (c=8) per target; "
+    print(f"  wrk -t1, c in {conns}, {seconds:g} s per target and c in {rounds} interleaved slice(s) of "
+          f"{seconds / rounds:g} s, after a {warmup:g} s warm-up (c=8) per target; "
           "server CPU = utime+stime of the server's process tree / run time")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_serving_"))
@@ -892,10 +923,15 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
               "(order reversed on every other c)")
         for t in targets:
             warm(t, warmup)
+        # Each run is split into slices taken in turn with the other targets' (order reversed every other round):
+        # this machine's speed drifts by up to 2x within seconds, and interleaving spreads that over all targets.
+        slices: dict[tuple[str, int], list[Run]] = {}
         for i, c in enumerate(conns):
-            for t in (targets if i % 2 == 0 else targets[::-1]):
-                wait_quiet(OPTS["quiet_wait"])
-                runs.append(measure(t, c, seconds))
+            for rnd in range(rounds):
+                for t in (targets if (i * rounds + rnd) % 2 == 0 else targets[::-1]):
+                    wait_quiet(OPTS["quiet_wait"])
+                    slices.setdefault((t.name, c), []).append(measure(t, c, seconds / rounds))
+        runs.extend(merge(parts) for parts in slices.values())
         print("\n  our server CPU per request (gateway = mlcatalog up; replicas = the model processes):")
         for run in runs:
             if run.parts and run.rps:
@@ -918,7 +954,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
             uuids = len({m["predictionUuid"] for m in preds})
             gw200 = pu.gateway_200s(d["crn"])
             client200 = sum(ours[n].sent or [])
-            inflight = 8 + sum(conns)  # wrk abandons at most c requests in flight at the end of each run
+            inflight = 8 + rounds * sum(conns)  # wrk abandons at most c requests in flight at the end of each run
             print(f"    {n} replica{'s' if n > 1 else ''}: {len(preds):,} metric records ({uuids:,} distinct "
                   f"prediction UUIDs; metric keys per record {dict(keys)}) read in {read_s:.2f} s | gateway 200 "
                   f"responses {gw200:,} -> {'EQUAL' if gw200 == len(preds) else 'DIFFERENT'} | 200s received by "
@@ -955,6 +991,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
                         " (noisy run)" if max(o.others, b.others) > NOISY else "") + (
                         " (baseline used 1 worker)" if _one_worker_only(base_t, b) else "")
                     goal_s = f">= {goal:g}x"
+                if len(o.slice_rps) > 1 and len(o.slice_rps) == len(b.slice_rps):
+                    spread = sorted(x / y for x, y in zip(o.slice_rps, b.slice_rps, strict=True) if y)
+                    verdict += f" (slices {spread[0]:.2f}-{spread[-1]:.2f}x)"
                 rows.append((f"req/s c={c}: {ours_t.removeprefix('ours, ')} vs {label}", f"{o.rps:,.0f}",
                              f"{b.rps:,.0f}", f"{ratio:.2f}x", goal_s, verdict))
         # CPU per request is much less sensitive than req/s to other work on a shared machine.

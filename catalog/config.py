@@ -81,6 +81,7 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_REQUEST_TIMEOUT": "serving.request_timeout_s",
     "MLCATALOG_METRICS_URL": "serving.metrics_url",
     "MLCATALOG_PUBLIC_URL": "serving.public_url",
+    "MLCATALOG_REPLICA_POLL_US": "serving.replica_poll_us",
 }
 
 #: The one user of the Atlas-compatible API (Atlas's own default user name).
@@ -167,6 +168,9 @@ class ServingSettings(_Section):
     request_timeout_s: float = Field(default=60.0, gt=0, description="a replica's answer must come within this")
     metrics_url: str | None = Field(default=None, description="metrics store; default sqlite in the store dir")
     public_url: str | None = Field(default=None, description="URL clients use to reach the platform")
+    replica_poll_us: int = Field(default=1000, ge=0, le=100_000,
+                                 description="most a replica polls for its next request before sleeping "
+                                             "(adaptive; 0 = never poll)")
 
 
 class Settings(_Section):

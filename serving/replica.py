@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from serving import sdk
+from serving.poll import AdaptivePoll
 
 HEADER = struct.Struct("!I")
 MAX_FRAME = 64 * 1024 * 1024
@@ -101,6 +102,9 @@ class Replica:
         self.replica_id: str = cfg["replica_id"]
         self.fn: Callable[..., Any] | None = None
         self.served = 0
+        self.poll_s = float(cfg.get("poll_us", 0)) / 1e6
+        self.pollers: set[AdaptivePoll] = set()  # of open connections; closed ones are summed in _poll_done
+        self._poll_done = [0, 0]
         # One prediction at a time (model code need not be thread-safe); also what shutdown waits on.
         self._predict_lock = threading.Lock()
         self._stopping = False
@@ -120,25 +124,41 @@ class Replica:
 
     def serve_connection(self, conn: socket.socket) -> None:
         with conn:
-            while True:
-                try:
-                    head = _recv_exact(conn, HEADER.size)
-                    if head is None:
-                        return
-                    (size,) = HEADER.unpack(head)
-                    if size > MAX_FRAME:
-                        log.error("frame of %d bytes is too large; closing the connection", size)
-                        return
-                    payload = _recv_exact(conn, size)
-                    if payload is None:
-                        return
-                    with self._predict_lock:
-                        if self._stopping:
-                            return  # unanswered: the gateway retries it on another replica
-                        # Sent under the lock too, so shutdown never cuts off an answer already computed.
-                        conn.sendall(self.predict(payload))
-                except OSError:
+            poller = AdaptivePoll(conn.fileno(), self.poll_s)
+            self.pollers.add(poller)
+            try:
+                self._serve(conn, poller)
+            finally:
+                self.pollers.discard(poller)
+                self._poll_done[0] += poller.polled
+                self._poll_done[1] += poller.blocked
+
+    def poll_counts(self) -> tuple[int, int]:
+        """(waits for a request that ended while polling, waits that went to sleep), over all connections."""
+        live = list(self.pollers)
+        return (self._poll_done[0] + sum(p.polled for p in live), self._poll_done[1] + sum(p.blocked for p in live))
+
+    def _serve(self, conn: socket.socket, poller: AdaptivePoll) -> None:
+        while True:
+            try:
+                poller.wait()
+                head = _recv_exact(conn, HEADER.size)
+                if head is None:
                     return
+                (size,) = HEADER.unpack(head)
+                if size > MAX_FRAME:
+                    log.error("frame of %d bytes is too large; closing the connection", size)
+                    return
+                payload = _recv_exact(conn, size)
+                if payload is None:
+                    return
+                with self._predict_lock:
+                    if self._stopping:
+                        return  # unanswered: the gateway retries it on another replica
+                    # Sent under the lock too, so shutdown never cuts off an answer already computed.
+                    conn.sendall(self.predict(payload))
+            except OSError:
+                return
 
     def accept_loop(self, listener: socket.socket) -> None:
         while True:
@@ -159,7 +179,10 @@ class Replica:
             parts = request_line.split()
             if len(parts) >= 2 and parts[0] == "GET" and parts[1] == "/health":
                 body = json.dumps({"status": "ok", "replica": self.replica_id, "pid": os.getpid(),
-                                   "deployment_crn": self.cfg["deployment_crn"], "served": self.served}).encode()
+                                   "deployment_crn": self.cfg["deployment_crn"], "served": self.served,
+                                   "poll": {"max_us": round(self.poll_s * 1e6),
+                                            **dict(zip(("polled", "slept"), self.poll_counts(), strict=True))}}
+                                  ).encode()
                 status = "200 OK"
             else:
                 body, status = b'{"status": "not found"}', "404 Not Found"

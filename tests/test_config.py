@@ -183,3 +183,12 @@ def test_password_is_not_shown(tmp_path: Path) -> None:
     s = load_settings(environ={"MLCATALOG_ATLAS_PASSWORD": "s3cret"}, cwd=tmp_path)
     assert "s3cret" not in repr(s)
     assert "s3cret" not in str(s.model_dump())
+
+
+def test_replica_polling_budget_from_env_and_file(tmp_path: Path) -> None:
+    assert load_settings(environ={}, cwd=tmp_path).serving.replica_poll_us == 1000
+    write(tmp_path / "mlcatalog.toml", "[serving]\nreplica_poll_us = 250\n")
+    assert load_settings(environ={}, cwd=tmp_path).serving.replica_poll_us == 250
+    assert load_settings(environ={"MLCATALOG_REPLICA_POLL_US": "0"}, cwd=tmp_path).serving.replica_poll_us == 0
+    with pytest.raises(ConfigError, match="MLCATALOG_REPLICA_POLL_US"):
+        load_settings(environ={"MLCATALOG_REPLICA_POLL_US": "-5"}, cwd=tmp_path)

@@ -40,7 +40,7 @@ class PlatformRuntime:
         # The platform's own credential for the catalog API of this process (never leaves the process).
         self._internal_token = secrets.token_urlsafe(32)
         self.metrics_url = metrics_url_for(settings, store_dir)
-        self.supervisor = Supervisor(store_dir / "replicas", self.metrics_url)
+        self.supervisor = Supervisor(store_dir / "replicas", self.metrics_url, settings.serving.replica_poll_us)
         self.catalog_api = CatalogApi(self_url, self._internal_token)
         self.replayer = Replayer(self.state, self.catalog_api.send)
         public = settings.serving.public_url or self_url

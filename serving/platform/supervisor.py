@@ -60,9 +60,10 @@ class _Running:
 
 
 class Supervisor:
-    def __init__(self, run_dir: Path, metrics_url: str) -> None:
+    def __init__(self, run_dir: Path, metrics_url: str, poll_us: int = 0) -> None:
         self.run_dir = run_dir
         self.metrics_url = metrics_url
+        self.poll_us = poll_us
         self.running: dict[str, _Running] = {}
 
     def pool(self, crn: str) -> Pool | None:
@@ -85,7 +86,7 @@ class Supervisor:
             cfg = {"replica_id": replica_id, "deployment_crn": spec.crn, "build_crn": spec.build_crn,
                    "model_crn": spec.model_crn, "metrics_url": self.metrics_url, "project_dir": spec.project_dir,
                    "file": spec.file, "function": spec.function, "socket": handle.socket,
-                   "health_port": handle.health_port}
+                   "health_port": handle.health_port, "poll_us": self.poll_us}
             running.procs.append(_Proc(handle, cfg, folder / f"r{i}.log"))
         self.running[spec.crn] = running
         for p in running.procs:

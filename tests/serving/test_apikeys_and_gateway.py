@@ -228,6 +228,8 @@ def test_health_per_replica(gw: Platform, open_dep: dict[str, Any], admin_key: s
         h = r.json()
         assert h["status"] == "ok" and h["replica"] == rs["replica_id"] and h["pid"] == rs["pid"]
         assert h["deployment_crn"] == open_dep["crn"]
+        # every request was waited for, by polling or asleep; the default polling budget reached the replica
+        assert h["poll"]["max_us"] == 1000 and h["poll"]["polled"] + h["poll"]["slept"] >= h["served"]
         seen.add(h["replica"])
     assert len(seen) == 2
 
