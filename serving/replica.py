@@ -1,12 +1,13 @@
 """A model replica: one process serving one predict function, one request at a time (as CML's replicas do).
 
 The gateway talks to it over a Unix socket with length-prefixed frames (cheaper than HTTP on the hot path):
-a request frame is the JSON of the model's input; an answer frame is one status byte, then for OK the complete
-JSON body the gateway returns (``{"success": true, "response": ..., "ReplicaID": ...}``, passed through without
-re-encoding), for ERROR ``{"error_id", "replica"}``. Each connection is served by a plain blocking thread
-(recv, predict, send: no event-loop hops on the hot path); one prediction runs at a time. ``GET /health`` is
-served over HTTP on a loopback port (asyncio) for supervisors and humans. Every prediction gets a UUID: a
-function not decorated with ``@model_metrics`` is wrapped by the replica.
+a request frame is the time by which it must start, then the JSON of the model's input (the gateway may queue a
+request behind another; one that waited past its start-by time is answered EXPIRED and not run); an answer frame
+is one status byte, then for OK the complete JSON body the gateway returns (``{"success": true, "response": ...,
+"ReplicaID": ...}``, passed through without re-encoding), for ERROR ``{"error_id", "replica"}``. Each connection
+is served by a plain blocking thread (recv, predict, send: no event-loop hops on the hot path); one prediction
+runs at a time. ``GET /health`` is served over HTTP on a loopback port (asyncio) for supervisors and humans.
+Every prediction gets a UUID: a function not decorated with ``@model_metrics`` is wrapped by the replica.
 
 Run as ``python -m serving.replica`` with ``MLCATALOG_REPLICA_CONFIG`` (JSON) in the environment.
 """
@@ -25,6 +26,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -36,9 +38,11 @@ from serving import sdk
 from serving.poll import AdaptivePoll
 
 HEADER = struct.Struct("!I")
+START_BY = struct.Struct("!d")  # a request frame's first field: its deadline to start (time.monotonic())
 MAX_FRAME = 64 * 1024 * 1024
 OK = b"\x00"
 ERROR = b"\x01"
+EXPIRED = b"\x02"  # the request waited in the connection past its start-by deadline and was not run
 log = logging.getLogger("mlcatalog.replica")
 
 
@@ -149,14 +153,18 @@ class Replica:
                 if size > MAX_FRAME:
                     log.error("frame of %d bytes is too large; closing the connection", size)
                     return
-                payload = _recv_exact(conn, size)
-                if payload is None:
+                request = _recv_exact(conn, size)
+                if request is None or size < START_BY.size:
                     return
+                (start_by,) = START_BY.unpack_from(request)
                 with self._predict_lock:
                     if self._stopping:
                         return  # unanswered: the gateway retries it on another replica
+                    if time.monotonic() > start_by:
+                        conn.sendall(frame(EXPIRED))
+                        continue
                     # Sent under the lock too, so shutdown never cuts off an answer already computed.
-                    conn.sendall(self.predict(payload))
+                    conn.sendall(self.predict(request[START_BY.size:]))
             except OSError:
                 return
 

@@ -1,19 +1,33 @@
 """Gateway-side replica connections and the per-deployment pool that balances over them.
 
-Each replica serves one request at a time, so the pool hands out *free* replicas; a request waits (up to the
-busy timeout) when all are busy, then gets 429 like CML's ``model.busy``. A replica that dies mid-request is
-taken out of rotation and the request is retried on another one, so a crash loses no client call.
+Each replica predicts one request at a time. The pool hands a request to an idle replica when there is one; when
+every replica is busy and the model is fast (answers in under :data:`PIPELINE_MAX_S` on average, and the busy
+replica's request started less than that ago), it queues one more request on that replica's connection, so the
+replica starts it the moment it has answered instead of idling while its answer travels to the gateway and the
+next request comes back (the round trip through the gateway costs as much as a small model's predict). Otherwise a request waits, first come first served, until a replica frees up;
+if it cannot start within the busy timeout it gets 429 like CML's ``model.busy`` -- a queued request carries that
+deadline, and the replica answers EXPIRED instead of starting it late. A replica that dies mid-request is taken
+out of rotation and its requests are retried on another one, so a crash loses no client call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
-from serving.replica import HEADER, MAX_FRAME
+from serving.replica import EXPIRED, HEADER, MAX_FRAME, START_BY
+
+#: A second request is queued on a busy replica only for models whose average answer time is below this: for
+#: them the gateway round trip is a large share of each request; for slower ones it is not worth making a request
+#: wait behind another instead of taking whichever replica frees up first.
+PIPELINE_MAX_S = 0.002
+_EWMA_WEIGHT = 0.1
+_tick = itertools.count()  # orders replicas by when they last became idle (most recent first)
 
 
 class ReplicaDown(Exception):
@@ -29,14 +43,15 @@ class ReplicaTimeout(Exception):
 
 
 class _FrameProtocol(asyncio.Protocol):
-    """One replica connection: writes request frames, hands each answer frame to the caller waiting for it.
+    """One replica connection: writes request frames, hands each answer frame to the caller waiting for it (the
+    replica answers in order, so the callers wait in a FIFO).
 
     A protocol rather than asyncio streams: one future per exchange instead of a drain() and two readexactly()
     coroutines, which is measurable on the gateway's hot path."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.waiter: asyncio.Future[bytes] | None = None
+        self.waiters: collections.deque[asyncio.Future[bytes]] = collections.deque()
         self.closed = False
         self._buf = bytearray()
 
@@ -46,21 +61,23 @@ class _FrameProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buf = self._buf
         buf += data
-        if len(buf) < HEADER.size:
-            return
-        (size,) = HEADER.unpack_from(buf)
-        if size > MAX_FRAME or size == 0:
-            self._fail(ReplicaDown(f"bad answer frame ({size} bytes)"))
-            self.close()
-        elif len(buf) >= HEADER.size + size:
+        while len(buf) >= HEADER.size:
+            (size,) = HEADER.unpack_from(buf)
+            if size > MAX_FRAME or size == 0:
+                self._fail(ReplicaDown(f"bad answer frame ({size} bytes)"))
+                self.close()
+                return
+            if len(buf) < HEADER.size + size:
+                return
             answer = bytes(buf[HEADER.size:HEADER.size + size])
             del buf[:HEADER.size + size]
-            waiter, self.waiter = self.waiter, None
-            if waiter is None or waiter.done() or buf:
-                # An answer nobody asked for, or more than one: the exchange is out of step; never reuse it.
+            if not self.waiters:
+                # An answer nobody asked for: the exchange is out of step; never reuse the connection.
                 self._fail(ReplicaDown("unexpected data from the replica"))
                 self.close()
-            if waiter is not None and not waiter.done():
+                return
+            waiter = self.waiters.popleft()
+            if not waiter.done():
                 waiter.set_result(answer)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -68,9 +85,10 @@ class _FrameProtocol(asyncio.Protocol):
         self._fail(ReplicaDown(str(exc) if exc else "the replica closed the connection"))
 
     def _fail(self, exc: Exception) -> None:
-        waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(exc)
 
     def close(self) -> None:
         self.closed = True
@@ -86,62 +104,74 @@ class ReplicaHandle:
     socket: str
     health_port: int
     alive: bool = False
-    in_queue: bool = False  # at most one free-queue entry per replica: two would share one connection
+    outstanding: int = 0  # requests sent and not yet answered (at most 2: see Pool)
+    idle_since: int = 0  # _tick when it last became idle
+    busy_since: float = 0.0  # monotonic time its oldest outstanding request was sent
     _conn: _FrameProtocol | None = field(default=None, repr=False)
+    _connecting: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
-    async def call(self, payload: bytes, timeout: float) -> bytes:
-        """One answer frame: its status byte, then its body."""
+    async def call(self, payload: bytes, timeout: float, start_by: float) -> bytes:
+        """One answer frame: its status byte, then its body. ``start_by`` (``time.monotonic()``, which is the
+        same clock in every process) is when the replica must have started it, else it answers EXPIRED."""
         loop = asyncio.get_running_loop()
+        conn: _FrameProtocol | None = None
         try:
             async with asyncio.timeout(timeout):  # one timer for the whole exchange
-                conn = self._conn
-                if conn is None or conn.closed:
-                    _, conn = await loop.create_unix_connection(_FrameProtocol, self.socket)
-                    self._conn = conn
+                conn = await self._connection()
                 assert conn.transport is not None
                 waiter: asyncio.Future[bytes] = loop.create_future()
-                conn.waiter = waiter
-                conn.transport.write(HEADER.pack(len(payload)) + payload)
+                conn.waiters.append(waiter)
+                conn.transport.write(HEADER.pack(START_BY.size + len(payload)) + START_BY.pack(start_by) + payload)
                 return await waiter
         except TimeoutError as e:
-            self.disconnect()
+            self._drop(conn)
             raise ReplicaTimeout(f"no answer within {timeout:g}s") from e
         except (OSError, ConnectionError) as e:
-            self.disconnect()
+            self._drop(conn)
             raise ReplicaDown(str(e) or type(e).__name__) from e
         except BaseException:
             # ReplicaDown from the protocol, a cancellation: never leave a half-read answer for the next caller.
-            self.disconnect()
+            self._drop(conn)
             raise
 
+    async def _connection(self) -> _FrameProtocol:
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            return conn
+        async with self._connecting:  # a second request queued while the first connects shares its connection
+            conn = self._conn
+            if conn is None or conn.closed:
+                _, conn = await asyncio.get_running_loop().create_unix_connection(_FrameProtocol, self.socket)
+                self._conn = conn
+            return conn
+
+    def _drop(self, conn: _FrameProtocol | None) -> None:
+        """Close the connection an exchange failed on (its other exchange fails too and is retried), but not a
+        newer one a retry has opened since."""
+        if conn is not None:
+            conn.close()
+            if self._conn is conn:
+                self._conn = None
+
     def disconnect(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        self._conn = None
+        self._drop(self._conn)
 
 
 class Pool:
     def __init__(self, deployment_crn: str, on_stuck: Callable[[ReplicaHandle], None] | None = None) -> None:
         self.deployment_crn = deployment_crn
         self.replicas: list[ReplicaHandle] = []
-        # Most recently freed first: under light load one warm replica (CPU caches, page cache) serves, instead
-        # of alternating onto one that went cold; under load every replica is busy anyway. Waiting requests
-        # are still served first come, first served (the queue's getters are FIFO whatever its order).
-        self._free: asyncio.Queue[ReplicaHandle] = asyncio.LifoQueue()
-        self._waiting = 0  # requests blocked in _free.get()
+        self._waiters: collections.deque[asyncio.Future[ReplicaHandle]] = collections.deque()
+        self.service_s: float | None = None  # moving average of answer times of requests sent to idle replicas
         self.on_stuck = on_stuck
 
     def add(self, handle: ReplicaHandle) -> None:
         self.replicas.append(handle)
 
-    def _release(self, handle: ReplicaHandle) -> None:
-        if handle.alive and not handle.in_queue:
-            handle.in_queue = True
-            self._free.put_nowait(handle)
-
     def mark_up(self, handle: ReplicaHandle) -> None:
         handle.alive = True
-        self._release(handle)
+        handle.idle_since = next(_tick)
+        self._wake()
 
     def mark_down(self, handle: ReplicaHandle) -> None:
         handle.alive = False
@@ -151,44 +181,111 @@ class Pool:
     def alive_count(self) -> int:
         return sum(1 for r in self.replicas if r.alive)
 
+    @property
+    def pipelining(self) -> bool:
+        return self.service_s is not None and self.service_s < PIPELINE_MAX_S
+
+    def _pick(self) -> ReplicaHandle | None:
+        """An idle replica, the most recently used one first (under light load one warm replica serves instead of
+        alternating onto one that went cold); else, for a fast model, a busy one with nothing queued whose
+        request started less than PIPELINE_MAX_S ago (not behind one that is running long), the one busy the
+        longest first (it should answer first)."""
+        idle: ReplicaHandle | None = None
+        busy: ReplicaHandle | None = None
+        recent = time.monotonic() - PIPELINE_MAX_S
+        for h in self.replicas:
+            if not h.alive:
+                continue
+            if h.outstanding == 0:
+                if idle is None or h.idle_since > idle.idle_since:
+                    idle = h
+            elif h.outstanding == 1 and h.busy_since > recent and (busy is None or h.busy_since < busy.busy_since):
+                busy = h
+        if idle is not None:
+            return idle
+        return busy if self.pipelining else None
+
+    def _take(self, handle: ReplicaHandle) -> None:
+        if handle.outstanding == 0:
+            handle.busy_since = time.monotonic()
+        handle.outstanding += 1
+
+    def _wake(self) -> None:
+        """Hand free slots to waiting requests, first come first served."""
+        while self._waiters:
+            handle = self._pick()
+            if handle is None:
+                return
+            waiter = self._waiters.popleft()
+            if not waiter.done():  # else it timed out meanwhile
+                self._take(handle)
+                waiter.set_result(handle)
+
+    async def _acquire(self, deadline: float) -> ReplicaHandle:
+        if not self._waiters:
+            handle = self._pick()
+            if handle is not None:  # the common case: no timer, no task switch
+                self._take(handle)
+                return handle
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise NoFreeReplica(self.deployment_crn)
+        waiter: asyncio.Future[ReplicaHandle] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(remaining):
+                return await waiter
+        except TimeoutError:
+            if waiter.done() and not waiter.cancelled():
+                return waiter.result()  # granted just as the timer fired: it got its replica in time
+            raise NoFreeReplica(self.deployment_crn) from None
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._done(waiter.result())  # cancelled after being granted a replica: give it back
+            raise
+
+    def _done(self, handle: ReplicaHandle) -> None:
+        handle.outstanding -= 1
+        if handle.outstanding == 0:
+            handle.idle_since = next(_tick)
+        else:
+            handle.busy_since = time.monotonic()  # an approximation: its queued request started about now
+        self._wake()
+
+    def _observe(self, seconds: float) -> None:
+        self.service_s = seconds if self.service_s is None else (
+            self.service_s + _EWMA_WEIGHT * (seconds - self.service_s))
+
     async def call(self, payload: bytes, *, busy_timeout: float, request_timeout: float) -> tuple[bytes, str]:
-        """Send one request to a free replica, retrying on others if one dies; (response frame, replica id)."""
+        """Send one request to a replica, retrying on others if one dies; (answer frame, replica id)."""
         deadline = time.monotonic() + busy_timeout
         attempts = 0
         while True:
-            if not self._waiting and not self._free.empty():
-                handle = self._free.get_nowait()  # the common case: no timer, no task switch
-            else:  # queue behind the requests already waiting (first come, first served)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise NoFreeReplica(self.deployment_crn)
-                self._waiting += 1
-                try:
-                    async with asyncio.timeout(remaining):
-                        handle = await self._free.get()
-                except TimeoutError:
-                    raise NoFreeReplica(self.deployment_crn) from None
-                finally:
-                    self._waiting -= 1
-            handle.in_queue = False
-            if not handle.alive:
-                continue  # went down while queued; the supervisor re-adds it when restarted
+            handle = await self._acquire(deadline)
+            alone = handle.outstanding == 1
+            sent = time.monotonic()
             try:
-                result = await handle.call(payload, request_timeout)
+                answer = await handle.call(payload, request_timeout, deadline)
             except ReplicaDown:
                 # The replica died before answering: the request goes to another one.
-                self.mark_down(handle)
+                self.mark_down(handle)  # first, so the slot freed next is not handed out on it again
+                self._done(handle)
                 attempts += 1
                 if attempts > len(self.replicas) + 2:
                     raise
                 continue
             except ReplicaTimeout:
                 self.mark_down(handle)
+                self._done(handle)
                 if self.on_stuck is not None:
                     self.on_stuck(handle)  # the supervisor restarts it; it rejoins when healthy
                 raise
             except BaseException:
-                self._release(handle)
+                self._done(handle)
                 raise
-            self._release(handle)
-            return result, handle.replica_id
+            if alone:
+                self._observe(time.monotonic() - sent)
+            self._done(handle)
+            if answer[:1] == EXPIRED:  # queued behind a request that ran past this one's busy deadline
+                raise NoFreeReplica(self.deployment_crn)
+            return answer, handle.replica_id
