@@ -630,8 +630,10 @@ REPLICA_PREDICT: list[Category] = [
     ("rest of @model_metrics wrapper (uuid4, contextvar, clock)", _has("model_metrics.<locals>.wrapper")),
     ("rest of model.py predict (parse the feature string)", _has("model.py:predict")),
     ("replica framing: orjson loads + answer frame", _has("serving/replica.py:Replica.predict")),
-    ("IDLE: waiting for the next request (recv)", _has("serving/replica.py:_recv_exact")),
-    ("socket send of the answer, lock", _has("serving/replica.py:Replica.serve_connection")),
+    ("IDLE: waiting for the next request (AdaptivePoll: polls, then sleeps; polling shows as CPU in /proc)",
+     _has("serving/poll.py:AdaptivePoll.wait")),
+    ("IDLE: waiting for the rest of a request (recv)", _has("serving/replica.py:_recv_exact")),
+    ("socket send of the answer, lock, start-by check", _has("serving/replica.py:Replica._serve")),
 ]
 REPLICA_LOOP: list[Category] = [
     ("IDLE: epoll wait", _leaf("selectors.py:EpollSelector.select")),
