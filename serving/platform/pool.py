@@ -4,10 +4,11 @@ Each replica predicts one request at a time. The pool hands a request to an idle
 every replica is busy and the model is fast (answers in under :data:`PIPELINE_MAX_S` on average, and the busy
 replica's request started less than that ago), it queues one more request on that replica's connection, so the
 replica starts it the moment it has answered instead of idling while its answer travels to the gateway and the
-next request comes back (the round trip through the gateway costs as much as a small model's predict). Otherwise a request waits, first come first served, until a replica frees up;
-if it cannot start within the busy timeout it gets 429 like CML's ``model.busy`` -- a queued request carries that
-deadline, and the replica answers EXPIRED instead of starting it late. A replica that dies mid-request is taken
-out of rotation and its requests are retried on another one, so a crash loses no client call.
+next request comes back (the round trip through the gateway costs as much as a small model's predict).
+Otherwise a request waits, first come first served, until a replica frees up; if it cannot start within the busy
+timeout it gets 429 like CML's ``model.busy`` -- a queued request carries that deadline, and the replica answers
+EXPIRED instead of starting it late. A replica that dies mid-request is taken out of rotation and its requests
+are retried on another one, so a crash loses no client call.
 """
 
 from __future__ import annotations
