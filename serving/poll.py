@@ -16,10 +16,20 @@ from __future__ import annotations
 import os
 import select
 import time
+from dataclasses import dataclass
+
+
+@dataclass
+class PollCounts:
+    """Waits for a request that ended while polling, and waits that went to sleep (shared by a replica's
+    connections, for /health)."""
+
+    polled: int = 0
+    slept: int = 0
 
 
 class AdaptivePoll:
-    def __init__(self, fd: int, max_s: float, grow_start_s: float = 50e-6) -> None:
+    def __init__(self, fd: int, max_s: float, grow_start_s: float = 50e-6, counts: PollCounts | None = None) -> None:
         if max_s < 0 or grow_start_s <= 0:
             raise ValueError("poll times must be positive (max 0 turns polling off)")
         self.max_s = max_s
@@ -27,8 +37,7 @@ class AdaptivePoll:
         self.budget_s = 0.0
         self._poll = select.poll()
         self._poll.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
-        self.polled = 0  # waits that ended while polling (counters for tests and benchmarks)
-        self.blocked = 0  # waits that went to sleep
+        self.counts = counts if counts is not None else PollCounts()
 
     def wait(self) -> None:
         """Return once the socket is readable (or closed): polling within the budget, then blocking."""
@@ -39,13 +48,13 @@ class AdaptivePoll:
             deadline = started + self.budget_s
             while True:
                 if self._poll.poll(0):
-                    self.polled += 1
+                    self.counts.polled += 1
                     return
                 if time.perf_counter() >= deadline:
                     break
                 os.sched_yield()
         self._poll.poll()  # sleep until readable
-        self.blocked += 1
+        self.counts.slept += 1
         waited = time.perf_counter() - started
         if waited <= self.max_s:
             # The request came soon after polling gave up: a longer budget would have caught it.

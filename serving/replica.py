@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from serving import sdk
-from serving.poll import AdaptivePoll
+from serving.poll import AdaptivePoll, PollCounts
 
 HEADER = struct.Struct("!I")
 START_BY = struct.Struct("!d")  # a request frame's first field: its deadline to start (time.monotonic())
@@ -107,8 +107,7 @@ class Replica:
         self.fn: Callable[..., Any] | None = None
         self.served = 0
         self.poll_s = float(cfg.get("poll_us", 0)) / 1e6
-        self.pollers: set[AdaptivePoll] = set()  # of open connections; closed ones are summed in _poll_done
-        self._poll_done = [0, 0]
+        self.poll_counts = PollCounts()
         # One prediction at a time (model code need not be thread-safe); also what shutdown waits on.
         self._predict_lock = threading.Lock()
         self._stopping = False
@@ -128,19 +127,7 @@ class Replica:
 
     def serve_connection(self, conn: socket.socket) -> None:
         with conn:
-            poller = AdaptivePoll(conn.fileno(), self.poll_s)
-            self.pollers.add(poller)
-            try:
-                self._serve(conn, poller)
-            finally:
-                self.pollers.discard(poller)
-                self._poll_done[0] += poller.polled
-                self._poll_done[1] += poller.blocked
-
-    def poll_counts(self) -> tuple[int, int]:
-        """(waits for a request that ended while polling, waits that went to sleep), over all connections."""
-        live = list(self.pollers)
-        return (self._poll_done[0] + sum(p.polled for p in live), self._poll_done[1] + sum(p.blocked for p in live))
+            self._serve(conn, AdaptivePoll(conn.fileno(), self.poll_s, counts=self.poll_counts))
 
     def _serve(self, conn: socket.socket, poller: AdaptivePoll) -> None:
         while True:
@@ -189,7 +176,7 @@ class Replica:
                 body = json.dumps({"status": "ok", "replica": self.replica_id, "pid": os.getpid(),
                                    "deployment_crn": self.cfg["deployment_crn"], "served": self.served,
                                    "poll": {"max_us": round(self.poll_s * 1e6),
-                                            **dict(zip(("polled", "slept"), self.poll_counts(), strict=True))}}
+                                            "polled": self.poll_counts.polled, "slept": self.poll_counts.slept}}
                                   ).encode()
                 status = "200 OK"
             else:

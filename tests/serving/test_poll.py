@@ -34,7 +34,7 @@ def test_off_never_waits_or_counts(pair: tuple[socket.socket, socket.socket]) ->
     t0 = time.perf_counter()
     p.wait()  # nothing to read, yet it returns: the caller's recv() does the blocking
     assert time.perf_counter() - t0 < 0.5
-    assert (p.polled, p.blocked, p.budget_s) == (0, 0, 0.0)
+    assert (p.counts.polled, p.counts.slept, p.budget_s) == (0, 0, 0.0)
 
 
 def test_a_short_wait_grows_the_budget_and_the_next_request_is_caught_polling(
@@ -46,17 +46,17 @@ def test_a_short_wait_grows_the_budget_and_the_next_request_is_caught_polling(
     p.wait()
     timer.join()
     assert a.recv(1) == b"x"
-    assert (p.polled, p.blocked) == (0, 1) and p.budget_s == START
+    assert (p.counts.polled, p.counts.slept) == (0, 1) and p.budget_s == START
     timer = send_later(b, 0.02)  # after the budget: polling gives up, sleeps, and learns to poll longer
     p.wait()
     timer.join()
     a.recv(1)
-    assert p.blocked == 2 and p.budget_s == 2 * START
+    assert p.counts.slept == 2 and p.budget_s == 2 * START
     timer = send_later(b, 0.002)  # well within the budget now
     p.wait()
     timer.join()
     assert a.recv(1) == b"x"
-    assert (p.polled, p.blocked) == (1, 2) and p.budget_s == 2 * START  # success keeps the budget
+    assert (p.counts.polled, p.counts.slept) == (1, 2) and p.budget_s == 2 * START  # success keeps the budget
 
 
 def test_budget_is_capped_at_the_maximum(pair: tuple[socket.socket, socket.socket]) -> None:
@@ -67,7 +67,7 @@ def test_budget_is_capped_at_the_maximum(pair: tuple[socket.socket, socket.socke
     p.wait()
     timer.join()
     a.recv(1)
-    assert p.blocked == 1 and p.budget_s == MAX
+    assert p.counts.slept == 1 and p.budget_s == MAX
 
 
 def test_long_idle_gaps_shrink_the_budget_to_nothing(pair: tuple[socket.socket, socket.socket]) -> None:
@@ -82,7 +82,7 @@ def test_long_idle_gaps_shrink_the_budget_to_nothing(pair: tuple[socket.socket, 
         a.recv(1)
         budgets.append(p.budget_s)
     assert budgets == [0.015, 0.0, 0.0]  # halved, then below the start value: off until requests come close again
-    assert (p.polled, p.blocked) == (0, 3)
+    assert (p.counts.polled, p.counts.slept) == (0, 3)
 
 
 def test_a_closed_peer_ends_the_wait(pair: tuple[socket.socket, socket.socket]) -> None:

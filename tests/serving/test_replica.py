@@ -93,5 +93,5 @@ def test_waits_for_requests_are_counted(served: tuple[socket.socket, list[Any], 
     for i in range(5):
         send(gateway, {"i": i}, time.monotonic() + 60)
         assert answer(gateway)[:1] == OK
-    polled, slept = replica.poll_counts()
-    assert polled + slept >= 5  # each request was waited for, by polling or asleep
+    counts = replica.poll_counts
+    assert counts.polled + counts.slept >= 5  # each request was waited for, by polling or asleep
