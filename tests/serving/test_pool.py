@@ -33,6 +33,14 @@ async def echo(payload: bytes, writer: asyncio.StreamWriter) -> bool:
     return True
 
 
+def slow_by(seconds: float) -> Behaviour:
+    async def behaviour(payload: bytes, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(seconds)
+        return await echo(payload, writer)
+
+    return behaviour
+
+
 @contextlib.asynccontextmanager
 async def replicas(tmp_path: Path, *behaviours: Behaviour) -> AsyncIterator[list[Scripted]]:
     """One Unix-socket server per behaviour (replica ``r<i>``); connections and servers are closed on the way out."""
@@ -172,12 +180,8 @@ def test_a_replica_closing_without_answering_sends_the_request_to_another(tmp_pa
 
 
 def test_all_replicas_busy_past_the_busy_timeout_is_no_free_replica(tmp_path: Path) -> None:
-    async def slow(payload: bytes, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(0.5)
-        return await echo(payload, writer)
-
     async def main() -> None:
-        async with replicas(tmp_path, slow) as (r,):
+        async with replicas(tmp_path, slow_by(0.5)) as (r,):
             pool = pool_of(r)
             busy = asyncio.create_task(pool.call(b"a", busy_timeout=1, request_timeout=5))
             await asyncio.sleep(0.05)
@@ -190,12 +194,8 @@ def test_all_replicas_busy_past_the_busy_timeout_is_no_free_replica(tmp_path: Pa
 
 
 def test_sequential_calls_stay_on_the_warm_replica_and_concurrent_ones_use_both(tmp_path: Path) -> None:
-    async def slow_echo(payload: bytes, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(0.05)
-        return await echo(payload, writer)
-
     async def main() -> None:
-        async with replicas(tmp_path, slow_echo, slow_echo) as scripted:
+        async with replicas(tmp_path, slow_by(0.05), slow_by(0.05)) as scripted:
             pool = pool_of(*scripted)
             one_at_a_time = {(await pool.call(b"s", busy_timeout=1, request_timeout=5))[1] for _ in range(6)}
             assert len(one_at_a_time) == 1
@@ -207,14 +207,6 @@ def test_sequential_calls_stay_on_the_warm_replica_and_concurrent_ones_use_both(
 
 # -- a second request queued on a busy replica (fast models only) ------------------------------------------------
 FAST = 0.0005  # a model answering in 0.5 ms on average: the pool queues behind busy replicas
-
-
-def slow_by(seconds: float) -> Behaviour:
-    async def behaviour(payload: bytes, writer: asyncio.StreamWriter) -> bool:
-        await asyncio.sleep(seconds)
-        return await echo(payload, writer)
-
-    return behaviour
 
 
 def test_the_pool_learns_the_answer_time_and_queues_only_for_fast_models(tmp_path: Path) -> None:
