@@ -3,12 +3,17 @@
 ``crn:<partition>:<service>:<region>:<account>:<resourceType>:<resource>``; CML's ML objects use resource type
 ``workspace`` and resource ``<workspace>/<object-uuid>``. Dev-mode CRNs (``crn:cdp:ml:::workspace:dev/model``)
 have an empty region and account, which Cloudera's own regex rejects; we accept them.
+
+CML's SDK also takes a *bare* ``/<id>`` form in place of a model, build or deployment CRN (the example in
+``track_aggregate_metrics``' help: ``model_deployment_crn="/db401b6a-..."``). It is a reference, not a CRN: it names
+whichever known CRN has that object id, so it is resolved against the CRNs the caller knows (:func:`resolve_ref`).
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -16,6 +21,7 @@ _CRN = re.compile(
     r"^crn:(?P<partition>[a-z]+):(?P<service>[a-z]+):(?P<region>[a-z0-9-]*):(?P<account>[^:\s]*):"
     r"(?P<resource_type>[A-Za-z]+):(?P<resource>\S+)$"
 )
+_BARE = re.compile(r"^/(?P<id>[A-Za-z0-9][A-Za-z0-9._-]*)$")
 # uuid5 namespace for CRNs derived from stable identities (project path, model name, git commit)
 MLCATALOG_NAMESPACE = uuid.UUID("7a3a5c1e-2b6f-5d3e-9b0a-6d1c2f8e4a10")
 DEV_WORKSPACE = "dev"
@@ -70,6 +76,30 @@ def is_crn(text: str) -> bool:
     except CrnError:
         return False
     return True
+
+
+def bare_id(text: str) -> str | None:
+    """The object id of CML's bare ``/<id>`` form, or None when ``text`` is not in that form."""
+    m = _BARE.match(text.strip()) if isinstance(text, str) else None
+    return m.group("id") if m else None
+
+
+def is_crn_ref(text: str) -> bool:
+    """A CRN or CML's bare ``/<id>`` form of one."""
+    return bare_id(text) is not None or is_crn(text)
+
+
+def resolve_ref(ref: str, known: Iterable[str]) -> str | None:
+    """The CRN that ``ref`` names: ``ref`` itself when it is a full CRN; for the bare ``/<id>`` form, the one CRN in
+    ``known`` whose object id is ``<id>`` (None if there is none). CrnError when ``ref`` is neither form, or when
+    the bare id matches several different CRNs."""
+    oid = bare_id(ref)
+    if oid is None:
+        return str(parse_crn(ref))
+    found = {c for c in known if is_crn(c) and parse_crn(c).object_id == oid}
+    if len(found) > 1:
+        raise CrnError(f"{ref} is ambiguous: it matches {', '.join(sorted(found))}; give the full CRN")
+    return found.pop() if found else None
 
 
 def ml_crn(region: str, account: str, workspace: str, object_id: str | uuid.UUID) -> Crn:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from catalog.crn import dev_crn, is_crn, parse_crn
+from catalog.crn import bare_id, dev_crn, is_crn_ref, resolve_ref
 from serving.metrics.models import TRUSTED, MetricRecord, normalize_metric
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -196,6 +196,23 @@ def _in_replica() -> bool:
     return bool(os.environ.get(REPLICA_CONFIG_ENV)) or (_context is not None and _context.replica)
 
 
+def _local_ref(ref: str | None, kind: str) -> str | None:
+    """CML's bare ``/<id>`` form resolved against this process's own CRNs (a replica's deployment, build and model;
+    outside a replica the dev ones); anything else as given. Outside a replica an unresolved ``/<id>`` goes to the
+    platform as is, which knows every deployment; a replica has only its own."""
+    if not ref or bare_id(ref) is None:
+        return ref
+    if _in_replica():
+        ctx = _ctx()
+        own = {"deployment": ctx.deployment_crn, "build": ctx.build_crn, "model": ctx.model_crn}[kind]
+    else:
+        own = {"deployment": dev_model_deployment_crn, "build": dev_model_build_crn, "model": dev_model_crn}[kind]
+    crn = resolve_ref(ref, [own] if own else [])
+    if crn is None and _in_replica():
+        raise MetricsError(f"{ref} is not this replica's {kind} ({own}); give the full CRN")
+    return crn or ref
+
+
 def read_metrics(model_deployment_crn: str | None = None, start_timestamp_ms: int | None = None,
                  end_timestamp_ms: int | None = None, model_crn: str | None = None,
                  model_build_crn: str | None = None) -> dict[str, Any]:
@@ -209,8 +226,12 @@ def read_metrics(model_deployment_crn: str | None = None, start_timestamp_ms: in
         else:
             raise MetricsError("read_metrics needs model_deployment_crn, model_crn or model_build_crn")
     for c in (model_deployment_crn, model_crn, model_build_crn):
-        if c and not is_crn(c):
-            raise MetricsError(f"not a CRN: {c!r}")
+        if c and not is_crn_ref(c):
+            raise MetricsError(f"not a CRN: {c!r} (expected crn:cdp:ml:<region>:<account>:workspace:<ws>/<id>, "
+                               "or CML's short form /<id>)")
+    model_deployment_crn = _local_ref(model_deployment_crn, "deployment")
+    model_crn = _local_ref(model_crn, "model")
+    model_build_crn = _local_ref(model_build_crn, "build")
     if _is_dev(model_deployment_crn, model_crn, model_build_crn) or _in_replica():
         records = _ctx().store.read(model_deployment_crn=model_deployment_crn, model_crn=model_crn,
                                     model_build_crn=model_build_crn, start_ms=start, end_ms=end)
@@ -256,6 +277,10 @@ def track_aggregate_metrics(metrics: dict[str, Any], start_timestamp_ms: int, en
         model_deployment_crn = _ctx().deployment_crn if (_in_replica() or _is_dev()) else None
         if model_deployment_crn is None:
             raise MetricsError("track_aggregate_metrics needs model_deployment_crn outside a replica")
+    elif not is_crn_ref(model_deployment_crn):
+        raise MetricsError(f"not a CRN: {model_deployment_crn!r}")
+    model_deployment_crn = _local_ref(model_deployment_crn, "deployment")
+    assert model_deployment_crn is not None
     if _is_dev(model_deployment_crn) or (_in_replica() and model_deployment_crn == _ctx().deployment_crn):
         ctx = _ctx()
         ctx.store.write_aggregate(model_deployment_crn, start, end, metrics, model_build_crn=ctx.build_crn,
@@ -293,10 +318,3 @@ def _platform(method: str, path: str, *, params: dict[str, Any] | None = None, b
             raise UnknownPrediction(message)
         raise MetricsError(f"{method} {path} failed with HTTP {resp.status_code}: {message}")
     return data
-
-
-def crn_id(crn: str) -> str | None:
-    """The object id of an ML CRN (also accepts CML's bare ``/uuid`` form)."""
-    if crn.startswith("/"):
-        return crn[1:] or None
-    return parse_crn(crn).object_id

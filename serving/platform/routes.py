@@ -12,7 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from catalog.errors import NotFound
+from catalog.crn import CrnError, bare_id, resolve_ref
+from catalog.errors import InvalidInput, NotFound
 from serving.platform import outbox
 from serving.platform.gateway import MAX_BODY, Auth, ModelGateway, too_large
 from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
@@ -81,21 +82,40 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
     def call(fn: Callable[..., Any], *a: Any, **k: Any) -> Any:
         return run_in_threadpool(fn, *a, **k)
 
+    def resolve(ref: str | None, kind: str) -> str | None:
+        """A CRN given to the metrics API; CML's bare ``/<id>`` form is resolved against the platform's deployments
+        (``kind``: which of their CRNs), and an unknown one is a 404 rather than an empty answer."""
+        if not ref:
+            return None
+        try:
+            crn = resolve_ref(ref, platform.known_crns(kind) if bare_id(ref) else ())
+        except CrnError as e:
+            raise InvalidInput(str(e)) from None
+        if crn is None:
+            what = {"crn": "deployment", "build_crn": "build", "model_crn": "model"}[kind]
+            raise NotFound(f"no {what} of this platform has a CRN ending with {ref.strip()}")
+        return crn
+
     @r.get("/api/v1/metrics", dependencies=guarded)
     async def read_metrics(model_deployment_crn: str | None = None, model_crn: str | None = None,
                            model_build_crn: str | None = None,
                            start_timestamp_ms: Annotated[int, Query(ge=0)] = 0,
                            end_timestamp_ms: int | None = None) -> JSONResponse:
         if not (model_deployment_crn or model_crn or model_build_crn):
-            raise NotFoundOrBad("give model_deployment_crn, model_crn or model_build_crn")
-        records = await call(metrics_store.read, model_deployment_crn=model_deployment_crn, model_crn=model_crn,
-                             model_build_crn=model_build_crn, start_ms=start_timestamp_ms,
+            raise InvalidInput("give model_deployment_crn, model_crn or model_build_crn")
+        records = await call(metrics_store.read,
+                             model_deployment_crn=resolve(model_deployment_crn, "crn"),
+                             model_crn=resolve(model_crn, "model_crn"),
+                             model_build_crn=resolve(model_build_crn, "build_crn"),
+                             start_ms=start_timestamp_ms,
                              end_ms=end_timestamp_ms)  # None: no upper bound (a record of this very ms stays)
         return JSONResponse({"metrics": [rec.to_cml() for rec in records]})
 
     @r.post("/api/v1/metrics/aggregate", dependencies=guarded)
     async def aggregate(body: MetricsAggregate) -> JSONResponse:
-        crn = _resolve_crn(platform, body.model_deployment_crn)
+        crn = resolve(body.model_deployment_crn, "crn")
+        if crn is None:
+            raise InvalidInput("model_deployment_crn is empty")
         d = platform.by_crn(crn)
         await call(metrics_store.write_aggregate, crn, body.start_timestamp_ms, body.end_timestamp_ms, body.metrics,
                    model_build_crn=d.build_crn if d else None, model_crn=d.model_crn if d else None)
@@ -113,18 +133,3 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
         return JSONResponse({"success": True, "record": rec.to_cml()})
 
     return r
-
-
-class NotFoundOrBad(NotFound):
-    code = "invalid_input"
-
-
-def _resolve_crn(platform: Platform, crn: str) -> str:
-    """Accept CML's bare ``/<uuid>`` form of a deployment CRN (as in track_aggregate_metrics' help example)."""
-    if not crn.startswith("/"):
-        return crn
-    suffix = crn
-    for d in platform.list():
-        if d.crn.endswith(suffix):
-            return d.crn
-    raise NotFound(f"no deployment whose CRN ends with {crn}")

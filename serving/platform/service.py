@@ -88,6 +88,11 @@ class Platform:
         rows = self.state.conn().execute("SELECT * FROM deployment ORDER BY create_time_ms").fetchall()
         return [self._info(r) for r in rows]
 
+    def known_crns(self, kind: str) -> tuple[str, ...]:
+        """Every deployment's (``kind`` "crn"), build's ("build_crn") or model's ("model_crn") CRN, stopped ones too."""
+        column = {"crn": "crn", "build_crn": "build_crn", "model_crn": "model_crn"}[kind]
+        return tuple(r[0] for r in self.state.conn().execute(f"SELECT DISTINCT {column} FROM deployment"))
+
     def get(self, crn: str) -> DeploymentInfo:
         row = self.state.conn().execute("SELECT * FROM deployment WHERE crn = ?", (crn,)).fetchone()
         if row is None:
@@ -190,11 +195,15 @@ class Platform:
         return self.get(crn)
 
     async def restore(self) -> None:
-        """At start-up: bring back what was running when the platform stopped."""
+        """At start-up: bring back what was running when the platform stopped, and finish the stops it was in the
+        middle of (their replicas went with the old platform process: they exit when orphaned)."""
         rows = self.state.conn().execute(
-            "SELECT * FROM deployment WHERE status IN ('deploying', 'deployed')").fetchall()
+            "SELECT * FROM deployment WHERE status IN ('deploying', 'deployed', 'stopping')").fetchall()
         for row in rows:
             d = dict(row)
+            if d["status"] == "stopping":
+                self._set_status(d, "stopped")
+                continue
             try:
                 await self.supervisor.start(self._spec(d))
             except Exception as e:  # noqa: BLE001 - one broken deployment must not keep the others down

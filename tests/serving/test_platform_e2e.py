@@ -106,6 +106,48 @@ print(json.dumps({{"n": len(df), "cols": sorted(df.columns), "records": res2["me
     assert aggregates and aggregates[-1]["metrics"] == {"chisq_x2": 1.5, "chisq_p": 0.2}
 
 
+def test_short_crn_form_against_the_platform(platform: Platform, deployment: dict[str, Any], api_key: str,
+                                            tmp_path: Path) -> None:
+    x, _ = generate(1, seed=5)[0]
+    assert call(platform, api_key, deployment["accessKey"], {"feature": feature_string(x)}).status_code == 200
+    short = {k: "/" + str(parse_crn(deployment[k]).object_id) for k in ("crn", "buildCrn", "modelCrn")}
+    script = tmp_path / "short.py"
+    script.write_text(f'''
+import json, time
+import cdsw
+from serving.sdk import MetricsError
+full, short = {deployment!r}, {short!r}
+now = int(time.time() * 1000)
+cdsw.track_aggregate_metrics({{"short_form": 1}}, now - 1000, now, model_deployment_crn=short["crn"])
+end = now + 1000
+counts = {{}}
+for arg, key in (("model_deployment_crn", "crn"), ("model_build_crn", "buildCrn"), ("model_crn", "modelCrn")):
+    by_full = cdsw.read_metrics(end_timestamp_ms=end, **{{arg: full[key]}})["metrics"]
+    by_short = cdsw.read_metrics(end_timestamp_ms=end, **{{arg: short[key]}})["metrics"]
+    counts[arg] = [len(by_full), by_full == by_short, sum(r["metrics"] == {{"short_form": 1}} for r in by_short)]
+try:
+    cdsw.read_metrics(model_deployment_crn="/00000000-0000-4000-8000-000000000000")
+    unknown = None
+except MetricsError as e:
+    unknown = str(e)
+print(json.dumps({{"counts": counts, "unknown": unknown}}))
+''')
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                         env={**platform.env, "MLCATALOG_API_KEY": api_key})
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    for arg, (n, same, aggregates) in data["counts"].items():
+        assert n >= 2 and same and aggregates == 1, arg
+    assert data["unknown"] and "404" in data["unknown"] and "no deployment" in data["unknown"]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    r = httpx.get(f"{platform.url}/api/v1/metrics", params={"model_deployment_crn": "not-a-crn"}, headers=headers)
+    assert r.status_code == 400 and "not a CRN" in r.text
+    r = httpx.post(f"{platform.url}/api/v1/metrics/aggregate", headers=headers,
+                   json={"metrics": {"a": 1}, "start_timestamp_ms": 0, "end_timestamp_ms": 1,
+                         "model_deployment_crn": "/00000000-0000-4000-8000-000000000000"})
+    assert r.status_code == 404 and "no deployment" in r.text
+
+
 def test_catalog_shows_the_deployment_with_lineage(platform: Platform, deployment: dict[str, Any],
                                                    api_key: str) -> None:
     deadline = time.monotonic() + 30
@@ -116,6 +158,9 @@ def test_catalog_shows_the_deployment_with_lineage(platform: Platform, deploymen
     headers = {"Authorization": f"Bearer {api_key}"}
     d = httpx.get(f"{platform.url}/api/v1/deployments/{deployment['crn']}", headers=headers, timeout=30).json()
     assert d["status"] == "deployed" and d["build_crn"] == deployment["buildCrn"]
+    assert d["model_crn"] == deployment["modelCrn"] and d["endpoint_url"] == deployment["endpoint"]
+    assert (d["replicas"], d["cpu_millicores"], d["memory_mb"]) == (2, 1000, 2048)  # --replicas 2, the defaults
+    assert d["deployed_time"] >= d["create_time"] > 0
     lin = httpx.get(f"{platform.url}/api/v1/deployments/{deployment['crn']}/lineage", headers=headers,
                     timeout=30).json()
     qns = json.dumps(lin["tree"])

@@ -153,12 +153,14 @@ print(json.dumps(cdsw.read_metrics(model_deployment_crn=cdsw.dev_model_deploymen
 
 def test_track_metric_outside_a_prediction_in_dev_mode_does_not_raise(store: Path) -> None:
     res, stderr = run_json('''
-import json, cdsw
+import json, time, cdsw
 cdsw.track_metric("auroc", 0.91)
-print(json.dumps("ok"))
+print(json.dumps(cdsw.read_metrics(end_timestamp_ms=int(time.time() * 1000) + 1000)))
 ''', store)
-    assert res == "ok"
     assert stderr.count(BANNER) == 1
+    # CML's dev mode forgets it; we keep it, as a record of its own under the dev CRNs with no prediction UUID.
+    assert [(r["predictionUuid"], r["metrics"], r["modelDeploymentCrn"]) for r in res["metrics"]] == [
+        (None, {"auroc": 0.91}, DEV_DEPLOYMENT)]
 
 
 def _replica_env(tmp_path: Path) -> dict[str, str]:
@@ -195,6 +197,54 @@ print(json.dumps({"out": out, "err": err, "records": rec}))
     assert [r["predictionUuid"] for r in res["records"]] == [res["out"]["uuid"]]
     assert res["records"][0]["modelBuildCrn"] == "crn:cdp:ml:us-west-1:acct:workspace:ws/build-1"
     assert not (store / "metrics.db").exists(), "a replica writes to its metrics_url, not the dev store"
+
+
+def test_short_crn_form_in_a_replica_names_its_own_crns(tmp_path: Path, store: Path) -> None:
+    res, _ = run_json(PREDICT + '''
+import json, time
+from serving.sdk import MetricsError
+out = predict({"text": "abcd"})
+now = int(time.time() * 1000)
+cdsw.track_aggregate_metrics({"psi": 0.1}, now - 1000, now, model_deployment_crn="/dep-1")
+end = now + 1000
+reads = {k: cdsw.read_metrics(end_timestamp_ms=end, **{k: v})["metrics"]
+         for k, v in (("model_deployment_crn", "/dep-1"), ("model_build_crn", "/build-1"),
+                      ("model_crn", "/model-1"))}
+errors = []
+for call in (lambda: cdsw.read_metrics(model_deployment_crn="/dep-2"),
+             lambda: cdsw.read_metrics(model_deployment_crn="/build-1"),
+             lambda: cdsw.read_metrics(model_deployment_crn="dep-1"),
+             lambda: cdsw.track_aggregate_metrics({"psi": 0.2}, now - 1000, now, model_deployment_crn="/dep-2"),
+             lambda: cdsw.track_aggregate_metrics({"psi": 0.2}, now - 1000, now, model_deployment_crn="ws/dep-1")):
+    try:
+        call()
+        errors.append(None)
+    except MetricsError as e:
+        errors.append(str(e))
+print(json.dumps({"out": out, "reads": reads, "errors": errors}))
+''', store, _replica_env(tmp_path))
+    dep = "crn:cdp:ml:us-west-1:acct:workspace:ws/dep-1"
+    for key, records in res["reads"].items():
+        by_uuid = {r["predictionUuid"]: r for r in records}
+        assert len(records) == 2 and set(by_uuid) == {res["out"]["uuid"], None}, key
+        assert by_uuid[None]["metrics"] == {"psi": 0.1} and by_uuid[None]["modelDeploymentCrn"] == dep
+    wrong_deployment, build_as_deployment, not_a_crn, wrong_aggregate, not_a_crn_aggregate = res["errors"]
+    assert wrong_deployment and "/dep-2" in wrong_deployment and "full CRN" in wrong_deployment
+    assert build_as_deployment and "not this replica's deployment" in build_as_deployment
+    assert not_a_crn and "not a CRN" in not_a_crn and "/<id>" in not_a_crn
+    assert wrong_aggregate and "/dep-2" in wrong_aggregate
+    assert not_a_crn_aggregate and "not a CRN" in not_a_crn_aggregate
+
+
+def test_short_crn_form_of_the_dev_crns(predictions: tuple[list[dict[str, Any]], str], store: Path) -> None:
+    res, _ = run_json('''
+import json, time, cdsw
+end = int(time.time() * 1000) + 1000
+print(json.dumps([len(cdsw.read_metrics(end_timestamp_ms=end, **{k: v})["metrics"])
+                  for k, v in (("model_deployment_crn", "/model-deployment"), ("model_build_crn", "/model-build"),
+                               ("model_crn", "/model"))]))
+''', store)
+    assert res == [3, 3, 3]
 
 
 @pytest.mark.parametrize("value", ["object()", "{1, 2}", "b'bytes'"])
