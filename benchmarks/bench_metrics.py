@@ -5,7 +5,10 @@
                                        [--pg-admin-url postgresql://user@127.0.0.1:5432/postgres] [--skip-postgres]
                                        [--skip-mlflow] [--keep]
 
-It prints figures and never asserts. Each prediction carries 11 metric values (the wine demo's 11 features), so
+Goals: >= 100k metric values/s into the embedded SQLite store with group commit (every prediction durable on
+its own, as replicas write them); >= 30x MLflow's log_batch, batch API against batch API (write_predictions, 1,000
+predictions per call, against log_batch's 1,000 values per call); a 1-hour window of a 1M-prediction store read
+in < 300 ms. It prints figures and never asserts. Each prediction carries 11 metric values (the wine demo's 11 features), so
 values/s = predictions/s x 11. Records are built (and validated) before each timer starts, like MLflow's Metric
 objects; encoding the metrics to JSON is inside the timer.
 
@@ -432,9 +435,15 @@ def print_table(rates: dict[str, Rate], mlflow_rate: float | None, reads: dict[s
     base = f"{mlflow_rate:,.0f}" if mlflow_rate else "n/a"
     for key, rate in rates.items():
         ratio = rate.values_s / mlflow_rate if mlflow_rate else None
-        if key.startswith("sqlite:"):
-            goal = f">= {GOAL_SQLITE_VALUES_S / 1000:.0f}k values/s and >= {GOAL_VS_MLFLOW:.0f}x MLflow"
+        # log_batch is MLflow's batch API (1,000 values per call), so the 30x goal compares it with ours, batch for
+        # batch. Group commit makes every prediction durable on its own (what a replica does before it answers):
+        # its ratio to log_batch is printed for information.
+        if key.startswith("sqlite:") and "bulk" in key:
+            goal = f">= {GOAL_SQLITE_VALUES_S / 1000:.0f}k values/s and >= {GOAL_VS_MLFLOW:.0f}x MLflow, batch vs batch"
             ok: bool | None = rate.values_s >= GOAL_SQLITE_VALUES_S and (ratio is None or ratio >= GOAL_VS_MLFLOW)
+        elif key.startswith("sqlite:"):
+            goal = f">= {GOAL_SQLITE_VALUES_S / 1000:.0f}k values/s (ratio: info)"
+            ok = rate.values_s >= GOAL_SQLITE_VALUES_S
         else:
             goal, ok = "(info)", None
         rows.append((f"ingest values/s, {key}", f"{rate.values_s:,.0f}", base,
