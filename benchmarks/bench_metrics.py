@@ -8,7 +8,9 @@
 Goals: >= 100k metric values/s into the embedded SQLite store with group commit (every prediction durable on
 its own, as replicas write them); >= 30x MLflow's log_batch, batch API against batch API (write_predictions, 1,000
 predictions per call, against log_batch's 1,000 values per call); a 1-hour window of a 1M-prediction store read
-in < 300 ms. It prints figures and never asserts. Each prediction carries 11 metric values (the wine demo's 11 features), so
+in < 300 ms.
+
+It prints figures and never asserts. Each prediction carries 11 metric values (the wine demo's 11 features), so
 values/s = predictions/s x 11. Records are built (and validated) before each timer starts, like MLflow's Metric
 objects; encoding the metrics to JSON is inside the timer.
 
