@@ -82,7 +82,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
     @app.command("deploy")
     def deploy(project_dir: Annotated[Path, typer.Option("--project-dir", metavar="DIR")],
                model: Annotated[str, typer.Option("--model", metavar="NAME", help="model name in lineage.yml")],
-               file: Annotated[str, typer.Option("--file", metavar="PATH", help="model file in the project")],
+               file: Annotated[str, typer.Option("--file", metavar="PATH",
+                                                 help="model file in the project, as committed at HEAD")],
                function: Annotated[str, typer.Option("--function", metavar="NAME", help="predict function")],
                replicas: Annotated[int, typer.Option("--replicas", min=1, max=16)] = 1,
                cpu_millicores: Annotated[int, typer.Option("--cpu-millicores", min=1)] = 1000,

@@ -73,3 +73,15 @@ def read_head(project_dir: Path, rev: str = "HEAD") -> GitHead:
     path, data = found[0]
     return GitHead(root=root, commit=commit, author=author, commit_time_ms=int(ct or 0) * 1000,
                    remote_url=remote_url, lineage_path=path, lineage_bytes=data)
+
+
+def uncommitted(file: Path, commit: str) -> str | None:
+    """Why ``file`` (in a git work tree) is not exactly as committed in ``commit``, or None when it is."""
+    top = _git(file.parent, "rev-parse", "--show-toplevel")
+    root = Path(top.stdout.decode().strip())
+    rel = file.resolve().relative_to(root.resolve()).as_posix()
+    if _git(root, "cat-file", "-e", f"{commit}:{rel}", check=False).returncode != 0:
+        return f"{rel} is not committed (not in commit {commit[:12]})"
+    if _git(root, "diff", "--quiet", commit, "--", rel, check=False).returncode != 0:
+        return f"{rel} has changes that are not committed (differs from commit {commit[:12]})"
+    return None

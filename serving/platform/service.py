@@ -15,8 +15,9 @@ from pydantic import BaseModel, Field
 from catalog.errors import Conflict, InvalidInput, NotFound
 from catalog.lineagefile import LineageFileError, parse_lineage
 from catalog.sync.engine import Catalog
-from catalog.sync.git import read_head
+from catalog.sync.git import read_head, uncommitted
 from serving.platform import outbox
+from serving.platform.modelfile import check_model_file
 from serving.platform.state import StateDb
 from serving.platform.supervisor import DeploymentSpec, Supervisor
 
@@ -132,10 +133,13 @@ class Platform:
         if not project.is_dir():
             raise InvalidInput(f"project directory {project} does not exist")
         file = (project / req.file).resolve()
+        if not file.is_relative_to(project):
+            raise InvalidInput(f"model file {req.file} is outside the project directory {project}")
         if not file.is_file():
             raise InvalidInput(f"model file {file} does not exist")
         if not IDENTIFIER.match(req.function):
             raise InvalidInput(f"function name {req.function!r} is not a Python identifier")
+        check_model_file(file, req.function, req.file)
         ids = self.catalog.identities(project, req.model)
         head = read_head(project, ids[3])
         try:
@@ -145,6 +149,10 @@ class Platform:
         if req.model not in lineage.models:
             raise InvalidInput(f"{head.lineage_path}: no model named {req.model!r} "
                                f"(models: {', '.join(map(repr, lineage.models))})")
+        # The catalog records the build at this commit; the replicas must serve that very code.
+        why = uncommitted(file, head.commit)
+        if why is not None:
+            raise InvalidInput(f"{why}: commit it, so that the build the catalog records is the code that is served")
         return project, file, ids
 
     async def deploy(self, req: DeployRequest) -> DeployResult:
