@@ -6,6 +6,7 @@ committed (an edited but uncommitted lineage.yml does not leak into the catalog)
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,13 +76,25 @@ def read_head(project_dir: Path, rev: str = "HEAD") -> GitHead:
                    remote_url=remote_url, lineage_path=path, lineage_bytes=data)
 
 
-def uncommitted(file: Path, commit: str) -> str | None:
-    """Why ``file`` (in a git work tree) is not exactly as committed in ``commit``, or None when it is."""
-    top = _git(file.parent, "rev-parse", "--show-toplevel")
-    root = Path(top.stdout.decode().strip())
-    rel = file.resolve().relative_to(root.resolve()).as_posix()
-    if _git(root, "cat-file", "-e", f"{commit}:{rel}", check=False).returncode != 0:
+def uncommitted(root: Path, file: Path, commit: str) -> str | None:
+    """Why ``file`` (a path in the work tree of the repository at ``root``, symlinks in it not resolved) is not
+    exactly as committed in ``commit``, or None when it is.
+
+    Content is compared by blob id (``git hash-object`` of the file against ``<commit>:<path>``), not with ``git
+    diff``: no pathspec globbing of the name, and no index flags (assume-unchanged, skip-worktree) hiding a change.
+    The file mode is not compared: a ``chmod +x`` alone does not change the code that is served.
+    """
+    rel = Path(os.path.relpath(os.path.normpath(file), root.resolve())).as_posix()
+    if rel.startswith("../"):
+        return f"{file} is outside the repository {root}"
+    inner = _git(file.parent, "rev-parse", "--show-toplevel", check=False)
+    if inner.returncode == 0 and Path(inner.stdout.decode().strip()).resolve() != root.resolve():
+        return (f"{rel} is in another git repository (a submodule?) than the project's {root}, whose commit the "
+                "build records")
+    committed = _git(root, "rev-parse", "-q", "--verify", f"{commit}:{rel}", check=False)
+    if committed.returncode != 0:
         return f"{rel} is not committed (not in commit {commit[:12]})"
-    if _git(root, "diff", "--quiet", commit, "--", rel, check=False).returncode != 0:
+    current = _git(root, "hash-object", f"--path={rel}", "--", str(file), check=False)
+    if current.returncode != 0 or current.stdout.strip() != committed.stdout.strip():
         return f"{rel} has changes that are not committed (differs from commit {commit[:12]})"
     return None

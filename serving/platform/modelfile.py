@@ -2,8 +2,9 @@
 
 Importing the file in the platform process would run the model's own code (loading the model, warm-up calls) there;
 reading it with :mod:`ast` catches the common mistakes (a typo in ``--function``, a syntax error) as a one-line
-error naming file:line, before a deployment is recorded. Names bound in ways the parser cannot see (``from x import
-*``, ``globals()[...]``, a walrus) are left to the replica, which reports them when it starts.
+error naming file:line, before a deployment is recorded. A module that may bind names in ways the parser cannot
+follow (``from x import *``, ``globals()``/``setattr``/``exec``/``vars``, a walrus, a module ``__getattr__``) is
+not judged: the replica reports a missing function when it starts.
 """
 
 from __future__ import annotations
@@ -51,6 +52,19 @@ def _bound_names(body: list[ast.stmt]) -> set[str] | None:
     return names
 
 
+_DYNAMIC_CALLS = frozenset({"globals", "setattr", "exec", "vars", "eval", "__import__"})
+
+
+def _binds_dynamically(tree: ast.Module) -> bool:
+    """The module may bind top-level names that :func:`_bound_names` cannot see."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.NamedExpr):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC_CALLS:
+            return True
+    return any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == "__getattr__" for n in tree.body)
+
+
 def check_model_file(file: Path, function: str, shown_as: str) -> None:
     """InvalidInput when ``file`` does not parse, or certainly does not define ``function`` at top level."""
     try:
@@ -60,8 +74,10 @@ def check_model_file(file: Path, function: str, shown_as: str) -> None:
         raise InvalidInput(f"{shown_as}:{e.lineno or 0}: {e.msg}") from None
     except OSError as e:
         raise InvalidInput(f"cannot read model file {shown_as}: {e.strerror or e}") from None
+    except (ValueError, MemoryError, RecursionError) as e:  # null bytes; nesting too deep for the parser
+        raise InvalidInput(f"{shown_as}: cannot be parsed as Python ({type(e).__name__})") from None
     names = _bound_names(tree.body)
-    if names is not None and function not in names:
+    if names is not None and function not in names and not _binds_dynamically(tree):
         defs = sorted(n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
         raise InvalidInput(f"{shown_as} defines no function {function!r}"
                            + (f" (functions: {', '.join(defs)})" if defs else ""))

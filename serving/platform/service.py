@@ -150,7 +150,7 @@ class Platform:
             raise InvalidInput(f"{head.lineage_path}: no model named {req.model!r} "
                                f"(models: {', '.join(map(repr, lineage.models))})")
         # The catalog records the build at this commit; the replicas must serve that very code.
-        why = uncommitted(file, head.commit)
+        why = uncommitted(head.root, project / req.file, head.commit)
         if why is not None:
             raise InvalidInput(f"{why}: commit it, so that the build the catalog records is the code that is served")
         return project, file, ids

@@ -3,6 +3,7 @@ upgrades it; that command, run as printed, upgrades it, and `up` then starts."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -44,22 +45,25 @@ def test_up_refuses_an_old_schema_and_the_printed_command_upgrades_it(pg_server:
     assert upgraded.returncode == 0, upgraded.stderr
     assert "is at the current schema" in upgraded.stdout
 
-    proc = subprocess.Popen([sys.executable, "-m", "catalog", "up"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
-    assert proc.stderr is not None
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "catalog", "up"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                status = httpx.get(f"http://127.0.0.1:{port}/api/atlas/admin/status", auth=("admin", "pw"),
-                                   timeout=1).status_code
-                break
-            except httpx.HTTPError:
+        ready = False
+        while not ready and time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(httpx.HTTPError):
+                ready = httpx.get(f"http://127.0.0.1:{port}/api/atlas/admin/status", auth=("admin", "pw"),
+                                  timeout=1).status_code == 200
+            if not ready:
                 time.sleep(0.2)
-        assert status == 200, proc.stderr.read().decode() if proc.poll() is not None else "not ready in 60 s"
+        assert ready, f"mlcatalog up did not become ready (exit code {proc.poll()}): {log.read_text()[-2000:]}"
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
-        proc.stderr.close()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

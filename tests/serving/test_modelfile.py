@@ -30,7 +30,13 @@ def write(tmp_path: Path, text: str) -> Path:
     "with open('x') as predict:\n    pass\n",
     "for predict in []:\n    pass\n",
     "predict, other = (lambda a: a), 1\n",
-    "from helpers import *\n",  # the parser cannot tell: left to the replica
+    # the parser cannot tell: left to the replica
+    "from helpers import *\n",
+    "(predict := (lambda a: a))\n",
+    "globals()['predict'] = lambda a: a\n",
+    "import sys\nsetattr(sys.modules[__name__], 'predict', len)\n",
+    "exec('def predict(a): return a')\n",
+    "def __getattr__(name):\n    return len\n",
 ])
 def test_bindings_of_the_function_are_accepted(tmp_path: Path, source: str) -> None:
     check_model_file(write(tmp_path, source), "predict", "model.py")
@@ -54,6 +60,15 @@ def test_a_syntax_error_gives_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"^models/model\.py:3: "):
         check_model_file(write(tmp_path, "import os\n\ndef predict(args)\n    return 1\n"), "predict",
                          "models/model.py")
+
+
+@pytest.mark.parametrize("source", [b"x = 1\x00\n", b"x = " + b"(" * 300 + b"1" + b")" * 300 + b"\n",
+                                    b"x = " + b"-" * 200_000 + b"1\n"])
+def test_what_the_parser_cannot_take_is_a_clear_error(tmp_path: Path, source: bytes) -> None:
+    f = tmp_path / "model.py"
+    f.write_bytes(source)
+    with pytest.raises(InvalidInput, match=r"^model\.py(:\d+)?: "):
+        check_model_file(f, "predict", "model.py")
 
 
 def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
