@@ -3,20 +3,16 @@ upgrades it; that command, run as printed, upgrades it, and `up` then starts."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import httpx
 
 from serving.metrics import upgrade_metrics_db
 from tests.conftest import free_port
 from tests.metrics.conftest import PgServer
+from tests.serving.conftest import start_platform
 
 
 def _env(store: Path, url: str, port: int) -> dict[str, str]:
@@ -45,25 +41,5 @@ def test_up_refuses_an_old_schema_and_the_printed_command_upgrades_it(pg_server:
     assert upgraded.returncode == 0, upgraded.stderr
     assert "is at the current schema" in upgraded.stdout
 
-    log = tmp_path / "up.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "catalog", "up"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        ready = False
-        while not ready and time.monotonic() < deadline and proc.poll() is None:
-            with contextlib.suppress(httpx.HTTPError):
-                ready = httpx.get(f"http://127.0.0.1:{port}/api/atlas/admin/status", auth=("admin", "pw"),
-                                  timeout=1).status_code == 200
-            if not ready:
-                time.sleep(0.2)
-        assert ready, f"mlcatalog up did not become ready (exit code {proc.poll()}): {log.read_text()[-2000:]}"
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    # It starts now (start_platform waits for the Atlas status route and raises if `up` exits).
+    start_platform(tmp_path / "store", {"MLCATALOG_METRICS_URL": url}).stop()
