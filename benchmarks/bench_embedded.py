@@ -60,11 +60,11 @@ import uvicorn
 
 store_dir, port, password = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 from typedefs import load_bundled_typedefs
-from catalog.embedded.app import create_app
+from catalog.embedded.app import standalone_app
 from catalog.embedded.store import EmbeddedStore
 
 store = EmbeddedStore(store_dir, load_bundled_typedefs())
-app = create_app(store_dir, password=password, store=store)
+app = standalone_app(store, password=password)
 uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", log_level="warning",
             access_log=False)
 """

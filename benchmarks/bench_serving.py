@@ -11,7 +11,7 @@ for reference: on a 2-vCPU machine both saturate the cores and the ratio is thei
 It prints figures and never asserts. Details: benchmarks/README.md.
 
 Targets (each its own process tree, started and stopped by PID; the load generator is wrk, -t1):
-  * ours: ``python -m catalog up`` + the wine project deployed with ``mlcatalog deploy`` (1 replica, and a second
+  * ours: ``python -m mlcatalog up`` + the wine project deployed with ``mlcatalog deploy`` (1 replica, and a second
     deployment with 2 replicas), auth on (``Authorization: Bearer <mlcatalog api-keys create>``). Every call
     tracks 11 features + the prediction with cdsw.track_metric; the record is durable before the response.
   * bare: the same serving/examples/wine/model.py predict (its ``cdsw`` replaced by a no-op stub: no metrics)
@@ -531,13 +531,13 @@ class PlatformUnderTest:
         self.env.pop("MLCATALOG_API_KEY", None)
         self.env["PYTHONPATH"] = str(REPO) + (os.pathsep + self.env["PYTHONPATH"] if self.env.get("PYTHONPATH")
                                               else "")
-        self.server = Server("mlcatalog up", [sys.executable, "-m", "catalog", "up", "--port", str(self.port)],
+        self.server = Server("mlcatalog up", [sys.executable, "-m", "mlcatalog", "up", "--port", str(self.port)],
                              tmp / "up.log", http_ready(self.url + "/api/atlas/admin/status",
                                                         auth=("admin", ATLAS_PASSWORD)), env=self.env)
         self.key = ""
 
     def cli(self, *args: str, env: dict[str, str] | None = None) -> str:
-        p = subprocess.run([sys.executable, "-m", "catalog", *args], capture_output=True, text=True,
+        p = subprocess.run([sys.executable, "-m", "mlcatalog", *args], capture_output=True, text=True,
                            env={**self.env, **(env or {})}, cwd=str(REPO), timeout=300)
         if p.returncode != 0:
             raise RuntimeError(f"mlcatalog {' '.join(args)} failed ({p.returncode}): {p.stderr}")

@@ -1,0 +1,59 @@
+"""The ML catalog on Apache Atlas, as a library.
+
+This module is the catalog's public surface for the rest of mlcatalog (the serving platform imports nothing
+else of it): its errors, CRNs, the identity of a model build, and :class:`CatalogBackend`, the interface through
+which a process records builds and deployments in a catalog, in-process or over its REST API.
+"""
+
+from catalog.backend import (
+    DEPLOYMENT_STATUSES,
+    BuildRequest,
+    BuildResult,
+    BuiltModelOut,
+    CatalogBackend,
+    DeploymentRecord,
+    WriteResult,
+)
+from catalog.crn import Crn, CrnError, CrnScope, bare_id, dev_crn, is_crn_ref, parse_crn, resolve_ref
+from catalog.errors import (
+    HTTP_STATUS,
+    CatalogError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    Unresolved,
+    UpstreamUnavailable,
+)
+from catalog.identity import BuildIdentity, identify_build, uncommitted_change
+
+__all__ = [
+    "DEPLOYMENT_STATUSES",
+    "HTTP_STATUS",
+    "BuildIdentity",
+    "BuildRequest",
+    "BuildResult",
+    "BuiltModelOut",
+    "CatalogBackend",
+    "CatalogError",
+    "Conflict",
+    "Crn",
+    "CrnError",
+    "CrnScope",
+    "DeploymentRecord",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "Unauthorized",
+    "Unresolved",
+    "UpstreamUnavailable",
+    "WriteResult",
+    "bare_id",
+    "dev_crn",
+    "identify_build",
+    "is_crn_ref",
+    "parse_crn",
+    "resolve_ref",
+    "uncommitted_change",
+]

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -117,3 +119,15 @@ def dev_crn(kind: str) -> Crn:
     if kind not in ("model", "model-build", "model-deployment"):
         raise CrnError(f"unknown dev CRN kind {kind!r}")
     return Crn(resource=f"{DEV_WORKSPACE}/{kind}")
+
+
+@dataclass(frozen=True)
+class CrnScope:
+    """Where this catalog mints CRNs: ``crn:cdp:ml:<region>:<account>:workspace:<workspace>/<id>``."""
+
+    region: str
+    account: str
+    workspace: str
+
+    def crn(self, object_id: Any) -> str:
+        return str(ml_crn(self.region, self.account, self.workspace, object_id))

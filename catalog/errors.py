@@ -45,14 +45,17 @@ class UpstreamUnavailable(CatalogError):
     code = "upstream_unavailable"
 
 
-# The one code → HTTP status table (used by catalog/api only).
+# The one code → HTTP status table of mlcatalog's own API (catalog/api/errors.py answers with it).
 HTTP_STATUS: dict[str, int] = {
     "invalid_input": 400,
     "unresolved": 422,
     "unauthorized": 401,
     "forbidden": 403,
     "not_found": 404,
+    "unknown_prediction": 404,
+    "method_not_allowed": 405,
     "conflict": 409,
+    "too_large": 413,
     "upstream_unavailable": 503,
     "internal": 500,
 }

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from catalog.atlas.client import AtlasCatalogClient
+from catalog.atlas.errors import AtlasNotFound
 from catalog.atlas.models import EntityHeader, Lineage
 from catalog.errors import InvalidInput, NotFound
 
@@ -20,6 +21,7 @@ BUILD_ATTRS = ["crn", "modelCrn", "modelName", "version", "gitCommit", "lineageF
 DEPLOYMENT_ATTRS = ["crn", "modelCrn", "modelName", "status", "modelEndpointURL", "replicas", "cpuMillicores",
                     "memoryMb", "createTime", "deployedTime", "metadata", "build"]
 PROJECT_ATTRS = ["crn", "gitUrl", "createTime"]
+NOT_A_LINEAGE_ENTITY = "ATLAS-404-00-011"  # Atlas's INVALID_LINEAGE_ENTITY_TYPE
 
 
 class Project(BaseModel):
@@ -234,8 +236,10 @@ class CatalogQueries:
                 continue
             try:
                 lin = self.client.lineage(tagged.guid, "OUTPUT", 0)
-            except Exception:  # noqa: BLE001 - not a lineage entity (e.g. a column): nothing downstream
-                continue
+            except AtlasNotFound as e:
+                if e.error_code != NOT_A_LINEAGE_ENTITY:
+                    raise
+                continue  # a tagged column or other non-DataSet/Process: nothing downstream of it
             out.update(g for g, e in lin.entities.items() if e.type_name == "ml_model_deployment")
         return out
 

@@ -37,6 +37,7 @@ import orjson
 from serving import sdk
 from serving.poll import AdaptivePoll, PollCounts
 
+REPLICA_CONFIG_ENV = "MLCATALOG_REPLICA_CONFIG"  # the replica's configuration (JSON), set by the supervisor
 HEADER = struct.Struct("!I")
 START_BY = struct.Struct("!d")  # a request frame's first field: its deadline to start (time.monotonic())
 MAX_FRAME = 64 * 1024 * 1024
@@ -236,7 +237,7 @@ class Replica:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    cfg = json.loads(os.environ[sdk.REPLICA_CONFIG_ENV])
+    cfg = json.loads(os.environ[REPLICA_CONFIG_ENV])
     try:
         asyncio.run(Replica(cfg).run())
     except Exception:

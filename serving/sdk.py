@@ -3,19 +3,20 @@
 Inside a model replica, ``@model_metrics`` gives every prediction a UUID, collects ``track_metric`` values and
 writes one record per prediction to the metrics store, durably, before the prediction returns (so before the
 HTTP response is sent). Outside a replica it runs in CML's *local development mode*: dev CRNs, and records kept
-in the local store (``$MLCATALOG_STORE``, default ``./.mlcatalog``) instead of being forgotten.
+in the local metrics store instead of being forgotten.
 
 Reading (``read_metrics``) and after-the-fact writes (``track_delayed_metrics``, ``track_aggregate_metrics``) for
-real deployments go to the platform at ``$MLCATALOG_URL`` with ``$MLCATALOG_API_KEY``, like CML's SDK talks to
-the model metrics service.
+real deployments go to the platform, like CML's SDK talks to the model metrics service.
+
+Where the local store and the platform are comes from :class:`SdkSettings`, asked of the provider installed with
+:func:`use_settings` the first time they are needed (``cdsw`` installs mlcatalog's settings: flags aside, the same
+environment variables and config file as the ``mlcatalog`` command).
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
-import json
-import os
 import sys
 import threading
 import time
@@ -25,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from catalog.crn import bare_id, dev_crn, is_crn_ref, resolve_ref
+import httpx
+
+from catalog import bare_id, dev_crn, is_crn_ref, resolve_ref
+from serving.metrics import UnknownPrediction as StoreUnknownPrediction
+from serving.metrics import open_metrics_store
 from serving.metrics.models import TRUSTED, MetricRecord, normalize_metric
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_URL = "http://127.0.0.1:21000"
-REPLICA_CONFIG_ENV = "MLCATALOG_REPLICA_CONFIG"
 MARKER = "__mlcatalog_model_metrics__"
 
 dev_model_crn = str(dev_crn("model"))
@@ -45,6 +48,13 @@ class MetricsError(RuntimeError):
 class UnknownPrediction(MetricsError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown prediction"
+
+
+@dataclass(frozen=True)
+class SdkSettings:
+    metrics_url: str  # the local development store
+    platform_url: str
+    api_key: str | None = None
 
 
 @dataclass
@@ -67,51 +77,56 @@ class _Context:
 _current: contextvars.ContextVar[_Prediction | None] = contextvars.ContextVar("mlcatalog_prediction", default=None)
 _context: _Context | None = None
 _context_lock = threading.Lock()
+_settings_provider: Callable[[], SdkSettings] | None = None
+_settings: SdkSettings | None = None
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _store_dir() -> Path:
-    return Path(os.environ.get("MLCATALOG_STORE") or ".mlcatalog").expanduser().resolve()
+def use_settings(provider: Callable[[], SdkSettings]) -> None:
+    """Where the SDK finds its settings; asked once, the first time they are needed."""
+    global _settings_provider, _settings
+    _settings_provider, _settings = provider, None
 
 
-def _default_metrics_url() -> str:
-    from serving.metrics import sqlite_url
-
-    return os.environ.get("MLCATALOG_METRICS_URL") or sqlite_url(_store_dir() / "metrics.db")
+def _get_settings() -> SdkSettings:
+    global _settings
+    if _settings is None:
+        if _settings_provider is None:
+            raise MetricsError("the metrics SDK is not configured: import it as `cdsw` (or call "
+                               "serving.sdk.use_settings)")
+        try:
+            _settings = _settings_provider()
+        except Exception as e:  # noqa: BLE001 - a bad config file or variable, said in one line
+            raise MetricsError(f"cannot read mlcatalog's settings: {e}") from e
+    return _settings
 
 
 def configure_replica(deployment_crn: str, build_crn: str, model_crn: str, metrics_url: str) -> None:
-    """Called by the replica process before the model module is imported."""
+    """Called by the replica process before the model module is imported: records go to ``metrics_url`` under
+    the replica's own CRNs. The store is opened here, so nothing is left to import once user code runs."""
     global _context
     with _context_lock:
-        _context = _Context(deployment_crn, build_crn, model_crn, metrics_url, replica=True)
+        _context = _Context(deployment_crn, build_crn, model_crn, metrics_url, replica=True,
+                            store=open_metrics_store(metrics_url))
 
 
 def _ctx() -> _Context:
     global _context
     with _context_lock:
         if _context is None:
-            raw = os.environ.get(REPLICA_CONFIG_ENV)
-            if raw:
-                cfg = json.loads(raw)
-                _context = _Context(cfg["deployment_crn"], cfg.get("build_crn"), cfg.get("model_crn"),
-                                    cfg["metrics_url"], replica=True)
-            else:
-                _context = _Context(dev_model_deployment_crn, dev_model_build_crn, dev_model_crn,
-                                    _default_metrics_url(), replica=False)
-                print("Not running in a model replica, so using a local development\n"
-                      "version of the model metrics service (records are kept in "
-                      f"{_context.metrics_url}). Please use the following\nCRN's to consume metrics:\n"
-                      f'   model_crn: "{dev_model_crn}" (cdsw.dev_model_crn)\n'
-                      f'   model_build_crn: "{dev_model_build_crn}" (cdsw.dev_model_build_crn)\n'
-                      f'   model_deployment_crn: "{dev_model_deployment_crn}" (cdsw.dev_model_deployment_crn)',
-                      file=sys.stderr)
+            _context = _Context(dev_model_deployment_crn, dev_model_build_crn, dev_model_crn,
+                                _get_settings().metrics_url, replica=False)
+            print("Not running in a model replica, so using a local development\n"
+                  "version of the model metrics service (records are kept in "
+                  f"{_context.metrics_url}). Please use the following\nCRN's to consume metrics:\n"
+                  f'   model_crn: "{dev_model_crn}" (cdsw.dev_model_crn)\n'
+                  f'   model_build_crn: "{dev_model_build_crn}" (cdsw.dev_model_build_crn)\n'
+                  f'   model_deployment_crn: "{dev_model_deployment_crn}" (cdsw.dev_model_deployment_crn)',
+                  file=sys.stderr)
         if _context.store is None:
-            from serving.metrics import open_metrics_store
-
             _context.store = open_metrics_store(_context.metrics_url)
         return _context
 
@@ -180,7 +195,7 @@ def track_metric(key: str, value: Any) -> None:
 def _is_dev(*crns: str | None) -> bool:
     given = [c for c in crns if c]
     if not given:
-        return not _in_replica() and not os.environ.get("MLCATALOG_API_KEY")
+        return not _in_replica() and not _get_settings().api_key
     return all(c in (dev_model_crn, dev_model_build_crn, dev_model_deployment_crn) for c in given)
 
 
@@ -188,12 +203,12 @@ def _local_has_store() -> bool:
     """Local dev records exist (the dev store was used in this process or its file exists)."""
     if _context is not None and not _context.replica:
         return True
-    url = _default_metrics_url()
+    url = _get_settings().metrics_url
     return url.startswith("sqlite:///") and Path(url[len("sqlite:///"):]).exists()
 
 
 def _in_replica() -> bool:
-    return bool(os.environ.get(REPLICA_CONFIG_ENV)) or (_context is not None and _context.replica)
+    return _context is not None and _context.replica
 
 
 def _local_ref(ref: str | None, kind: str) -> str | None:
@@ -251,12 +266,10 @@ def track_delayed_metrics(metrics: dict[str, Any], prediction_uuid: str) -> None
     if not isinstance(prediction_uuid, str) or not prediction_uuid:
         raise MetricsError("track_delayed_metrics needs the prediction's UUID")
     if _in_replica() or _is_dev() or _local_has_store():
-        from serving.metrics import UnknownPrediction as StoreUnknown
-
         try:
             _ctx().store.merge_delayed(prediction_uuid, metrics)
             return
-        except StoreUnknown as e:
+        except StoreUnknownPrediction as e:
             # Outside a replica a UUID not in the local (dev) store may be a real deployment's: ask the platform.
             if _in_replica() or _is_dev():
                 raise UnknownPrediction(f"no prediction with UUID {prediction_uuid}") from e
@@ -299,10 +312,9 @@ def call_model(model_access_key: str, ipt: Any, api_key: str | None = None) -> A
 
 def _platform(method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
               api_key: str | None = None, raise_for_status: bool = True) -> Any:
-    import httpx
-
-    url = (os.environ.get("MLCATALOG_URL") or DEFAULT_URL).rstrip("/") + path
-    key = api_key or os.environ.get("MLCATALOG_API_KEY")
+    settings = _get_settings()
+    url = settings.platform_url.rstrip("/") + path
+    key = api_key or settings.api_key
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         resp = httpx.request(method, url, params=params, json=body, headers=headers, timeout=60.0)

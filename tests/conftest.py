@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from catalog.embedded.app import create_app
+from catalog.embedded.app import standalone_app
 from catalog.embedded.store import EmbeddedStore
 
 ATLAS_USER = "admin"
@@ -43,7 +43,7 @@ def start_atlas(store_dir: Path) -> RunningAtlas:
     from typedefs import load_bundled_typedefs
 
     store = EmbeddedStore(store_dir, load_bundled_typedefs())
-    app = create_app(store_dir, password=ATLAS_PASSWORD, store=store)
+    app = standalone_app(store, password=ATLAS_PASSWORD)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -20,7 +20,7 @@ from apache_atlas.exceptions import AtlasServiceException
 from apache_atlas.model.instance import AtlasEntity, AtlasEntityWithExtInfo
 from typer.testing import CliRunner
 
-from catalog.cli import app
+from mlcatalog.cli import app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "cli-test-password"
@@ -57,11 +57,11 @@ class Proc:
 
 @contextmanager
 def mlcatalog(tmp_path: Path, *args: str, env: dict[str, str]) -> Iterator[Proc]:
-    """``python -m catalog <args>`` in ``tmp_path``; killed (by PID) on exit if still running."""
+    """``python -m mlcatalog <args>`` in ``tmp_path``; killed (by PID) on exit if still running."""
     n = len(list(tmp_path.glob("out-*")))
     out, err = tmp_path / f"out-{n}.txt", tmp_path / f"err-{n}.txt"
     with out.open("wb") as fo, err.open("wb") as fe:
-        popen = subprocess.Popen([sys.executable, "-m", "catalog", *args], cwd=tmp_path, env=env,
+        popen = subprocess.Popen([sys.executable, "-m", "mlcatalog", *args], cwd=tmp_path, env=env,
                                  stdin=subprocess.DEVNULL, stdout=fo, stderr=fe)
     try:
         yield Proc(popen, out, err)
@@ -135,9 +135,14 @@ def test_up_serves_atlas_api_with_auth_and_keeps_data_across_restarts(tmp_path: 
 
         assert stop(proc, signal.SIGTERM) == 0
         lines = proc.stdout().splitlines()
-        assert len(lines) == 1, lines
+        assert len(lines) == 3, lines
         assert f"listening on {url}" in lines[0]
         assert str(store) in lines[0]
+        assert lines[1] == f"catalog records into Atlas: embedded store in {store}"
+        # No MLCATALOG_ADMIN_KEY: the first start creates an administrative key and prints it, once.
+        assert lines[2].startswith("administrative key (shown once")
+        admin_key = lines[2].rsplit(" ", 1)[1]
+        assert admin_key.startswith("mlk_")
         assert "Traceback" not in proc.stderr()
     assert (store / "atlas.db").is_file()
 
@@ -148,8 +153,13 @@ def test_up_serves_atlas_api_with_auth_and_keeps_data_across_restarts(tmp_path: 
             found = client.entity.get_entity_by_attribute("hive_db", {"qualifiedName": qualified_name})
         assert found.entity.guid == guid
         assert found.entity.attributes["name"] == "sales"
+        # the key printed at the first start is the administrative credential
+        r = httpx.get(f"{url}/api/v1/serving/api-keys", headers={"Authorization": f"Bearer {admin_key}"})
+        assert r.status_code == 200, r.text
+        assert [k["admin"] for k in r.json()] == [True]
         assert stop(proc, signal.SIGINT) == 0
         assert "Traceback" not in proc.stderr()
+        assert "administrative key" not in proc.stdout()  # shown once only
 
 
 def test_up_refuses_non_loopback_host_without_password(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The catalog commands as real processes (`python -m catalog ...`): build, lineage, impact, lint, lineage-schema.
+"""The catalog commands as real processes (`python -m mlcatalog ...`): build, lineage, impact, lint, lineage-schema.
 
 They talk over HTTP to a module-private embedded Atlas (tests/conftest.start_atlas), exactly as to a real one.
 """
@@ -22,9 +22,10 @@ import pytest
 from typer.testing import CliRunner
 
 from catalog.atlas.client import AtlasCatalogClient
-from catalog.cli import app
+from catalog.crn import CrnScope
 from catalog.sync.builder import DeploymentInput
-from catalog.sync.engine import Catalog, CrnScope
+from catalog.sync.engine import Catalog
+from mlcatalog.cli import app
 from tests.api.support import (
     CHURN_MODEL,
     CHURN_TABLES,
@@ -68,7 +69,7 @@ class Built:
         return invoke(*args, env=self.env(**extra))
 
     def proc(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        """The command as a real `python -m catalog` process (stdout a pipe, not a terminal)."""
+        """The command as a real `python -m mlcatalog` process (stdout a pipe, not a terminal)."""
         return run_cli(self.work, *args, env=self.env(**extra))
 
 
@@ -123,17 +124,18 @@ def built(atlas: RunningAtlas, tmp_path_factory: pytest.TempPathFactory) -> Buil
     assert m, first.stdout
     builds = parse_builds(first.stdout)
     assert set(builds) == {WINE_MODEL, CHURN_MODEL}, first.stdout
-    client = AtlasCatalogClient(atlas.url, "admin", ATLAS_PASSWORD)
     model_crns: dict[str, str] = {}
-    for model, (_, build_crn) in builds.items():
-        b = client.find_entity("ml_model_build", build_crn)
-        assert b is not None
-        model_crns[model] = str(b.attributes["modelCrn"])
-    # a deployment of the wine model, recorded the way the serving platform does (Catalog.record_deployment)
     dep_crn = builds[WINE_MODEL][1].rsplit("/", 1)[0] + "/00000000-0000-4000-8000-00000000d001"
-    Catalog(client, CrnScope("local", "mlcatalog", "default"), "primary").record_deployment(DeploymentInput(
-        crn=dep_crn, build_crn=builds[WINE_MODEL][1], model_crn=model_crns[WINE_MODEL], model_name=WINE_MODEL,
-        name="wine-dep", status="deployed", create_time_ms=1, deployed_time_ms=2, cpu_millicores=500, replicas=1))
+    with AtlasCatalogClient(atlas.url, "admin", ATLAS_PASSWORD) as client:
+        for model, (_, build_crn) in builds.items():
+            b = client.find_entity("ml_model_build", build_crn)
+            assert b is not None
+            model_crns[model] = str(b.attributes["modelCrn"])
+        # a deployment of the wine model, recorded the way the serving platform does (Catalog.record_deployment)
+        Catalog(client, CrnScope("local", "mlcatalog", "default"), "primary").record_deployment(DeploymentInput(
+            crn=dep_crn, build_crn=builds[WINE_MODEL][1], model_crn=model_crns[WINE_MODEL], model_name=WINE_MODEL,
+            name="wine-dep", status="deployed", create_time_ms=1, deployed_time_ms=2, cpu_millicores=500,
+            replicas=1))
     return Built(atlas, work, repo, first, m["crn"], builds, model_crns, dep_crn)
 
 
@@ -180,7 +182,8 @@ def test_build_json_and_new_commit_increments_version(built: Built, tmp_path: Pa
     assert (b["version"], b["new"]) == (2, True)
     assert b["modelCrn"] == first["builds"][0]["modelCrn"]
     assert b["buildCrn"] != first["builds"][0]["buildCrn"]
-    build = AtlasCatalogClient(built.atlas.url, "admin", ATLAS_PASSWORD).find_entity("ml_model_build", b["buildCrn"])
+    with AtlasCatalogClient(built.atlas.url, "admin", ATLAS_PASSWORD) as client:
+        build = client.find_entity("ml_model_build", b["buildCrn"])
     assert build is not None
     assert build.attributes["metadata"] == {"query": "select 1"}
     assert build.attributes["gitCommit"] == commit and build.attributes["version"] == 2
@@ -333,7 +336,7 @@ def test_closed_port_is_not_reachable_without_traceback(built: Built, tmp_path: 
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     commands = (("build", "--project-dir", str(built.repo)), ("lineage", built.deployment_crn),
                 ("impact", "default.wineds_ext@cm"), ("typedefs", "apply"))
-    procs = [subprocess.Popen([sys.executable, "-m", "catalog", *args, "--atlas-url", url], cwd=tmp_path,
+    procs = [subprocess.Popen([sys.executable, "-m", "mlcatalog", *args, "--atlas-url", url], cwd=tmp_path,
                               env=clean_env(MLCATALOG_ATLAS_PASSWORD="x"), stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for args in commands]
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog.config import ConfigError, Settings, is_loopback_host, load_settings
+from mlcatalog.settings import ConfigError, Settings, is_loopback_host, load_settings
 
 FILE = """
 [server]

@@ -22,7 +22,7 @@ import pytest
 import uvicorn
 
 from catalog.atlas.client import AtlasCatalogClient
-from catalog.embedded.app import create_app
+from catalog.embedded.app import standalone_app
 from catalog.embedded.store import EmbeddedStore
 from catalog.errors import Conflict
 from catalog.registration import apply_typedefs
@@ -43,6 +43,7 @@ class Store:
     server: uvicorn.Server
     thread: threading.Thread
     requests: list[tuple[str, str]] = field(default_factory=list)
+    clients: list[AtlasCatalogClient] = field(default_factory=list)
 
     def writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.requests if m in ("POST", "PUT", "DELETE")]
@@ -51,6 +52,8 @@ class Store:
         return [(m, p) for m, p in self.writes() if "/types/" in p]
 
     def stop(self) -> None:
+        for client in self.clients:
+            client.close()
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.store.close()
@@ -70,7 +73,7 @@ class _Recorder:
 def _start(store_dir: Path, initial_typedefs: list[dict[str, Any]]) -> Store:
     store = EmbeddedStore(store_dir, initial_typedefs)
     log: list[tuple[str, str]] = []
-    app = _Recorder(create_app(store_dir, password=ATLAS_PASSWORD, store=store), log)
+    app = _Recorder(standalone_app(store, password=ATLAS_PASSWORD), log)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -108,7 +111,9 @@ def without_ml(tmp_path: Path) -> Iterator[Store]:
 
 
 def client_for(s: Store) -> AtlasCatalogClient:
-    return AtlasCatalogClient(s.url, ATLAS_USER, ATLAS_PASSWORD)
+    client = AtlasCatalogClient(s.url, ATLAS_USER, ATLAS_PASSWORD)
+    s.clients.append(client)  # closed when the store stops
+    return client
 
 
 def get_typedef(s: Store, name: str) -> dict[str, Any] | None:
@@ -296,7 +301,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def mlcatalog(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "catalog", *args], cwd=cwd, env=env or clean_env(),
+    return subprocess.run([sys.executable, "-m", "mlcatalog", *args], cwd=cwd, env=env or clean_env(),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
 
 

@@ -1,26 +1,20 @@
-"""The typed Atlas v2 client: the only code in mlcatalog that speaks Atlas HTTP.
+"""The typed Atlas v2 client: the only code in mlcatalog that speaks Atlas's REST protocol.
 
-It wraps the official ``apache-atlas`` client and works around its known bugs (reference §1c):
-- ``urljoin`` drops the last path segment of a prefixed host (Knox URLs): the host is re-set to end in ``/``;
-- ``AtlasServiceException`` carries no status or errorCode, and ``call_api`` decodes every response twice: calls
-  go through the client's own session (its auth, host and TLS settings) and errors become typed
-  :class:`AtlasClientError` subclasses carrying both;
-- no timeout is ever passed to ``requests``: one is added to every call;
-- explicit nulls are never sent (typed models only serialise what is set).
+Built on httpx. Over the network it talks to any Atlas (``http(s)://host:port[/prefix]``, HTTP Basic auth, a
+timeout on every call); handed a transport it talks to whatever answers there, e.g. the embedded store in the
+same process (:mod:`catalog.atlas.connect`, ``atlas+embedded:``) or an ``httpx.MockTransport`` in tests. Errors
+become typed :class:`AtlasClientError` subclasses carrying the HTTP status and Atlas's errorCode; explicit nulls
+are never sent (typed models only serialise what is set).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
-from typing import Any
-from urllib.parse import urljoin
+from typing import Any, Self
 
+import httpx
 import orjson
-import requests
-from apache_atlas.client.base_client import AtlasClient
-from apache_atlas.utils import BASE_URI, HTTPMethod
 
 from catalog.atlas.errors import AtlasClientError, AtlasUnavailable, error_for
 from catalog.atlas.models import (
@@ -37,66 +31,63 @@ from catalog.atlas.models import (
     typesdef_to_atlas,
 )
 
+BASE_URI = "api/atlas/"
 V2 = BASE_URI + "v2/"
 SEARCH_CHUNK = 250  # qualifiedNames per "in" filter: few requests, each still small for a real Atlas
 
 
 class AtlasCatalogClient:
-    def __init__(self, url: str, user: str, password: str, *, timeout_s: float = 30.0, verify: bool | str = True
-                 ) -> None:
-        self.url = url.rstrip("/")
-        self._client = AtlasClient(self.url, (user, password))
-        # Knox-style prefixed hosts: urljoin keeps the whole prefix only when the base ends in "/".
-        self._client.host = self.url + "/"
-        session: requests.Session = self._client.session
-        session.verify = verify
-        session.request = functools.partial(session.request, timeout=timeout_s)  # type: ignore[method-assign]
+    def __init__(self, url: str, user: str, password: str, *, timeout_s: float = 30.0, verify: bool | str = True,
+                 transport: httpx.BaseTransport | None = None, label: str | None = None,
+                 on_close: Callable[[], None] | None = None) -> None:
+        """``url``: the Atlas base URL (Knox-style prefixes kept); ``label``: how messages name this Atlas."""
+        self.url = label or url.rstrip("/")
+        self._on_close = on_close
+        self._http = httpx.Client(base_url=url.rstrip("/") + "/", auth=(user, password), timeout=timeout_s,
+                                  verify=verify, transport=transport,
+                                  headers={"Accept": "application/json"})
+
+    def close(self) -> None:
+        self._http.close()
+        if self._on_close is not None:
+            self._on_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- plumbing -----------------------------------------------------------------------------------
-    def call(self, path: str, method: HTTPMethod, *, params: dict[str, Any] | None = None, body: Any = None,
+    def call(self, path: str, method: str, *, params: dict[str, Any] | None = None, body: Any = None,
              status: HTTPStatus = HTTPStatus.OK, base: str = V2) -> Any:
-        """A call (path relative to ``/api/atlas/v2/``) on the official client's session; parsed JSON or None.
-
-        ``call_api`` is bypassed here because it decodes every response twice (``log.debug(response.json())``
-        runs even with debug logging off), which dominated large searches.
-        """
-        url = urljoin(self._client.host, base + path.lstrip("/"))
-        headers = {"Accept": "application/json", "Content-Type": "application/json"}
-        data = orjson.dumps(body) if body is not None else None
+        """A call (path relative to ``/api/atlas/v2/``); the parsed JSON answer, or None when it has no body."""
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        content = orjson.dumps(body) if body is not None else None
         try:
-            resp = self._client.session.request(method.value, url, params=params, data=data, headers=headers)
-        except requests.RequestException as e:
+            resp = self._http.request(method, base + path.lstrip("/"), params=_params(params), content=content,
+                                      headers=headers)
+        except httpx.TransportError as e:
             raise AtlasUnavailable(f"Atlas at {self.url} is not reachable: {type(e).__name__}: {e}") from e
         if resp.status_code != status:
-            code: str | None = None
-            message = resp.reason or "request failed"
-            try:
-                err = resp.json()
-            except ValueError:
-                err = None
-            if isinstance(err, dict):
-                code = err.get("errorCode")
-                message = str(err.get("errorMessage") or err.get("error") or message)
-            elif resp.text:
-                message = resp.text.strip().splitlines()[0][:300]
-            raise error_for(resp.status_code, f"{method.value} {path}: {message}", code)
+            raise _error(resp, method, path)
         if status == HTTPStatus.NO_CONTENT or not resp.content:
             return None
         return orjson.loads(resp.content)
 
     # -- health -------------------------------------------------------------------------------------
     def ping(self) -> None:
-        self.call("admin/version", HTTPMethod.GET, base=BASE_URI)
+        self.call("admin/version", "GET", base=BASE_URI)
 
     # -- typedefs -----------------------------------------------------------------------------------
     def get_typedefs(self, names: list[str] | None = None) -> dict[str, TypeDef]:
         out: dict[str, TypeDef] = {}
         if names is None:
-            raw = self.call("types/typedefs", HTTPMethod.GET)
+            raw = self.call("types/typedefs", "GET")
             return {d.name: d for d in typesdef_from_atlas(raw)}
         for name in names:
             try:
-                raw = self.call(f"types/typedef/name/{name}", HTTPMethod.GET)
+                raw = self.call(f"types/typedef/name/{name}", "GET")
             except AtlasClientError as e:
                 if e.status == 404:
                     continue
@@ -106,33 +97,33 @@ class AtlasCatalogClient:
 
     def create_typedefs(self, defs: list[TypeDef]) -> None:
         if defs:
-            self.call("types/typedefs", HTTPMethod.POST, body=typesdef_to_atlas(defs))
+            self.call("types/typedefs", "POST", body=typesdef_to_atlas(defs))
 
     def update_typedefs(self, defs: list[TypeDef]) -> None:
         if defs:
-            self.call("types/typedefs", HTTPMethod.PUT, body=typesdef_to_atlas(defs))
+            self.call("types/typedefs", "PUT", body=typesdef_to_atlas(defs))
 
     # -- entities -----------------------------------------------------------------------------------
     def upsert(self, specs: list[EntitySpec]) -> MutationResult:
         """Create-or-update in one request (Atlas resolves by qualifiedName)."""
         if not specs:
             return MutationResult()
-        raw = self.call("entity/bulk", HTTPMethod.POST, body={"entities": [s.to_atlas() for s in specs]})
+        raw = self.call("entity/bulk", "POST", body={"entities": [s.to_atlas() for s in specs]})
         return MutationResult.from_atlas(raw or {})
 
     def partial_update(self, type_name: str, qualified_name: str, attributes: dict[str, Any]) -> MutationResult:
-        raw = self.call(f"entity/uniqueAttribute/type/{type_name}", HTTPMethod.PUT,
+        raw = self.call(f"entity/uniqueAttribute/type/{type_name}", "PUT",
                         params={"attr:qualifiedName": qualified_name},
                         body={"entity": {"typeName": type_name, "attributes": attributes}})
         return MutationResult.from_atlas(raw or {})
 
     def get_entity(self, guid: str) -> Entity:
-        raw = self.call(f"entity/guid/{guid}", HTTPMethod.GET, params={"minExtInfo": "true"})
+        raw = self.call(f"entity/guid/{guid}", "GET", params={"minExtInfo": "true"})
         return Entity.from_atlas(raw["entity"])
 
     def find_entity(self, type_name: str, qualified_name: str) -> Entity | None:
         try:
-            raw = self.call(f"entity/uniqueAttribute/type/{type_name}", HTTPMethod.GET,
+            raw = self.call(f"entity/uniqueAttribute/type/{type_name}", "GET",
                             params={"attr:qualifiedName": qualified_name, "minExtInfo": "true"})
         except AtlasClientError as e:
             if e.status == 404:
@@ -141,20 +132,20 @@ class AtlasCatalogClient:
         return Entity.from_atlas(raw["entity"])
 
     def delete(self, guid: str) -> MutationResult:
-        return MutationResult.from_atlas(self.call(f"entity/guid/{guid}", HTTPMethod.DELETE) or {})
+        return MutationResult.from_atlas(self.call(f"entity/guid/{guid}", "DELETE") or {})
 
     def classifications(self, guid: str) -> list[Classification]:
-        raw = self.call(f"entity/guid/{guid}/classifications", HTTPMethod.GET)
+        raw = self.call(f"entity/guid/{guid}/classifications", "GET")
         return [Classification.from_atlas(c) for c in (raw or {}).get("list") or []]
 
     def add_classification(self, guid: str, classification: Classification) -> None:
-        self.call(f"entity/guid/{guid}/classifications", HTTPMethod.POST, status=HTTPStatus.NO_CONTENT,
+        self.call(f"entity/guid/{guid}/classifications", "POST", status=HTTPStatus.NO_CONTENT,
                   body=[{"typeName": classification.type_name, "attributes": classification.attributes,
                          "propagate": classification.propagate}])
 
     # -- lineage and search -------------------------------------------------------------------------
     def lineage(self, guid: str, direction: Direction = "BOTH", depth: int = 3) -> Lineage:
-        raw = self.call(f"lineage/{guid}", HTTPMethod.GET, params={"direction": direction, "depth": depth})
+        raw = self.call(f"lineage/{guid}", "GET", params={"direction": direction, "depth": depth})
         return Lineage.from_atlas(raw)
 
     def search(self, *, type_name: str | None = None, classification: str | None = None, query: str | None = None,
@@ -165,7 +156,7 @@ class AtlasCatalogClient:
                            ("entityFilters", filters), ("attributes", attributes)):
             if value is not None:
                 params[key] = value
-        raw = self.call("search/basic", HTTPMethod.POST, body=params) or {}
+        raw = self.call("search/basic", "POST", body=params) or {}
         return SearchResult(entities=[EntityHeader.from_atlas(h) for h in raw.get("entities") or []],
                             approximate_count=int(raw.get("approximateCount", -1)))
 
@@ -197,3 +188,25 @@ class AtlasCatalogClient:
         flt = {"attributeName": "qualifiedName", "operator": "startsWith", "attributeValue": prefix}
         return {h.qualified_name: h for h in self.search_all(type_name=type_name, filters=flt, attributes=attributes)
                 if h.qualified_name and h.qualified_name.startswith(prefix)}
+
+
+def _params(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Query values as Atlas's Jersey reads them: booleans as ``true``/``false``."""
+    if not params:
+        return None
+    return {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in params.items()}
+
+
+def _error(resp: httpx.Response, method: str, path: str) -> AtlasClientError:
+    code: str | None = None
+    message = resp.reason_phrase or "request failed"
+    try:
+        err = resp.json()
+    except ValueError:
+        err = None
+    if isinstance(err, dict):
+        code = err.get("errorCode")
+        message = str(err.get("errorMessage") or err.get("error") or message)
+    elif resp.text.strip():
+        message = resp.text.strip().splitlines()[0][:300]
+    return error_for(resp.status_code, f"{method} {path}: {message}", code)

@@ -1,40 +1,43 @@
-"""Errors raised by the typed Atlas client: one root, Atlas's errorCode and HTTP status kept."""
+"""Errors raised by the typed Atlas client, rooted in the catalog's error root.
+
+Each class is also the catalog error it means for a caller of the catalog (an entity Atlas does not have is a
+``NotFound``; Atlas down, or refusing the catalog's own credentials, is ``UpstreamUnavailable``), so an Atlas
+failure reaches the API as the right status without a second mapping. ``status`` and ``error_code`` keep what
+Atlas said.
+"""
 
 from __future__ import annotations
 
+from catalog.errors import CatalogError, Conflict, InvalidInput, NotFound, UpstreamUnavailable
 
-class AtlasClientError(Exception):
+
+class AtlasClientError(CatalogError):
     """An Atlas call failed. ``status`` is the HTTP status (0 when no response), ``error_code`` Atlas's code."""
 
     def __init__(self, message: str, *, status: int = 0, error_code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+        code = f" {error_code}" if error_code else ""
+        super().__init__(f"{message} (HTTP {status}{code})" if status else message)
         self.status = status
         self.error_code = error_code
 
-    def __str__(self) -> str:
-        code = f" {self.error_code}" if self.error_code else ""
-        status = f" (HTTP {self.status}{code})" if self.status else ""
-        return f"{self.message}{status}"
 
-
-class AtlasNotFound(AtlasClientError):
+class AtlasNotFound(AtlasClientError, NotFound):
     pass
 
 
-class AtlasConflict(AtlasClientError):
+class AtlasConflict(AtlasClientError, Conflict):
     pass
 
 
-class AtlasBadRequest(AtlasClientError):
+class AtlasBadRequest(AtlasClientError, InvalidInput):
     pass
 
 
-class AtlasAuthError(AtlasClientError):
-    pass
+class AtlasAuthError(AtlasClientError, UpstreamUnavailable):
+    """Atlas refused the catalog's own credentials: a configuration problem upstream, not the caller's input."""
 
 
-class AtlasUnavailable(AtlasClientError):
+class AtlasUnavailable(AtlasClientError, UpstreamUnavailable):
     """No answer, a timeout, or a 5xx: the caller may retry later (the outbox does)."""
 
 
@@ -51,8 +54,6 @@ def error_for(status: int, message: str, error_code: str | None) -> AtlasClientE
         cls = AtlasConflict
     elif 400 <= status < 500:
         cls = AtlasBadRequest
-    elif status >= 500 or status == 0:
-        cls = AtlasUnavailable
     else:
-        cls = AtlasClientError
+        cls = AtlasUnavailable  # 5xx, no answer, or a status Atlas never sends (a proxy in the way)
     return cls(message, status=status, error_code=error_code)

@@ -1,58 +1,55 @@
-"""ASGI application serving the embedded store at ``/api/atlas/v2`` with HTTP Basic auth."""
+"""The embedded store's Atlas REST API over HTTP: an ASGI app meant to be mounted at ``/api/atlas``.
+
+It authenticates (HTTP Basic, one user) and hands the request to :class:`AtlasApi` in a worker thread. Every
+answer, errors included (unknown paths, 401, 500), is Atlas's ``{errorCode, errorMessage}``: the app never lets
+an exception out, so the application it is mounted in keeps its own error shape for its own routes.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
-import logging
-import secrets
-from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Mount, Router
+from starlette.types import Receive, Scope, Send
 
-from catalog.embedded.errors import AtlasError, ErrorCode
-from catalog.embedded.routes import JSON, build_admin_router, build_router
+from catalog.embedded.errors import ErrorCode
+from catalog.embedded.routes import AtlasApi, Reply, error_reply
 from catalog.embedded.store import EmbeddedStore
 
-log = logging.getLogger(__name__)
 ATLAS_PREFIX = "/api/atlas"
+_JSON = (b"content-type", b"application/json")
 
 
-def _error(status: int, code: str, message: str) -> JSON:
-    return JSON({"errorCode": code, "errorMessage": message}, status_code=status)
+class AtlasApp:
+    """ASGI app of the Atlas API (paths relative to where it is mounted: ``/v2/...``, ``/admin/...``)."""
 
-
-class AtlasPathMiddleware:
-    """Trailing slashes (the official client sends ``entity/``) and Basic auth for the Atlas API."""
-
-    def __init__(self, app: ASGIApp, user: str, password: str) -> None:
-        self.app = app
+    def __init__(self, store: EmbeddedStore, *, user: str, password: str) -> None:
+        self.api = AtlasApi(store)
         self.user = user.encode()
         self.password = password.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(ATLAS_PREFIX):
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] != "http":
+            return  # no websockets; lifespan belongs to the application this is mounted in
+        root = scope.get("root_path", "")
         path: str = scope["path"]
-        if len(path) > 1 and path.endswith("/"):
-            scope = dict(scope)
-            scope["path"] = path.rstrip("/")
-            scope["raw_path"] = scope["path"].encode()
+        if root and path.startswith(root):
+            path = path[len(root):] or "/"
         user = self._authenticate(scope)
         if user is None:
-            resp = _error(401, ErrorCode.NOT_AUTHENTICATED.code, "Authentication required")
-            resp.headers["WWW-Authenticate"] = 'Basic realm="atlas"'
-            await resp(scope, receive, send)
+            await _send(send, error_reply(ErrorCode.NOT_AUTHENTICATED),
+                        [(b"www-authenticate", b'Basic realm="atlas"')])
             return
-        scope["user_name"] = user
-        await self.app(scope, receive, send)
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client went away
+        reply = await run_in_threadpool(self.api.dispatch, scope["method"], path, scope.get("query_string", b""),
+                                        body, user)
+        await _send(send, reply)
 
     def _authenticate(self, scope: Scope) -> str | None:
         for key, value in scope.get("headers", []):
@@ -71,47 +68,32 @@ class AtlasPathMiddleware:
         return None
 
 
-def create_app(store_dir: Path, *, password: str, user: str = "admin",
-               initial_typedefs: list[dict[str, Any]] | None = None,
-               store: EmbeddedStore | None = None, openapi_prefix: str | None = None,
-               lifespan: Any = None) -> FastAPI:
-    """The embedded Atlas app. ``initial_typedefs`` defaults to the model bundled under ``typedefs/``."""
-    if store is None:
-        if initial_typedefs is None:
-            from typedefs import load_bundled_typedefs
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
-            initial_typedefs = load_bundled_typedefs()
-        store = EmbeddedStore(store_dir, initial_typedefs)
-    # OpenAPI documents only what is mounted next to the store (Atlas's own REST surface is not ours to document).
-    app = FastAPI(title="mlcatalog", redoc_url=None,
-                  openapi_url=f"{openapi_prefix}/openapi.json" if openapi_prefix else None,
-                  docs_url=f"{openapi_prefix}/docs" if openapi_prefix else None, lifespan=lifespan)
-    app.state.store = store
-    app.include_router(build_router(store), prefix=ATLAS_PREFIX, include_in_schema=False)
-    app.include_router(build_admin_router(store), prefix=ATLAS_PREFIX, include_in_schema=False)
 
-    @app.exception_handler(AtlasError)
-    async def atlas_error(_: Request, exc: AtlasError) -> Response:
-        return JSON(exc.body(), status_code=exc.http_status)
+async def _send(send: Send, reply: Reply, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = reply.body()
+    headers = [*(extra_headers or [])]
+    if reply.content is not None:
+        headers.append(_JSON)
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> Response:
-        return _error(400, ErrorCode.BAD_REQUEST.code, str(exc.errors()))
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            return _error(404, ErrorCode.API_NOT_FOUND.code, f"Given API {request.url.path} not found")
-        if exc.status_code == 405:
-            return _error(405, "ATLAS-405-00-001", f"method {request.method} not allowed on {request.url.path}")
-        return _error(exc.status_code, f"ATLAS-{exc.status_code}-00-000", str(exc.detail))
+def create_app(store: EmbeddedStore, *, password: str, user: str = "admin") -> AtlasApp:
+    """The Atlas API of ``store``, to mount at :data:`ATLAS_PREFIX`."""
+    return AtlasApp(store, user=user, password=password)
 
-    @app.exception_handler(Exception)
-    async def internal_error(_: Request, exc: Exception) -> Response:
-        error_id = secrets.token_hex(8)
-        log.exception("internal error %s", error_id, exc_info=exc)
-        return _error(500, ErrorCode.INTERNAL_ERROR.code,
-                      f"There was an error processing your request. It has been logged (ID {error_id}).")
 
-    app.add_middleware(AtlasPathMiddleware, user=user, password=password)
-    return app
+def standalone_app(store: EmbeddedStore, *, password: str, user: str = "admin") -> Any:
+    """The Atlas API alone, served at ``/api/atlas`` (tests and benchmarks run it with uvicorn)."""
+    return Router(routes=[Mount(ATLAS_PREFIX, app=create_app(store, password=password, user=user))])

@@ -23,8 +23,9 @@ class ErrorCode(Enum):
         "{0}.{1} : attribute delete not supported",
     )
     SUPERTYPE_REMOVAL_NOT_SUPPORTED = ("ATLAS-400-00-00E", "{0} : can not remove supertype(s): {1}")
-    TYPE_MATCH_FAILED = ("ATLAS-400-00-002", "Given type {0} doesn't match {1}")
-    INVALID_TYPE_DEFINITION = ("ATLAS-400-00-005", "Invalid type definition {0}")
+    CIRCULAR_REFERENCE = ("ATLAS-400-00-002", "{0}: invalid supertypes - circular reference back to self {1}")
+    TYPE_MATCH_FAILED = ("ATLAS-400-00-010", "Given type {0} doesn't match {1}")
+    INVALID_TYPE_DEFINITION = ("ATLAS-400-00-011", "Invalid type definition {0}")
     TYPE_NAME_INVALID = ("ATLAS-400-00-014", "Type {0} with name {1} does not exist")
     INVALID_PARAMETERS = ("ATLAS-400-00-01A", "invalid parameters: {0}")
     INVALID_OBJECT_ID = ("ATLAS-400-00-021", "invalid object-id: {0}")
@@ -60,7 +61,6 @@ class ErrorCode(Enum):
         "No search parameter was found. One of the following MUST be specified in the request; "
         "typeName, classification, termName or queryText",
     )
-    INVALID_LIMIT_VALUE = ("ATLAS-400-00-02A", "Invalid limit value: {0}")
     TYPE_NAME_NOT_FOUND = ("ATLAS-404-00-001", "Given typename {0} was invalid")
     TYPE_GUID_NOT_FOUND = ("ATLAS-404-00-002", "Given type guid {0} was invalid")
     INSTANCE_GUID_NOT_FOUND = ("ATLAS-404-00-005", "Given instance guid {0} is invalid/not found")
@@ -76,8 +76,12 @@ class ErrorCode(Enum):
         "ATLAS-404-00-011",
         "Given instance guid {0} with type {1} is not a valid lineage entity type.",
     )
-    API_NOT_FOUND = ("ATLAS-404-00-00F", "Given API {0} not found")
+    # Atlas answers an unknown path from its servlet container, without a code of its own; EMPTY_RESULTS is the one
+    # Atlas 404 code that says nothing more than "nothing here" (and Atlas raises it nowhere else).
+    EMPTY_RESULTS = ("ATLAS-404-00-004", "No result found for {0}")
+    METHOD_NOT_ALLOWED = ("ATLAS-405-00-001", "Error 405 - The request method {0} is inappropriate for the URL: {1}")
     UNAUTHORIZED_ACCESS = ("ATLAS-403-00-001", "{0} is not authorized to perform {1}")
+    # Atlas's own 401 comes from Spring Security with no body; this code is ours and collides with none of Atlas's.
     NOT_AUTHENTICATED = ("ATLAS-401-00-001", "Authentication required")
     TYPE_ALREADY_EXISTS = ("ATLAS-409-00-001", "Given type {0} already exists")
     TYPE_HAS_REFERENCES = ("ATLAS-409-00-002", "Given type {0} has references")

@@ -1,19 +1,27 @@
-"""Atlas v2 REST routes over :class:`EmbeddedStore` (mounted at ``/api/atlas``)."""
+"""Atlas v2 REST routes over :class:`EmbeddedStore`, as plain functions of a parsed request.
+
+Every route is a synchronous handler ``(store, request) -> Reply``. :class:`AtlasApi` matches a method and path
+(relative to ``/api/atlas``) to one of them and turns the result or the :class:`AtlasError` into the status and
+JSON body Atlas sends. The same dispatch serves HTTP (``app.py``, an ASGI app) and in-process callers
+(``transport.py``, an httpx transport), so both speak exactly the same wire format.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.routing import Match, Route
 
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.store import EmbeddedStore
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no"}
 DEF_KINDS = {
@@ -24,343 +32,427 @@ DEF_KINDS = {
     "relationshipdef": "RELATIONSHIP",
     "businessmetadatadef": "BUSINESS_METADATA",
 }
+_TYPESDEF_KEYS = {"ENUM": "enumDefs", "STRUCT": "structDefs", "CLASSIFICATION": "classificationDefs",
+                  "ENTITY": "entityDefs", "RELATIONSHIP": "relationshipDefs",
+                  "BUSINESS_METADATA": "businessMetadataDefs"}
+VERSION = {"Version": "2.4.0-mlcatalog-embedded", "Name": "apache-atlas",
+           "Description": "mlcatalog embedded Atlas-v2-compatible store"}
 
 
-class JSON(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
-
-
-def qbool(request: Request, name: str, default: bool = False) -> bool:
-    v = request.query_params.get(name)
-    if v is None or v == "":
-        return default
-    low = v.lower()
-    if low in TRUE:
-        return True
-    if low in FALSE:
-        return False
-    raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={v} is not a boolean")
-
-
-def qint(request: Request, name: str, default: int) -> int:
-    v = request.query_params.get(name)
-    if v is None or v == "":
-        return default
-    try:
-        return int(v)
-    except ValueError as e:
-        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={v} is not an integer") from e
-
-
-def unique_attrs(request: Request, prefix: str = "attr:") -> dict[str, Any]:
-    return {k[len(prefix):]: v for k, v in request.query_params.items() if k.startswith(prefix)}
-
-
-def bulk_unique_attrs(request: Request) -> list[dict[str, Any]]:
-    groups: dict[int, dict[str, Any]] = {}
-    for k, v in request.query_params.multi_items():
-        if k.startswith("attr_") and ":" in k:
-            idx, attr = k[5:].split(":", 1)
-            try:
-                groups.setdefault(int(idx), {})[attr] = v
-            except ValueError as e:
-                raise AtlasError(ErrorCode.INVALID_PARAMETERS, k) from e
-    return [groups[i] for i in sorted(groups)]
-
-
-async def body_json(request: Request) -> Any:
-    raw = await request.body()
-    if not raw.strip():
-        raise AtlasError(ErrorCode.BAD_REQUEST, "request body is required")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise AtlasError(ErrorCode.BAD_REQUEST, f"malformed JSON: {e}") from e
-
-
-def user_of(request: Request) -> str:
-    return str(request.scope.get("user_name") or "admin")
-
-
-def build_router(store: EmbeddedStore) -> APIRouter:  # noqa: C901 - one place lists the whole surface
-    r = APIRouter(prefix="/v2")
-
-    async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await run_in_threadpool(fn, *args, **kwargs)
-
-    # -- types --------------------------------------------------------------------------------------
-    def _filters(request: Request) -> dict[str, Any]:
-        q = request.query_params
-        return {k: q.get(k) for k in ("type", "name", "supertype", "notsupertype", "servicetype",
-                                      "notservicetype", "notname")} | {"type_filter": q.get("type")}
-
-    def _typesdef(defs: list[dict[str, Any]]) -> dict[str, Any]:
-        out: dict[str, list[dict[str, Any]]] = {
-            "enumDefs": [], "structDefs": [], "classificationDefs": [], "entityDefs": [],
-            "relationshipDefs": [], "businessMetadataDefs": [],
-        }
-        keys = {"ENUM": "enumDefs", "STRUCT": "structDefs", "CLASSIFICATION": "classificationDefs",
-                "ENTITY": "entityDefs", "RELATIONSHIP": "relationshipDefs",
-                "BUSINESS_METADATA": "businessMetadataDefs"}
-        for d in defs:
-            out[keys[d["category"]]].append(d)
-        return out
-
-    def _search_types(request: Request) -> list[dict[str, Any]]:
-        f = _filters(request)
-        f.pop("type")
-        return store.typedefs.search(**f)
-
-    @r.get("/types/typedefs")
-    async def get_typedefs(request: Request) -> JSON:
-        return JSON(_typesdef(await call(_search_types, request)))
-
-    @r.get("/types/typedefs/headers")
-    async def get_typedef_headers(request: Request) -> JSON:
-        defs = await call(_search_types, request)
-        return JSON([{k: d[k] for k in ("guid", "name", "category", "serviceType") if k in d} for d in defs])
-
-    @r.post("/types/typedefs")
-    async def create_typedefs(request: Request) -> JSON:
-        body = await body_json(request)
-        return JSON(_typesdef(await call(store.typedefs.create, body, user_of(request))))
-
-    @r.put("/types/typedefs")
-    async def update_typedefs(request: Request) -> JSON:
-        body = await body_json(request)
-        return JSON(_typesdef(await call(store.typedefs.update, body, user_of(request))))
-
-    @r.delete("/types/typedefs")
-    async def delete_typedefs(request: Request) -> Response:
-        body = await body_json(request)
-        await call(store.typedefs.delete, body)
-        return Response(status_code=204)
-
-    @r.get("/types/typedef/name/{name}")
-    async def typedef_by_name(name: str) -> JSON:
-        return JSON(store.typedefs.get_by_name(name))
-
-    @r.get("/types/typedef/guid/{guid}")
-    async def typedef_by_guid(guid: str) -> JSON:
-        return JSON(store.typedefs.get_by_guid(guid))
-
-    @r.delete("/types/typedef/name/{name}")
-    async def delete_typedef_by_name(name: str) -> Response:
-        await call(store.typedefs.delete_names, [name])
-        return Response(status_code=204)
-
-    @r.get("/types/{kind}/name/{name}")
-    async def def_by_name(kind: str, name: str) -> JSON:
-        if kind not in DEF_KINDS:
-            raise AtlasError(ErrorCode.API_NOT_FOUND, kind)
-        return JSON(store.typedefs.get_by_name(name, DEF_KINDS[kind]))
-
-    @r.get("/types/{kind}/guid/{guid}")
-    async def def_by_guid(kind: str, guid: str) -> JSON:
-        if kind not in DEF_KINDS:
-            raise AtlasError(ErrorCode.API_NOT_FOUND, kind)
-        return JSON(store.typedefs.get_by_guid(guid, DEF_KINDS[kind]))
-
-    # -- entities -----------------------------------------------------------------------------------
-    @r.post("/entity")
-    async def create_entity(request: Request) -> JSON:
-        body = await body_json(request)
-        if not isinstance(body, dict) or not isinstance(body.get("entity"), dict):
-            raise AtlasError(ErrorCode.BAD_REQUEST, "body must be an AtlasEntityWithExtInfo {entity: {...}}")
-        return JSON(await call(store.create_or_update, [body["entity"]], body.get("referredEntities"),
-                               user_of(request)))
-
-    @r.post("/entity/bulk")
-    async def create_entities(request: Request) -> JSON:
-        body = await body_json(request)
-        if not isinstance(body, dict) or not isinstance(body.get("entities"), list):
-            raise AtlasError(ErrorCode.BAD_REQUEST, "body must be an AtlasEntitiesWithExtInfo {entities: [...]}")
-        return JSON(await call(store.create_or_update, body["entities"], body.get("referredEntities"),
-                               user_of(request)))
-
-    @r.get("/entity/bulk")
-    async def get_entities(request: Request) -> JSON:
-        guids = request.query_params.getlist("guid")
-        if not guids:
-            raise AtlasError(ErrorCode.INVALID_PARAMETERS, "guid is required")
-        return JSON(await call(store.get_bulk, guids, qbool(request, "minExtInfo"),
-                               qbool(request, "ignoreRelationships")))
-
-    @r.delete("/entity/bulk")
-    async def delete_entities(request: Request) -> JSON:
-        return JSON(await call(store.delete, request.query_params.getlist("guid"), user_of(request)))
-
-    @r.post("/entity/bulk/classification")
-    async def bulk_classification(request: Request) -> Response:
-        body = await body_json(request)
-        await call(store.add_classification_bulk, body, user_of(request))
-        return Response(status_code=204)
-
-    @r.get("/entity/bulk/uniqueAttribute/type/{type_name}")
-    async def get_entities_by_unique(type_name: str, request: Request) -> JSON:
-        return JSON(await call(store.get_bulk_by_unique, type_name, bulk_unique_attrs(request),
-                               qbool(request, "minExtInfo"), qbool(request, "ignoreRelationships")))
-
-    @r.get("/entity/guid/{guid}")
-    async def get_entity(guid: str, request: Request) -> JSON:
-        return JSON(await call(store.get_by_guid, guid, qbool(request, "minExtInfo"),
-                               qbool(request, "ignoreRelationships")))
-
-    @r.get("/entity/guid/{guid}/header")
-    async def get_entity_header(guid: str) -> JSON:
-        return JSON(await call(store.header_by_guid, guid))
-
-    @r.put("/entity/guid/{guid}")
-    async def partial_update(guid: str, request: Request) -> JSON:
-        name = request.query_params.get("name")
-        if not name:
-            raise AtlasError(ErrorCode.INVALID_PARAMETERS, "query parameter 'name' (the attribute) is required")
-        value = await body_json(request)
-        return JSON(await call(store.partial_update_attribute, guid, name, value, user_of(request)))
-
-    @r.delete("/entity/guid/{guid}")
-    async def delete_entity(guid: str, request: Request) -> JSON:
-        return JSON(await call(store.delete, [guid], user_of(request)))
-
-    @r.get("/entity/uniqueAttribute/type/{type_name}")
-    async def get_by_unique(type_name: str, request: Request) -> JSON:
-        return JSON(await call(store.get_by_unique, type_name, unique_attrs(request),
-                               qbool(request, "minExtInfo"), qbool(request, "ignoreRelationships")))
-
-    @r.get("/entity/uniqueAttribute/type/{type_name}/header")
-    async def header_by_unique(type_name: str, request: Request) -> JSON:
-        return JSON(await call(store.header_by_unique, type_name, unique_attrs(request)))
-
-    @r.put("/entity/uniqueAttribute/type/{type_name}")
-    async def update_by_unique(type_name: str, request: Request) -> JSON:
-        body = await body_json(request)
-        return JSON(await call(store.partial_update_by_unique, type_name, unique_attrs(request), body,
-                               user_of(request)))
-
-    @r.delete("/entity/uniqueAttribute/type/{type_name}")
-    async def delete_by_unique(type_name: str, request: Request) -> JSON:
-        return JSON(await call(store.delete_by_unique, type_name, unique_attrs(request), user_of(request)))
-
-    # classifications
-    @r.get("/entity/guid/{guid}/classifications")
-    async def get_classifications(guid: str) -> JSON:
-        return JSON(await call(store.get_classifications, guid))
-
-    @r.post("/entity/guid/{guid}/classifications")
-    async def add_classifications(guid: str, request: Request) -> Response:
-        body = await body_json(request)
-        await call(store.add_classifications, guid, body, user_of(request))
-        return Response(status_code=204)
-
-    @r.put("/entity/guid/{guid}/classifications")
-    async def update_classifications(guid: str, request: Request) -> Response:
-        body = await body_json(request)
-        await call(store.add_classifications, guid, body, user_of(request), True)
-        return Response(status_code=204)
-
-    @r.get("/entity/guid/{guid}/classification/{name}")
-    async def get_classification(guid: str, name: str) -> JSON:
-        return JSON(await call(store.get_classification, guid, name))
-
-    @r.delete("/entity/guid/{guid}/classification/{name}")
-    async def remove_classification(guid: str, name: str, request: Request) -> Response:
-        await call(store.remove_classification, guid, name, user_of(request))
-        return Response(status_code=204)
-
-    @r.post("/entity/uniqueAttribute/type/{type_name}/classifications")
-    async def add_classifications_by_unique(type_name: str, request: Request) -> Response:
-        body = await body_json(request)
-        guid = await call(store.guid_by_unique, type_name, unique_attrs(request))
-        await call(store.add_classifications, guid, body, user_of(request))
-        return Response(status_code=204)
-
-    @r.put("/entity/uniqueAttribute/type/{type_name}/classifications")
-    async def update_classifications_by_unique(type_name: str, request: Request) -> Response:
-        body = await body_json(request)
-        guid = await call(store.guid_by_unique, type_name, unique_attrs(request))
-        await call(store.add_classifications, guid, body, user_of(request), True)
-        return Response(status_code=204)
-
-    @r.delete("/entity/uniqueAttribute/type/{type_name}/classification/{name}")
-    async def remove_classification_by_unique(type_name: str, name: str, request: Request) -> Response:
-        guid = await call(store.guid_by_unique, type_name, unique_attrs(request))
-        await call(store.remove_classification, guid, name, user_of(request))
-        return Response(status_code=204)
-
-    # -- relationships ------------------------------------------------------------------------------
-    @r.post("/relationship")
-    async def create_relationship(request: Request) -> JSON:
-        body = await body_json(request)
-        return JSON(await call(store.create_relationship, body, user_of(request)))
-
-    @r.put("/relationship")
-    async def update_relationship(request: Request) -> JSON:
-        body = await body_json(request)
-        return JSON(await call(store.update_relationship, body, user_of(request)))
-
-    @r.get("/relationship/guid/{guid}")
-    async def get_relationship(guid: str, request: Request) -> JSON:
-        return JSON(await call(store.get_relationship, guid, qbool(request, "extendedInfo")))
-
-    @r.delete("/relationship/guid/{guid}")
-    async def delete_relationship(guid: str, request: Request) -> Response:
-        await call(store.delete_relationship, guid, user_of(request))
-        return Response(status_code=204)
-
-    # -- lineage ------------------------------------------------------------------------------------
-    @r.get("/lineage/uniqueAttribute/type/{type_name}")
-    async def lineage_by_unique(type_name: str, request: Request) -> JSON:
-        guid = await call(store.guid_by_unique, type_name, unique_attrs(request))
-        return JSON(await call(store.lineage, guid, request.query_params.get("direction") or "BOTH",
-                               qint(request, "depth", 3)))
-
-    @r.get("/lineage/{guid}")
-    async def lineage(guid: str, request: Request) -> JSON:
-        return JSON(await call(store.lineage, guid, request.query_params.get("direction") or "BOTH",
-                               qint(request, "depth", 3)))
-
-    # -- search -------------------------------------------------------------------------------------
-    @r.get("/search/basic")
-    async def search_get(request: Request) -> JSON:
-        q = request.query_params
-        params: dict[str, Any] = {k: q.get(k) for k in ("typeName", "classification", "query", "sortBy",
-                                                        "sortOrder", "termName") if q.get(k)}
-        params["excludeDeletedEntities"] = qbool(request, "excludeDeletedEntities", False)
-        params["limit"] = qint(request, "limit", 100)
-        params["offset"] = qint(request, "offset", 0)
-        return JSON(await call(store.search, params))
-
-    @r.post("/search/basic")
-    async def search_post(request: Request) -> JSON:
-        body = await body_json(request)
-        if not isinstance(body, dict):
-            raise AtlasError(ErrorCode.BAD_REQUEST, "body must be SearchParameters")
-        return JSON(await call(store.search, {k: v for k, v in body.items() if v is not None}))
-
-    return r
-
-
-def build_admin_router(store: EmbeddedStore) -> APIRouter:
-    """``/api/atlas/admin/*`` (Atlas's AdminResource lives outside ``/v2``)."""
-    r = APIRouter(prefix="/admin")
-
-    @r.put("/purge")
-    async def purge(request: Request) -> JSON:
-        body = await body_json(request)
-        if not isinstance(body, list) or not all(isinstance(g, str) for g in body):
-            raise AtlasError(ErrorCode.BAD_REQUEST, "body must be a JSON list of guids")
-        return JSON(await run_in_threadpool(store.purge, body))
-
-    @r.get("/version")
-    async def version() -> JSON:
-        return JSON({"Version": "2.4.0-mlcatalog-embedded", "Name": "apache-atlas",
-                     "Description": "mlcatalog embedded Atlas-v2-compatible store"})
-
-    @r.get("/status")
-    async def status() -> JSON:
-        return JSON({"Status": "ACTIVE"})
-
-    return r
+@dataclass(frozen=True)
+class AtlasRequest:
+    """What a handler sees of a request: path parameters, query, raw body and the authenticated user."""
+
+    path_params: Mapping[str, str]
+    query: QueryParams
+    body: bytes
+    user: str
+
+    def param(self, name: str) -> str:
+        return self.path_params[name]
+
+    def json(self) -> Any:
+        if not self.body.strip():
+            raise AtlasError(ErrorCode.BAD_REQUEST, "request body is required")
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError as e:
+            raise AtlasError(ErrorCode.BAD_REQUEST, f"malformed JSON: {e}") from e
+
+    def qbool(self, name: str, default: bool = False) -> bool:
+        v = self.query.get(name)
+        if v is None or v == "":
+            return default
+        low = v.lower()
+        if low in TRUE:
+            return True
+        if low in FALSE:
+            return False
+        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={v} is not a boolean")
+
+    def qint(self, name: str, default: int) -> int:
+        v = self.query.get(name)
+        if v is None or v == "":
+            return default
+        try:
+            return int(v)
+        except ValueError as e:
+            raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={v} is not an integer") from e
+
+    def unique_attrs(self, prefix: str = "attr:") -> dict[str, Any]:
+        return {k[len(prefix):]: v for k, v in self.query.items() if k.startswith(prefix)}
+
+    def bulk_unique_attrs(self) -> list[dict[str, Any]]:
+        groups: dict[int, dict[str, Any]] = {}
+        for k, v in self.query.multi_items():
+            if k.startswith("attr_") and ":" in k:
+                idx, attr = k[5:].split(":", 1)
+                try:
+                    groups.setdefault(int(idx), {})[attr] = v
+                except ValueError as e:
+                    raise AtlasError(ErrorCode.INVALID_PARAMETERS, k) from e
+        return [groups[i] for i in sorted(groups)]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A handler's answer: the status and the JSON content (``None``: no body, as for 204)."""
+
+    status: int = 200
+    content: Any = None
+
+    def body(self) -> bytes:
+        return b"" if self.content is None else orjson.dumps(self.content)
+
+
+NO_CONTENT = Reply(204)
+Handler = Callable[[EmbeddedStore, AtlasRequest], Reply]
+
+
+def ok(content: Any) -> Reply:
+    return Reply(200, content)
+
+
+def error_reply(code: ErrorCode, *params: object) -> Reply:
+    return Reply(code.http_status, AtlasError(code, *params).body())
+
+
+# -- types ----------------------------------------------------------------------------------------------------
+def _typesdef(defs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, list[dict[str, Any]]] = {key: [] for key in _TYPESDEF_KEYS.values()}
+    for d in defs:
+        out[_TYPESDEF_KEYS[d["category"]]].append(d)
+    return out
+
+
+def _search_types(store: EmbeddedStore, req: AtlasRequest) -> list[dict[str, Any]]:
+    q = req.query
+    filters = {k: q.get(k) for k in ("name", "supertype", "notsupertype", "servicetype", "notservicetype", "notname")}
+    return store.typedefs.search(**filters, type_filter=q.get("type"))
+
+
+def get_typedefs(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(_typesdef(_search_types(store, req)))
+
+
+def get_typedef_headers(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok([{k: d[k] for k in ("guid", "name", "category", "serviceType") if k in d}
+               for d in _search_types(store, req)])
+
+
+def create_typedefs(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(_typesdef(store.typedefs.create(req.json(), req.user)))
+
+
+def update_typedefs(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(_typesdef(store.typedefs.update(req.json(), req.user)))
+
+
+def delete_typedefs(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    store.typedefs.delete(req.json())
+    return NO_CONTENT
+
+
+def typedef_by_name(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.typedefs.get_by_name(req.param("name")))
+
+
+def typedef_by_guid(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.typedefs.get_by_guid(req.param("guid")))
+
+
+def delete_typedef_by_name(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    store.typedefs.delete_names([req.param("name")])
+    return NO_CONTENT
+
+
+def _def_kind(req: AtlasRequest) -> str:
+    kind = req.param("kind")
+    if kind not in DEF_KINDS:
+        raise AtlasError(ErrorCode.EMPTY_RESULTS, f"type category {kind!r}")
+    return DEF_KINDS[kind]
+
+
+def def_by_name(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.typedefs.get_by_name(req.param("name"), _def_kind(req)))
+
+
+def def_by_guid(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.typedefs.get_by_guid(req.param("guid"), _def_kind(req)))
+
+
+# -- entities -------------------------------------------------------------------------------------------------
+def create_entity(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    body = req.json()
+    if not isinstance(body, dict) or not isinstance(body.get("entity"), dict):
+        raise AtlasError(ErrorCode.BAD_REQUEST, "body must be an AtlasEntityWithExtInfo {entity: {...}}")
+    return ok(store.create_or_update([body["entity"]], body.get("referredEntities"), req.user))
+
+
+def create_entities(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    body = req.json()
+    if not isinstance(body, dict) or not isinstance(body.get("entities"), list):
+        raise AtlasError(ErrorCode.BAD_REQUEST, "body must be an AtlasEntitiesWithExtInfo {entities: [...]}")
+    return ok(store.create_or_update(body["entities"], body.get("referredEntities"), req.user))
+
+
+def get_entities(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    guids = req.query.getlist("guid")
+    if not guids:
+        raise AtlasError(ErrorCode.INVALID_PARAMETERS, "guid is required")
+    return ok(store.get_bulk(guids, req.qbool("minExtInfo"), req.qbool("ignoreRelationships")))
+
+
+def delete_entities(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.delete(req.query.getlist("guid"), req.user))
+
+
+def bulk_classification(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    store.add_classification_bulk(req.json(), req.user)
+    return NO_CONTENT
+
+
+def get_entities_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.get_bulk_by_unique(req.param("type_name"), req.bulk_unique_attrs(), req.qbool("minExtInfo"),
+                                       req.qbool("ignoreRelationships")))
+
+
+def get_entity(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.get_by_guid(req.param("guid"), req.qbool("minExtInfo"), req.qbool("ignoreRelationships")))
+
+
+def get_entity_header(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.header_by_guid(req.param("guid")))
+
+
+def partial_update(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    name = req.query.get("name")
+    if not name:
+        raise AtlasError(ErrorCode.INVALID_PARAMETERS, "query parameter 'name' (the attribute) is required")
+    return ok(store.partial_update_attribute(req.param("guid"), name, req.json(), req.user))
+
+
+def delete_entity(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.delete([req.param("guid")], req.user))
+
+
+def get_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.get_by_unique(req.param("type_name"), req.unique_attrs(), req.qbool("minExtInfo"),
+                                  req.qbool("ignoreRelationships")))
+
+
+def header_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.header_by_unique(req.param("type_name"), req.unique_attrs()))
+
+
+def update_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.partial_update_by_unique(req.param("type_name"), req.unique_attrs(), req.json(), req.user))
+
+
+def delete_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.delete_by_unique(req.param("type_name"), req.unique_attrs(), req.user))
+
+
+# -- classifications ------------------------------------------------------------------------------------------
+def get_classifications(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.get_classifications(req.param("guid")))
+
+
+def add_classifications(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    store.add_classifications(req.param("guid"), req.json(), req.user)
+    return NO_CONTENT
+
+
+def update_classifications(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    store.add_classifications(req.param("guid"), req.json(), req.user, True)
+    return NO_CONTENT
+
+
+def get_classification(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.get_classification(req.param("guid"), req.param("name")))
+
+
+def remove_classification(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    store.remove_classification(req.param("guid"), req.param("name"), req.user)
+    return NO_CONTENT
+
+
+def _guid_by_unique(store: EmbeddedStore, req: AtlasRequest) -> str:
+    return store.guid_by_unique(req.param("type_name"), req.unique_attrs())
+
+
+def add_classifications_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    body = req.json()
+    store.add_classifications(_guid_by_unique(store, req), body, req.user)
+    return NO_CONTENT
+
+
+def update_classifications_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    body = req.json()
+    store.add_classifications(_guid_by_unique(store, req), body, req.user, True)
+    return NO_CONTENT
+
+
+def remove_classification_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    store.remove_classification(_guid_by_unique(store, req), req.param("name"), req.user)
+    return NO_CONTENT
+
+
+# -- relationships, lineage, search, admin --------------------------------------------------------------------
+def create_relationship(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.create_relationship(req.json(), req.user))
+
+
+def update_relationship(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.update_relationship(req.json(), req.user))
+
+
+def get_relationship(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(store.get_relationship(req.param("guid"), req.qbool("extendedInfo")))
+
+
+def delete_relationship(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    store.delete_relationship(req.param("guid"), req.user)
+    return NO_CONTENT
+
+
+def _lineage(store: EmbeddedStore, req: AtlasRequest, guid: str) -> Reply:
+    return ok(store.lineage(guid, req.query.get("direction") or "BOTH", req.qint("depth", 3)))
+
+
+def lineage_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return _lineage(store, req, _guid_by_unique(store, req))
+
+
+def lineage(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return _lineage(store, req, req.param("guid"))
+
+
+def search_get(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    q = req.query
+    params: dict[str, Any] = {k: q.get(k) for k in ("typeName", "classification", "query", "sortBy", "sortOrder",
+                                                    "termName") if q.get(k)}
+    params["excludeDeletedEntities"] = req.qbool("excludeDeletedEntities", False)
+    params["limit"] = req.qint("limit", 100)
+    params["offset"] = req.qint("offset", 0)
+    return ok(store.search(params))
+
+
+def search_post(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    body = req.json()
+    if not isinstance(body, dict):
+        raise AtlasError(ErrorCode.BAD_REQUEST, "body must be SearchParameters")
+    return ok(store.search({k: v for k, v in body.items() if v is not None}))
+
+
+def purge(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    body = req.json()
+    if not isinstance(body, list) or not all(isinstance(g, str) for g in body):
+        raise AtlasError(ErrorCode.BAD_REQUEST, "body must be a JSON list of guids")
+    return ok(store.purge(body))
+
+
+def version(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok(VERSION)
+
+
+def status(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+    return ok({"Status": "ACTIVE"})
+
+
+V2 = "/v2"
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", V2 + "/types/typedefs", get_typedefs),
+    ("GET", V2 + "/types/typedefs/headers", get_typedef_headers),
+    ("POST", V2 + "/types/typedefs", create_typedefs),
+    ("PUT", V2 + "/types/typedefs", update_typedefs),
+    ("DELETE", V2 + "/types/typedefs", delete_typedefs),
+    ("GET", V2 + "/types/typedef/name/{name}", typedef_by_name),
+    ("GET", V2 + "/types/typedef/guid/{guid}", typedef_by_guid),
+    ("DELETE", V2 + "/types/typedef/name/{name}", delete_typedef_by_name),
+    ("GET", V2 + "/types/{kind}/name/{name}", def_by_name),
+    ("GET", V2 + "/types/{kind}/guid/{guid}", def_by_guid),
+    ("POST", V2 + "/entity", create_entity),
+    ("POST", V2 + "/entity/bulk", create_entities),
+    ("GET", V2 + "/entity/bulk", get_entities),
+    ("DELETE", V2 + "/entity/bulk", delete_entities),
+    ("POST", V2 + "/entity/bulk/classification", bulk_classification),
+    ("GET", V2 + "/entity/bulk/uniqueAttribute/type/{type_name}", get_entities_by_unique),
+    ("GET", V2 + "/entity/guid/{guid}", get_entity),
+    ("GET", V2 + "/entity/guid/{guid}/header", get_entity_header),
+    ("PUT", V2 + "/entity/guid/{guid}", partial_update),
+    ("DELETE", V2 + "/entity/guid/{guid}", delete_entity),
+    ("GET", V2 + "/entity/uniqueAttribute/type/{type_name}", get_by_unique),
+    ("GET", V2 + "/entity/uniqueAttribute/type/{type_name}/header", header_by_unique),
+    ("PUT", V2 + "/entity/uniqueAttribute/type/{type_name}", update_by_unique),
+    ("DELETE", V2 + "/entity/uniqueAttribute/type/{type_name}", delete_by_unique),
+    ("GET", V2 + "/entity/guid/{guid}/classifications", get_classifications),
+    ("POST", V2 + "/entity/guid/{guid}/classifications", add_classifications),
+    ("PUT", V2 + "/entity/guid/{guid}/classifications", update_classifications),
+    ("GET", V2 + "/entity/guid/{guid}/classification/{name}", get_classification),
+    ("DELETE", V2 + "/entity/guid/{guid}/classification/{name}", remove_classification),
+    ("POST", V2 + "/entity/uniqueAttribute/type/{type_name}/classifications", add_classifications_by_unique),
+    ("PUT", V2 + "/entity/uniqueAttribute/type/{type_name}/classifications", update_classifications_by_unique),
+    ("DELETE", V2 + "/entity/uniqueAttribute/type/{type_name}/classification/{name}",
+     remove_classification_by_unique),
+    ("POST", V2 + "/relationship", create_relationship),
+    ("PUT", V2 + "/relationship", update_relationship),
+    ("GET", V2 + "/relationship/guid/{guid}", get_relationship),
+    ("DELETE", V2 + "/relationship/guid/{guid}", delete_relationship),
+    ("GET", V2 + "/lineage/uniqueAttribute/type/{type_name}", lineage_by_unique),
+    ("GET", V2 + "/lineage/{guid}", lineage),
+    ("GET", V2 + "/search/basic", search_get),
+    ("POST", V2 + "/search/basic", search_post),
+    # Atlas's AdminResource lives outside /v2.
+    ("PUT", "/admin/purge", purge),
+    ("GET", "/admin/version", version),
+    ("GET", "/admin/status", status),
+]
+
+
+class _HandlerRoute(Route):
+    def __init__(self, method: str, path: str, handler: Handler) -> None:
+        super().__init__(path, endpoint=_unused, methods=[method])
+        self.handler = handler
+
+
+def _unused() -> None:  # pragma: no cover - routes are matched by AtlasApi, never served by Starlette's Router
+    raise AssertionError("matched by AtlasApi.dispatch only")
+
+
+class AtlasApi:
+    """The Atlas REST surface of one store: ``dispatch`` answers a request with Atlas's status and body."""
+
+    def __init__(self, store: EmbeddedStore) -> None:
+        self.store = store
+        # Starlette's route matching (path templates, converters, method checks) without its request machinery.
+        self._routes = [_HandlerRoute(method, path, handler) for method, path, handler in ROUTES]
+
+    def dispatch(self, method: str, path: str, query_string: bytes | str, body: bytes, user: str) -> Reply:
+        """Answer ``method path`` (relative to ``/api/atlas``; a trailing slash is ignored, as Atlas's Jersey
+        does). Never raises: errors become Atlas's ``{errorCode, errorMessage}`` replies."""
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/")
+        scope = {"type": "http", "path": path, "root_path": "", "method": method}
+        allowed = False
+        for route in self._routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                request = AtlasRequest(child["path_params"], QueryParams(query_string), body, user)
+                return self._call(route.handler, request)
+            allowed = allowed or match is Match.PARTIAL
+        if allowed:
+            return error_reply(ErrorCode.METHOD_NOT_ALLOWED, method, "/api/atlas" + path)
+        return error_reply(ErrorCode.EMPTY_RESULTS, f"{method} /api/atlas{path}")
+
+    def _call(self, handler: Handler, request: AtlasRequest) -> Reply:
+        try:
+            return handler(self.store, request)
+        except AtlasError as e:
+            return Reply(e.http_status, e.body())
+        except Exception:  # noqa: BLE001 - any other failure is Atlas's 500, logged with an id the caller sees
+            error_id = secrets.token_hex(8)
+            log.exception("internal error %s", error_id)
+            return Reply(500, {"errorCode": ErrorCode.INTERNAL_ERROR.code, "errorMessage":
+                               f"There was an error processing your request. It has been logged (ID {error_id})."})
+

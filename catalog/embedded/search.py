@@ -28,7 +28,8 @@ SYSTEM_ATTRS = {
     "__timestamp": lambda e: e.create_time,
     "__modificationTimestamp": lambda e: e.update_time,
 }
-MAX_LIMIT = 10000
+MAX_LIMIT = 10000  # atlas.search.maxlimit
+DEFAULT_LIMIT = 100  # atlas.search.defaultlimit
 
 
 class _NoType:
@@ -206,12 +207,12 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
     query = params.get("query")
     if not (type_name or classification or query or params.get("termName")):
         raise AtlasError(ErrorCode.INVALID_SEARCH_PARAMS)
-    limit = int(params.get("limit") or 100)
+    limit = int(params.get("limit") or 0)
     offset = int(params.get("offset") or 0)
-    if limit <= 0 or limit > MAX_LIMIT:
-        raise AtlasError(ErrorCode.INVALID_LIMIT_VALUE, limit)
-    if offset < 0:
-        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"offset={offset}")
+    if limit < 0 or offset < 0:
+        raise AtlasError(ErrorCode.BAD_REQUEST, "Limit/offset should be non-negative")  # DiscoveryREST's check
+    if limit == 0 or limit > MAX_LIMIT:
+        limit = DEFAULT_LIMIT  # QueryParams.getNormalizedParams: out of range means the default
     exclude_deleted = params.get("excludeDeletedEntities")
     exclude_deleted = bool(exclude_deleted)  # SearchParameters.excludeDeletedEntities is a Java boolean
     # "+" keeps SQLite off the type/status index when an indexed qualifiedName/name criterion is pushed down

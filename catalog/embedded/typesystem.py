@@ -225,7 +225,7 @@ class TypeRegistry:
         out: set[str] = set()
         for s in self.types[name].super_types:
             if s in seen or s == name:
-                raise AtlasError(ErrorCode.INVALID_TYPE_DEFINITION, f"{name}: cyclic supertypes")
+                raise AtlasError(ErrorCode.CIRCULAR_REFERENCE, name, name)
             out.add(s)
             out |= self._closure(s, seen | {name})
         return out

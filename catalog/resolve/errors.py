@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from catalog.errors import CatalogError, InvalidInput, UpstreamUnavailable
+
 __all__ = [
     "BucketNotFound",
     "DatabaseNotFound",
@@ -22,7 +24,9 @@ __all__ = [
     "S3RequestFailed",
     "S3Unavailable",
     "TableNotFound",
+    "is_not_found",
     "one_line",
+    "to_catalog_error",
 ]
 
 _MAX_DETAIL = 300
@@ -166,3 +170,19 @@ class S3RequestFailed(ResolveError):
         self.endpoint = endpoint
         self.reason = one_line(reason)
         super().__init__(f"S3 request to {endpoint} failed: {self.reason}")
+
+
+#: What the catalog may record as "declared" when the caller allows unresolved inputs.
+NOT_FOUND: tuple[type[ResolveError], ...] = (DatabaseNotFound, TableNotFound, BucketNotFound, PrefixNotFound)
+
+
+def is_not_found(e: ResolveError) -> bool:
+    return isinstance(e, NOT_FOUND)
+
+
+def to_catalog_error(e: ResolveError) -> CatalogError:
+    """The catalog error a resolver failure is to its callers: a server down is an outage; anything else (a bad
+    identifier, a failed query, a missing client library) is a problem with what was asked."""
+    if isinstance(e, (HiveUnavailable, S3Unavailable)):
+        return UpstreamUnavailable(str(e))
+    return InvalidInput(str(e))

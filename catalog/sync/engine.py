@@ -14,10 +14,12 @@ from typing import Any, Protocol
 
 from catalog.atlas.client import SEARCH_CHUNK, AtlasCatalogClient
 from catalog.atlas.models import EntityHeader
-from catalog.crn import derived_id, ml_crn
-from catalog.errors import CatalogError, InvalidInput, Unresolved, UpstreamUnavailable
-from catalog.lineagefile import LineageFileError, ModelLineage, parse_lineage
+from catalog.crn import CrnScope
+from catalog.errors import InvalidInput, Unresolved
+from catalog.identity import build_crn, committed_lineage, model_crn, project_input
+from catalog.lineagefile import ModelLineage
 from catalog.registration import apply_typedefs
+from catalog.resolve.errors import ResolveError, is_not_found, to_catalog_error
 from catalog.sync import diff
 from catalog.sync.builder import (
     MANAGED_MARKER,
@@ -25,7 +27,6 @@ from catalog.sync.builder import (
     BuildInput,
     Column,
     DeploymentInput,
-    ProjectInput,
     TableFacts,
     TableInput,
     add_build,
@@ -34,8 +35,7 @@ from catalog.sync.builder import (
     add_table,
     s3_directories,
 )
-from catalog.sync.gcpause import gc_paused
-from catalog.sync.git import GitHead, read_head
+from catalog.sync.git import read_head
 from catalog.sync.graph import Graph
 
 log = logging.getLogger(__name__)
@@ -49,16 +49,6 @@ class PrefixDescriber(Protocol):
     def describe_prefix(self, uri: str) -> Any: ...
 
 
-@dataclass(frozen=True)
-class CrnScope:
-    region: str
-    account: str
-    workspace: str
-
-    def crn(self, object_id: Any) -> str:
-        return str(ml_crn(self.region, self.account, self.workspace, object_id))
-
-
 @dataclass
 class BuiltModel:
     model_name: str
@@ -66,6 +56,7 @@ class BuiltModel:
     build_crn: str
     version: int
     new: bool
+    guid: str | None = None  # the build entity's guid in Atlas, once written
 
 
 @dataclass
@@ -78,6 +69,7 @@ class SyncResult:
     written: int = 0
     notes: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    guid: str | None = None  # a recorded deployment's guid in Atlas
 
 
 @dataclass(frozen=True)
@@ -95,13 +87,6 @@ def lineage_digest(m: ModelLineage) -> str:
     payload = {"tables": sorted(t.qualified_name for t in m.hive_tables), "s3": sorted(s.uri for s in m.s3_sources),
                "metadata": dict(sorted(m.metadata.items()))}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _resolver_failure(e: Exception) -> CatalogError:
-    code = str(getattr(e, "code", ""))
-    if code.endswith("unavailable"):
-        return UpstreamUnavailable(str(e))
-    return InvalidInput(str(e))
 
 
 def _stale_parts(h: EntityHeader, graph: Graph, table_qn: str) -> list[tuple[str, str]]:
@@ -147,7 +132,6 @@ class Catalog:
         self.hive = hive
         self.s3 = s3
         self._typedefs_ok = False
-        self._stale: list[tuple[str, str]] = []
 
     def ensure_typedefs(self) -> None:
         if not self._typedefs_ok:
@@ -157,17 +141,8 @@ class Catalog:
     # -- builds -------------------------------------------------------------------------------------
     def build(self, project_dir: Path, models: list[str] | None = None, *, allow_unresolved: bool = False,
               progress: Callable[[int, int], None] | None = None, commit: str = "HEAD") -> SyncResult:
-        with gc_paused():
-            return self._build(project_dir, models, allow_unresolved=allow_unresolved, progress=progress,
-                               commit=commit)
-
-    def _build(self, project_dir: Path, models: list[str] | None, *, allow_unresolved: bool,
-               progress: Callable[[int, int], None] | None, commit: str) -> SyncResult:
         head = read_head(project_dir, commit)
-        try:
-            lineage = parse_lineage(head.lineage_bytes, head.lineage_path)
-        except LineageFileError as e:
-            raise InvalidInput("\n".join(str(p) for p in e.problems)) from e
+        lineage = committed_lineage(head)
         if models:
             unknown = [m for m in models if m not in lineage.models]
             if unknown:
@@ -180,7 +155,7 @@ class Catalog:
             raise InvalidInput(f"{head.lineage_path}: the file declares no models")
         self.ensure_typedefs()
         result = SyncResult(commit=head.commit)
-        project = self.project_identity(project_dir, head)
+        project = project_input(self.scope, project_dir, head)
         result.project_crn = project.crn
         graph = Graph()
         add_project(graph, project, int(time.time() * 1000))
@@ -188,7 +163,8 @@ class Catalog:
         # that build. Naming models builds them at this commit (a new version per new commit).
         builds = self._versions(project.crn, selected, head.commit, reuse_unchanged=not models)
         selected = [m for m in selected if not builds[m.name].reused]
-        known = self._resolve_tables(graph, selected, allow_unresolved, result.notes)
+        stale: list[tuple[str, str]] = []
+        known = self._resolve_tables(graph, selected, allow_unresolved, result.notes, stale)
         s3_dirs, s3_meta = self._resolve_s3(graph, selected, allow_unresolved, result.notes)
         for m in selected:
             v = builds[m.name]
@@ -203,27 +179,16 @@ class Catalog:
                 tables=tuple(t.qualified_name for t in m.hive_tables),
                 s3_dirs=tuple(s3_dirs[s.uri] for s in m.s3_sources)))
         result.builds = [BuiltModel(name, v.model_crn, v.build_crn, v.version, v.new) for name, v in builds.items()]
-        self._write(graph, result, progress, known)
+        self._write(graph, result, progress, known, stale)
+        found = self.client.find_by_qualified_names("ml_model_build", [b.build_crn for b in result.builds])
+        for b in result.builds:
+            b.guid = found[b.build_crn].guid if b.build_crn in found else None
         return result
 
-    def project_identity(self, project_dir: Path, head: GitHead) -> ProjectInput:
-        """The project's CRN is derived from its repository (remote URL, else path) and sub-directory: stable
-        across machines that clone the same remote, and computable without asking Atlas."""
-        rel = project_dir.resolve().relative_to(head.root.resolve()).as_posix()
-        identity = head.remote_url or str(head.root.resolve())
-        return ProjectInput(crn=self.scope.crn(derived_id("project", identity, rel)), name=project_dir.resolve().name,
-                            git_url=head.remote_url or str(head.root.resolve()))
-
-    def identities(self, project_dir: Path, model: str, commit: str = "HEAD") -> tuple[str, str, str, str]:
-        """(project CRN, model CRN, build CRN, commit) of a model at a commit, without any Atlas call."""
-        head = read_head(project_dir, commit)
-        project = self.project_identity(project_dir, head)
-        model_crn = self.scope.crn(derived_id("model", project.crn, model))
-        return project.crn, model_crn, self.scope.crn(derived_id("build", model_crn, head.commit)), head.commit
-
-    def _resolve_tables(self, graph: Graph, models: list[ModelLineage], allow_unresolved: bool,
-                        notes: list[str]) -> dict[tuple[str, str], EntityHeader | None]:
-        """Add the models' tables to the graph; returns what was read of them from Atlas (for the diff)."""
+    def _resolve_tables(self, graph: Graph, models: list[ModelLineage], allow_unresolved: bool, notes: list[str],
+                        stale: list[tuple[str, str]]) -> dict[tuple[str, str], EntityHeader | None]:
+        """Add the models' tables to the graph; returns what was read of them from Atlas (for the diff). Columns
+        and processes of those tables that HiveServer2 no longer reports are added to ``stale``."""
         refs = {t.qualified_name: t for m in models for t in m.hive_tables}
         if not refs:
             return {}
@@ -245,9 +210,9 @@ class Catalog:
             else:
                 try:
                     facts = _facts(self.hive.describe_table(ref.db, ref.table))
-                except Exception as e:  # noqa: BLE001 - resolver errors carry one-line messages
-                    if not _is_not_found(e):
-                        raise _resolver_failure(e) from e
+                except ResolveError as e:
+                    if not is_not_found(e):
+                        raise to_catalog_error(e) from e
                     if not allow_unresolved:
                         problems.append(f"hive table {qn}: {e}")
                         continue
@@ -259,7 +224,7 @@ class Catalog:
                     notes.append(f"hive table {qn} not found in HiveServer2: recorded as declared")
             add_table(graph, TableInput(ref.db, ref.table, ref.namespace, facts))
             if facts is not None and h is not None:
-                self._stale.extend(_stale_parts(h, graph, qn))
+                stale.extend(_stale_parts(h, graph, qn))
         if problems:
             raise Unresolved(problems + ["(use --allow-unresolved to record them as declared)"])
         if declared_note:
@@ -278,9 +243,9 @@ class Catalog:
                     info = self.s3.describe_prefix(uri)
                     meta[f"s3 {uri}"] = (f"objects={info.object_count} bytes={info.total_size_bytes} "
                                          f"newest={_iso(info.newest_modified_ms)}")
-                except Exception as e:  # noqa: BLE001
-                    if not _is_not_found(e):
-                        raise _resolver_failure(e) from e
+                except ResolveError as e:
+                    if not is_not_found(e):
+                        raise to_catalog_error(e) from e
                     if not allow_unresolved:
                         problems.append(f"s3 source {uri}: {e}")
                         continue
@@ -298,8 +263,8 @@ class Catalog:
         entry is unchanged and ``reuse_unchanged``, else a new build numbered after the latest."""
         ids: dict[str, tuple[str, str]] = {}
         for m in models:
-            model_crn = self.scope.crn(derived_id("model", project_crn, m.name))
-            ids[m.name] = (model_crn, self.scope.crn(derived_id("build", model_crn, commit)))
+            mc = model_crn(self.scope, project_crn, m.name)
+            ids[m.name] = (mc, build_crn(self.scope, mc, commit))
         found = self.client.find_by_qualified_names("ml_model_build", [b for _, b in ids.values()],
                                                     ["version", "lineageDigest"])
         need_new = sorted({mc for mc, bc in ids.values() if bc not in found})
@@ -336,11 +301,13 @@ class Catalog:
         add_deployment(graph, d)
         result = SyncResult()
         self._write(graph, result, None)
+        found = self.client.find_by_qualified_names("ml_model_deployment", [d.crn])
+        result.guid = found[d.crn].guid if d.crn in found else None
         return result
 
     def _write(self, graph: Graph, result: SyncResult, progress: Callable[[int, int], None] | None,
-               known: dict[tuple[str, str], EntityHeader | None] | None = None) -> None:
-        stale, self._stale = self._stale, []
+               known: dict[tuple[str, str], EntityHeader | None] | None = None,
+               stale: list[tuple[str, str]] | None = None) -> None:
         sync_plan = diff.plan(self.client, graph, known)
         missing = [d.qualified_name for d in graph.entities.values()
                    if not d.managed and d.key not in sync_plan.current]
@@ -357,13 +324,9 @@ class Catalog:
                 progress(done, total)
 
         result.written = diff.apply(self.client, sync_plan, step)
-        for guid, qn in stale:
+        for guid, qn in stale or []:
             # A column dropped from the table (or the table re-created): Atlas's hook deletes these too.
             self.client.delete(guid)
             result.deleted.append(qn)
             result.written += 1
 
-
-def _is_not_found(e: Exception) -> bool:
-    code = str(getattr(e, "code", ""))
-    return code.endswith("not_found")

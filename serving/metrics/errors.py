@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from catalog.errors import CatalogError, Conflict, InvalidInput, NotFound, UpstreamUnavailable
+from catalog import CatalogError, Conflict, InvalidInput, NotFound, UpstreamUnavailable
 
 
 class UnknownPrediction(NotFound):
     """``merge_delayed`` named a prediction UUID the store has never recorded."""
+
+    code = "unknown_prediction"
 
     def __init__(self, prediction_uuid: str) -> None:
         super().__init__(f"no prediction with uuid {prediction_uuid!r} in the metrics store")

@@ -15,7 +15,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from catalog.errors import Forbidden, Unauthorized
+from catalog import Forbidden, Unauthorized
 from serving.platform.apikeys import ApiKeys
 from serving.platform.pool import NoFreeReplica, ReplicaDown, ReplicaTimeout
 from serving.platform.service import Platform
@@ -63,21 +63,33 @@ def too_large() -> tuple[int, bytes]:
 
 
 class Auth:
-    """Bearer credentials: a model API key, or the configured API token (for operators and the platform)."""
+    """Bearer credentials: a model API key, the configured API token (operators), or an administrative credential
+    (the configured admin key, or a key created as admin), which alone may manage keys."""
 
-    def __init__(self, keys: ApiKeys, token: str | None) -> None:
+    def __init__(self, keys: ApiKeys, token: str | None, admin_key: str | None = None) -> None:
         self.keys = keys
         self.token = token
+        self.admin_key = admin_key
+
+    @staticmethod
+    def _bearer(authorization: str | None) -> str | None:
+        scheme, _, given = (authorization or "").partition(" ")
+        return given.strip() if scheme.lower() == "bearer" and given.strip() else None
+
+    def _is_admin(self, given: str) -> bool:
+        if self.admin_key is not None and hmac.compare_digest(given.encode(), self.admin_key.encode()):
+            return True
+        return self.keys.verify_admin(given)
+
+    def accepts(self, given: str) -> bool:
+        if self.token is not None and hmac.compare_digest(given.encode(), self.token.encode()):
+            return True
+        return self.keys.verify(given) is not None or self._is_admin(given)
 
     def valid(self, authorization: str | None) -> bool | None:
         """None: no credentials given; else whether they are valid."""
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
-            return None
-        given = given.strip()
-        if self.token is not None and hmac.compare_digest(given.encode(), self.token.encode()):
-            return True
-        return self.keys.verify(given) is not None
+        given = self._bearer(authorization)
+        return None if given is None else self.accepts(given)
 
     def require(self, authorization: str | None) -> None:
         ok = self.valid(authorization)
@@ -85,6 +97,14 @@ class Auth:
             raise Unauthorized("an API key is required: Authorization: Bearer <key> (mlcatalog api-keys create)")
         if not ok:
             raise Forbidden("the API key is not valid (unknown, revoked or expired)")
+
+    def require_admin(self, authorization: str | None) -> None:
+        given = self._bearer(authorization)
+        if given is None:
+            raise Unauthorized("an administrative key is required: Authorization: Bearer <key> (MLCATALOG_ADMIN_KEY, "
+                               "or the key mlcatalog up printed when it created the store)")
+        if not self._is_admin(given):
+            raise Forbidden("this needs an administrative key; the key given is not one (or is not valid)")
 
 
 class ModelGateway:
@@ -135,7 +155,8 @@ class ModelGateway:
         if answer[:1] != OK:
             failure = orjson.loads(answer[1:])
             gm.count(crn, "500", "model_exception")
-            return _err(500, "model_error", "the model raised an exception; see the replica log",
+            return _err(500, "model_error", f"the model raised an exception; its traceback is in the replica log "
+                        f"(error id {failure.get('error_id')}): mlcatalog logs {crn}",
                         error_id=failure.get("error_id"), ReplicaID=failure.get("replica"))
         gm.count(crn, "200")
         return 200, answer[1:]

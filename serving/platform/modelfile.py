@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from catalog.errors import InvalidInput
+from catalog import InvalidInput
 
 
 def _bound_names(body: list[ast.stmt]) -> set[str] | None:

@@ -17,6 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from catalog import BuildRequest, CatalogBackend, CatalogError, DeploymentRecord, UpstreamUnavailable
 from serving.platform.state import StateDb
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,27 @@ class OutboxEntry:
     status: str
     attempts: int
     last_error: str | None
+
+
+def catalog_sender(catalog: CatalogBackend) -> Callable[[str, dict[str, Any]], None]:
+    """The replayer's ``send``: an entry written into ``catalog``. An outage is retried; a catalog that refuses
+    the entry's content has refused it for good."""
+
+    def send(kind: str, payload: dict[str, Any]) -> None:
+        try:
+            if kind == "build":
+                catalog.record_build(BuildRequest(project_dir=payload["project_dir"], models=[payload["model"]],
+                                                  commit=payload["commit"], allow_unresolved=True))
+            elif kind == "deployment":
+                catalog.record_deployment(DeploymentRecord.model_validate(payload))
+            else:
+                raise Permanent(f"unknown outbox entry kind {kind!r}")
+        except UpstreamUnavailable as e:
+            raise Retryable(str(e)) from e
+        except (CatalogError, ValidationError, KeyError) as e:
+            raise Permanent(f"{type(e).__name__}: {e}") from e
+
+    return send
 
 
 def enqueue(conn: sqlite3.Connection, kind: str, payload: dict[str, Any]) -> None:

@@ -12,12 +12,38 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from catalog.crn import CrnError, bare_id, resolve_ref
-from catalog.errors import InvalidInput, NotFound
+from catalog import CrnError, InvalidInput, NotFound, bare_id, resolve_ref
 from serving.platform import outbox
+from serving.platform.apikeys import ApiKeyInfo
 from serving.platform.gateway import MAX_BODY, Auth, ModelGateway, too_large
 from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
 from serving.platform.state import StateDb
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    expires_ms: int | None = Field(default=None, gt=0, description="epoch ms after which the key is refused")
+    admin: bool = Field(default=False, description="may manage keys and read the outbox")
+
+
+class ApiKeyOut(BaseModel):
+    key_id: str
+    name: str
+    admin: bool
+    active: bool
+    created_ms: int
+    expires_ms: int | None
+    revoked_ms: int | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="the key itself: shown once, stored only hashed")
+
+
+class ReplicaLog(BaseModel):
+    replica: int
+    path: str
+    lines: list[str]
 
 
 class MetricsAggregate(BaseModel):
@@ -32,14 +58,24 @@ class MetricsDelayed(BaseModel):
     prediction_uuid: str = Field(min_length=1)
 
 
+def _key_out(k: ApiKeyInfo) -> dict[str, Any]:
+    return {"key_id": k.key_id, "name": k.name, "admin": k.admin, "active": k.active, "created_ms": k.created_ms,
+            "expires_ms": k.expires_ms, "revoked_ms": k.revoked_ms}
+
+
 def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: Any, gateway: ModelGateway,
                  ) -> APIRouter:
     r = APIRouter()
+    keys = auth.keys
 
-    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+    def user(authorization: Annotated[str | None, Header()] = None) -> None:
         auth.require(authorization)
 
-    guarded = [Depends(admin)]
+    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        auth.require_admin(authorization)
+
+    guarded = [Depends(user)]
+    admin_only = [Depends(admin)]
 
     @r.post("/model", summary="Call a deployed model (CML model service format)",
             description="Served by the gateway middleware in front of the app (serving/platform/gateway.py); "
@@ -65,6 +101,11 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
     async def deployments() -> list[DeploymentInfo]:
         return await run_in_threadpool(platform.list)
 
+    @r.get("/api/v1/serving/deployments/{crn:path}/logs", dependencies=guarded)
+    async def logs(crn: str, lines: Annotated[int, Query(ge=1, le=100_000)] = 200) -> list[ReplicaLog]:
+        await run_in_threadpool(platform.get, crn)  # 404 for a deployment the platform never had
+        return [ReplicaLog.model_validate(x) for x in await run_in_threadpool(platform.supervisor.logs, crn, lines)]
+
     @r.get("/api/v1/serving/deployments/{crn:path}", dependencies=guarded)
     async def deployment(crn: str) -> DeploymentInfo:
         return await run_in_threadpool(platform.get, crn)
@@ -73,10 +114,26 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
     async def stop(crn: str) -> DeploymentInfo:
         return await platform.stop(crn)
 
-    @r.get("/api/v1/serving/outbox", dependencies=guarded)
+    @r.get("/api/v1/serving/outbox", dependencies=admin_only)
     async def pending(all: bool = False) -> list[dict[str, Any]]:  # noqa: A002 - query parameter name
         rows = await run_in_threadpool(outbox.entries, state, include_done=all)
         return [e.__dict__ for e in rows]
+
+    # -- API keys (administrative) -----------------------------------------------------------------
+    @r.post("/api/v1/serving/api-keys", dependencies=admin_only, status_code=201)
+    async def create_key(body: ApiKeyCreate) -> ApiKeyCreated:
+        info, key = await run_in_threadpool(keys.create, body.name, body.expires_ms, admin=body.admin)
+        return ApiKeyCreated(key=key, **_key_out(info))
+
+    @r.get("/api/v1/serving/api-keys", dependencies=admin_only)
+    async def list_keys() -> list[ApiKeyOut]:
+        return [ApiKeyOut(**_key_out(k)) for k in await run_in_threadpool(keys.list)]
+
+    @r.delete("/api/v1/serving/api-keys/{key_id}", dependencies=admin_only)
+    async def revoke_key(key_id: str) -> ApiKeyOut:
+        if not await run_in_threadpool(keys.revoke, key_id):
+            raise NotFound(f"no active API key with id {key_id}")
+        return next(ApiKeyOut(**_key_out(k)) for k in keys.list() if k.key_id == key_id)
 
     # -- metrics API (the SDK's read/aggregate/delayed calls) --------------------------------------
     def call(fn: Callable[..., Any], *a: Any, **k: Any) -> Any:
@@ -123,13 +180,7 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
 
     @r.post("/api/v1/metrics/delayed", dependencies=guarded)
     async def delayed(body: MetricsDelayed) -> Response:
-        from serving.metrics import UnknownPrediction
-
-        try:
-            rec = await call(metrics_store.merge_delayed, body.prediction_uuid, body.metrics)
-        except UnknownPrediction:
-            return JSONResponse({"success": False, "code": "unknown_prediction",
-                                 "message": f"no prediction with UUID {body.prediction_uuid}"}, status_code=404)
+        rec = await call(metrics_store.merge_delayed, body.prediction_uuid, body.metrics)
         return JSONResponse({"success": True, "record": rec.to_cml()})
 
     return r

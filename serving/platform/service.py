@@ -12,10 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from catalog.errors import Conflict, InvalidInput, NotFound
-from catalog.lineagefile import LineageFileError, parse_lineage
-from catalog.sync.engine import Catalog
-from catalog.sync.git import read_head, uncommitted
+from catalog import BuildIdentity, Conflict, CrnScope, InvalidInput, NotFound, identify_build, uncommitted_change
 from serving.platform import outbox
 from serving.platform.modelfile import check_model_file
 from serving.platform.state import StateDb
@@ -66,11 +63,11 @@ class DeploymentInfo(BaseModel):
 
 
 class Platform:
-    def __init__(self, state: StateDb, supervisor: Supervisor, catalog: Catalog, endpoint: str,
+    def __init__(self, state: StateDb, supervisor: Supervisor, scope: CrnScope, endpoint: str,
                  wake_outbox: Any = None) -> None:
         self.state = state
         self.supervisor = supervisor
-        self.catalog = catalog  # used only for CRN identities (pure: git + hashing, no Atlas call)
+        self.scope = scope  # where deployment CRNs are minted
         self.endpoint = endpoint.rstrip("/") + "/model"
         self.wake_outbox = wake_outbox or (lambda: None)
         self.by_access_key: dict[str, dict[str, Any]] = {}
@@ -128,7 +125,7 @@ class Platform:
         d["status"], d["deployed_time_ms"] = status, deployed
         self.wake_outbox()
 
-    def validate(self, req: DeployRequest) -> tuple[Path, Path, tuple[str, str, str, str]]:
+    def validate(self, req: DeployRequest) -> tuple[Path, Path, BuildIdentity]:
         project = Path(req.project_dir).expanduser().resolve()
         if not project.is_dir():
             raise InvalidInput(f"project directory {project} does not exist")
@@ -140,24 +137,17 @@ class Platform:
         if not IDENTIFIER.match(req.function):
             raise InvalidInput(f"function name {req.function!r} is not a Python identifier")
         check_model_file(file, req.function, req.file)
-        ids = self.catalog.identities(project, req.model)
-        head = read_head(project, ids[3])
-        try:
-            lineage = parse_lineage(head.lineage_bytes, head.lineage_path)
-        except LineageFileError as e:
-            raise InvalidInput("\n".join(str(p) for p in e.problems)) from e
-        if req.model not in lineage.models:
-            raise InvalidInput(f"{head.lineage_path}: no model named {req.model!r} "
-                               f"(models: {', '.join(map(repr, lineage.models))})")
+        build = identify_build(self.scope, project, req.model)
         # The catalog records the build at this commit; the replicas must serve that very code.
-        why = uncommitted(head.root, project / req.file, head.commit)
+        why = uncommitted_change(build, project / req.file)
         if why is not None:
             raise InvalidInput(f"{why}: commit it, so that the build the catalog records is the code that is served")
-        return project, file, ids
+        return project, file, build
 
     async def deploy(self, req: DeployRequest) -> DeployResult:
-        project, file, (project_crn, model_crn, build_crn, commit) = self.validate(req)
-        crn = self.catalog.scope.crn(uuid.uuid4())
+        project, file, build = self.validate(req)
+        project_crn, model_crn, build_crn, commit = build.project_crn, build.model_crn, build.build_crn, build.commit
+        crn = self.scope.crn(uuid.uuid4())
         now = int(time.time() * 1000)
         name = req.name or re.sub(r"[^a-z0-9]+", "-", req.model.lower()).strip("-") or "model"
         d: dict[str, Any] = {

@@ -55,6 +55,10 @@ MIGRATIONS = [
     );
     CREATE INDEX outbox_status ON outbox(status, seq);
     """,
+    # 2: administrative keys (manage keys, read the outbox)
+    """
+    ALTER TABLE api_key ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

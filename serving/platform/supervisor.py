@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from serving.platform.pool import Pool, ReplicaHandle
-from serving.sdk import REPLICA_CONFIG_ENV
+from serving.replica import REPLICA_CONFIG_ENV
 
 log = logging.getLogger(__name__)
 RESTART_BACKOFF_MAX = 10.0
@@ -46,7 +46,8 @@ class _Proc:
     config: dict[str, Any]
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
+    restarts: int = 0  # consecutive quick restarts (for the backoff)
+    restarts_total: int = 0
     started_at: float = 0.0
 
 
@@ -75,7 +76,7 @@ class Supervisor:
         if spec.crn in self.running:
             return
         short = spec.crn.rsplit("/", 1)[-1][:8]
-        folder = self.run_dir / short
+        folder = self._folder(spec.crn)
         folder.mkdir(parents=True, exist_ok=True)
         pool = Pool(spec.crn, on_stuck=lambda h: self._recycle(spec.crn, h))
         running = _Running(spec, pool)
@@ -167,6 +168,7 @@ class Supervisor:
                 log.warning("replica %s exited (code %s); restarting", p.handle.replica_id, p.proc.returncode)
                 uptime = time.monotonic() - p.started_at
                 p.restarts = 0 if uptime > 60 else p.restarts + 1
+                p.restarts_total += 1
                 await asyncio.sleep(min(RESTART_BACKOFF_MAX, 0.2 * (2 ** min(p.restarts, 6))) if p.restarts else 0)
                 if r.stopping:
                     break
@@ -201,10 +203,24 @@ class Supervisor:
         for crn in list(self.running):
             await self.stop(crn)
 
+    def _folder(self, crn: str) -> Path:
+        return self.run_dir / crn.rsplit("/", 1)[-1][:8]
+
+    def logs(self, crn: str, lines: int = 200) -> list[dict[str, Any]]:
+        """The last ``lines`` lines of each replica's log (stopped deployments too, while their logs exist)."""
+        out = []
+        for path in sorted(self._folder(crn).glob("r*.log"), key=lambda p: int(p.stem[1:] or 0)):
+            try:
+                text = path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            out.append({"replica": int(path.stem[1:] or 0), "path": str(path), "lines": text[-lines:]})
+        return out
+
     def replicas(self, crn: str) -> list[dict[str, Any]]:
         r = self.running.get(crn)
         if r is None:
             return []
         return [{"replica_id": p.handle.replica_id, "alive": p.handle.alive,
-                 "pid": p.proc.pid if p.proc else None, "restarts": p.restarts,
+                 "pid": p.proc.pid if p.proc else None, "restarts": p.restarts_total,
                  "health_url": f"http://127.0.0.1:{p.handle.health_port}/health"} for p in r.procs]

@@ -1,4 +1,4 @@
-"""Helpers for tests that drive real `python -m catalog` processes: servers, CLI runs, git projects."""
+"""Helpers for tests that drive real `python -m mlcatalog` processes: servers, CLI runs, git projects."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(cwd: Path, *args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``python -m catalog <args>`` to completion."""
-    return subprocess.run([sys.executable, "-m", "catalog", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+    """``python -m mlcatalog <args>`` to completion."""
+    return subprocess.run([sys.executable, "-m", "mlcatalog", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -85,14 +85,14 @@ class Server:
 
 @contextmanager
 def mlcatalog_up(workdir: Path, *, password: str, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
-    """`python -m catalog up` on a free port with a fresh store in ``workdir``; killed by PID on exit."""
+    """`python -m mlcatalog up` on a free port with a fresh store in ``workdir``; killed by PID on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = clean_env(MLCATALOG_ATLAS_PASSWORD=password, **(extra_env or {}))
     out, err = workdir / "up.out", workdir / "up.err"
     with out.open("wb") as fo, err.open("wb") as fe:
-        popen = subprocess.Popen([sys.executable, "-m", "catalog", "up", "--store", str(workdir / "store"),
+        popen = subprocess.Popen([sys.executable, "-m", "mlcatalog", "up", "--store", str(workdir / "store"),
                                   "--port", str(port)], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
                                  stdout=fo, stderr=fe)
     server = Server(url, popen, out, err)

@@ -23,12 +23,12 @@ TOKEN = "standalone-token"
 
 @contextmanager
 def mlcatalog_api(workdir: Path, atlas_url: str) -> Iterator[str]:
-    """`python -m catalog api` on a free port; yields its /api/v1 base URL; killed by PID on exit."""
+    """`python -m mlcatalog api` on a free port; yields its /api/v1 base URL; killed by PID on exit."""
     port = free_port()
     env = clean_env(MLCATALOG_ATLAS_PASSWORD=ATLAS_PASSWORD, MLCATALOG_API_TOKEN=TOKEN)
     out, err = workdir / f"api-{port}.out", workdir / f"api-{port}.err"
     with out.open("wb") as fo, err.open("wb") as fe:
-        popen = subprocess.Popen([sys.executable, "-m", "catalog", "api", "--port", str(port),
+        popen = subprocess.Popen([sys.executable, "-m", "mlcatalog", "api", "--port", str(port),
                                   "--atlas-url", atlas_url], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
                                  stdout=fo, stderr=fe)
     base = f"http://127.0.0.1:{port}/api/v1"

@@ -175,9 +175,11 @@ def test_recording_is_idempotent_and_updates_status(world: World) -> None:
     r = put_deployment(world.server, deployment_body(crn, build, "churn-canary"))
     assert r.status_code == 200
     assert json_of(r)["creates"] >= 1
+    guid = json_of(r)["guid"]
+    assert guid == json_of(world.get(f"/deployments/{crn}"))["guid"]  # the entity's guid, for Atlas's clients
     again = put_deployment(world.server, deployment_body(crn, build, "churn-canary"))
     assert again.status_code == 200
-    assert json_of(again) == {"creates": 0, "updates": 0, "written": 0}
+    assert json_of(again) == {"creates": 0, "updates": 0, "written": 0, "guid": guid}
     stopped = put_deployment(world.server, deployment_body(crn, build, "churn-canary", status="stopped"))
     assert stopped.status_code == 200
     assert json_of(stopped)["creates"] == 0 and json_of(stopped)["updates"] >= 1

@@ -1,7 +1,7 @@
 """The embedded Atlas server as a REAL OS process (for restart / crash tests).
 
 ``ServerProcess(store_dir).start()`` runs ``sys.executable -c SCRIPT`` which builds
-``EmbeddedStore(store_dir, load_bundled_typedefs())`` + ``create_app(store_dir, password=..., store=store)``
+``EmbeddedStore(store_dir, load_bundled_typedefs())`` + ``standalone_app(store, password=...)``
 and serves it with uvicorn on a free loopback port.  Readiness = ``GET /api/atlas/admin/status`` answering
 200 with Basic auth.  ``stop()`` sends SIGTERM (graceful uvicorn shutdown), ``kill()`` sends SIGKILL; both
 address the child by its PID only.  Use it as a context manager so the child never outlives the test.
@@ -30,13 +30,13 @@ from pathlib import Path
 
 import uvicorn
 
-from catalog.embedded.app import create_app
+from catalog.embedded.app import standalone_app
 from catalog.embedded.store import EmbeddedStore
 from typedefs import load_bundled_typedefs
 
 store_dir, port, user, password = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 store = EmbeddedStore(store_dir, load_bundled_typedefs())
-app = create_app(store_dir, password=password, user=user, store=store)
+app = standalone_app(store, password=password, user=user)
 try:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 finally:

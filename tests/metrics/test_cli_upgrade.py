@@ -27,7 +27,7 @@ def test_up_refuses_an_old_schema_and_the_printed_command_upgrades_it(pg_server:
     upgrade_metrics_db(url, "0001")
     port = free_port()
     env = _env(tmp_path / "store", url, port)
-    refused = subprocess.run([sys.executable, "-m", "catalog", "up"], env=env, capture_output=True, text=True,
+    refused = subprocess.run([sys.executable, "-m", "mlcatalog", "up"], env=env, capture_output=True, text=True,
                              timeout=120)
     assert refused.returncode != 0
     lines = [ln for ln in refused.stderr.splitlines() if "metrics-db upgrade" in ln]
@@ -36,7 +36,7 @@ def test_up_refuses_an_old_schema_and_the_printed_command_upgrades_it(pg_server:
     argv = shlex.split(command)
     assert argv[:3] == ["mlcatalog", "metrics-db", "upgrade"] and argv[3].startswith("postgresql://")
 
-    upgraded = subprocess.run([sys.executable, "-m", "catalog", *argv[1:]], env=env, capture_output=True, text=True,
+    upgraded = subprocess.run([sys.executable, "-m", "mlcatalog", *argv[1:]], env=env, capture_output=True, text=True,
                               timeout=120)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "is at the current schema" in upgraded.stdout

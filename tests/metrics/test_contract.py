@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from catalog import NotFound
 from serving.metrics import (
     DuplicatePrediction,
     InvalidMetrics,
@@ -172,7 +173,8 @@ def test_delayed_metrics_for_an_unknown_prediction_is_an_error(store: MetricsSto
     missing = str(uuid.uuid4())
     with pytest.raises(UnknownPrediction, match=missing) as excinfo:
         store.merge_delayed(missing, {"actual_result": "1"})
-    assert excinfo.value.prediction_uuid == missing and excinfo.value.code == "not_found"
+    assert excinfo.value.prediction_uuid == missing and excinfo.value.code == "unknown_prediction"
+    assert isinstance(excinfo.value, NotFound)  # a 404 on the metrics API
     with pytest.raises(InvalidMetrics):
         store.merge_delayed(missing, {"x": float("inf")})
 

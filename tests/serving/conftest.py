@@ -1,4 +1,4 @@
-"""A real platform (`python -m catalog up` subprocess) with a deployed wine model project."""
+"""A real platform (`python -m mlcatalog up` subprocess) with a deployed wine model project."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+ADMIN_KEY = "test-admin-key-0123456789"  # the platform's administrative credential in these tests
 WINE = REPO / "serving" / "examples" / "wine"
 SHARED_CSV = REPO.parent / "shared" / "data" / "WineNewGBTDataSet.csv"
 
@@ -34,7 +35,7 @@ class Platform:
 
     def cli(self, *args: str, check: bool = True, env: dict[str, str] | None = None
             ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "catalog", *args], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "mlcatalog", *args], capture_output=True, text=True,
                               env={**self.env, **(env or {})}, timeout=300)
         if check and proc.returncode != 0:
             raise AssertionError(f"mlcatalog {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
@@ -55,12 +56,12 @@ def start_platform(store: Path, extra_env: dict[str, str] | None = None) -> Plat
     env = {**os.environ, "MLCATALOG_ATLAS_PASSWORD": "pw", "MLCATALOG_STORE": str(store),
            "MLCATALOG_URL": f"http://127.0.0.1:{port}", "MLCATALOG_CRN_REGION": "us-west-1",
            "MLCATALOG_CRN_ACCOUNT": "acct", "MLCATALOG_CRN_WORKSPACE": "ws", "MLCATALOG_BUSY_TIMEOUT": "5",
-           **(extra_env or {})}
+           "MLCATALOG_ADMIN_KEY": ADMIN_KEY, **(extra_env or {})}
     env.pop("MLCATALOG_API_KEY", None)
     store.mkdir(parents=True, exist_ok=True)
     log = store.parent / f"up-{port}.log"
     with log.open("wb") as f:
-        proc = subprocess.Popen([sys.executable, "-m", "catalog", "up", "--port", str(port)], env=env, stdout=f,
+        proc = subprocess.Popen([sys.executable, "-m", "mlcatalog", "up", "--port", str(port)], env=env, stdout=f,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -196,3 +197,18 @@ def replica_pids(p: Platform, key: str) -> list[int]:
         return [rs["pid"] for d in r.json() for rs in d.get("replica_status", []) if rs.get("pid")]
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return []
+
+
+@pytest.fixture
+def reread_sdk_settings() -> Iterator[Callable[[], None]]:
+    """The SDK reads its settings once, when first needed; a test that changes the environment calls this to make
+    it read them again (and they are re-read once more when the test is over)."""
+    from mlcatalog.sdkconfig import sdk_settings
+    from serving import sdk
+
+    def reread() -> None:
+        sdk.use_settings(sdk_settings)
+
+    reread()
+    yield reread
+    reread()

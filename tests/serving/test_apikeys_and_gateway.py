@@ -8,7 +8,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -276,11 +276,13 @@ def test_prometheus_metrics_per_deployment(gw: Platform, slow: dict[str, Any], a
 
 
 def test_call_model_with_the_sdk_matches_a_raw_post(gw: Platform, slow: dict[str, Any], admin_key: str,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    reread_sdk_settings: Callable[[], None]) -> None:
     import cdsw
 
     monkeypatch.setenv("MLCATALOG_URL", gw.url)
     monkeypatch.delenv("MLCATALOG_API_KEY", raising=False)
+    reread_sdk_settings()
     sdk = cdsw.call_model(slow["accessKey"], {"id": "sdk"}, api_key=admin_key)
     raw = call(gw, admin_key, slow["accessKey"], {"id": "sdk"}).json()
     assert set(sdk) == set(raw) and sdk["success"] is True
@@ -290,12 +292,14 @@ def test_call_model_with_the_sdk_matches_a_raw_post(gw: Platform, slow: dict[str
     assert sdk["response"]["uuid"] != raw["response"]["uuid"]
     # the key can also come from the environment, as for the other SDK calls
     monkeypatch.setenv("MLCATALOG_API_KEY", admin_key)
+    reread_sdk_settings()
     assert cdsw.call_model(slow["accessKey"], {"id": "env"})["response"]["prediction"]["echo"] == "env"
     json.dumps(sdk)  # plain JSON types
 
 
 def test_sdk_metrics_calls_against_the_platform(gw: Platform, slow: dict[str, Any], admin_key: str,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                reread_sdk_settings: Callable[[], None]) -> None:
     """Outside a replica with a platform key: delayed metrics merge by UUID, an unknown UUID is an error,
     aggregates accept CML's bare ``/<uuid>`` deployment CRN form."""
     import uuid
@@ -304,6 +308,7 @@ def test_sdk_metrics_calls_against_the_platform(gw: Platform, slow: dict[str, An
 
     monkeypatch.setenv("MLCATALOG_URL", gw.url)
     monkeypatch.setenv("MLCATALOG_API_KEY", admin_key)
+    reread_sdk_settings()
     t0 = int(time.time() * 1000)
     answer = cdsw.call_model(slow["accessKey"], {"id": "delayed"})
     u = answer["response"]["uuid"]

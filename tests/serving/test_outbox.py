@@ -180,7 +180,7 @@ def test_atlas_outage_and_platform_crash_lose_nothing_and_write_nothing_twice(se
     if orphans:
         print(f"\nNOTE: {len(orphans)} replica process(es) outlived the SIGKILLed platform: {orphans}")
     kill_pids(old_replicas)
-    after_crash = outbox(b)  # read from the store directory, no platform needed
+    after_crash = outbox(b, "--store", str(b.store))  # read offline from the store directory, no platform needed
     assert [e["seq"] for e in after_crash] == [e["seq"] for e in pending]
     b2 = start_b(setup)
     assert [(e["kind"], crn_of(e), e["payload"].get("status")) for e in outbox(b2)] == expected

@@ -163,19 +163,19 @@ print(json.dumps(cdsw.read_metrics(end_timestamp_ms=int(time.time() * 1000) + 10
         (None, {"auroc": 0.91}, DEV_DEPLOYMENT)]
 
 
-def _replica_env(tmp_path: Path) -> dict[str, str]:
-    """What serving/replica.py's supervisor puts in a replica's environment."""
-    cfg = {"replica_id": "tiny-0", "deployment_crn": "crn:cdp:ml:us-west-1:acct:workspace:ws/dep-1",
-           "build_crn": "crn:cdp:ml:us-west-1:acct:workspace:ws/build-1",
-           "model_crn": "crn:cdp:ml:us-west-1:acct:workspace:ws/model-1",
-           "metrics_url": f"sqlite:///{tmp_path / 'replica-metrics.db'}", "project_dir": str(tmp_path),
-           "file": str(tmp_path / "model.py"), "function": "predict", "socket": str(tmp_path / "r.sock"),
-           "health_port": 1}
-    return {"MLCATALOG_REPLICA_CONFIG": json.dumps(cfg)}
+def _in_replica(tmp_path: Path) -> str:
+    """What serving/replica.py does before it imports a model: configure the SDK for its deployment."""
+    return f'''
+from serving import sdk
+sdk.configure_replica("crn:cdp:ml:us-west-1:acct:workspace:ws/dep-1",
+                      "crn:cdp:ml:us-west-1:acct:workspace:ws/build-1",
+                      "crn:cdp:ml:us-west-1:acct:workspace:ws/model-1",
+                      "sqlite:///{tmp_path / 'replica-metrics.db'}")
+'''
 
 
 def test_track_metric_outside_a_prediction_in_a_replica_raises(tmp_path: Path, store: Path) -> None:
-    res, stderr = run_json(PREDICT + '''
+    res, stderr = run_json(_in_replica(tmp_path) + PREDICT + '''
 import json
 from serving.sdk import MetricsError
 out = predict({"text": "abcd"})
@@ -189,7 +189,7 @@ import time
 rec = cdsw.read_metrics(model_deployment_crn=out["model_deployment_crn"],
                         end_timestamp_ms=int(time.time() * 1000) + 1000)["metrics"]
 print(json.dumps({"out": out, "err": err, "records": rec}))
-''', store, _replica_env(tmp_path))
+''', store)
     assert res["err"] is not None, "track_metric outside a prediction must raise inside a replica"
     assert "model_metrics" in res["err"] and "outside" in res["err"]
     assert BANNER not in stderr, "a replica is not in local development mode"
@@ -200,7 +200,7 @@ print(json.dumps({"out": out, "err": err, "records": rec}))
 
 
 def test_short_crn_form_in_a_replica_names_its_own_crns(tmp_path: Path, store: Path) -> None:
-    res, _ = run_json(PREDICT + '''
+    res, _ = run_json(_in_replica(tmp_path) + PREDICT + '''
 import json, time
 from serving.sdk import MetricsError
 out = predict({"text": "abcd"})
@@ -222,7 +222,7 @@ for call in (lambda: cdsw.read_metrics(model_deployment_crn="/dep-2"),
     except MetricsError as e:
         errors.append(str(e))
 print(json.dumps({"out": out, "reads": reads, "errors": errors}))
-''', store, _replica_env(tmp_path))
+''', store)
     dep = "crn:cdp:ml:us-west-1:acct:workspace:ws/dep-1"
     for key, records in res["reads"].items():
         by_uuid = {r["predictionUuid"]: r for r in records}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,8 @@ import pytest
 
 from catalog.atlas.client import AtlasCatalogClient
 from catalog.atlas.models import EntitySpec, MutationResult
-from catalog.sync.engine import Catalog, CrnScope
+from catalog.crn import CrnScope
+from catalog.sync.engine import Catalog
 from tests.conftest import ATLAS_PASSWORD, RunningAtlas
 
 
@@ -54,8 +55,10 @@ def make_project(tmp_path: Path) -> Callable[[str], Path]:
 
 
 @pytest.fixture
-def client(atlas: RunningAtlas) -> CountingClient:
-    return CountingClient(atlas.url, "admin", ATLAS_PASSWORD)
+def client(atlas: RunningAtlas) -> Iterator[CountingClient]:
+    c = CountingClient(atlas.url, "admin", ATLAS_PASSWORD)
+    yield c
+    c.close()
 
 
 @pytest.fixture

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apache_atlas.utils import HTTPMethod
 
 from catalog.atlas.client import AtlasCatalogClient
 from catalog.atlas.models import EntitySpec, MutationResult
+from catalog.crn import CrnScope
 from catalog.errors import CatalogError, InvalidInput, Unresolved
 from catalog.resolve import HiveConfig, HiveResolver, S3Config, S3Resolver
 from catalog.sync.builder import DeploymentInput
-from catalog.sync.engine import Catalog, CrnScope, SyncResult
+from catalog.sync.engine import Catalog, SyncResult
 from tests.conftest import ATLAS_PASSWORD, RunningAtlas, start_atlas
 from tests.integration_servers import free_ports
 from tests.resolve.wine import FEATURE_COLUMNS, WINE_COLUMNS
@@ -98,9 +98,9 @@ class CountingHttpClient(AtlasCatalogClient):
         self.writes: list[str] = []
         self.written_specs: list[EntitySpec] = []
 
-    def call(self, path: str, method: HTTPMethod, **kwargs: Any) -> Any:
-        is_read = method == HTTPMethod.GET or (method == HTTPMethod.POST and path.startswith("search/"))
-        (self.reads if is_read else self.writes).append(f"{method.value} {path}")
+    def call(self, path: str, method: str, **kwargs: Any) -> Any:
+        is_read = method == "GET" or (method == "POST" and path.startswith("search/"))
+        (self.reads if is_read else self.writes).append(f"{method} {path}")
         return super().call(path, method, **kwargs)
 
     def upsert(self, specs: list[EntitySpec]) -> MutationResult:
@@ -169,6 +169,7 @@ class Wired:
     def close(self) -> None:
         for r in self.resolvers:
             r.close()
+        self.client.close()
 
 
 @pytest.fixture
@@ -187,8 +188,10 @@ def _wire(atlas: RunningAtlas, hive_config: HiveConfig, s3_config: S3Config) -> 
 
 
 @pytest.fixture
-def reader(atlas: RunningAtlas) -> AtlasCatalogClient:
-    return AtlasCatalogClient(atlas.url, "admin", ATLAS_PASSWORD)
+def reader(atlas: RunningAtlas) -> Iterator[AtlasCatalogClient]:
+    client = AtlasCatalogClient(atlas.url, "admin", ATLAS_PASSWORD)
+    yield client
+    client.close()
 
 
 def new_project(root: Path, lineage: str) -> Path:
@@ -322,11 +325,11 @@ def test_deployment_lineage_goes_back_to_the_s3_data(built: Built, atlas: Runnin
                                                      reader: AtlasCatalogClient) -> None:
     (b,) = built.result.builds
     dep_crn = b.build_crn.rsplit("/", 1)[0] + "/deployment-real-servers"
-    client = CountingHttpClient(atlas.url, "admin", ATLAS_PASSWORD)
-    Catalog(client, SCOPE, NS).record_deployment(DeploymentInput(
-        crn=dep_crn, build_crn=b.build_crn, model_crn=b.model_crn, model_name=b.model_name, name="wine-prod",
-        status="deployed", create_time_ms=1_700_000_000_000, deployed_time_ms=1_700_000_060_000,
-        cpu_millicores=1000, memory_mb=2048, replicas=2))
+    with CountingHttpClient(atlas.url, "admin", ATLAS_PASSWORD) as client:
+        Catalog(client, SCOPE, NS).record_deployment(DeploymentInput(
+            crn=dep_crn, build_crn=b.build_crn, model_crn=b.model_crn, model_name=b.model_name, name="wine-prod",
+            status="deployed", create_time_ms=1_700_000_000_000, deployed_time_ms=1_700_000_060_000,
+            cpu_millicores=1000, memory_mb=2048, replicas=2))
     dep = _entity(reader, "ml_model_deployment", dep_crn)
     lin = reader.lineage(dep.guid, "INPUT", 3)
     name = {g: (h.type_name, h.qualified_name) for g, h in lin.entities.items()}
@@ -453,8 +456,8 @@ def test_schema_change_in_hive_replaces_the_columns(servers: RealServers, world:
 
 def test_unreachable_hiveserver2_is_a_catalog_error(built: Built, atlas: RunningAtlas) -> None:
     (closed,) = free_ports(1)
-    client = CountingHttpClient(atlas.url, "admin", ATLAS_PASSWORD)
-    with HiveResolver(HiveConfig(host="127.0.0.1", port=closed, timeout_s=5)) as hive:
+    with CountingHttpClient(atlas.url, "admin", ATLAS_PASSWORD) as client, \
+            HiveResolver(HiveConfig(host="127.0.0.1", port=closed, timeout_s=5)) as hive:
         catalog = Catalog(client, SCOPE, NS, hive=hive)
         try:
             with pytest.raises(CatalogError) as ei:

@@ -9,11 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from catalog.config import ConfigError, Settings, load_settings
+from mlcatalog.settings import ConfigError, Settings, load_settings
 
 AtlasUrl = Annotated[str | None, typer.Option("--atlas-url", metavar="URL", show_default=False,
-                                             help="Atlas to talk to. Default: $MLCATALOG_ATLAS_URL, else "
-                                                  "atlas.url from the config file, else http://127.0.0.1:21000")]
+                                             help="Atlas to talk to: http(s)://host:port, or "
+                                                  "atlas+embedded:///store-dir to open a (stopped) platform's store. "
+                                                  "Default: $MLCATALOG_ATLAS_URL, else atlas.url from the config "
+                                                  "file, else the Atlas API of the platform at $MLCATALOG_URL")]
 AtlasUser = Annotated[str | None, typer.Option("--atlas-user", metavar="USER", show_default=False,
                                               help="Default: $MLCATALOG_ATLAS_USER, else admin")]
 AtlasPassword = Annotated[str | None, typer.Option(
@@ -44,12 +46,24 @@ def _run(fn: Any) -> Any:
         return fn()
     except Unresolved as e:
         raise _fail("\n".join(e.problems), 1) from None
-    except CatalogError as e:
-        raise _fail(e.message, 1) from None
     except AtlasClientError as e:
         raise _fail(f"Atlas: {e}", 1) from None
+    except CatalogError as e:
+        raise _fail(e.message, 1) from None
     except ConfigError as e:
         raise _fail(str(e), 2) from None
+
+
+def _client(s: Settings) -> Any:
+    from mlcatalog.assemble import atlas_client
+
+    return _run(lambda: atlas_client(s, s.atlas_url_client()))
+
+
+def _catalog(s: Settings) -> Any:
+    from mlcatalog.assemble import local_catalog
+
+    return _run(lambda: local_catalog(s, s.atlas_url_client()))
 
 
 def _print_json(data: Any) -> None:
@@ -66,11 +80,14 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                        dry_run: Annotated[bool, typer.Option("--dry-run", help="show, don't change")] = False
                        ) -> None:
         """Create the catalog's Atlas types where missing and add its optional attributes (idempotent)."""
-        from catalog.factory import make_client
         from catalog.registration import apply_typedefs
 
         s = _settings(atlas_url, atlas_user, atlas_password)
-        plan = _run(lambda: apply_typedefs(make_client(s), dry_run=dry_run))
+        client = _client(s)
+        try:
+            plan = _run(lambda: apply_typedefs(client, dry_run=dry_run))
+        finally:
+            client.close()
         lines = plan.summary()
         for line in lines:
             typer.echo(("would " if dry_run else "") + line)
@@ -87,31 +104,42 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
               atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
               as_json: Json = False) -> None:
         """Record a model build: lineage.yml as committed at HEAD → Atlas (project, build, lineage)."""
+        import gc
+
         from rich.progress import Progress
 
-        from catalog.factory import make_catalog, make_client
+        from catalog.backend import BuildRequest
 
         s = _settings(atlas_url, atlas_user, atlas_password)
-        catalog = _run(lambda: make_catalog(s, make_client(s)))
-        with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
-            task = bar.add_task("writing to Atlas", total=None)
+        catalog = _catalog(s)
+        # This process only builds: the cyclic collector would rescan the build's tens of thousands of long-lived
+        # objects again and again (a third of the parse time of a 1,000-model file). Reference counting frees the
+        # rest; the process exits right after.
+        gc.disable()
+        try:
+            with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
+                task = bar.add_task("writing to Atlas", total=None)
 
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
 
-            result = _run(lambda: catalog.build(project_dir, model or None, allow_unresolved=allow_unresolved,
-                                                progress=progress))
+                request = BuildRequest(project_dir=str(project_dir), models=model or None,
+                                       allow_unresolved=allow_unresolved)
+                result = _run(lambda: catalog.build(request, progress))
+        finally:
+            catalog.close()
         if as_json:
             _print_json({"projectCrn": result.project_crn, "commit": result.commit,
                          "builds": [{"model": b.model_name, "modelCrn": b.model_crn, "buildCrn": b.build_crn,
-                                     "version": b.version, "new": b.new} for b in result.builds],
+                                     "version": b.version, "new": b.new, "guid": b.guid} for b in result.builds],
                          "created": result.creates, "updated": result.updates, "notes": result.notes})
             return
         for note in result.notes:
             typer.echo(f"note: {note}", err=True)
         typer.echo(f"project {result.project_crn} @ {str(result.commit)[:12]}")
         for b in result.builds:
-            typer.echo(f"  {b.model_name}: build v{b.version} {b.build_crn}{'' if b.new else ' (unchanged commit)'}")
+            typer.echo(f"  {b.model_name}: build v{b.version} {b.build_crn} (guid {b.guid})"
+                       f"{'' if b.new else ' (unchanged commit)'}")
         typer.echo(f"{result.creates} created, {result.updates} updated")
 
     @app.command("lineage")
@@ -121,11 +149,10 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         """Print where a deployment (or any dataset) comes from, as a tree."""
         from collections.abc import Iterator
 
-        from catalog.factory import make_client
         from catalog.queries import LineageNode, upstream_tree
 
         s = _settings(atlas_url, atlas_user, atlas_password)
-        client = _run(lambda: make_client(s))
+        client = _client(s)
 
         def fetch() -> LineageNode:
             from catalog.errors import NotFound
@@ -137,7 +164,10 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
             h = next(iter(found.values()))
             return upstream_tree(client.lineage(h.guid, "INPUT", 0), h.guid, h)
 
-        tree = _run(fetch)
+        try:
+            tree = _run(fetch)
+        finally:
+            client.close()
         if as_json:
             _print_json(tree.model_dump())
             return
@@ -145,7 +175,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         def label(n: LineageNode) -> str:
             tags = f" [{', '.join(n.classifications)}]" if n.classifications else ""
             gone = " (deleted)" if n.status != "ACTIVE" else ""
-            return f"{n.type_name}: {n.qualified_name or n.guid}{tags}{gone}"
+            return f"{n.type_name}: {n.qualified_name or n.guid} (guid {n.guid}){tags}{gone}"
 
         def lines(n: LineageNode, prefix: str) -> Iterator[str]:
             for i, u in enumerate(n.upstream):
@@ -163,19 +193,23 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
                as_json: Json = False) -> None:
         """List every deployment (and build) downstream of a table, S3 prefix or build."""
-        from catalog.factory import make_client, make_queries
+        from catalog.queries import CatalogQueries
 
         s = _settings(atlas_url, atlas_user, atlas_password)
-        result = _run(lambda: make_queries(make_client(s)).impact(name))
+        client = _client(s)
+        try:
+            result = _run(lambda: CatalogQueries(client).impact(name))
+        finally:
+            client.close()
         if as_json:
             _print_json(result.model_dump())
             return
         typer.echo(f"{len(result.deployments)} deployment(s), {len(result.builds)} build(s) downstream of {name}")
         for d in result.deployments:
             tags = f" [{', '.join(d.classifications)}]" if d.classifications else ""
-            typer.echo(f"  deployment {d.name} {d.crn} ({d.status}){tags}")
+            typer.echo(f"  deployment {d.name} {d.crn} (guid {d.guid}) ({d.status}){tags}")
         for b in result.builds:
-            typer.echo(f"  build {b.name} {b.crn}")
+            typer.echo(f"  build {b.name} {b.crn} (guid {b.guid})")
 
     @app.command("lint")
     def lint(paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="lineage files or project dirs")]
@@ -201,11 +235,14 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         import uvicorn
 
         from catalog.api.app import TokenAuth, create_catalog_app
-        from catalog.factory import make_catalog, make_client, make_queries
+        from mlcatalog.settings import redact
 
         s = _settings(atlas_url, atlas_user, atlas_password)
-        client = _run(lambda: make_client(s))
+        catalog = _catalog(s)
         token = s.api.token.get_secret_value() if s.api.token else None
-        asgi = create_catalog_app(make_queries(client), make_catalog(s, client), TokenAuth(token, s.api.read_auth))
-        typer.echo(f"mlcatalog catalog API on http://{host}:{port}/api/v1 (Atlas {s.atlas.url})")
-        uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False)
+        asgi = create_catalog_app(catalog, TokenAuth(token, s.api.read_auth))
+        typer.echo(f"mlcatalog catalog API on http://{host}:{port}/api/v1 (Atlas {redact(s.atlas_url_client())})")
+        try:
+            uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False)
+        finally:
+            catalog.close()

@@ -1,4 +1,6 @@
-"""mlcatalog settings: one typed model, one precedence rule, read at start-up (never at import).
+"""mlcatalog's settings, for every part (server, Atlas, resolvers, CRNs, API, serving, clients): one typed model,
+one precedence rule, read at start-up (never at import). The libraries (``catalog``, ``serving``) take typed
+arguments; only the composition root (this package) reads settings.
 
 Precedence, highest first::
 
@@ -30,6 +32,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
@@ -39,13 +42,16 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "DEFAULT_LOOPBACK_PASSWORD",
     "ENV_VARS",
+    "EMBEDDED_ATLAS_URL",
     "ApiSettings",
     "AtlasSettings",
+    "ClientSettings",
     "CrnSettings",
     "HiveSettings",
     "S3Settings",
     "ConfigError",
     "ServerSettings",
+    "ServingSettings",
     "Settings",
     "is_loopback_host",
     "load_settings",
@@ -82,12 +88,19 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_METRICS_URL": "serving.metrics_url",
     "MLCATALOG_PUBLIC_URL": "serving.public_url",
     "MLCATALOG_REPLICA_POLL_US": "serving.replica_poll_us",
+    "MLCATALOG_CATALOG_URL": "serving.catalog_url",
+    "MLCATALOG_ADMIN_KEY": "api.admin_key",
+    "MLCATALOG_URL": "client.url",
+    "MLCATALOG_API_KEY": "client.api_key",
 }
 
 #: The one user of the Atlas-compatible API (Atlas's own default user name).
 ATLAS_USER = "admin"
 #: Password used when none is configured -- only ever when serving on a loopback address.
 DEFAULT_LOOPBACK_PASSWORD = "admin"
+#: The Atlas of ``mlcatalog up`` unless one is configured: the embedded store it serves, in-process.
+EMBEDDED_ATLAS_URL = "atlas+embedded:"
+DEFAULT_URL = "http://127.0.0.1:21000"
 
 #: Settings resolved relative to the config file's directory when given there as relative paths.
 _PATH_SETTINGS = ("server.store",)
@@ -114,24 +127,14 @@ class ServerSettings(_Section):
 
 class AtlasSettings(_Section):
     password: SecretStr | None = Field(default=None, description="password of the Atlas API user")
-    url: str = Field(default="http://127.0.0.1:21000", description="Atlas the catalog talks to (clients)")
+    url: str | None = Field(default=None, description="Atlas the catalog talks to: http(s)://host:port, or "
+                                                      "atlas+embedded:[///store-dir]; default: mlcatalog up uses "
+                                                      "its embedded store, other commands the platform's Atlas API")
     user: str = Field(default="admin", min_length=1, description="Atlas user for the catalog's calls")
     namespace: str = Field(default="primary", pattern=r"^[A-Za-z0-9_.-]+$",
                            description="Atlas metadata namespace for entities mlcatalog names itself (S3)")
 
-    def client_password(self) -> str:
-        """The password to call :attr:`url` with: the configured one, else ``admin`` for a loopback Atlas."""
-        if self.password is not None:
-            return self.password.get_secret_value()
-        from urllib.parse import urlsplit
-
-        host = urlsplit(self.url).hostname or ""
-        if is_loopback_host(host):
-            return DEFAULT_LOOPBACK_PASSWORD
-        raise ConfigError(f"no Atlas password configured for {self.url}: set MLCATALOG_ATLAS_PASSWORD "
-                          "(or [atlas] password in the config file)")
-
-    @field_validator("password", mode="before")
+    @field_validator("password", "url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -161,6 +164,9 @@ class CrnSettings(_Section):
 class ApiSettings(_Section):
     token: SecretStr | None = Field(default=None, description="Bearer token required for catalog API writes")
     read_auth: bool = Field(default=False, description="require the token for reads too")
+    admin_key: SecretStr | None = Field(default=None, min_length=16,
+                                        description="administrative credential of the platform (API keys, outbox); "
+                                                    "unset: mlcatalog up creates one and prints it once")
 
 
 class ServingSettings(_Section):
@@ -171,6 +177,16 @@ class ServingSettings(_Section):
     replica_poll_us: int = Field(default=1000, ge=0, le=100_000,
                                  description="most a replica polls for its next request before sleeping "
                                              "(adaptive; 0 = never poll)")
+    catalog_url: str | None = Field(default=None, pattern=r"^https?://\S+$",
+                                    description="catalog API the platform records builds and deployments in; "
+                                                "unset: the catalog of this process")
+
+
+class ClientSettings(_Section):
+    """How commands and the SDK reach a running platform."""
+
+    url: str = Field(default=DEFAULT_URL, pattern=r"^https?://\S+$", description="the platform (mlcatalog up)")
+    api_key: SecretStr | None = Field(default=None, description="API key sent as Authorization: Bearer")
 
 
 class Settings(_Section):
@@ -181,6 +197,7 @@ class Settings(_Section):
     crn: CrnSettings = Field(default_factory=CrnSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
+    client: ClientSettings = Field(default_factory=ClientSettings)
     _explicit: frozenset[str] = PrivateAttr(default=frozenset())
 
     def is_set(self, dotted: str) -> bool:
@@ -205,6 +222,43 @@ class Settings(_Section):
     @property
     def uses_default_password(self) -> bool:
         return self.atlas.password is None
+
+    def atlas_url_served(self) -> str:
+        """The Atlas ``mlcatalog up`` records into: the configured one, else its own embedded store."""
+        return self.atlas.url or EMBEDDED_ATLAS_URL
+
+    def atlas_url_client(self) -> str:
+        """The Atlas other commands talk to: the configured one, else the Atlas API of the platform."""
+        return self.atlas.url or self.client.url
+
+    def atlas_client_password(self, url: str) -> str | None:
+        """The password to call the Atlas at ``url`` with: the configured one, else ``admin`` for a loopback
+        Atlas; None for an embedded store (called in-process, no password)."""
+        if url.startswith(EMBEDDED_ATLAS_URL):
+            return None
+        if self.atlas.password is not None:
+            return self.atlas.password.get_secret_value()
+        host = urlsplit(url).hostname or ""
+        if is_loopback_host(host):
+            return DEFAULT_LOOPBACK_PASSWORD
+        raise ConfigError(f"no Atlas password configured for {redact(url)}: set MLCATALOG_ATLAS_PASSWORD "
+                          "(or [atlas] password in the config file)")
+
+    def client_key(self, *, admin: bool = False) -> str | None:
+        """The credential a command sends: for administrative calls the admin key first, else the API key."""
+        keys = [self.api.admin_key, self.client.api_key] if admin else [self.client.api_key, self.api.admin_key]
+        if not admin:
+            keys.append(self.api.token)
+        return next((k.get_secret_value() for k in keys if k is not None), None)
+
+
+def redact(url: str) -> str:
+    """``url`` without the password of its user info (safe to print)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def is_loopback_host(host: str) -> bool:

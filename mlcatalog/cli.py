@@ -1,4 +1,4 @@
-"""The ``mlcatalog`` command line (also ``python -m catalog``)."""
+"""The ``mlcatalog`` command line (also ``python -m mlcatalog``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import uvicorn
 
-from catalog.config import ATLAS_USER, DEFAULT_LOOPBACK_PASSWORD, ConfigError, Settings, load_settings
+from mlcatalog.settings import ATLAS_USER, DEFAULT_LOOPBACK_PASSWORD, ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -48,14 +48,15 @@ def _fail(message: str, code: int) -> typer.Exit:
 class _Server(uvicorn.Server):
     """uvicorn's server, printing one line once it listens."""
 
-    def __init__(self, config: uvicorn.Config, banner: str) -> None:
+    def __init__(self, config: uvicorn.Config, banner: list[str]) -> None:
         super().__init__(config)
         self.banner = banner
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
-            typer.echo(self.banner)
+            for line in self.banner:
+                typer.echo(line)
 
 
 class _ShutdownRequest:
@@ -129,13 +130,24 @@ def up(
             show_default=False,
         ),
     ] = None,
+    atlas_url: Annotated[
+        str | None,
+        typer.Option(
+            "--atlas-url",
+            metavar="URL",
+            help="Atlas the catalog records into: http(s)://host:port for a real Atlas. "
+            "Default: $MLCATALOG_ATLAS_URL, else atlas.url from the config file, else the embedded store",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the embedded Atlas-compatible catalog API at /api/atlas/v2/ until Ctrl-C or SIGTERM.
+    """Serve the catalog, the embedded Atlas API (/api/atlas/v2/) and the model-serving platform until Ctrl-C or SIGTERM.
 
-    HTTP Basic auth with user 'admin' and the password from $MLCATALOG_ATLAS_PASSWORD or atlas.password in the config file. Without a configured password, 'admin' is used, and only on a loopback host.
+    The Atlas API uses HTTP Basic auth with user 'admin' and the password from $MLCATALOG_ATLAS_PASSWORD or atlas.password in the config file; without a configured password, 'admin' is used, and only on a loopback host. Administrative calls (API keys, outbox) need $MLCATALOG_ADMIN_KEY; when it is not set, the first start creates an administrative key and prints it once.
     """  # noqa: E501 (one line per paragraph, rich wraps it)
     try:
-        settings = load_settings({"server.store": store, "server.port": port, "server.host": host})
+        settings = load_settings({"server.store": store, "server.port": port, "server.host": host,
+                                  "atlas.url": atlas_url})
         settings.atlas_server_password()  # refuse an unusable password setup before touching the store
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
@@ -146,7 +158,8 @@ def up(
 def _serve(settings: Settings) -> None:
     """Open the store, serve it until SIGINT/SIGTERM (graceful shutdown), close the store."""
     # Imported here so that `mlcatalog --help` stays fast.
-    from catalog.server import StoreError, build_app, open_store
+    from catalog.errors import CatalogError
+    from mlcatalog.app import StoreError, build_app, open_store
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s")
     shutdown = _ShutdownRequest()
@@ -158,15 +171,22 @@ def _serve(settings: Settings) -> None:
         except StoreError as exc:
             raise _fail(str(exc), 1) from None
         try:
-            password_note = f", default password {DEFAULT_LOOPBACK_PASSWORD}" if settings.uses_default_password else ""
-            banner = (
-                f"mlcatalog listening on http://{_url_host(settings.server.host)}:{settings.server.port}, "
-                f"Atlas API at /api/atlas/v2/ (user {ATLAS_USER}{password_note}), store {settings.server.store}"
-            )
             try:
                 asgi_app = build_app(settings, embedded_store)
-            except StoreError as exc:
+            except (StoreError, CatalogError) as exc:
                 raise _fail(str(exc), 1) from None
+            except ConfigError as exc:
+                raise _fail(str(exc), 2) from None
+            runtime = asgi_app.state.runtime
+            password_note = f", default password {DEFAULT_LOOPBACK_PASSWORD}" if settings.uses_default_password else ""
+            banner = [
+                f"mlcatalog listening on http://{_url_host(settings.server.host)}:{settings.server.port}, "
+                f"Atlas API at /api/atlas/v2/ (user {ATLAS_USER}{password_note}), store {settings.server.store}",
+                f"catalog records into Atlas: {runtime.atlas_label}",
+            ]
+            if runtime.new_admin_key:
+                banner.append(f"administrative key (shown once; export MLCATALOG_ADMIN_KEY=...): "
+                              f"{runtime.new_admin_key}")
             server = _Server(_uvicorn_config(asgi_app, settings), banner)
             shutdown.server = server
             if not shutdown.requested:
@@ -184,9 +204,9 @@ def _serve(settings: Settings) -> None:
 
 
 def _register_catalog_commands() -> None:
-    from catalog.cli_catalog import register
-    from serving.cli import register as register_serving
-    from serving.cli import register_metrics_db
+    from mlcatalog.cli_catalog import register
+    from mlcatalog.cli_serving import register as register_serving
+    from mlcatalog.cli_serving import register_metrics_db
 
     register(app)
     register_serving(app)

@@ -1,0 +1,68 @@
+"""The one error body of mlcatalog's own HTTP API (``/api/v1``, the metrics API, unknown paths, 500s)::
+
+    {"code": "not_found", "message": "no ml_model_deployment with CRN ...", "problems": []}
+
+``code`` is one of :data:`catalog.errors.HTTP_STATUS`'s keys, which also gives the status. Installed on the
+application that serves those routes; an application mounted inside it (the embedded Atlas API) keeps its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from catalog.errors import HTTP_STATUS, CatalogError, Unresolved
+
+log = logging.getLogger(__name__)
+_CODE_OF_STATUS = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                   405: "method_not_allowed", 409: "conflict", 413: "too_large", 503: "upstream_unavailable"}
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    problems: list[str] = Field(default_factory=list)
+
+
+def error_response(code: str, message: str, problems: list[str] | None = None,
+                   status: int | None = None) -> JSONResponse:
+    body = ErrorBody(code=code, message=message, problems=problems or [])
+    return JSONResponse(body.model_dump(), status_code=status or HTTP_STATUS.get(code, 500))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}"
+                    for e in exc.errors()]
+        return error_response("invalid_input", "invalid request: " + "; ".join(problems), problems)
+
+    @app.exception_handler(CatalogError)
+    async def catalog_error(request: Request, exc: CatalogError) -> JSONResponse:
+        problems = exc.problems if isinstance(exc, Unresolved) else None
+        if exc.code not in HTTP_STATUS:
+            log.error("error code %r has no HTTP status; answered as 500", exc.code)
+        return error_response(exc.code, exc.message, problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _CODE_OF_STATUS.get(exc.status_code, "invalid_input" if exc.status_code < 500 else "internal")
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            message = f"no such path: {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"method {request.method} is not allowed on {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return error_response(code, message, status=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        error_id = secrets.token_hex(8)
+        log.error("internal error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+        return error_response("internal", f"internal error; it has been logged with id {error_id}")

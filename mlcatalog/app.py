@@ -1,0 +1,199 @@
+"""Assembly of the ``mlcatalog up`` process: the one place that knows both the catalog and the serving platform.
+
+One ASGI application on one port:
+
+* ``/api/atlas/...``: the embedded store's Atlas API, a sub-application with Atlas's own error body;
+* ``/api/v1/...``: the catalog API, the serving admin API and the metrics API, with mlcatalog's error body
+  (also for unknown paths and 500s);
+* ``POST /model``: the model gateway (CML's request and error format), served in front of the routing;
+* ``/metrics``: Prometheus.
+
+Nothing calls itself over HTTP: the catalog reaches the embedded store through an in-process transport (or a
+real Atlas over HTTP, when configured), and the platform records builds and deployments in the catalog of this
+process (or a remote catalog API, when configured).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from catalog.api.app import API_PREFIX, TokenAuth, build_router
+from catalog.api.errors import install_error_handlers
+from catalog.atlas.connect import is_embedded
+from catalog.backend import CatalogBackend
+from catalog.embedded.app import ATLAS_PREFIX, create_app
+from catalog.embedded.db import StoreVersionError
+from catalog.embedded.store import EmbeddedStore
+from catalog.remote import RemoteCatalog
+from catalog.service import LocalCatalog
+from mlcatalog.assemble import local_catalog
+from mlcatalog.settings import ATLAS_USER, Settings, redact
+from serving.metrics import open_metrics_store, sqlite_url
+from serving.platform.apikeys import ApiKeys
+from serving.platform.gateway import Auth, GatewayMetrics, GatewayMiddleware, ModelGateway
+from serving.platform.outbox import Replayer, catalog_sender
+from serving.platform.routes import build_router as build_serving_router
+from serving.platform.service import Platform
+from serving.platform.state import StateDb
+from serving.platform.supervisor import Supervisor
+
+__all__ = ["Runtime", "StoreError", "assemble", "build_app", "open_store", "self_host"]
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(Exception):
+    """The store directory cannot be created or opened; ``str(exc)`` is a one-line message."""
+
+
+def open_store(directory: Path) -> EmbeddedStore:
+    """Create (if needed) and open the embedded store in ``directory``, with the bundled type model."""
+    from typedefs import load_bundled_typedefs
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create store directory {directory}: {exc.strerror or exc}") from exc
+    try:
+        return EmbeddedStore(directory, load_bundled_typedefs())
+    except (OSError, sqlite3.Error, StoreVersionError) as exc:
+        raise StoreError(f"cannot open store in {directory}: {exc}") from exc
+
+
+def self_host(host: str) -> str:
+    """How this process reaches its own listening socket (the default public URL of the platform)."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+@dataclass
+class Runtime:
+    """Everything ``mlcatalog up`` runs, built from the settings; :meth:`lifespan` starts and stops it."""
+
+    settings: Settings
+    store: EmbeddedStore
+    catalog: LocalCatalog
+    backend: CatalogBackend
+    state: StateDb
+    keys: ApiKeys
+    auth: Auth
+    supervisor: Supervisor
+    replayer: Replayer
+    platform: Platform
+    gateway: ModelGateway
+    metrics_url: str
+    metrics_store: Any = None
+    new_admin_key: str | None = field(default=None, repr=False)  # created at this start: printed once
+
+    @property
+    def atlas_label(self) -> str:
+        url = self.settings.atlas_url_served()
+        if is_embedded(url):
+            return f"embedded store in {self.settings.server.store}"
+        return f"{redact(url)} (user {self.settings.atlas.user})"
+
+    def accept(self, token: str) -> bool:
+        """Credentials the catalog API accepts besides its configured token: the platform's keys."""
+        return self.auth.accepts(token)
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        self.metrics_store = open_metrics_store(self.metrics_url)
+        self.replayer.start()
+        await self.platform.restore()
+        try:
+            yield
+        finally:
+            await self.supervisor.stop_all()
+            self.replayer.stop()
+            self.metrics_store.close()
+            if self.backend is not self.catalog:
+                self.backend.close()
+            self.catalog.close()
+            self.state.close()
+
+
+def assemble(settings: Settings, store: EmbeddedStore) -> Runtime:
+    """Build the process from ``settings`` around an open ``store`` (the caller owns and closes it).
+
+    Raises :class:`mlcatalog.settings.ConfigError` if the settings do not allow serving, and :class:`StoreError`
+    if the platform's state or metrics store cannot be opened."""
+    store_dir = settings.server.store
+    public = settings.serving.public_url or f"http://{self_host(settings.server.host)}:{settings.server.port}"
+    catalog = local_catalog(settings, settings.atlas_url_served(), store=store)
+    backend: CatalogBackend = catalog
+    if settings.serving.catalog_url:
+        backend = RemoteCatalog(settings.serving.catalog_url, settings.client_key())
+    metrics_url = settings.serving.metrics_url or sqlite_url(store_dir / "metrics.db")
+    try:
+        try:
+            open_metrics_store(metrics_url).close()  # a schema needing an upgrade stops start-up, with the command
+        except Exception as e:  # noqa: BLE001 - e.g. a PostgreSQL schema older than this mlcatalog: one line
+            raise StoreError(f"metrics store: {e}") from e
+        try:
+            state = StateDb(store_dir / "platform.db")
+        except (OSError, sqlite3.Error, RuntimeError) as e:
+            raise StoreError(f"cannot open the platform state in {store_dir}: {e}") from e
+    except StoreError:
+        catalog.close()
+        raise
+    keys = ApiKeys(state)
+    admin_key = settings.api.admin_key.get_secret_value() if settings.api.admin_key else None
+    new_admin_key = None
+    if admin_key is None and not keys.has_active_admin():
+        _, new_admin_key = keys.create("admin (created by mlcatalog up)", admin=True)
+    token = settings.api.token.get_secret_value() if settings.api.token else None
+    auth = Auth(keys, token, admin_key)
+    supervisor = Supervisor(store_dir / "replicas", metrics_url, settings.serving.replica_poll_us)
+    replayer = Replayer(state, catalog_sender(backend))
+    platform = Platform(state, supervisor, catalog.scope, public, replayer.wake)
+    gateway = ModelGateway(platform, auth, GatewayMetrics(), busy_timeout=settings.serving.busy_timeout_s,
+                           request_timeout=settings.serving.request_timeout_s)
+    return Runtime(settings=settings, store=store, catalog=catalog, backend=backend, state=state, keys=keys,
+                   auth=auth, supervisor=supervisor, replayer=replayer, platform=platform, gateway=gateway,
+                   metrics_url=metrics_url, new_admin_key=new_admin_key)
+
+
+def build_app(settings: Settings, store: EmbeddedStore) -> FastAPI:
+    """The complete ASGI app for ``settings``, serving ``store`` (the caller owns and closes it).
+
+    Raises :class:`mlcatalog.settings.ConfigError` if the settings do not allow serving (e.g. no password for a
+    non-loopback host): check :meth:`Settings.atlas_server_password` before :func:`open_store` to fail first.
+    """
+    password = settings.atlas_server_password()
+    runtime = assemble(settings, store)
+    app = FastAPI(title="mlcatalog", version="1", redoc_url=None, openapi_url=f"{API_PREFIX}/openapi.json",
+                  docs_url=f"{API_PREFIX}/docs", lifespan=runtime.lifespan)
+    app.mount(ATLAS_PREFIX, create_app(store, user=ATLAS_USER, password=password))
+    token = settings.api.token.get_secret_value() if settings.api.token else None
+    app.include_router(build_router(runtime.catalog, TokenAuth(token, settings.api.read_auth, accept=runtime.accept)))
+    app.include_router(build_serving_router(runtime.platform, runtime.auth, runtime.state, _LazyStore(runtime),
+                                            runtime.gateway))
+    install_error_handlers(app)
+    app.add_middleware(GatewayMiddleware, gateway=runtime.gateway)
+    app.state.runtime = runtime
+    return app
+
+
+class _LazyStore:
+    """The metrics store opens in the lifespan (after the app is built); routes reach it through this."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def __getattr__(self, name: str) -> Any:
+        store = self._runtime.metrics_store
+        if store is None:
+            raise RuntimeError("metrics store not open")
+        return getattr(store, name)

@@ -1,0 +1,56 @@
+"""Settings → the catalog's parts: the Atlas client (by URL), the Hive and S3 resolvers, the local catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from catalog.atlas.client import AtlasCatalogClient
+from catalog.atlas.connect import open_atlas
+from catalog.crn import CrnScope
+from catalog.embedded.store import EmbeddedStore
+from catalog.service import LocalCatalog
+from mlcatalog.settings import Settings
+
+
+def atlas_client(settings: Settings, url: str, *, store: EmbeddedStore | None = None) -> AtlasCatalogClient:
+    return open_atlas(url, user=settings.atlas.user, password=settings.atlas_client_password(url), store=store)
+
+
+def resolvers(settings: Settings) -> tuple[Any, Any]:
+    """HiveServer2 and S3 resolvers when configured (None = "declared only")."""
+    hive = s3 = None
+    if settings.hive.host:
+        from catalog.resolve.hive import HiveConfig, HiveResolver
+
+        hive = HiveResolver(HiveConfig(
+            host=settings.hive.host, port=settings.hive.port, username=settings.hive.username,
+            auth=settings.hive.auth,
+            password=settings.hive.password.get_secret_value() if settings.hive.password else None))
+    if settings.s3.endpoint_url:
+        from catalog.resolve.s3 import S3Config, S3Resolver
+
+        s3 = S3Resolver(S3Config(
+            endpoint_url=settings.s3.endpoint_url, access_key_id=settings.s3.access_key_id,
+            secret_access_key=(settings.s3.secret_access_key.get_secret_value()
+                               if settings.s3.secret_access_key else None),
+            region=settings.s3.region))
+    return hive, s3
+
+
+def crn_scope(settings: Settings) -> CrnScope:
+    return CrnScope(settings.crn.region, settings.crn.account, settings.crn.workspace)
+
+
+def local_catalog(settings: Settings, url: str, *, store: EmbeddedStore | None = None,
+                  with_resolvers: bool = True) -> LocalCatalog:
+    """The catalog on the Atlas at ``url`` (``store``: this process's embedded store, for ``atlas+embedded:``)."""
+    client = atlas_client(settings, url, store=store)
+    hive, s3 = resolvers(settings) if with_resolvers else (None, None)
+
+    def close() -> None:
+        for resolver in (hive, s3):
+            if resolver is not None:
+                resolver.close()
+
+    return LocalCatalog(client, crn_scope(settings), settings.atlas.namespace, hive=hive, s3=s3, on_close=close)
+
