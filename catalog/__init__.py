@@ -27,6 +27,7 @@ from catalog.errors import (
     UpstreamUnavailable,
 )
 from catalog.identity import BuildIdentity, identify_build, uncommitted_change
+from catalog.sqlite_migrations import Migration, NewerSchemaError, apply_migrations
 
 __all__ = [
     "DEPLOYMENT_STATUSES",
@@ -44,11 +45,14 @@ __all__ = [
     "DeploymentRecord",
     "Forbidden",
     "InvalidInput",
+    "Migration",
+    "NewerSchemaError",
     "NotFound",
     "Unauthorized",
     "Unresolved",
     "UpstreamUnavailable",
     "WriteResult",
+    "apply_migrations",
     "bare_id",
     "dev_crn",
     "identify_build",

@@ -1,40 +1,36 @@
-"""Shared fixtures: a real embedded Atlas server over HTTP on a free loopback port."""
+"""Shared fixtures: the embedded Atlas served over real HTTP on a free loopback port.
+
+Real HTTP is the point for these: Atlas's official client (``apache-atlas``, on ``requests``) and the catalog's
+client over the network talk to it exactly as to an Atlas elsewhere. Tests of mlcatalog's own API use the
+in-process client of tests/inprocess.py instead.
+"""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from catalog.embedded.app import standalone_app
 from catalog.embedded.store import EmbeddedStore
+from tests.servers import ThreadServer, free_port, start_in_thread
+
+__all__ = ["ATLAS_PASSWORD", "ATLAS_USER", "RunningAtlas", "free_port", "start_atlas"]
 
 ATLAS_USER = "admin"
 ATLAS_PASSWORD = "test-password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
 class RunningAtlas:
     url: str
     store: EmbeddedStore
-    server: uvicorn.Server
-    thread: threading.Thread
+    server: ThreadServer
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.server.stop()
         self.store.close()
 
 
@@ -43,17 +39,12 @@ def start_atlas(store_dir: Path) -> RunningAtlas:
     from typedefs import load_bundled_typedefs
 
     store = EmbeddedStore(store_dir, load_bundled_typedefs())
-    app = standalone_app(store, password=ATLAS_PASSWORD)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("embedded Atlas did not start")
-        time.sleep(0.02)
-    return RunningAtlas(f"http://127.0.0.1:{port}", store, server, thread)
+    try:
+        server = start_in_thread(standalone_app(store, password=ATLAS_PASSWORD))
+    except BaseException:
+        store.close()
+        raise
+    return RunningAtlas(server.url, store, server)
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.servers import free_ports
+
 __all__ = [
     "HiveServer",
     "PrerequisiteMissing",
@@ -91,20 +93,6 @@ class ServerStartError(RuntimeError):
 
 
 # -- processes ------------------------------------------------------------------------------------------------
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct ports that were free on 127.0.0.1 a moment ago (all bound at once, then released)."""
-    socks: list[socket.socket] = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind((LOOPBACK, 0))
-            socks.append(s)
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,17 +20,12 @@ from apache_atlas.model.instance import AtlasEntity, AtlasEntityWithExtInfo
 from typer.testing import CliRunner
 
 from mlcatalog.cli import app
+from tests.servers import free_port, wait_http
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "cli-test-password"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -72,20 +66,11 @@ def mlcatalog(tmp_path: Path, *args: str, env: dict[str, str]) -> Iterator[Proc]
 
 
 def wait_ready(proc: Proc, url: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if proc.popen.poll() is not None:
-            pytest.fail(f"server exited with {proc.popen.returncode}:\n{proc.stdout()}\n{proc.stderr()}")
-        try:
-            r = httpx.get(f"{url}/api/atlas/admin/status", auth=("admin", PASSWORD), timeout=1.0)
-        except httpx.TransportError:
-            r = None
-        if r is not None and r.status_code == 200:
-            assert r.json() == {"Status": "ACTIVE"}
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"server not ready within {START_TIMEOUT}s:\n{proc.stdout()}\n{proc.stderr()}")
-        time.sleep(0.05)
+    try:
+        wait_http(f"{url}/api/atlas/admin/status", timeout=START_TIMEOUT, auth=("admin", PASSWORD), proc=proc.popen,
+                  logs=lambda: f"{proc.stdout()}\n{proc.stderr()}")
+    except RuntimeError as e:
+        pytest.fail(str(e))
 
 
 def stop(proc: Proc, sig: signal.Signals) -> int:
@@ -160,6 +145,21 @@ def test_up_serves_atlas_api_with_auth_and_keeps_data_across_restarts(tmp_path: 
         assert stop(proc, signal.SIGINT) == 0
         assert "Traceback" not in proc.stderr()
         assert "administrative key" not in proc.stdout()  # shown once only
+
+
+def test_up_atlas_url_flag_is_named_at_start_up_without_credentials(tmp_path: Path) -> None:
+    store, port, atlas_port = tmp_path / "store", free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+    atlas = f"http://catalog:hunter2@127.0.0.1:{atlas_port}/atlas"
+    env = clean_env(MLCATALOG_ATLAS_PASSWORD=PASSWORD, MLCATALOG_ADMIN_KEY="flag-test-admin-key-000")
+    with mlcatalog(tmp_path, "up", "--store", str(store), "--port", str(port), "--atlas-url", atlas,
+                   env=env) as proc:
+        wait_ready(proc, url)
+        assert stop(proc, signal.SIGTERM) == 0
+        lines = proc.stdout().splitlines()
+    assert lines[1] == f"catalog records into Atlas: http://catalog:***@127.0.0.1:{atlas_port}/atlas (user admin)"
+    assert "hunter2" not in proc.stdout() + proc.stderr()
+    assert len(lines) == 2  # an administrative key is configured: none is created
 
 
 def test_up_refuses_non_loopback_host_without_password(tmp_path: Path) -> None:

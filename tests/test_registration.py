@@ -10,8 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from catalog.atlas.client import AtlasCatalogClient
 from catalog.embedded.app import standalone_app
 from catalog.embedded.store import EmbeddedStore
 from catalog.errors import Conflict
 from catalog.registration import apply_typedefs
-from tests.conftest import ATLAS_PASSWORD, ATLAS_USER, free_port
+from tests.conftest import ATLAS_PASSWORD, ATLAS_USER
+from tests.servers import ThreadServer, start_in_thread
 from typedefs import load_attribute_extensions, load_bundled_typedefs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -40,8 +38,7 @@ EXTENDED = sorted(load_attribute_extensions())  # ml_project, ml_model_build, ml
 class Store:
     url: str
     store: EmbeddedStore
-    server: uvicorn.Server
-    thread: threading.Thread
+    server: ThreadServer
     requests: list[tuple[str, str]] = field(default_factory=list)
     clients: list[AtlasCatalogClient] = field(default_factory=list)
 
@@ -54,8 +51,7 @@ class Store:
     def stop(self) -> None:
         for client in self.clients:
             client.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.server.stop()
         self.store.close()
 
 
@@ -73,18 +69,12 @@ class _Recorder:
 def _start(store_dir: Path, initial_typedefs: list[dict[str, Any]]) -> Store:
     store = EmbeddedStore(store_dir, initial_typedefs)
     log: list[tuple[str, str]] = []
-    app = _Recorder(standalone_app(store, password=ATLAS_PASSWORD), log)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            store.close()
-            raise RuntimeError("embedded Atlas did not start")
-        time.sleep(0.02)
-    return Store(f"http://127.0.0.1:{port}", store, server, thread, log)
+    try:
+        server = start_in_thread(_Recorder(standalone_app(store, password=ATLAS_PASSWORD), log))
+    except BaseException:
+        store.close()
+        raise
+    return Store(server.url, store, server, log)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""SQLite persistence for the embedded store: one writer, WAL, numbered migrations.
+"""SQLite persistence for the embedded store: one writer, WAL, numbered migrations (catalog.sqlite_migrations).
 
 Every REST mutation runs inside :meth:`Database.write`, one ``BEGIN IMMEDIATE`` transaction, so a process
 killed mid-request leaves the request either fully applied or absent (SQLite's journal does the rest).
@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-MIGRATIONS: list[str] = [
-    # 1: initial schema
-    """
+from catalog.sqlite_migrations import Migration, NewerSchemaError, apply_migrations
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "initial_schema", """
     CREATE TABLE typedef (
         name TEXT PRIMARY KEY,
         guid TEXT NOT NULL UNIQUE,
@@ -69,12 +70,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (entity_guid, type_name)
     ) WITHOUT ROWID;
     CREATE INDEX classification_type ON classification(type_name);
-    """,
-    # 2: case-insensitive prefix search on qualifiedName/name (basic search startsWith) uses these
-    """
+    """),
+    # case-insensitive prefix search on qualifiedName/name (basic search startsWith) uses these
+    Migration(2, "lowercase_name_indexes", """
     CREATE INDEX entity_qn_lower ON entity(lower(qualified_name));
     CREATE INDEX entity_name_lower ON entity(lower(name));
-    """,
+    """),
 ]
 
 
@@ -102,27 +103,18 @@ class Database:
         self._writer_thread: int | None = None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._writer.close()
+            raise
 
     def _migrate(self) -> None:
         with self._write_lock:
-            version = int(self._writer.execute("PRAGMA user_version").fetchone()[0])
-            if version > len(MIGRATIONS):
-                raise StoreVersionError(
-                    f"store {self.path} has schema version {version}, newer than this mlcatalog "
-                    f"({len(MIGRATIONS)}); upgrade mlcatalog"
-                )
-            for i in range(version, len(MIGRATIONS)):
-                self._writer.execute("BEGIN IMMEDIATE")
-                try:
-                    for stmt in MIGRATIONS[i].split(";"):
-                        if stmt.strip():
-                            self._writer.execute(stmt)
-                    self._writer.execute(f"PRAGMA user_version={i + 1}")
-                    self._writer.execute("COMMIT")
-                except BaseException:
-                    self._writer.execute("ROLLBACK")
-                    raise
+            try:
+                apply_migrations(self._writer, MIGRATIONS, what="store")
+            except NewerSchemaError as exc:
+                raise StoreVersionError(str(exc)) from exc
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

@@ -15,10 +15,10 @@ at every COMMIT and extends it to power loss; group commit amortises that fsync 
 but replicas in separate processes each pay one fsync per prediction (on this VM ~0.3 ms, ~2.8k commits/s in
 total), so it is opt-in. benchmarks/bench_metrics.py prints both.
 
-Schema: numbered migrations in ``MIGRATIONS`` (``PRAGMA user_version``), applied on open, each in one
-transaction; a file written by a newer mlcatalog (user_version beyond ours) or by something else
-(``PRAGMA application_id``) is refused. The embedded store serves one node, so upgrading on open is safe here,
-unlike the shared PostgreSQL store.
+Schema: numbered, named migrations in ``MIGRATIONS`` (``PRAGMA user_version``), applied on open by
+``catalog.apply_migrations``, each in one transaction; a file written by a newer mlcatalog (user_version beyond ours)
+or by something else (``PRAGMA application_id``) is refused. The embedded store serves one node, so upgrading on open
+is safe here, unlike the shared PostgreSQL store.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from catalog import Migration, NewerSchemaError, apply_migrations
 from serving.metrics.base import GroupCommitStore
 from serving.metrics.crncache import CrnCache
 from serving.metrics.errors import (
@@ -47,11 +48,12 @@ from serving.metrics.urls import SQLITE_SYNCHRONOUS, parse_sqlite_url
 
 APPLICATION_ID = 0x4D4C4D53  # "MLMS": marks the file as an mlcatalog metrics store
 
-MIGRATIONS: list[str] = [
-    # 1: records, CRN dictionary, indexes fitted to read(): one per CRN column, then start time (the rowid
-    # trails every index, so ORDER BY start_ms, id needs no sort). prediction_uuid holds 16-byte BLOBs for
-    # canonical UUIDs (half the unique index) and TEXT for anything else; NULL (aggregates) is never unique.
-    """
+MIGRATIONS: list[Migration] = [
+    # Records, CRN dictionary, indexes fitted to read(): one per CRN column, then start time (the rowid trails every
+    # index, so ORDER BY start_ms, id needs no sort). prediction_uuid holds 16-byte BLOBs for canonical UUIDs (half
+    # the unique index) and TEXT for anything else; NULL (aggregates) is never unique. The application_id marks the
+    # file as ours in the same transaction, so a file is either an empty new store or a marked one.
+    Migration(1, "records_and_crn_dictionary", f"""
     CREATE TABLE metric_crn (
         id INTEGER PRIMARY KEY,
         crn TEXT NOT NULL UNIQUE
@@ -70,7 +72,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX metric_record_deployment ON metric_record(deployment_id, start_ms);
     CREATE INDEX metric_record_build ON metric_record(build_id, start_ms);
     CREATE INDEX metric_record_model ON metric_record(model_id, start_ms);
-    """,
+    PRAGMA application_id={APPLICATION_ID};
+    """),
 ]
 
 _COLUMNS = "deployment_id, build_id, model_id, prediction_uuid, start_ms, end_ms, metrics"
@@ -92,31 +95,21 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
+def _check_is_metrics_store(path: Path, conn: sqlite3.Connection, version: int) -> None:
+    # Runs inside apply_migrations' write transaction, before the version is compared: a foreign file is reported as
+    # such even when its user_version happens to be beyond ours.
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app_id != APPLICATION_ID and (app_id or version or
+                                     conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]):
+        raise MetricsSchemaTooNew(f"{path} is not an mlcatalog metrics store (application_id {app_id})")
+
+
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    while True:
-        conn.execute("BEGIN IMMEDIATE")  # read the version under the write lock: two openers may race
-        try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if app_id != APPLICATION_ID and (app_id or version or
-                                             conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]):
-                raise MetricsSchemaTooNew(f"{path} is not an mlcatalog metrics store (application_id {app_id})")
-            if version > len(MIGRATIONS):
-                raise MetricsSchemaTooNew(
-                    f"metrics store {path} has schema version {version}, newer than this mlcatalog's "
-                    f"({len(MIGRATIONS)}); upgrade mlcatalog")
-            if version == len(MIGRATIONS):
-                conn.execute("COMMIT")
-                return
-            for stmt in MIGRATIONS[version].split(";"):
-                if stmt.strip():
-                    conn.execute(stmt)
-            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version={version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    try:
+        apply_migrations(conn, MIGRATIONS, what="metrics store",
+                         check=functools.partial(_check_is_metrics_store, path))
+    except NewerSchemaError as exc:
+        raise MetricsSchemaTooNew(str(exc)) from exc
 
 
 def _uuid_key(text: str) -> bytes | str:

@@ -1,7 +1,8 @@
 """The platform's own state in the store directory: deployments, API keys, the catalog outbox.
 
-SQLite, WAL, numbered migrations (``PRAGMA user_version``). Several processes use it (``mlcatalog up`` and
-CLI commands like ``mlcatalog api-keys create``), so every write is a short ``BEGIN IMMEDIATE`` transaction.
+SQLite, WAL, numbered migrations (``PRAGMA user_version``, applied by ``catalog.apply_migrations``). Several
+processes use it (``mlcatalog up`` and CLI commands like ``mlcatalog api-keys create``), so every write is a short
+``BEGIN IMMEDIATE`` transaction.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-MIGRATIONS = [
-    """
+from catalog import Migration, apply_migrations
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "deployments_api_keys_outbox", """
     CREATE TABLE deployment (
         crn TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -54,11 +57,11 @@ MIGRATIONS = [
         done_ms INTEGER
     );
     CREATE INDEX outbox_status ON outbox(status, seq);
-    """,
-    # 2: administrative keys (manage keys, read the outbox)
-    """
+    """),
+    # administrative keys (manage keys, read the outbox)
+    Migration(2, "admin_api_keys", """
     ALTER TABLE api_key ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
-    """,
+    """),
 ]
 
 
@@ -95,15 +98,8 @@ class StateDb:
         c.execute("COMMIT")
 
     def _migrate(self) -> None:
-        with self.tx() as c:
-            version = int(c.execute("PRAGMA user_version").fetchone()[0])
-            if version > len(MIGRATIONS):
-                raise RuntimeError(f"{self.path}: platform schema {version} is newer than this mlcatalog")
-            for i in range(version, len(MIGRATIONS)):
-                for stmt in MIGRATIONS[i].split(";"):
-                    if stmt.strip():
-                        c.execute(stmt)
-                c.execute(f"PRAGMA user_version={i + 1}")
+        # A schema newer than the code raises NewerSchemaError, a RuntimeError like before the shared helper.
+        apply_migrations(self.conn(), MIGRATIONS, what="platform state")
 
     def close(self) -> None:
         with self._lock:

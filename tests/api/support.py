@@ -1,22 +1,15 @@
-"""Helpers for tests that drive real `python -m mlcatalog` processes: servers, CLI runs, git projects."""
+"""Helpers for tests that drive real `python -m mlcatalog` processes (CLI runs) and git projects."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-from tests.conftest import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 20.0
@@ -66,55 +59,6 @@ def make_project(parent: Path, lineage: str, name: str = "wine-project") -> Path
     git(repo, "init", "-q", "-b", "main")
     commit_file(repo, "lineage.yml", lineage, "initial commit")
     return repo
-
-
-@dataclass
-class Server:
-    url: str
-    popen: subprocess.Popen[bytes]
-    out: Path
-    err: Path
-
-    @property
-    def api(self) -> str:
-        return f"{self.url}/api/v1"
-
-    def logs(self) -> str:
-        return self.out.read_text(errors="replace") + "\n" + self.err.read_text(errors="replace")
-
-
-@contextmanager
-def mlcatalog_up(workdir: Path, *, password: str, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
-    """`python -m mlcatalog up` on a free port with a fresh store in ``workdir``; killed by PID on exit."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = clean_env(MLCATALOG_ATLAS_PASSWORD=password, **(extra_env or {}))
-    out, err = workdir / "up.out", workdir / "up.err"
-    with out.open("wb") as fo, err.open("wb") as fe:
-        popen = subprocess.Popen([sys.executable, "-m", "mlcatalog", "up", "--store", str(workdir / "store"),
-                                  "--port", str(port)], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                                 stdout=fo, stderr=fe)
-    server = Server(url, popen, out, err)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if popen.poll() is not None:
-                raise RuntimeError(f"mlcatalog up exited with {popen.returncode}:\n{server.logs()}")
-            try:
-                r = httpx.get(f"{url}/api/atlas/admin/status", auth=("admin", password), timeout=1.0)
-                if r.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mlcatalog up not ready within {START_TIMEOUT}s:\n{server.logs()}")
-            time.sleep(0.05)
-        yield server
-    finally:
-        if popen.poll() is None:
-            os.kill(popen.pid, signal.SIGKILL)
-            popen.wait()
 
 
 def json_of(r: httpx.Response) -> Any:

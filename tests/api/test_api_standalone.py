@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,8 @@ import httpx
 import pytest
 
 from tests.api.support import START_TIMEOUT, clean_env, json_of
-from tests.conftest import ATLAS_PASSWORD, RunningAtlas, free_port, start_atlas
+from tests.conftest import ATLAS_PASSWORD, RunningAtlas, start_atlas
+from tests.servers import free_port, wait_http
 
 TOKEN = "standalone-token"
 
@@ -33,18 +33,7 @@ def mlcatalog_api(workdir: Path, atlas_url: str) -> Iterator[str]:
                                  stdout=fo, stderr=fe)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if popen.poll() is not None:
-                raise RuntimeError(f"mlcatalog api exited with {popen.returncode}: {err.read_text()}")
-            try:
-                if httpx.get(f"{base}/openapi.json", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mlcatalog api not ready: {err.read_text()}")
-            time.sleep(0.05)
+        wait_http(f"{base}/openapi.json", timeout=START_TIMEOUT, proc=popen, logs=err.read_text)
         yield base
     finally:
         if popen.poll() is None:

@@ -1,20 +1,20 @@
-"""The catalog REST API (/api/v1) as mounted in a real `mlcatalog up` process.
+"""The catalog REST API (/api/v1) as ``mlcatalog up`` assembles it, in the test's process (tests/inprocess.py).
 
-One server per module: a project with two models is built with `mlcatalog build` (a real CLI process talking
-to the server's Atlas API), deployments are recorded through PUT /api/v1/deployments/{crn}, then the read side
-(projects, models, builds, deployments, lineage, impact, classification propagation, OpenAPI) is checked.
+One app per module: a project with two models is built through ``POST /api/v1/builds``, deployments are recorded
+through ``PUT /api/v1/deployments/{crn}``, then the read side (projects, models, builds, deployments, lineage,
+impact, classification propagation, OpenAPI) is checked. ``mlcatalog build`` itself is tested end to end in
+tests/test_cli_catalog.py.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from tests.api.support import (
     ACCOUNT,
@@ -26,18 +26,13 @@ from tests.api.support import (
     WINE_MODEL,
     WINE_TABLES,
     WORKSPACE,
-    Server,
-    clean_env,
-    json_of,
     make_project,
-    mlcatalog_up,
-    run_cli,
 )
+from tests.inprocess import ATLAS_PASSWORD, json_of, platform_app
 
-PASSWORD = "api-test-password"
 TOKEN = "secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ATLAS_AUTH = ("admin", PASSWORD)
+ATLAS_AUTH = ("admin", ATLAS_PASSWORD)
 CRN_ENV = {"MLCATALOG_CRN_REGION": REGION, "MLCATALOG_CRN_ACCOUNT": ACCOUNT, "MLCATALOG_CRN_WORKSPACE": WORKSPACE}
 
 
@@ -47,67 +42,65 @@ def new_crn() -> str:
 
 @dataclass
 class World:
-    server: Server
+    client: TestClient
     project_crn: str
     commit: str
-    builds: dict[str, dict[str, Any]]  # model name -> build JSON from `mlcatalog build --json`
+    builds: dict[str, dict[str, Any]]  # model name -> build as POST /api/v1/builds answered
     build_output: dict[str, Any]
     wine_dep: str
     churn_dep: str
 
-    def get(self, path: str, **kw: Any) -> httpx.Response:
-        return httpx.get(f"{self.server.api}{path}", timeout=30, **kw)
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(f"/api/v1{path}", **kw)
 
 
 def deployment_body(crn: str, build: dict[str, Any], name: str, status: str = "deployed",
                     **extra: Any) -> dict[str, Any]:
-    return {"crn": crn, "build_crn": build["buildCrn"], "model_crn": build["modelCrn"],
-            "model_name": build["model"], "name": name, "status": status, "create_time_ms": 1_700_000_000_000,
+    return {"crn": crn, "build_crn": build["build_crn"], "model_crn": build["model_crn"],
+            "model_name": build["model_name"], "name": name, "status": status, "create_time_ms": 1_700_000_000_000,
             "deployed_time_ms": 1_700_000_060_000, "cpu_millicores": 500, "memory_mb": 2048, "replicas": 2,
             "endpoint_url": f"http://serving.local/{name}", "metadata": {"team": "ml"}, **extra}
 
 
-def put_deployment(server: Server, body: dict[str, Any], headers: dict[str, str] | None = AUTH) -> httpx.Response:
-    return httpx.put(f"{server.api}/deployments/{body['crn']}", json=body, headers=headers, timeout=30)
+def put_deployment(client: TestClient, body: dict[str, Any], headers: dict[str, str] | None = AUTH) -> Any:
+    return client.put(f"/api/v1/deployments/{body['crn']}", json=body, headers=headers)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with mlcatalog_up(tmp_path_factory.mktemp("api-up"), password=PASSWORD,
-                      extra_env={"MLCATALOG_API_TOKEN": TOKEN, **CRN_ENV}) as s:
-        yield s
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    with platform_app(tmp_path_factory.mktemp("api") / "store", {"MLCATALOG_API_TOKEN": TOKEN, **CRN_ENV}) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
-def world(server: Server, tmp_path_factory: pytest.TempPathFactory) -> World:
-    work = tmp_path_factory.mktemp("api-project")
-    repo = make_project(work, TWO_MODELS)
-    res = run_cli(work, "build", "--project-dir", str(repo), "--atlas-url", server.url, "--json",
-                  env=clean_env(MLCATALOG_ATLAS_PASSWORD=PASSWORD, **CRN_ENV))
-    assert res.returncode == 0, res.stderr
-    out = json.loads(res.stdout)
-    builds = {b["model"]: b for b in out["builds"]}
+def world(client: TestClient, tmp_path_factory: pytest.TempPathFactory) -> World:
+    repo = make_project(tmp_path_factory.mktemp("api-project"), TWO_MODELS)
+    r = client.post("/api/v1/builds", json={"project_dir": str(repo)}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    out = json_of(r)
+    builds = {b["model_name"]: b for b in out["builds"]}
     assert set(builds) == {WINE_MODEL, CHURN_MODEL}
     wine_dep, churn_dep = new_crn(), new_crn()
-    r = put_deployment(server, deployment_body(wine_dep, builds[WINE_MODEL], "wine-dep"))
+    r = put_deployment(client, deployment_body(wine_dep, builds[WINE_MODEL], "wine-dep"))
     assert r.status_code == 200, r.text
-    r = put_deployment(server, deployment_body(churn_dep, builds[CHURN_MODEL], "churn-dep"))
+    r = put_deployment(client, deployment_body(churn_dep, builds[CHURN_MODEL], "churn-dep"))
     assert r.status_code == 200, r.text
-    return World(server, out["projectCrn"], out["commit"], builds, out, wine_dep, churn_dep)
+    return World(client, out["project_crn"], out["commit"], builds, out, wine_dep, churn_dep)
 
 
 # -- the build the API reads ------------------------------------------------------------------------
 
 
-def test_build_json_output(world: World) -> None:
+def test_build_result(world: World) -> None:
     out = world.build_output
-    assert out["projectCrn"].startswith(f"crn:cdp:ml:{REGION}:{ACCOUNT}:workspace:{WORKSPACE}/")
+    assert out["project_crn"].startswith(f"crn:cdp:ml:{REGION}:{ACCOUNT}:workspace:{WORKSPACE}/")
     assert len(out["commit"]) == 40
     for b in out["builds"]:
         assert b["version"] == 1 and b["new"] is True
-        assert b["buildCrn"].startswith(f"crn:cdp:ml:{REGION}:{ACCOUNT}:workspace:{WORKSPACE}/")
-        assert b["modelCrn"].startswith(f"crn:cdp:ml:{REGION}:{ACCOUNT}:workspace:{WORKSPACE}/")
-    assert out["created"] > 0
+        assert b["build_crn"].startswith(f"crn:cdp:ml:{REGION}:{ACCOUNT}:workspace:{WORKSPACE}/")
+        assert b["model_crn"].startswith(f"crn:cdp:ml:{REGION}:{ACCOUNT}:workspace:{WORKSPACE}/")
+        assert b["guid"] == json_of(world.get(f"/builds/{b['build_crn']}"))["guid"]  # for Atlas's own clients
+    assert out["creates"] > 0
     # declared-only is a note, not an error, and said once
     assert sum("declared" in n for n in out["notes"]) == 1, out["notes"]
 
@@ -117,7 +110,7 @@ def test_build_json_output(world: World) -> None:
 
 def test_write_without_token_is_401(world: World) -> None:
     crn = new_crn()
-    r = put_deployment(world.server, deployment_body(crn, world.builds[WINE_MODEL], "no-token"), headers=None)
+    r = put_deployment(world.client, deployment_body(crn, world.builds[WINE_MODEL], "no-token"), headers=None)
     assert r.status_code == 401
     body = json_of(r)
     assert body["code"] == "unauthorized" and body["message"]
@@ -126,11 +119,11 @@ def test_write_without_token_is_401(world: World) -> None:
 
 def test_write_with_wrong_token_is_403(world: World) -> None:
     crn = new_crn()
-    r = put_deployment(world.server, deployment_body(crn, world.builds[WINE_MODEL], "bad-token"),
+    r = put_deployment(world.client, deployment_body(crn, world.builds[WINE_MODEL], "bad-token"),
                        headers={"Authorization": "Bearer not-the-token"})
     assert r.status_code == 403
     assert json_of(r)["code"] == "forbidden"
-    r = put_deployment(world.server, deployment_body(crn, world.builds[WINE_MODEL], "basic"),
+    r = put_deployment(world.client, deployment_body(crn, world.builds[WINE_MODEL], "basic"),
                        headers={"Authorization": "Basic YWRtaW46YWRtaW4="})
     assert r.status_code == 401 and json_of(r)["code"] == "unauthorized"
     assert world.get(f"/deployments/{crn}").status_code == 404
@@ -141,21 +134,21 @@ def test_write_with_wrong_token_is_403(world: World) -> None:
 def test_invalid_deployment_body_is_a_json_4xx(world: World, change: dict[str, Any]) -> None:
     crn = new_crn()
     body = {**deployment_body(crn, world.builds[WINE_MODEL], "invalid"), **change}
-    r = put_deployment(world.server, body)
+    r = put_deployment(world.client, body)
     assert r.status_code in (400, 422), r.text
     json_of(r)
     assert world.get(f"/deployments/{crn}").status_code == 404
 
 
 def test_missing_body_is_a_json_4xx(world: World) -> None:
-    r = httpx.put(f"{world.server.api}/deployments/{new_crn()}", headers=AUTH, timeout=30)
+    r = world.client.put(f"/api/v1/deployments/{new_crn()}", headers=AUTH)
     assert r.status_code in (400, 422), r.text
     json_of(r)
 
 
 def test_crn_mismatch_between_path_and_body_is_400(world: World) -> None:
     body = deployment_body(new_crn(), world.builds[WINE_MODEL], "mismatch")
-    r = httpx.put(f"{world.server.api}/deployments/{new_crn()}", json=body, headers=AUTH, timeout=30)
+    r = world.client.put(f"/api/v1/deployments/{new_crn()}", json=body, headers=AUTH)
     assert r.status_code == 400
     assert json_of(r)["code"] == "invalid_input"
 
@@ -163,7 +156,7 @@ def test_crn_mismatch_between_path_and_body_is_400(world: World) -> None:
 def test_deployment_of_unknown_build_is_a_4xx_not_a_crash(world: World) -> None:
     crn = new_crn()
     body = {**deployment_body(crn, world.builds[WINE_MODEL], "orphan"), "build_crn": new_crn()}
-    r = put_deployment(world.server, body)
+    r = put_deployment(world.client, body)
     assert 400 <= r.status_code < 500, r.text
     assert json_of(r)["code"] in ("invalid_input", "not_found")
     assert world.get(f"/deployments/{crn}").status_code == 404
@@ -172,15 +165,15 @@ def test_deployment_of_unknown_build_is_a_4xx_not_a_crash(world: World) -> None:
 def test_recording_is_idempotent_and_updates_status(world: World) -> None:
     crn = new_crn()
     build = world.builds[CHURN_MODEL]
-    r = put_deployment(world.server, deployment_body(crn, build, "churn-canary"))
+    r = put_deployment(world.client, deployment_body(crn, build, "churn-canary"))
     assert r.status_code == 200
     assert json_of(r)["creates"] >= 1
     guid = json_of(r)["guid"]
     assert guid == json_of(world.get(f"/deployments/{crn}"))["guid"]  # the entity's guid, for Atlas's clients
-    again = put_deployment(world.server, deployment_body(crn, build, "churn-canary"))
+    again = put_deployment(world.client, deployment_body(crn, build, "churn-canary"))
     assert again.status_code == 200
     assert json_of(again) == {"creates": 0, "updates": 0, "written": 0, "guid": guid}
-    stopped = put_deployment(world.server, deployment_body(crn, build, "churn-canary", status="stopped"))
+    stopped = put_deployment(world.client, deployment_body(crn, build, "churn-canary", status="stopped"))
     assert stopped.status_code == 200
     assert json_of(stopped)["creates"] == 0 and json_of(stopped)["updates"] >= 1
     d = json_of(world.get(f"/deployments/{crn}"))
@@ -205,10 +198,10 @@ def test_models(world: World) -> None:
     models = {m["name"]: m for m in json_of(world.get("/models"))}
     assert set(models) >= {WINE_MODEL, CHURN_MODEL}
     wine = models[WINE_MODEL]
-    assert wine["crn"] == world.builds[WINE_MODEL]["modelCrn"]
+    assert wine["crn"] == world.builds[WINE_MODEL]["model_crn"]
     assert wine["project_crn"] == world.project_crn
     assert wine["latest_version"] == 1
-    assert wine["builds"] == [world.builds[WINE_MODEL]["buildCrn"]]
+    assert wine["builds"] == [world.builds[WINE_MODEL]["build_crn"]]
     one = json_of(world.get(f"/models/{wine['crn']}"))
     assert one == wine
     by_project = json_of(world.get("/models", params={"project": world.project_crn}))
@@ -217,20 +210,20 @@ def test_models(world: World) -> None:
 
 def test_builds(world: World) -> None:
     churn = world.builds[CHURN_MODEL]
-    listed = json_of(world.get("/builds", params={"model": churn["modelCrn"]}))
-    assert [b["crn"] for b in listed] == [churn["buildCrn"]]
-    b = json_of(world.get(f"/builds/{churn['buildCrn']}"))
-    assert b["crn"] == churn["buildCrn"]
-    assert b["model_crn"] == churn["modelCrn"] and b["model_name"] == CHURN_MODEL
+    listed = json_of(world.get("/builds", params={"model": churn["model_crn"]}))
+    assert [b["crn"] for b in listed] == [churn["build_crn"]]
+    b = json_of(world.get(f"/builds/{churn['build_crn']}"))
+    assert b["crn"] == churn["build_crn"]
+    assert b["model_crn"] == churn["model_crn"] and b["model_name"] == CHURN_MODEL
     assert b["version"] == 1
     assert b["git_commit"] == world.commit
     assert b["lineage_file"] == "lineage.yml"
     assert b["project_crn"] == world.project_crn
     assert b["metadata"] == CHURN_METADATA
     everything = json_of(world.get("/builds"))
-    assert {churn["buildCrn"], world.builds[WINE_MODEL]["buildCrn"]} <= {x["crn"] for x in everything}
+    assert {churn["build_crn"], world.builds[WINE_MODEL]["build_crn"]} <= {x["crn"] for x in everything}
     by_project = json_of(world.get("/builds", params={"project": world.project_crn}))
-    assert {x["crn"] for x in by_project} == {churn["buildCrn"], world.builds[WINE_MODEL]["buildCrn"]}
+    assert {x["crn"] for x in by_project} == {churn["build_crn"], world.builds[WINE_MODEL]["build_crn"]}
 
 
 def test_deployments(world: World) -> None:
@@ -241,15 +234,15 @@ def test_deployments(world: World) -> None:
     assert d["crn"] == world.wine_dep
     assert d["name"] == "wine-dep"
     assert d["status"] == "deployed"
-    assert d["build_crn"] == wine["buildCrn"]
-    assert d["model_crn"] == wine["modelCrn"]
+    assert d["build_crn"] == wine["build_crn"]
+    assert d["model_crn"] == wine["model_crn"]
     assert d["model_name"] == WINE_MODEL
     assert d["endpoint_url"] == "http://serving.local/wine-dep"
     assert (d["cpu_millicores"], d["memory_mb"], d["replicas"]) == (500, 2048, 2)
     assert d["metadata"] == {"team": "ml"}
     assert d["create_time"] == 1_700_000_000_000 and d["deployed_time"] == 1_700_000_060_000
     assert listed[world.wine_dep] == d
-    by_model = json_of(world.get("/deployments", params={"model": wine["modelCrn"]}))
+    by_model = json_of(world.get("/deployments", params={"model": wine["model_crn"]}))
     assert [x["crn"] for x in by_model] == [world.wine_dep]
 
 
@@ -287,7 +280,7 @@ def test_deployment_lineage_tree(world: World) -> None:
     assert (root["type_name"], root["qualified_name"]) == ("ml_model_deployment", world.wine_dep)
     deploy = _only(root["upstream"], "ml_model_deploy_process")
     build = _only(deploy["upstream"], "ml_model_build")
-    assert build["qualified_name"] == wine["buildCrn"]
+    assert build["qualified_name"] == wine["build_crn"]
     train = _only(build["upstream"], "ml_model_train_build_process")
     inputs = {(n["type_name"], n["qualified_name"]) for n in train["upstream"]}
     assert {("hive_table", t) for t in WINE_TABLES} <= inputs
@@ -296,7 +289,7 @@ def test_deployment_lineage_tree(world: World) -> None:
         assert n["status"] == "ACTIVE" and n["guid"]
     # nothing of the other model leaks in
     qns = {n["qualified_name"] for n in _walk(root)}
-    assert not qns & set(CHURN_TABLES) and world.builds[CHURN_MODEL]["buildCrn"] not in qns
+    assert not qns & set(CHURN_TABLES) and world.builds[CHURN_MODEL]["build_crn"] not in qns
 
     raw = body["atlas_lineage"]
     assert raw["baseEntityGuid"] == root["guid"]
@@ -313,14 +306,14 @@ def test_impact_of_a_table(world: World) -> None:
     assert len(body["sources"]) == 1
     deps = {d["crn"] for d in body["deployments"]}
     assert world.wine_dep in deps and world.churn_dep not in deps
-    assert {b["crn"] for b in body["builds"]} == {world.builds[WINE_MODEL]["buildCrn"]}
+    assert {b["crn"] for b in body["builds"]} == {world.builds[WINE_MODEL]["build_crn"]}
     churn = json_of(world.get("/impact", params={"qualifiedName": CHURN_TABLES[0]}))
     assert world.churn_dep in {d["crn"] for d in churn["deployments"]}
     assert world.wine_dep not in {d["crn"] for d in churn["deployments"]}
 
 
 def test_impact_of_a_build(world: World) -> None:
-    body = json_of(world.get("/impact", params={"qualifiedName": world.builds[WINE_MODEL]["buildCrn"]}))
+    body = json_of(world.get("/impact", params={"qualifiedName": world.builds[WINE_MODEL]["build_crn"]}))
     assert world.wine_dep in {d["crn"] for d in body["deployments"]}
     assert world.churn_dep not in {d["crn"] for d in body["deployments"]}
 
@@ -337,26 +330,26 @@ def test_impact_of_unknown_name_is_404(world: World) -> None:
 # -- classification propagation ---------------------------------------------------------------------
 
 
-def _create_classification(server: Server, name: str) -> None:
-    r = httpx.post(f"{server.url}/api/atlas/v2/types/typedefs", auth=ATLAS_AUTH, timeout=30, json={
+def _create_classification(client: TestClient, name: str) -> None:
+    r = client.post("/api/atlas/v2/types/typedefs", auth=ATLAS_AUTH, json={
         "classificationDefs": [{"name": name, "description": f"{name} (test)", "superTypes": [],
                                 "attributeDefs": []}]})
     assert r.status_code == 200, r.text
 
 
-def _classify(server: Server, type_name: str, qualified_name: str, classification: str) -> None:
-    r = httpx.post(f"{server.url}/api/atlas/v2/entity/uniqueAttribute/type/{type_name}/classifications",
-                   params={"attr:qualifiedName": qualified_name}, json=[{"typeName": classification}],
-                   auth=ATLAS_AUTH, timeout=30)
+def _classify(client: TestClient, type_name: str, qualified_name: str, classification: str) -> None:
+    r = client.post(f"/api/atlas/v2/entity/uniqueAttribute/type/{type_name}/classifications",
+                    params={"attr:qualifiedName": qualified_name}, json=[{"typeName": classification}],
+                    auth=ATLAS_AUTH)
     assert r.status_code in (200, 204), r.text
 
 
 def test_classification_on_a_table_propagates_to_downstream_deployments(world: World) -> None:
     assert "PII" not in json_of(world.get(f"/deployments/{world.wine_dep}"))["classifications"]
-    _create_classification(world.server, "PII")
+    _create_classification(world.client, "PII")
     assert json_of(world.get("/deployments", params={"classification": "PII"})) == []
 
-    _classify(world.server, "hive_table", "default.wineds_ext@cm", "PII")
+    _classify(world.client, "hive_table", "default.wineds_ext@cm", "PII")
 
     wine = json_of(world.get(f"/deployments/{world.wine_dep}"))
     assert "PII" in wine["classifications"]
@@ -381,8 +374,8 @@ def test_classification_on_a_table_propagates_to_downstream_deployments(world: W
 
 
 def test_classification_on_a_build_propagates_to_its_deployments(world: World) -> None:
-    _create_classification(world.server, "Confidential")
-    _classify(world.server, "ml_model_build", world.builds[CHURN_MODEL]["buildCrn"], "Confidential")
+    _create_classification(world.client, "Confidential")
+    _classify(world.client, "ml_model_build", world.builds[CHURN_MODEL]["build_crn"], "Confidential")
     assert "Confidential" in json_of(world.get(f"/deployments/{world.churn_dep}"))["classifications"]
     assert "Confidential" not in json_of(world.get(f"/deployments/{world.wine_dep}"))["classifications"]
     tagged = {d["crn"] for d in json_of(world.get("/deployments", params={"classification": "Confidential"}))}
@@ -423,17 +416,17 @@ def test_reads_need_no_token_by_default(world: World) -> None:
 
 
 def test_read_auth_requires_the_token_for_reads(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with mlcatalog_up(tmp_path_factory.mktemp("api-read-auth"), password=PASSWORD,
-                      extra_env={"MLCATALOG_API_TOKEN": TOKEN, "MLCATALOG_API_READ_AUTH": "true",
-                                 **CRN_ENV}) as s:
+    store = tmp_path_factory.mktemp("api-read-auth") / "store"
+    env = {"MLCATALOG_API_TOKEN": TOKEN, "MLCATALOG_API_READ_AUTH": "true", **CRN_ENV}
+    with platform_app(store, env) as c:
         for path in ("/projects", "/models", "/builds", "/deployments",
                      f"/deployments/{new_crn()}", "/impact?qualifiedName=default.wineds_ext@cm"):
-            r = httpx.get(f"{s.api}{path}", timeout=30)
+            r = c.get(f"/api/v1{path}")
             assert r.status_code == 401, (path, r.status_code, r.text)
             assert json_of(r)["code"] == "unauthorized"
-            wrong = httpx.get(f"{s.api}{path}", headers={"Authorization": "Bearer nope"}, timeout=30)
+            wrong = c.get(f"/api/v1{path}", headers={"Authorization": "Bearer nope"})
             assert wrong.status_code == 403, (path, wrong.status_code)
-        assert httpx.get(f"{s.api}/projects", headers=AUTH, timeout=30).status_code == 200
-        assert httpx.get(f"{s.api}/deployments/{new_crn()}", headers=AUTH, timeout=30).status_code == 404
+        assert c.get("/api/v1/projects", headers=AUTH).status_code == 200
+        assert c.get(f"/api/v1/deployments/{new_crn()}", headers=AUTH).status_code == 404
         # the Atlas API keeps its own Basic auth
-        assert httpx.get(f"{s.url}/api/atlas/admin/status", auth=ATLAS_AUTH, timeout=30).status_code == 200
+        assert c.get("/api/atlas/admin/status", auth=ATLAS_AUTH).status_code == 200

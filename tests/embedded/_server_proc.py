@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from types import TracebackType
 from typing import IO
 
 import requests
+
+from tests.servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_USER = "admin"
@@ -42,12 +43,6 @@ try:
 finally:
     store.close()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServerStartError(RuntimeError):

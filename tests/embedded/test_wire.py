@@ -1,4 +1,4 @@
-"""Wire-level details of the embedded Atlas REST API, checked with raw ``requests`` (HTTP Basic auth).
+"""Wire-level details of the embedded Atlas REST API, checked through an in-process ASGI client (HTTP Basic auth).
 
 What the official client never shows but a compatible server must get right (spec §1, §1a, §1b, §8):
 trailing slashes, Python-style query booleans, explicit nulls in requests, no nulls in responses,
@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+from starlette.testclient import TestClient
 
-from tests.conftest import ATLAS_PASSWORD, ATLAS_USER, start_atlas
+from catalog.embedded.app import standalone_app
+from catalog.embedded.store import EmbeddedStore
+from tests.conftest import ATLAS_PASSWORD, ATLAS_USER
+from typedefs import load_bundled_typedefs
 
 GOLDEN = Path(__file__).parent / "golden"
 AUTH = (ATLAS_USER, ATLAS_PASSWORD)
@@ -35,24 +38,23 @@ T0 = 1704164645000  # 2024-01-02T03:04:05.000Z
 # helpers
 # ------------------------------------------------------------------------------------------------
 class Api:
-    """``requests`` against ``{atlas}/api/atlas/v2`` with Basic auth."""
+    """The Atlas API app (``/api/atlas/v2``) through Starlette's in-process client, with Basic auth."""
 
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.session = requests.Session()
-        self.session.auth = AUTH
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
 
-    def url(self, path: str) -> str:
-        return f"{self.base}/api/atlas/v2/{path.lstrip('/')}"
+    @staticmethod
+    def path(path: str) -> str:
+        return f"/api/atlas/v2/{path.lstrip('/')}"
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", 30)
-        return self.session.request(method, self.url(path), **kwargs)
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("auth", AUTH)
+        return self.client.request(method, self.path(path), **kwargs)
 
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
+    def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
+    def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)
 
     def ok(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -63,12 +65,18 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
     # A store of its own: the golden shapes are Atlas's stock typedefs, which other suites extend on the shared
     # session store (catalog extension attributes), depending on test order.
-    running = start_atlas(tmp_path_factory.mktemp("wire-store"))
-    yield Api(running.url)
-    running.stop()
+    s = EmbeddedStore(tmp_path_factory.mktemp("wire-store"), load_bundled_typedefs())
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def api(store: EmbeddedStore) -> Iterator[Api]:
+    with TestClient(standalone_app(store, password=ATLAS_PASSWORD), base_url="http://atlas.test") as client:
+        yield Api(client)
 
 
 def suffix() -> str:
@@ -86,7 +94,7 @@ def nulls_in(value: Any, path: str = "$") -> list[str]:
     return []
 
 
-def assert_error(r: requests.Response, status: int, code: str | None = None) -> dict[str, Any]:
+def assert_error(r: Any, status: int, code: str | None = None) -> dict[str, Any]:
     assert r.status_code == status, (r.status_code, r.text)
     assert r.headers["content-type"].startswith("application/json"), (r.headers, r.text)
     body = r.json()
@@ -394,7 +402,7 @@ def test_errors_are_json(api: Api) -> None:
 
 def test_malformed_json_is_400(api: Api) -> None:
     for path in ("entity", "entity/bulk", "types/typedefs", "search/basic"):
-        r = api.post(path, data=b'{"entity": {"typeName": ', headers={"Content-Type": "application/json"})
+        r = api.post(path, content=b'{"entity": {"typeName": ', headers={"Content-Type": "application/json"})
         assert_error(r, 400)
 
 
@@ -404,14 +412,16 @@ def test_unknown_path_is_404_json(api: Api) -> None:
 
 
 def test_authentication(api: Api) -> None:
-    url = api.url("types/typedef/name/hive_table")
-    for auth in (None, (ATLAS_USER, "wrong-password"), ("someone", ATLAS_PASSWORD)):
-        r = requests.get(url, auth=auth, timeout=30)
-        assert r.status_code == 401, (auth, r.status_code)
+    url = api.path("types/typedef/name/hive_table")
+    for auth in ((ATLAS_USER, "wrong-password"), ("someone", ATLAS_PASSWORD)):
+        r = api.client.get(url, auth=auth)
+        assert_error(r, 401, "ATLAS-401-00-001")
         assert "basic" in r.headers.get("www-authenticate", "").lower()
-    r = requests.post(api.url("entity"), json={"entity": {"typeName": "hive_db"}}, timeout=30)
+    assert_error(api.client.get(url), 401)
+    assert_error(api.client.get(url, headers={"Authorization": "Bearer a-token"}), 401)
+    r = api.client.post(api.path("entity"), json={"entity": {"typeName": "hive_db"}})
     assert r.status_code == 401
-    assert requests.get(url, auth=AUTH, timeout=30).status_code == 200
+    assert api.client.get(url, auth=AUTH).status_code == 200
 
 
 # ------------------------------------------------------------------------------------------------
@@ -450,3 +460,44 @@ def test_golden_lineage(api: Api) -> None:
     lin = api.ok("GET", f"lineage/{ga['-2']}", params={"direction": "BOTH", "depth": 3})
     assert set(lin["guidEntityMap"]) == {ga["-1"], ga["-2"], ga["-3"]}
     assert_golden("lineage_both", lin)
+
+
+# ------------------------------------------------------------------------------------------------
+# one error body, with Atlas's own codes for Atlas's own meanings
+# ------------------------------------------------------------------------------------------------
+def test_error_codes_mean_what_they_mean_in_atlas(api: Api) -> None:
+    """Each failure carries the AtlasErrorCode Atlas uses for it (intg/.../AtlasErrorCode.java), never a code that
+    means something else there."""
+    uid = suffix()
+    # An unknown path: Atlas's servlet container answers it without a code; ours is EMPTY_RESULTS, not
+    # RELATIONSHIP_ALREADY_DELETED (404-00-00F).
+    body = assert_error(api.get("no/such/api"), 404, "ATLAS-404-00-004")
+    assert "/api/atlas/v2/no/such/api" in body["errorMessage"]
+    assert_error(api.request("PATCH", "entity/bulk", json={}), 405, "ATLAS-405-00-001")
+    cyclic = {"entityDefs": [{"name": f"a_{uid}", "superTypes": [f"b_{uid}"], "attributeDefs": []},
+                             {"name": f"b_{uid}", "superTypes": [f"a_{uid}"], "attributeDefs": []}]}
+    assert_error(api.post("types/typedefs", json=cyclic), 400, "ATLAS-400-00-002")  # CIRCULAR_REFERENCE
+    unnamed = {"entityDefs": [{"name": f"u_{uid}", "superTypes": [], "attributeDefs": [{"typeName": "string"}]}]}
+    assert_error(api.post("types/typedefs", json=unnamed), 400, "ATLAS-400-00-011")  # INVALID_TYPE_DEFINITION
+    as_classification = {"classificationDefs": [{"name": "hive_table", "superTypes": [], "attributeDefs": []}]}
+    assert_error(api.request("PUT", "types/typedefs", json=as_classification), 400,
+                 "ATLAS-400-00-010")  # TYPE_MATCH_FAILED
+    for bad in ({"limit": -1}, {"offset": -5}):
+        body = assert_error(api.post("search/basic", json={"typeName": "hive_table", **bad}), 400,
+                            "ATLAS-400-00-029")  # BAD_REQUEST, as DiscoveryREST says it
+        assert body["errorMessage"] == "Limit/offset should be non-negative"
+    # out of range is the default limit, as Atlas's QueryParams normalises it
+    assert api.ok("POST", "search/basic", json={"typeName": "hive_table", "limit": 10**6}) is not None
+
+
+def test_an_internal_failure_is_an_atlas_500_with_an_id(api: Api, store: EmbeddedStore,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    def broken(params: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(store, "search", broken)
+    body = assert_error(api.post("search/basic", json={"typeName": "hive_table"}), 500, "ATLAS-500-00-001")
+    assert "disk on fire" not in body["errorMessage"]  # the cause is logged, not sent
+    error_id = re.search(r"\(ID ([0-9a-f]+)\)", body["errorMessage"])
+    assert error_id and error_id.group(1) in caplog.text and "disk on fire" in caplog.text

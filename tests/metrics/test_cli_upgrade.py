@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from serving.metrics import upgrade_metrics_db
-from tests.conftest import free_port
 from tests.metrics.conftest import PgServer
+from tests.servers import free_port
 from tests.serving.conftest import start_platform
 
 

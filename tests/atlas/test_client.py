@@ -1,0 +1,166 @@
+"""The typed Atlas client: one contract, run against every way it reaches an Atlas.
+
+* ``embedded``: ``atlas+embedded:///dir``, the in-process transport (what ``mlcatalog up`` uses by default);
+* ``http``: the same kind of store served by uvicorn over real HTTP (what a real Atlas looks like to the client).
+
+Then the failures only a fault can show, injected with ``httpx.MockTransport``, and the URL rules.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from catalog.atlas.client import AtlasCatalogClient
+from catalog.atlas.connect import InvalidAtlasUrl, open_atlas
+from catalog.atlas.errors import AtlasAuthError, AtlasBadRequest, AtlasNotFound, AtlasUnavailable
+from catalog.atlas.models import Classification, EntitySpec, ObjectRef, TypeDef
+from catalog.embedded.store import EmbeddedStore
+from catalog.errors import InvalidInput, NotFound, UpstreamUnavailable
+from tests.conftest import ATLAS_PASSWORD, start_atlas
+from tests.servers import free_port
+from typedefs import load_bundled_typedefs
+
+
+@pytest.fixture(params=["embedded", "http"])
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AtlasCatalogClient]:
+    if request.param == "embedded":
+        c = open_atlas(f"atlas+embedded://{tmp_path / 'store'}")
+        yield c
+        c.close()
+        return
+    running = start_atlas(tmp_path / "store")
+    try:
+        with AtlasCatalogClient(running.url, "admin", ATLAS_PASSWORD) as c:
+            yield c
+    finally:
+        running.stop()
+
+
+def table(name: str, db_guid: str = "-1") -> EntitySpec:
+    return EntitySpec(type_name="hive_table", qualified_name=f"{name}@cm", guid="-2",
+                      attributes={"name": name.split(".")[-1]},
+                      relationships={"db": ObjectRef(guid=db_guid, type_name="hive_db")})
+
+
+def db(name: str) -> EntitySpec:
+    return EntitySpec(type_name="hive_db", qualified_name=f"{name}@cm", guid="-1",
+                      attributes={"name": name, "clusterName": "cm"})
+
+
+def test_ping_and_typedefs(client: AtlasCatalogClient) -> None:
+    client.ping()
+    defs = client.get_typedefs(["ml_model_build", "no_such_type"])
+    assert set(defs) == {"ml_model_build"} and defs["ml_model_build"].category == "ENTITY"
+    assert "hive_table" in client.get_typedefs()
+
+
+def test_upsert_find_search_and_delete(client: AtlasCatalogClient) -> None:
+    uid = uuid.uuid4().hex[:8]
+    res = client.upsert([db(f"d{uid}"), table(f"d{uid}.t")])
+    assert {h.type_name for h in res.created} == {"hive_db", "hive_table"}
+    assert set(res.guid_assignments) == {"-1", "-2"}
+    again = client.upsert([db(f"d{uid}"), table(f"d{uid}.t")])
+    assert again.created == []
+    t = client.find_entity("hive_table", f"d{uid}.t@cm")
+    assert t is not None and t.guid == res.guid_assignments["-2"]
+    assert [r.qualified_name for r in t.relationships["db"]] == [f"d{uid}@cm"]
+    assert client.get_entity(t.guid).qualified_name == f"d{uid}.t@cm"
+    assert client.find_entity("hive_table", f"nope{uid}@cm") is None
+    found = client.find_by_qualified_names("DataSet", [f"d{uid}.t@cm", f"missing{uid}@cm"])
+    assert list(found) == [f"d{uid}.t@cm"]
+    assert set(client.find_by_prefix("hive_db", f"d{uid}")) == {f"d{uid}@cm"}
+    client.delete(t.guid)
+    assert client.find_by_qualified_names("hive_table", [f"d{uid}.t@cm"]) == {}
+
+
+def test_classifications_and_lineage(client: AtlasCatalogClient) -> None:
+    uid = uuid.uuid4().hex[:8]
+    guids = client.upsert([db(f"l{uid}"), table(f"l{uid}.t")]).guid_assignments
+    client.create_typedefs([TypeDef(category="CLASSIFICATION", name=f"PII_{uid}")])
+    client.add_classification(guids["-2"], Classification(type_name=f"PII_{uid}"))
+    assert [c.type_name for c in client.classifications(guids["-2"])] == [f"PII_{uid}"]
+    lin = client.lineage(guids["-2"], "BOTH", 3)
+    assert lin.base_guid == guids["-2"] and lin.relations == []
+
+
+def test_errors_are_typed_catalog_errors_carrying_atlas_codes(client: AtlasCatalogClient) -> None:
+    with pytest.raises(AtlasNotFound) as nf:
+        client.get_entity(str(uuid.uuid4()))
+    assert nf.value.status == 404 and nf.value.error_code == "ATLAS-404-00-005"
+    assert isinstance(nf.value, NotFound) and nf.value.code == "not_found"
+    with pytest.raises(AtlasBadRequest) as bad:  # a mandatory attribute missing: Atlas says 404-00-007
+        client.upsert([EntitySpec(type_name="ml_model_build", qualified_name=f"b{uuid.uuid4()}",
+                                  attributes={"name": "b"})])
+    assert bad.value.error_code == "ATLAS-404-00-007" and isinstance(bad.value, InvalidInput)
+    with pytest.raises(AtlasNotFound) as lin:  # a database is neither a DataSet nor a Process
+        uid = uuid.uuid4().hex[:8]
+        guids = client.upsert([db(f"e{uid}")]).guid_assignments
+        client.lineage(guids["-1"], "INPUT", 0)
+    assert lin.value.error_code == "ATLAS-404-00-011"
+
+
+# -- faults -----------------------------------------------------------------------------------------------------
+def mocked(handler: Any) -> AtlasCatalogClient:
+    return AtlasCatalogClient("http://atlas.test:21000/gateway/atlas", "admin", "pw",
+                              transport=httpx.MockTransport(handler))
+
+
+@pytest.mark.parametrize(("status", "body", "cls"), [
+    (503, b"Service Unavailable", AtlasUnavailable),
+    (500, b'{"errorCode": "ATLAS-500-00-001", "errorMessage": "boom"}', AtlasUnavailable),
+    (401, b"", AtlasAuthError),
+    (403, b'{"errorCode": "ATLAS-403-00-001", "errorMessage": "admin is not authorized"}', AtlasAuthError),
+    (302, b"", AtlasUnavailable),  # a login redirect from a proxy in the way
+])
+def test_outages_and_refused_credentials_are_upstream_unavailable(status: int, body: bytes,
+                                                                  cls: type[Exception]) -> None:
+    with mocked(lambda r: httpx.Response(status, content=body)) as c, pytest.raises(cls) as e:
+        c.get_typedefs()
+    assert isinstance(e.value, UpstreamUnavailable)
+    assert f"HTTP {status}" in str(e.value)
+
+
+def test_no_answer_is_unavailable_and_names_the_atlas() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with AtlasCatalogClient(url, "admin", "pw", timeout_s=2) as c, pytest.raises(AtlasUnavailable) as e:
+        c.ping()
+    assert url in str(e.value) and "not reachable" in str(e.value)
+
+
+def test_requests_keep_a_knox_prefix_send_basic_auth_and_no_nulls() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        seen.append(r)
+        return httpx.Response(200, json={"entities": [], "approximateCount": 0})
+
+    with mocked(handler) as c:
+        c.search(type_name="hive_table", exclude_deleted=True)
+    (r,) = seen
+    assert r.url.path == "/gateway/atlas/api/atlas/v2/search/basic"
+    assert r.headers["authorization"].startswith("Basic ")
+    assert b"null" not in r.content
+
+
+def test_open_atlas_urls(tmp_path: Path) -> None:
+    with pytest.raises(InvalidAtlasUrl, match="none is open here"):
+        open_atlas("atlas+embedded:")
+    with pytest.raises(InvalidAtlasUrl, match="no host"):
+        open_atlas("atlas+embedded://host/dir")
+    with pytest.raises(InvalidAtlasUrl, match="unsupported"):
+        open_atlas("ftp://atlas")
+    with pytest.raises(InvalidAtlasUrl, match="no password"):
+        open_atlas("http://atlas:21000")
+    store = EmbeddedStore(tmp_path / "s", load_bundled_typedefs())
+    try:
+        with open_atlas("atlas+embedded:", store=store) as c:  # this process's store, left open for its owner
+            c.ping()
+        assert store.search({"typeName": "hive_table"}).get("entities", []) == []  # still open
+    finally:
+        store.close()
