@@ -639,7 +639,6 @@ REPLICA_PREDICT: list[Category] = [
 ]
 REPLICA_LOOP: list[Category] = [
     ("IDLE: epoll wait", _leaf("selectors.py:EpollSelector.select")),
-    ("GET /health", _has("Replica.handle_http")),
 ]
 REPLICA_WRITER: list[Category] = [
     ("IDLE: waiting for records", _has("GroupCommitter._take")),

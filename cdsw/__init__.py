@@ -1,7 +1,9 @@
 """``import cdsw`` for scripts written for Cloudera CML/CDSW: the same functions, served by mlcatalog.
 
 Outside a model replica the SDK reads mlcatalog's settings (environment, then ``mlcatalog.toml``) when it first
-needs them; inside one, the replica has configured it before any user code runs.
+needs them; inside one, the replica has imported and configured it before any user code runs, and it is the only
+package of ours that user code can import there (serving/replica.py: ``seal_own_packages``), so nothing it runs
+may import lazily.
 """
 
 from mlcatalog.sdkconfig import sdk_settings

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 @dataclass
 class PollCounts:
     """Waits for a request that ended while polling, and waits that went to sleep (shared by a replica's
-    connections, for /health)."""
+    connections, for its health answer)."""
 
     polled: int = 0
     slept: int = 0

@@ -6,8 +6,16 @@ request behind another; one that waited past its start-by time is answered EXPIR
 is one status byte, then for OK the complete JSON body the gateway returns (``{"success": true, "response": ...,
 "ReplicaID": ...}``, passed through without re-encoding), for ERROR ``{"error_id", "replica"}``. Each connection
 is served by a plain blocking thread (recv, predict, send: no event-loop hops on the hot path); one prediction
-runs at a time. ``GET /health`` is served over HTTP on a loopback port (asyncio) for supervisors and humans.
+runs at a time. A frame whose body is just :data:`HEALTH` (too short to be a request, so telling the two apart
+costs the hot path nothing) is answered at once, even while a prediction runs: OK, then a small JSON (replica,
+pid, predictions served, poll counters); the supervisor's readiness check. The socket is bound only once the
+model is loaded, so an answer means ready.
 Every prediction gets a UUID: a function not decorated with ``@model_metrics`` is wrapped by the replica.
+
+User code owns the top-level names of our packages (a project may have its own ``serving/`` or ``catalog/``):
+before the model is imported the replica imports all it needs of ours, then hides our packages
+(:func:`seal_own_packages`), so from user code ``import cdsw`` is the SDK and every other name of ours resolves
+to the project's package or to nothing.
 
 Run as ``python -m serving.replica`` with ``MLCATALOG_REPLICA_CONFIG`` (JSON) in the environment.
 """
@@ -16,6 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import json
 import logging
@@ -28,7 +39,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +56,10 @@ MAX_FRAME = 64 * 1024 * 1024
 OK = b"\x00"
 ERROR = b"\x01"
 EXPIRED = b"\x02"  # the request waited in the connection past its start-by deadline and was not run
+HEALTH = b"H"  # a whole request body shorter than START_BY: a health check, not a prediction
+#: Our top-level packages that user code must not see (it may have its own of these names); ``cdsw`` it must.
+OWN_PACKAGES = ("catalog", "serving", "typedefs", "mlcatalog")
+SDK_PACKAGE = "cdsw"
 log = logging.getLogger("mlcatalog.replica")
 
 
@@ -83,6 +99,71 @@ def _recv_exact(conn: socket.socket, size: int) -> bytes | None:
             return None
         got += n
     return bytes(buf)
+
+
+class HideOwnPackages(importlib.abc.MetaPathFinder):
+    """First on ``sys.meta_path``: a name in ``names`` (or under one) is looked up by the other finders as usual,
+    except that nothing inside ``dirs`` (our packages' directories) is accepted, so a same-named package elsewhere
+    on ``sys.path`` (the project's) is found, and if there is none the import fails with ModuleNotFoundError
+    rather than falling through to ours (later finders, e.g. an editable install's, would find ours)."""
+
+    def __init__(self, names: Iterable[str], dirs: Iterable[Path],
+                 hidden: dict[str, types.ModuleType] | None = None) -> None:
+        self.names = frozenset(names)
+        self.dirs = tuple(d.resolve() for d in dirs)
+        self.hidden = hidden or {}  # the modules taken out of sys.modules: still in use by the SDK, kept alive
+
+    def _ours(self, location: str | os.PathLike[str]) -> bool:
+        resolved = Path(location).resolve()
+        return any(resolved.is_relative_to(d) for d in self.dirs)
+
+    def _spec_is_ours(self, spec: importlib.machinery.ModuleSpec) -> bool:
+        if spec.has_location and spec.origin and self._ours(spec.origin):
+            return True
+        return any(self._ours(loc) for loc in spec.submodule_search_locations or ())
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] not in self.names:
+            return None
+        # The path entries where this name would be one of ours are left out (for a top-level name: our install
+        # directory; for a submodule: our package's directory), so PathFinder goes on to the other entries.
+        last = fullname.rpartition(".")[2]
+        entries = [e for e in (sys.path if path is None else list(path)) if not self._ours(Path(e, last))]
+        for finder in sys.meta_path:
+            if finder is self:
+                continue
+            if finder is importlib.machinery.PathFinder:
+                spec = importlib.machinery.PathFinder.find_spec(fullname, entries, target)
+            else:
+                find = getattr(finder, "find_spec", None)
+                spec = find(fullname, path, target) if find is not None else None
+            if spec is not None and not self._spec_is_ours(spec):
+                return spec
+        raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+
+
+def seal_own_packages() -> HideOwnPackages:
+    """Hand our package names over to user code: take our modules (but ``cdsw``'s) out of ``sys.modules`` and put
+    :class:`HideOwnPackages` first on ``sys.meta_path``.
+
+    Everything the replica and the SDK will run must be imported before this: the module objects live on (the
+    functions holding them keep them), but a later ``import serving...`` would find the project's package or
+    nothing. Hence ``cdsw`` is imported here, and the metrics store was opened by :func:`sdk.configure_replica`."""
+    importlib.import_module(SDK_PACKAGE)
+    # Our packages are installed side by side (one distribution), so the ones not imported are found next to sdk.
+    root = Path(sdk.__file__).resolve().parents[1]
+    dirs = {root / name for name in OWN_PACKAGES}
+    for name in OWN_PACKAGES:
+        module = sys.modules.get(name)
+        dirs.update(Path(p) for p in getattr(module, "__path__", ()))
+    hidden = {name: module for name, module in list(sys.modules.items())
+              if name.partition(".")[0] in OWN_PACKAGES}
+    for name in hidden:
+        del sys.modules[name]
+    finder = HideOwnPackages(OWN_PACKAGES, dirs, hidden)
+    sys.meta_path.insert(0, finder)
+    return finder
 
 
 def load_function(file: Path, function: str) -> Callable[..., Any]:
@@ -142,8 +223,13 @@ class Replica:
                     log.error("frame of %d bytes is too large; closing the connection", size)
                     return
                 request = _recv_exact(conn, size)
-                if request is None or size < START_BY.size:
+                if request is None:
                     return
+                if size < START_BY.size:
+                    if request != HEALTH:
+                        return
+                    conn.sendall(frame(OK + self.health()))  # not under the lock: answered while predicting
+                    continue
                 (start_by,) = START_BY.unpack_from(request)
                 with self._predict_lock:
                     if self._stopping:
@@ -167,26 +253,12 @@ class Replica:
     def _load(self) -> None:
         self.fn = load_function(Path(self.cfg["file"]), self.cfg["function"])
 
-    async def handle_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request_line = (await reader.readline()).decode("latin-1")
-            while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                pass
-            parts = request_line.split()
-            if len(parts) >= 2 and parts[0] == "GET" and parts[1] == "/health":
-                body = json.dumps({"status": "ok", "replica": self.replica_id, "pid": os.getpid(),
-                                   "deployment_crn": self.cfg["deployment_crn"], "served": self.served,
-                                   "poll": {"max_us": round(self.poll_s * 1e6),
-                                            "polled": self.poll_counts.polled, "slept": self.poll_counts.slept}}
-                                  ).encode()
-                status = "200 OK"
-            else:
-                body, status = b'{"status": "not found"}', "404 Not Found"
-            writer.write(f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                         "Connection: close\r\n\r\n".encode() + body)
-            await writer.drain()
-        finally:
-            writer.close()
+    def health(self) -> bytes:
+        """The JSON of the answer to a HEALTH frame."""
+        return json.dumps({"status": "ok", "replica": self.replica_id, "pid": os.getpid(),
+                           "deployment_crn": self.cfg.get("deployment_crn"), "served": self.served,
+                           "poll": {"max_us": round(self.poll_s * 1e6), "polled": self.poll_counts.polled,
+                                    "slept": self.poll_counts.slept}}).encode()
 
     @staticmethod
     async def _exit_with_parent(stop: asyncio.Event) -> None:
@@ -201,6 +273,7 @@ class Replica:
     async def run(self) -> None:
         sdk.configure_replica(self.cfg["deployment_crn"], self.cfg["build_crn"], self.cfg["model_crn"],
                               self.cfg["metrics_url"])
+        seal_own_packages()  # last thing before user code runs (its import is the next step)
         os.chdir(self.cfg["project_dir"])
         loop = asyncio.get_running_loop()
         # Importing the model may take a while (and may itself predict, like CML's warm-up calls).
@@ -211,14 +284,12 @@ class Replica:
         listener.bind(str(sock))
         listener.listen(16)
         threading.Thread(target=self.accept_loop, args=(listener,), name="rpc-accept", daemon=True).start()
-        http = await asyncio.start_server(self.handle_http, "127.0.0.1", int(self.cfg["health_port"]))
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         orphan_watch = asyncio.create_task(self._exit_with_parent(stop))
         log.info("replica %s ready", self.replica_id)
-        async with http:
-            await stop.wait()
+        await stop.wait()
         orphan_watch.cancel()
         sock.unlink(missing_ok=True)
         # shutdown() wakes the accept() blocked in the other thread; close() alone does not on Linux.

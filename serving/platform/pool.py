@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
-from serving.replica import EXPIRED, HEADER, MAX_FRAME, START_BY
+from serving.replica import EXPIRED, HEADER, HEALTH, MAX_FRAME, OK, START_BY
 
 #: A second request is queued on a busy replica only for models whose average answer time is below this: for
 #: them the gateway round trip is a large share of each request; for slower ones it is not worth making a request
@@ -103,7 +104,6 @@ class ReplicaHandle:
     index: int
     replica_id: str
     socket: str
-    health_port: int
     alive: bool = False
     outstanding: int = 0  # requests sent and not yet answered (at most 2: see Pool)
     idle_since: int = 0  # _tick when it last became idle
@@ -156,6 +156,27 @@ class ReplicaHandle:
 
     def disconnect(self) -> None:
         self._drop(self._conn)
+
+
+async def replica_health(socket_path: str, timeout: float = 2.0) -> dict[str, Any]:
+    """The replica's answer to a HEALTH frame on a connection of its own (never one a prediction may be queued
+    on). Raises OSError while nothing listens, EOFError or ValueError for a bad answer, TimeoutError."""
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_unix_connection(socket_path)
+        try:
+            writer.write(HEADER.pack(len(HEALTH)) + HEALTH)
+            (size,) = HEADER.unpack(await reader.readexactly(HEADER.size))
+            if size == 0 or size > MAX_FRAME:
+                raise ValueError(f"bad answer frame ({size} bytes)")
+            answer = await reader.readexactly(size)
+        finally:
+            writer.close()
+    if answer[:1] != OK:
+        raise ValueError(f"health check answered with status {answer[:1]!r}")
+    health = json.loads(answer[1:])
+    if not isinstance(health, dict):
+        raise ValueError("health check answer is not a JSON object")
+    return health
 
 
 class Pool:

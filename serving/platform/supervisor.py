@@ -1,31 +1,31 @@
-"""Starts, watches and restarts replica processes; feeds the gateway pools."""
+"""Starts, watches and restarts replica processes; feeds the gateway pools.
+
+Replicas are asyncio subprocesses: one watcher task per replica awaits its exit and starts it again (with a backoff
+when it keeps dying young), so nothing polls process state. A replica is ready, and joins its pool, once it answers
+a HEALTH frame on its socket (serving/replica.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serving.platform.pool import Pool, ReplicaHandle
+from serving.platform.pool import Pool, ReplicaHandle, replica_health
 from serving.replica import REPLICA_CONFIG_ENV
 
 log = logging.getLogger(__name__)
 RESTART_BACKOFF_MAX = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+READY_TIMEOUT = 120.0
+READY_CHECK_INTERVAL = 0.05
 
 
 @dataclass
@@ -45,10 +45,11 @@ class _Proc:
     handle: ReplicaHandle
     config: dict[str, Any]
     log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
+    proc: asyncio.subprocess.Process | None = None
     restarts: int = 0  # consecutive quick restarts (for the backoff)
     restarts_total: int = 0
     started_at: float = 0.0
+    watcher: asyncio.Task[None] | None = None  # restarts it whenever it exits
 
 
 @dataclass
@@ -56,7 +57,6 @@ class _Running:
     spec: DeploymentSpec
     pool: Pool
     procs: list[_Proc] = field(default_factory=list)
-    watcher: asyncio.Task[None] | None = None
     stopping: bool = False
 
 
@@ -71,7 +71,7 @@ class Supervisor:
         r = self.running.get(crn)
         return r.pool if r is not None else None
 
-    async def start(self, spec: DeploymentSpec, ready_timeout: float = 120.0) -> None:
+    async def start(self, spec: DeploymentSpec, ready_timeout: float = READY_TIMEOUT) -> None:
         """Start the replicas and return once every one answers (raises with the replica's log tail if not)."""
         if spec.crn in self.running:
             return
@@ -82,72 +82,76 @@ class Supervisor:
         running = _Running(spec, pool)
         for i in range(spec.replicas):
             replica_id = f"{spec.name}-{short}-{i}"
-            handle = ReplicaHandle(spec.crn, i, replica_id, str(folder / f"r{i}.sock"), free_port())
+            handle = ReplicaHandle(spec.crn, i, replica_id, str(folder / f"r{i}.sock"))
             pool.add(handle)
             cfg = {"replica_id": replica_id, "deployment_crn": spec.crn, "build_crn": spec.build_crn,
                    "model_crn": spec.model_crn, "metrics_url": self.metrics_url, "project_dir": spec.project_dir,
-                   "file": spec.file, "function": spec.function, "socket": handle.socket,
-                   "health_port": handle.health_port, "poll_us": self.poll_us}
+                   "file": spec.file, "function": spec.function, "socket": handle.socket, "poll_us": self.poll_us}
             running.procs.append(_Proc(handle, cfg, folder / f"r{i}.log"))
         self.running[spec.crn] = running
-        for p in running.procs:
-            self._spawn(p)
+        waits: list[asyncio.Task[None]] = []
         try:
-            await asyncio.gather(*(self._wait_ready(p, ready_timeout) for p in running.procs))
-        except Exception:
+            for p in running.procs:
+                await self._spawn(p)
+            waits = [asyncio.create_task(self._wait_ready(p, ready_timeout)) for p in running.procs]
+            await asyncio.gather(*waits)
+        except BaseException:
+            for w in waits:  # the first failure decides; the others' checks stop with their replicas
+                w.cancel()
             await self.stop(spec.crn)
             raise
         for p in running.procs:
             pool.mark_up(p.handle)
-        running.watcher = asyncio.create_task(self._watch(running))
+            p.watcher = asyncio.create_task(self._keep_running(running, p), name=f"watch {p.handle.replica_id}")
 
-    def _spawn(self, p: _Proc) -> None:
+    async def _spawn(self, p: _Proc) -> None:
         env = dict(os.environ)
         env[REPLICA_CONFIG_ENV] = json.dumps(p.config)
         env.pop("MLCATALOG_API_KEY", None)
-        logf = p.log_path.open("ab")
-        try:
-            p.proc = subprocess.Popen([sys.executable, "-m", "serving.replica"], env=env, stdout=logf,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        finally:
-            logf.close()
-        p.started_at = time.monotonic()
+        p.started_at = time.monotonic()  # also when starting fails: a quick failure counts for the backoff
+        with p.log_path.open("ab") as logf:  # the child has its own copy of the descriptor once started
+            # A session of its own: a signal meant for the platform's process group does not hit the replicas.
+            p.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "serving.replica", env=env, stdin=asyncio.subprocess.DEVNULL, stdout=logf,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
 
     def _recycle(self, crn: str, handle: ReplicaHandle) -> None:
-        """A replica that missed the request timeout is stuck in the model: kill it; the watcher restarts it."""
+        """A replica that missed the request timeout is stuck in the model: kill it; its watcher restarts it."""
         r = self.running.get(crn)
         for p in r.procs if r else []:
-            if p.handle is handle and p.proc is not None and p.proc.poll() is None:
+            if p.handle is handle and p.proc is not None and p.proc.returncode is None:
                 log.warning("replica %s did not answer in time; restarting it", handle.replica_id)
-                p.proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    p.proc.kill()
 
     async def _wait_ready(self, p: _Proc, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert p.proc is not None
-            if p.proc.poll() is not None:
-                raise RuntimeError(f"replica {p.handle.replica_id} exited with code {p.proc.returncode}: "
-                                   f"{self.log_tail(p)}")
-            if await self._healthy(p.handle):
-                return
-            await asyncio.sleep(0.05)
-        raise RuntimeError(f"replica {p.handle.replica_id} not ready after {timeout:.0f}s: {self.log_tail(p)}")
+        """Return once the replica answers a health check; RuntimeError (with its log tail) if it exits first or
+        does not answer within ``timeout``."""
+        proc = p.proc
+        assert proc is not None
+        exited = asyncio.ensure_future(proc.wait())
+        try:
+            async with asyncio.timeout(timeout):
+                while not await self._healthy(p.handle, proc.pid):
+                    # The pause between checks also waits for the exit, which ends the wait at once.
+                    await asyncio.wait({exited}, timeout=READY_CHECK_INTERVAL)
+                    if exited.done():
+                        raise RuntimeError(f"replica {p.handle.replica_id} exited with code {proc.returncode}: "
+                                           f"{self.log_tail(p)}")
+        except TimeoutError:
+            raise RuntimeError(f"replica {p.handle.replica_id} not ready after {timeout:.0f}s: "
+                               f"{self.log_tail(p)}") from None
+        finally:
+            exited.cancel()
 
     @staticmethod
-    async def _healthy(h: ReplicaHandle) -> bool:
+    async def _healthy(h: ReplicaHandle, pid: int) -> bool:
+        """The replica answers on its socket, and it is this process (not one a killed replica left behind)."""
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", h.health_port)
-        except OSError:
+            health = await replica_health(h.socket)
+        except (OSError, EOFError, ValueError, TimeoutError):
             return False
-        try:
-            writer.write(b"GET /health HTTP/1.1\r\nHost: replica\r\n\r\n")
-            await writer.drain()
-            line = await asyncio.wait_for(reader.readline(), 2.0)
-            return b" 200 " in line and os.path.exists(h.socket)
-        except (OSError, TimeoutError):
-            return False
-        finally:
-            writer.close()
+        return health.get("replica") == h.replica_id and health.get("pid") == pid
 
     @staticmethod
     def log_tail(p: _Proc, lines: int = 5) -> str:
@@ -157,47 +161,69 @@ class Supervisor:
             return "(no log)"
         return " | ".join(text[-lines:]) or "(empty log)"
 
-    async def _watch(self, r: _Running) -> None:
-        """Restart crashed replicas (with backoff) while the deployment runs."""
+    async def _keep_running(self, r: _Running, p: _Proc) -> None:
+        """Restart the replica each time it exits (with backoff) while the deployment runs."""
         while not r.stopping:
-            await asyncio.sleep(0.1)
-            for p in r.procs:
-                if r.stopping or p.proc is None or p.proc.poll() is None:
-                    continue
-                r.pool.mark_down(p.handle)
-                log.warning("replica %s exited (code %s); restarting", p.handle.replica_id, p.proc.returncode)
-                uptime = time.monotonic() - p.started_at
-                p.restarts = 0 if uptime > 60 else p.restarts + 1
-                p.restarts_total += 1
-                await asyncio.sleep(min(RESTART_BACKOFF_MAX, 0.2 * (2 ** min(p.restarts, 6))) if p.restarts else 0)
-                if r.stopping:
-                    break
-                self._spawn(p)
-                try:
-                    await self._wait_ready(p, 120.0)
-                except RuntimeError as e:
-                    log.error("%s", e)
-                    continue
-                r.pool.mark_up(p.handle)
+            assert p.proc is not None
+            code = await p.proc.wait()
+            if r.stopping:
+                return
+            r.pool.mark_down(p.handle)
+            log.warning("replica %s exited (code %s); restarting", p.handle.replica_id, code)
+            uptime = time.monotonic() - p.started_at
+            p.restarts = 0 if uptime > 60 else p.restarts + 1
+            p.restarts_total += 1
+            if p.restarts:
+                await asyncio.sleep(min(RESTART_BACKOFF_MAX, 0.2 * (2 ** min(p.restarts, 6))))
+            if r.stopping:
+                return
+            try:
+                await self._spawn(p)
+            except OSError as e:  # e.g. the log file cannot be opened: p.proc is still the exited one
+                log.error("cannot start replica %s: %s", p.handle.replica_id, e)
+                continue
+            try:
+                await self._wait_ready(p, READY_TIMEOUT)
+            except RuntimeError as e:
+                log.error("%s", e)
+                proc = p.proc
+                if proc is not None and proc.returncode is None:  # hung while starting: the next round restarts it
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                continue
+            r.pool.mark_up(p.handle)
 
     async def stop(self, crn: str, grace: float = 10.0) -> None:
+        """SIGTERM every replica (each finishes its prediction in flight), SIGKILL those still running after
+        ``grace`` seconds."""
         r = self.running.pop(crn, None)
         if r is None:
             return
         r.stopping = True
-        if r.watcher is not None:
-            r.watcher.cancel()
+        watchers = [p.watcher for p in r.procs if p.watcher is not None]
+        for w in watchers:
+            w.cancel()
+        # Before signalling: a watcher cancelled in the middle of starting a replica has either started it (it is
+        # in p.proc, signalled below) or killed and reaped it.
+        await asyncio.gather(*watchers, return_exceptions=True)
         for p in r.procs:
             r.pool.mark_down(p.handle)
-            if p.proc is not None and p.proc.poll() is None:
-                p.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for p in r.procs:
-            while p.proc is not None and p.proc.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            if p.proc is not None and p.proc.poll() is None:
-                p.proc.kill()
-                p.proc.wait()
+        await asyncio.gather(*(self._terminate(p, grace) for p in r.procs))
+
+    @staticmethod
+    async def _terminate(p: _Proc, grace: float) -> None:
+        proc = p.proc
+        if proc is None or proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except TimeoutError:
+            log.warning("replica %s still running %gs after SIGTERM; killing it", p.handle.replica_id, grace)
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
 
     async def stop_all(self) -> None:
         for crn in list(self.running):
@@ -218,9 +244,9 @@ class Supervisor:
         return out
 
     def replicas(self, crn: str) -> list[dict[str, Any]]:
+        """Each replica's id, whether it is in rotation, its current pid and how often it was restarted."""
         r = self.running.get(crn)
         if r is None:
             return []
         return [{"replica_id": p.handle.replica_id, "alive": p.handle.alive,
-                 "pid": p.proc.pid if p.proc else None, "restarts": p.restarts_total,
-                 "health_url": f"http://127.0.0.1:{p.handle.health_port}/health"} for p in r.procs]
+                 "pid": p.proc.pid if p.proc else None, "restarts": p.restarts_total} for p in r.procs]

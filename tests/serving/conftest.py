@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from serving.platform.pool import replica_health
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,6 +120,7 @@ def make_project(dest: Path, files: dict[str, str], models: list[str],
     lineage = {m: {"hive_table_qualified_names": list(tables)} for m in models}
     (dest / "lineage.yml").write_text(_json.dumps(lineage, indent=2))
     for name, text in files.items():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
         (dest / name).write_text(text)
     git(dest, "init", "-q", "-b", "main")
     git(dest, "add", "lineage.yml", *files)
@@ -147,6 +150,16 @@ def wait_until(predicate: Callable[[], object], timeout: float, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
         time.sleep(interval)
+
+
+def replica_socket(p: Platform, crn: str, replica_id: str) -> Path:
+    """Where the platform's supervisor puts a replica's socket: ``<store>/replicas/<crn id[:8]>/r<index>.sock``."""
+    return p.store / "replicas" / crn.rsplit("/", 1)[-1][:8] / f"r{replica_id.rsplit('-', 1)[1]}.sock"
+
+
+def health(p: Platform, crn: str, replica_id: str) -> dict[str, Any]:
+    """The replica's answer to a HEALTH frame on its socket (what the supervisor's readiness check asks)."""
+    return asyncio.run(replica_health(str(replica_socket(p, crn, replica_id)), timeout=5))
 
 
 def pid_alive(pid: int) -> bool:

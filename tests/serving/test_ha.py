@@ -25,6 +25,7 @@ from tests.serving.conftest import (
     auth,
     deploy,
     get_deployment,
+    health,
     make_project,
     pid_alive,
     wait_until,
@@ -156,7 +157,7 @@ def test_sigkill_of_a_replica_under_load_loses_no_call_and_no_metrics(platform: 
         assert rec["metrics"]["prediction"] == b["response"]["prediction"]["result"]
         assert rec["modelDeploymentCrn"] == crn and rec["modelBuildCrn"] == dep["buildCrn"]
 
-    # the supervisor restarted the killed replica: new pid, alive, /health answers on its health_url
+    # the supervisor restarted the killed replica: new pid, alive, answers a health check on its socket
     def restarted() -> dict[str, Any] | None:
         rs = next(r for r in get_deployment(platform, api_key, crn)["replica_status"]
                   if r["replica_id"] == victim["replica_id"])
@@ -165,8 +166,8 @@ def test_sigkill_of_a_replica_under_load_loses_no_call_and_no_metrics(platform: 
     rs: dict[str, Any] = wait_until(restarted, 15, 0.1, "the killed replica to be restarted")  # type: ignore[assignment]
     assert time.monotonic() - kill_info["at"] < 15
     assert not pid_alive(victim["pid"])
-    h = httpx.get(rs["health_url"], timeout=5)
-    assert h.status_code == 200 and h.json()["pid"] == rs["pid"] and h.json()["replica"] == victim["replica_id"]
+    h = health(platform, crn, rs["replica_id"])
+    assert h["pid"] == rs["pid"] and h["replica"] == victim["replica_id"]
     # ... and it is back in rotation
     with httpx.Client(timeout=30) as client:
         def served_by_victim() -> bool:

@@ -49,7 +49,7 @@ async def replicas(tmp_path: Path, *behaviours: Behaviour) -> AsyncIterator[list
     try:
         for i, behaviour in enumerate(behaviours):
             path = tmp_path / f"r{i}.sock"
-            s = Scripted(ReplicaHandle("crn:dep", i, f"r{i}", str(path), 0))
+            s = Scripted(ReplicaHandle("crn:dep", i, f"r{i}", str(path)))
 
             async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                             behaviour: Behaviour = behaviour, s: Scripted = s) -> None:

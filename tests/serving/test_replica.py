@@ -1,7 +1,9 @@
-"""The replica's side of the frame protocol, over a real socket pair: start-by deadlines, answers, bad frames."""
+"""The replica's side of the frame protocol, over a real socket pair: start-by deadlines, answers, bad frames,
+health checks."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -11,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from serving.replica import ERROR, EXPIRED, HEADER, OK, START_BY, Replica
+from serving.replica import ERROR, EXPIRED, HEADER, HEALTH, OK, START_BY, Replica
 
 
 @pytest.fixture
@@ -95,3 +97,54 @@ def test_waits_for_requests_are_counted(served: tuple[socket.socket, list[Any], 
         assert answer(gateway)[:1] == OK
     counts = replica.poll_counts
     assert counts.polled + counts.slept >= 5  # each request was waited for, by polling or asleep
+
+
+def ask_health(sock: socket.socket) -> dict[str, Any]:
+    sock.sendall(HEADER.pack(len(HEALTH)) + HEALTH)
+    out = answer(sock)
+    assert out[:1] == OK
+    return dict(orjson.loads(out[1:]))
+
+
+def test_a_health_frame_is_answered_and_the_connection_goes_on(
+        served: tuple[socket.socket, list[Any], Replica]) -> None:
+    gateway, seen, replica = served
+    send(gateway, {"x": 1}, time.monotonic() + 60)
+    assert answer(gateway)[:1] == OK
+    h = ask_health(gateway)
+    assert h["status"] == "ok" and h["replica"] == "r-test" and h["pid"] == os.getpid() and h["served"] == 1
+    assert h["poll"]["max_us"] == 200 and h["poll"]["polled"] + h["poll"]["slept"] >= 1
+    send(gateway, {"x": 2}, time.monotonic() + 60)
+    assert answer(gateway)[:1] == OK
+    assert seen == [{"x": 1}, {"x": 2}]  # the health check ran nothing
+
+
+def test_health_is_answered_while_a_prediction_runs() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def model(args: Any) -> Any:
+        started.set()
+        release.wait(10)
+        return args
+
+    replica = Replica({"replica_id": "r-busy", "poll_us": 0})
+    replica.fn = model
+    pairs = [socket.socketpair() for _ in range(2)]
+    threads = [threading.Thread(target=replica.serve_connection, args=(ours,), daemon=True) for _, ours in pairs]
+    for t in threads:
+        t.start()
+    (predicting, _), (checking, _) = pairs
+    try:
+        send(predicting, {"x": 1}, time.monotonic() + 60)
+        assert started.wait(5)
+        assert ask_health(checking)["served"] == 0  # answered with the prediction still running
+        release.set()
+        assert answer(predicting)[:1] == OK
+        assert ask_health(checking)["served"] == 1
+    finally:
+        release.set()
+        for sock, _ in pairs:
+            sock.close()
+    for t in threads:
+        t.join(5)
+        assert not t.is_alive()
