@@ -423,6 +423,202 @@ def profile_store(tmp: Path, n: int, store_size: int, batch_size: int, samples: 
 
 
 # --------------------------------------------------------------------------------------------------------------
+# phases
+# --------------------------------------------------------------------------------------------------------------
+@dataclass
+class Baselines:
+    bare_1: LoadResult  # bare FastAPI, 1 client thread
+    bare_2: LoadResult  # bare FastAPI, 2 client threads
+    ping_ms: list[float]  # bare GET round trips
+    sqlite_rate: float  # raw sqlite3 rows/s, --entities rows
+    sqlite_big_rate: float  # raw sqlite3 rows/s, --store-size rows
+
+
+@dataclass
+class EmbeddedRun:
+    load_1: LoadResult  # load A, 1 thread
+    load_2: LoadResult  # load B, 2 threads
+    whole: LoadResult  # A+B+C
+    lineage_input_ms: list[float]
+    lineage_both_ms: list[float]
+    get_entity_ms: list[float]
+
+
+def bench_bare(tmp: Path, servers: list[ServerProcess], n: int, store_size: int, bs: int, samples: int
+               ) -> tuple[LoadResult, LoadResult, list[float]]:
+    """Phase 1: (1-thread load, 2-thread load, GET round trips) against the bare FastAPI app."""
+    print("\n[1/4] bare FastAPI app (separate process, uvloop+httptools): HTTP+JSON ceiling")
+    bare = ServerProcess("bare", BARE_SCRIPT, [str(port := free_port())], port, tmp / "bare.log", "/ping",
+                         None)
+    servers.append(bare)
+    wl = HiveWorkload("bare")
+    # the same bodies as our load; more of them than --entities (the bare app is ~10x faster, and a run of a
+    # few requests is all noise)
+    nb = max(n, store_size)
+    run_load("warm-up", bare.url + "/bulk", None, wl.batches(2 * bs, bs), 1, None, False)
+    b1 = run_load(f"bare POST {nb:,}, 1 thread", bare.url + "/bulk", None, wl.batches(nb, bs), 1, bare.pid,
+                  False)
+    print(b1.line())
+    b2 = run_load(f"bare POST {nb:,}, 2 threads", bare.url + "/bulk", None, wl.batches(nb, bs), 2, bare.pid,
+                  False)
+    print(b2.line())
+    with httpx.Client() as c:
+        ping, _ = time_gets(c, [bare.url + "/ping"] * samples)
+    print(f"  bare GET round trip: p50 {fmt_ms(pct(ping, 50))} ms, p95 {fmt_ms(pct(ping, 95))} ms")
+    bare.stop()
+    servers.remove(bare)
+    return b1, b2, ping
+
+
+def bench_sqlite(tmp: Path, n: int, store_size: int, bs: int) -> tuple[float, float]:
+    """Phase 2: rows/s of raw sqlite3 for ``n`` and for ``store_size`` rows."""
+    print("\n[2/4] raw sqlite3 (WAL, synchronous=NORMAL, 1 row per entity, 1 transaction per batch)")
+    sq_rate, sq_s = sqlite_ceiling(tmp / "raw_small.db", n, bs, "sq1")
+    print(f"  {n:,} rows into an empty table: {sq_rate:,.0f} rows/s ({sq_s:.2f} s)")
+    sq_big_rate, sq_big_s = sqlite_ceiling(tmp / "raw_big.db", store_size, bs, "sq2")
+    print(f"  {store_size:,} rows into an empty table: {sq_big_rate:,.0f} rows/s ({sq_big_s:.2f} s)")
+    for f in tmp.glob("raw_*.db*"):
+        f.unlink()
+    return sq_rate, sq_big_rate
+
+
+def load_embedded(ours: ServerProcess, label: str, url: str, auth: tuple[str, str], batches: Iterator[Batch],
+                  threads: int, leaves: list[str]) -> LoadResult:
+    """One bulk-load run against the embedded store; adds the chains' leaf guids to ``leaves``; fails on errors."""
+    res = run_load(label, url, auth, batches, threads, ours.pid, True)
+    print(res.line())
+    leaves += res.leaves
+    if res.errors:
+        raise RuntimeError(f"bulk load failed: {res.errors[0]}\n{ours.log_tail()}")
+    return res
+
+
+def total_load(label: str, runs: tuple[LoadResult, ...]) -> LoadResult:
+    """The runs as one (CPU times that are nan count as 0)."""
+    whole = LoadResult(label)
+    for r in runs:
+        whole.entities += r.entities
+        whole.requests += r.requests
+        whole.wall_s += r.wall_s
+        whole.latencies_ms += r.latencies_ms
+        whole.client_cpu_s = (0.0 if whole.client_cpu_s != whole.client_cpu_s else whole.client_cpu_s) + (
+            r.client_cpu_s if r.client_cpu_s == r.client_cpu_s else 0.0)
+        whole.server_cpu_s = (0.0 if whole.server_cpu_s != whole.server_cpu_s else whole.server_cpu_s) + (
+            r.server_cpu_s if r.server_cpu_s == r.server_cpu_s else 0.0)
+    return whole
+
+
+def read_embedded(ours: ServerProcess, auth: tuple[str, str], whole: LoadResult, leaves: list[str], samples: int
+                  ) -> tuple[list[float], list[float], list[float]]:
+    """Latencies (ms) of lineage INPUT, lineage BOTH and GET entity/guid for ``samples`` random leaf tables."""
+    rng = random.Random(42)
+    with httpx.Client(auth=auth, timeout=60.0) as c:
+        count = c.post(ours.url + "/api/atlas/v2/search/basic",
+                       content=orjson.dumps({"typeName": "hive_table", "limit": 1}),
+                       headers={"Content-Type": "application/json"})
+        approx = orjson.loads(count.content).get("approximateCount") if count.status_code == 200 else None
+        picks = [rng.choice(leaves) for _ in range(samples)] if leaves else []
+        # sanity: shape of one lineage answer (depth 4 from a leaf = 5 tables + 4 processes)
+        shape = ""
+        if picks:
+            resp = c.get(f"{ours.url}/api/atlas/v2/lineage/{picks[0]}", params={"direction": "INPUT", "depth": 4})
+            if resp.status_code == 200:
+                li = orjson.loads(resp.content)
+                shape = f"{len(li['guidEntityMap'])} entities, {len(li['relations'])} relations"
+            else:
+                shape = f"HTTP {resp.status_code} {resp.text[:200]}"
+        print(f"\n  reads at {whole.entities:,} entities ({len(leaves):,} chains; hive_table approximateCount "
+              f"{approx}); {len(picks)} random leaf tables; one INPUT depth-4 answer: {shape}")
+        lin_in, bad1 = time_gets(c, [f"{ours.url}/api/atlas/v2/lineage/{g}?direction=INPUT&depth=4" for g in picks])
+        lin_both, bad2 = time_gets(c, [f"{ours.url}/api/atlas/v2/lineage/{g}?direction=BOTH&depth=4"
+                                       for g in picks])
+        get_ent, bad3 = time_gets(c, [f"{ours.url}/api/atlas/v2/entity/guid/{g}" for g in picks])
+    for name, lat, bad in (("GET lineage INPUT depth=4", lin_in, bad1), ("GET lineage BOTH depth=4", lin_both,
+                                                                        bad2),
+                           ("GET entity/guid (leaf table)", get_ent, bad3)):
+        print(f"  {name:<32} p50 {fmt_ms(pct(lat, 50)):>6}  p95 {fmt_ms(pct(lat, 95)):>6}  "
+              f"p99 {fmt_ms(pct(lat, 99)):>6}  max {fmt_ms(max(lat) if lat else float('nan')):>6} ms"
+              + (f"  NON-200: {bad}" if bad else ""))
+    return lin_in, lin_both, get_ent
+
+
+def bench_embedded(tmp: Path, servers: list[ServerProcess], n: int, store_size: int, bs: int, samples: int
+                   ) -> EmbeddedRun:
+    """Phase 3: bulk loads into the embedded store up to ``store_size``, then reads."""
+    print("\n[3/4] embedded store (separate process, uvloop+httptools), POST /api/atlas/v2/entity/bulk/")
+    password = secrets.token_urlsafe(16)
+    auth = (USER, password)
+    port = free_port()
+    ours = ServerProcess("embedded", SERVER_SCRIPT, [str(tmp / "store"), str(port), password], port,
+                         tmp / "embedded.log", "/api/atlas/admin/status", auth)
+    servers.append(ours)
+    print(f"  server pid {ours.pid}, ready in {ours.startup_s:.1f} s (store + bundled typedefs)")
+    bulk_url = ours.url + "/api/atlas/v2/entity/bulk/"
+    wl = HiveWorkload("ours")
+    leaves: list[str] = []
+    o1 = load_embedded(ours, f"load A: {n:,} (store 0), 1 thread", bulk_url, auth, wl.batches(n, bs), 1, leaves)
+    o2 = load_embedded(ours, f"load B: {n:,} (store {n:,}), 2 threads", bulk_url, auth, wl.batches(n, bs), 2,
+                       leaves)
+    rest = store_size - 2 * n
+    o3 = LoadResult(f"load C: {rest:,} (store {2 * n:,}), 1 thread")
+    if rest > 0:
+        o3 = load_embedded(ours, o3.label, bulk_url, auth, wl.batches(rest, bs), 1, leaves)
+    whole = total_load(f"whole load 0 -> {store_size:,} (A+B+C)", (o1, o2, o3))
+    print(whole.line())
+    cpu_per_ent = whole.server_cpu_s / whole.entities * 1e6 if whole.entities else float("nan")
+    client_cpu = whole.client_cpu_s
+    db_files = sorted((tmp / "store").glob("atlas.db*"))
+    db_mb = sum(f.stat().st_size for f in db_files) / 2**20
+    print(f"  server CPU {cpu_per_ent:,.0f} us/entity; client CPU {client_cpu:.1f} s total; store files "
+          f"{db_mb:,.0f} MiB; server RSS peak {proc_mem_mb(ours.pid):,.0f} MiB")
+    lin_in, lin_both, get_ent = read_embedded(ours, auth, whole, leaves, samples)
+    print(f"  server RSS peak {proc_mem_mb(ours.pid):,.0f} MiB")
+    ours.stop()
+    servers.remove(ours)
+    return EmbeddedRun(o1, o2, whole, lin_in, lin_both, get_ent)
+
+
+def print_summary(n: int, base: Baselines, ours: EmbeddedRun) -> None:
+    """Phase 4: ours against the baselines, and against the goals."""
+    print("\n[4/4] summary (ratio = ours / baseline; rates: higher is better, latencies: lower is better)")
+    rows: list[tuple[str, str, str, str, str, str]] = []
+
+    def rate_row(metric: str, ours_v: float, base_v: float, base_name: str, goal: bool) -> None:
+        ratio = ours_v / base_v if base_v else float("nan")
+        verdict = ("MET" if ours_v >= GOAL_RATE else "NOT MET") if goal else ""
+        rows.append((metric, f"{fmt_rate(ours_v)} ent/s", f"{fmt_rate(base_v)} ent/s ({base_name})",
+                     f"{ratio:.2f}", f">= {GOAL_RATE:,.0f} ent/s" if goal else "", verdict))
+
+    def lat_row(metric: str, ours_v: float, base_v: float, base_name: str, goal: float | None) -> None:
+        ratio = ours_v / base_v if base_v else float("nan")
+        verdict = ("MET" if ours_v < goal else "NOT MET") if goal is not None else ""
+        rows.append((metric, f"{fmt_ms(ours_v)} ms", f"{fmt_ms(base_v)} ms ({base_name})" if base_v == base_v
+                     else "-", f"{ratio:.1f}" if ratio == ratio else "-",
+                     f"< {goal:.0f} ms" if goal is not None else "", verdict))
+
+    o1, o2, whole, b1, b2, ping = ours.load_1, ours.load_2, ours.whole, base.bare_1, base.bare_2, base.ping_ms
+    lin_in, lin_both, get_ent = ours.lineage_input_ms, ours.lineage_both_ms, ours.get_entity_ms
+    rate_row(f"bulk create {n:,}, 1 thread", o1.rate, b1.rate, "bare FastAPI", True)
+    rate_row(f"bulk create {n:,}, 2 threads", o2.rate, b2.rate, "bare FastAPI", True)
+    rate_row(f"bulk create whole load to {whole.entities:,}", whole.rate, base.sqlite_big_rate, "raw sqlite3", True)
+    rate_row(f"bulk create {n:,}, 1 thread vs storage", o1.rate, base.sqlite_rate, "raw sqlite3", False)
+    lat_row("bulk request p50 (1 thread)", pct(o1.latencies_ms, 50), pct(b1.latencies_ms, 50), "bare", None)
+    lat_row(f"lineage INPUT d4 p50 @ {whole.entities // 1000}k", pct(lin_in, 50), pct(ping, 50), "bare GET",
+            GOAL_LINEAGE_P50_MS)
+    lat_row("lineage INPUT d4 p95", pct(lin_in, 95), pct(ping, 95), "bare GET", None)
+    lat_row("lineage INPUT d4 p99", pct(lin_in, 99), pct(ping, 99), "bare GET", None)
+    lat_row("lineage BOTH d4 p50", pct(lin_both, 50), pct(ping, 50), "bare GET", None)
+    lat_row("GET entity/guid p50", pct(get_ent, 50), pct(ping, 50), "bare GET", None)
+    head = ("metric", "ours", "baseline", "ratio", "goal", "")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(6)]
+    fmt = " | ".join(f"{{:<{w}}}" for w in widths)
+    print(fmt.format(*head).rstrip())
+    print("-+-".join("-" * w for w in widths))
+    for row in rows:
+        print(fmt.format(*row).rstrip())
+
+
+# --------------------------------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
@@ -463,153 +659,10 @@ def main(argv: list[str] | None = None) -> int:
     servers: list[ServerProcess] = []
     t_start = time.perf_counter()
     try:
-        # ---- 1. bare FastAPI: HTTP + JSON ceiling -------------------------------------------------------------
-        print("\n[1/4] bare FastAPI app (separate process, uvloop+httptools): HTTP+JSON ceiling")
-        bare = ServerProcess("bare", BARE_SCRIPT, [str(port := free_port())], port, tmp / "bare.log", "/ping",
-                             None)
-        servers.append(bare)
-        wl = HiveWorkload("bare")
-        # the same bodies as our load; more of them than --entities (the bare app is ~10x faster, and a run of a
-        # few requests is all noise)
-        nb = max(n, store_size)
-        run_load("warm-up", bare.url + "/bulk", None, wl.batches(2 * bs, bs), 1, None, False)
-        b1 = run_load(f"bare POST {nb:,}, 1 thread", bare.url + "/bulk", None, wl.batches(nb, bs), 1, bare.pid,
-                      False)
-        print(b1.line())
-        b2 = run_load(f"bare POST {nb:,}, 2 threads", bare.url + "/bulk", None, wl.batches(nb, bs), 2, bare.pid,
-                      False)
-        print(b2.line())
-        with httpx.Client() as c:
-            ping, _ = time_gets(c, [bare.url + "/ping"] * a.lineage_samples)
-        print(f"  bare GET round trip: p50 {fmt_ms(pct(ping, 50))} ms, p95 {fmt_ms(pct(ping, 95))} ms")
-        bare.stop()
-        servers.remove(bare)
-
-        # ---- 2. raw sqlite3: storage ceiling -------------------------------------------------------------------
-        print("\n[2/4] raw sqlite3 (WAL, synchronous=NORMAL, 1 row per entity, 1 transaction per batch)")
-        sq_rate, sq_s = sqlite_ceiling(tmp / "raw_small.db", n, bs, "sq1")
-        print(f"  {n:,} rows into an empty table: {sq_rate:,.0f} rows/s ({sq_s:.2f} s)")
-        sq_big_rate, sq_big_s = sqlite_ceiling(tmp / "raw_big.db", store_size, bs, "sq2")
-        print(f"  {store_size:,} rows into an empty table: {sq_big_rate:,.0f} rows/s ({sq_big_s:.2f} s)")
-        for f in tmp.glob("raw_*.db*"):
-            f.unlink()
-
-        # ---- 3. the embedded store ---------------------------------------------------------------------------
-        print("\n[3/4] embedded store (separate process, uvloop+httptools), POST /api/atlas/v2/entity/bulk/")
-        password = secrets.token_urlsafe(16)
-        auth = (USER, password)
-        port = free_port()
-        ours = ServerProcess("embedded", SERVER_SCRIPT, [str(tmp / "store"), str(port), password], port,
-                             tmp / "embedded.log", "/api/atlas/admin/status", auth)
-        servers.append(ours)
-        print(f"  server pid {ours.pid}, ready in {ours.startup_s:.1f} s (store + bundled typedefs)")
-        bulk_url = ours.url + "/api/atlas/v2/entity/bulk/"
-        wl = HiveWorkload("ours")
-        leaves: list[str] = []
-        o1 = run_load(f"load A: {n:,} (store 0), 1 thread", bulk_url, auth, wl.batches(n, bs), 1, ours.pid, True)
-        print(o1.line())
-        leaves += o1.leaves
-        if o1.errors:
-            raise RuntimeError(f"bulk load failed: {o1.errors[0]}\n{ours.log_tail()}")
-        o2 = run_load(f"load B: {n:,} (store {n:,}), 2 threads", bulk_url, auth, wl.batches(n, bs), 2, ours.pid,
-                      True)
-        print(o2.line())
-        leaves += o2.leaves
-        if o2.errors:
-            raise RuntimeError(f"bulk load failed: {o2.errors[0]}\n{ours.log_tail()}")
-        rest = store_size - 2 * n
-        o3 = LoadResult(f"load C: {rest:,} (store {2 * n:,}), 1 thread")
-        if rest > 0:
-            o3 = run_load(o3.label, bulk_url, auth, wl.batches(rest, bs), 1, ours.pid, True)
-            print(o3.line())
-            leaves += o3.leaves
-            if o3.errors:
-                raise RuntimeError(f"bulk load failed: {o3.errors[0]}\n{ours.log_tail()}")
-        whole = LoadResult(f"whole load 0 -> {store_size:,} (A+B+C)")
-        for r in (o1, o2, o3):
-            whole.entities += r.entities
-            whole.requests += r.requests
-            whole.wall_s += r.wall_s
-            whole.latencies_ms += r.latencies_ms
-            whole.client_cpu_s = (0.0 if whole.client_cpu_s != whole.client_cpu_s else whole.client_cpu_s) + (
-                r.client_cpu_s if r.client_cpu_s == r.client_cpu_s else 0.0)
-            whole.server_cpu_s = (0.0 if whole.server_cpu_s != whole.server_cpu_s else whole.server_cpu_s) + (
-                r.server_cpu_s if r.server_cpu_s == r.server_cpu_s else 0.0)
-        print(whole.line())
-        cpu_per_ent = whole.server_cpu_s / whole.entities * 1e6 if whole.entities else float("nan")
-        client_cpu = whole.client_cpu_s
-        db_files = sorted((tmp / "store").glob("atlas.db*"))
-        db_mb = sum(f.stat().st_size for f in db_files) / 2**20
-        print(f"  server CPU {cpu_per_ent:,.0f} us/entity; client CPU {client_cpu:.1f} s total; store files "
-              f"{db_mb:,.0f} MiB; server RSS peak {proc_mem_mb(ours.pid):,.0f} MiB")
-
-        rng = random.Random(42)
-        with httpx.Client(auth=auth, timeout=60.0) as c:
-            count = c.post(ours.url + "/api/atlas/v2/search/basic",
-                           content=orjson.dumps({"typeName": "hive_table", "limit": 1}),
-                           headers={"Content-Type": "application/json"})
-            approx = orjson.loads(count.content).get("approximateCount") if count.status_code == 200 else None
-            picks = [rng.choice(leaves) for _ in range(a.lineage_samples)] if leaves else []
-            # sanity: shape of one lineage answer (depth 4 from a leaf = 5 tables + 4 processes)
-            shape = ""
-            if picks:
-                resp = c.get(f"{ours.url}/api/atlas/v2/lineage/{picks[0]}", params={"direction": "INPUT", "depth": 4})
-                if resp.status_code == 200:
-                    li = orjson.loads(resp.content)
-                    shape = f"{len(li['guidEntityMap'])} entities, {len(li['relations'])} relations"
-                else:
-                    shape = f"HTTP {resp.status_code} {resp.text[:200]}"
-            print(f"\n  reads at {whole.entities:,} entities ({len(leaves):,} chains; hive_table approximateCount "
-                  f"{approx}); {len(picks)} random leaf tables; one INPUT depth-4 answer: {shape}")
-            lin_in, bad1 = time_gets(c, [f"{ours.url}/api/atlas/v2/lineage/{g}?direction=INPUT&depth=4" for g in picks])
-            lin_both, bad2 = time_gets(c, [f"{ours.url}/api/atlas/v2/lineage/{g}?direction=BOTH&depth=4"
-                                           for g in picks])
-            get_ent, bad3 = time_gets(c, [f"{ours.url}/api/atlas/v2/entity/guid/{g}" for g in picks])
-        for name, lat, bad in (("GET lineage INPUT depth=4", lin_in, bad1), ("GET lineage BOTH depth=4", lin_both,
-                                                                            bad2),
-                               ("GET entity/guid (leaf table)", get_ent, bad3)):
-            print(f"  {name:<32} p50 {fmt_ms(pct(lat, 50)):>6}  p95 {fmt_ms(pct(lat, 95)):>6}  "
-                  f"p99 {fmt_ms(pct(lat, 99)):>6}  max {fmt_ms(max(lat) if lat else float('nan')):>6} ms"
-                  + (f"  NON-200: {bad}" if bad else ""))
-        print(f"  server RSS peak {proc_mem_mb(ours.pid):,.0f} MiB")
-        ours.stop()
-        servers.remove(ours)
-
-        # ---- 4. summary --------------------------------------------------------------------------------------
-        print("\n[4/4] summary (ratio = ours / baseline; rates: higher is better, latencies: lower is better)")
-        rows: list[tuple[str, str, str, str, str, str]] = []
-
-        def rate_row(metric: str, ours_v: float, base_v: float, base_name: str, goal: bool) -> None:
-            ratio = ours_v / base_v if base_v else float("nan")
-            verdict = ("MET" if ours_v >= GOAL_RATE else "NOT MET") if goal else ""
-            rows.append((metric, f"{fmt_rate(ours_v)} ent/s", f"{fmt_rate(base_v)} ent/s ({base_name})",
-                         f"{ratio:.2f}", f">= {GOAL_RATE:,.0f} ent/s" if goal else "", verdict))
-
-        def lat_row(metric: str, ours_v: float, base_v: float, base_name: str, goal: float | None) -> None:
-            ratio = ours_v / base_v if base_v else float("nan")
-            verdict = ("MET" if ours_v < goal else "NOT MET") if goal is not None else ""
-            rows.append((metric, f"{fmt_ms(ours_v)} ms", f"{fmt_ms(base_v)} ms ({base_name})" if base_v == base_v
-                         else "-", f"{ratio:.1f}" if ratio == ratio else "-",
-                         f"< {goal:.0f} ms" if goal is not None else "", verdict))
-
-        rate_row(f"bulk create {n:,}, 1 thread", o1.rate, b1.rate, "bare FastAPI", True)
-        rate_row(f"bulk create {n:,}, 2 threads", o2.rate, b2.rate, "bare FastAPI", True)
-        rate_row(f"bulk create whole load to {whole.entities:,}", whole.rate, sq_big_rate, "raw sqlite3", True)
-        rate_row(f"bulk create {n:,}, 1 thread vs storage", o1.rate, sq_rate, "raw sqlite3", False)
-        lat_row("bulk request p50 (1 thread)", pct(o1.latencies_ms, 50), pct(b1.latencies_ms, 50), "bare", None)
-        lat_row(f"lineage INPUT d4 p50 @ {whole.entities // 1000}k", pct(lin_in, 50), pct(ping, 50), "bare GET",
-                GOAL_LINEAGE_P50_MS)
-        lat_row("lineage INPUT d4 p95", pct(lin_in, 95), pct(ping, 95), "bare GET", None)
-        lat_row("lineage INPUT d4 p99", pct(lin_in, 99), pct(ping, 99), "bare GET", None)
-        lat_row("lineage BOTH d4 p50", pct(lin_both, 50), pct(ping, 50), "bare GET", None)
-        lat_row("GET entity/guid p50", pct(get_ent, 50), pct(ping, 50), "bare GET", None)
-        head = ("metric", "ours", "baseline", "ratio", "goal", "")
-        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(6)]
-        fmt = " | ".join(f"{{:<{w}}}" for w in widths)
-        print(fmt.format(*head).rstrip())
-        print("-+-".join("-" * w for w in widths))
-        for row in rows:
-            print(fmt.format(*row).rstrip())
+        b1, b2, ping = bench_bare(tmp, servers, n, store_size, bs, a.lineage_samples)
+        sq_rate, sq_big_rate = bench_sqlite(tmp, n, store_size, bs)
+        ours = bench_embedded(tmp, servers, n, store_size, bs, a.lineage_samples)
+        print_summary(n, Baselines(b1, b2, ping, sq_rate, sq_big_rate), ours)
         import resource
 
         print(f"\ntotal benchmark wall time {time.perf_counter() - t_start:.0f} s; client RSS peak "

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from catalog.api.errors import install_error_handlers
 from catalog.backend import BuildRequest, BuildResult, DeploymentRecord, WriteResult
 from catalog.errors import Forbidden, InvalidInput, Unauthorized
-from catalog.queries import Build, Deployment, DeploymentLineage, Impact, Model, Project
+from catalog.queries import Build, CatalogQueries, Deployment, DeploymentLineage, Impact, Model, Project
 from catalog.service import LocalCatalog
 
 T = TypeVar("T")
@@ -42,8 +42,12 @@ class TokenAuth:
         raise Forbidden("the API token is not valid")
 
 
-def build_router(catalog: LocalCatalog, auth: TokenAuth) -> APIRouter:
-    queries = catalog.queries
+async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+def _auth_dependencies(auth: TokenAuth) -> tuple[list[Any], list[Any]]:
+    """(read, write) route dependencies: writes always need the token, reads when ``auth.read_auth``."""
 
     def writer(authorization: Annotated[str | None, Header()] = None) -> None:
         auth.check(authorization)
@@ -52,64 +56,88 @@ def build_router(catalog: LocalCatalog, auth: TokenAuth) -> APIRouter:
         if auth.read_auth:
             auth.check(authorization)
 
-    r = APIRouter(prefix=API_PREFIX, dependencies=[])
-    read = [Depends(reader)]
-    write = [Depends(writer)]
+    return [Depends(reader)], [Depends(writer)]
 
-    async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await run_in_threadpool(fn, *args, **kwargs)
+
+def _query_router(queries: CatalogQueries, read: list[Any]) -> APIRouter:
+    """Reads of projects, models, builds and deployments."""
+    r = APIRouter()
 
     @r.get("/projects", dependencies=read)
     async def list_projects() -> list[Project]:
-        return await call(queries.projects)
+        return await _call(queries.projects)
 
     @r.get("/projects/{crn:path}", dependencies=read)
     async def get_project(crn: str) -> Project:
-        return await call(queries.project, crn)
+        return await _call(queries.project, crn)
 
     @r.get("/models", dependencies=read)
     async def list_models(project: str | None = None) -> list[Model]:
-        return await call(queries.models, project_crn=project)
+        return await _call(queries.models, project_crn=project)
 
     @r.get("/models/{crn:path}", dependencies=read)
     async def get_model(crn: str) -> Model:
-        return await call(queries.model, crn)
+        return await _call(queries.model, crn)
 
     @r.get("/builds", dependencies=read)
     async def list_builds(project: str | None = None, model: str | None = None) -> list[Build]:
-        return await call(queries.builds, project_crn=project, model_crn=model)
+        return await _call(queries.builds, project_crn=project, model_crn=model)
 
     @r.get("/builds/{crn:path}", dependencies=read)
     async def get_build(crn: str) -> Build:
-        return await call(queries.build, crn)
+        return await _call(queries.build, crn)
 
     @r.get("/deployments", dependencies=read)
     async def list_deployments(classification: str | None = None, model: str | None = None,
                                status: str | None = None) -> list[Deployment]:
-        return await call(queries.deployments, classification=classification, model_crn=model, status=status)
+        return await _call(queries.deployments, classification=classification, model_crn=model, status=status)
 
     @r.get("/deployments/{crn:path}/lineage", dependencies=read)
     async def deployment_lineage(crn: str) -> DeploymentLineage:
-        return await call(queries.deployment_lineage, crn)
+        return await _call(queries.deployment_lineage, crn)
 
     @r.get("/deployments/{crn:path}", dependencies=read)
     async def get_deployment(crn: str) -> Deployment:
-        return await call(queries.deployment, crn)
+        return await _call(queries.deployment, crn)
+
+    return r
+
+
+def _record_router(catalog: LocalCatalog, write: list[Any]) -> APIRouter:
+    """Writes: a deployment, builds."""
+    r = APIRouter()
 
     @r.put("/deployments/{crn:path}", dependencies=write)
     async def record_deployment(crn: str, body: DeploymentRecord) -> WriteResult:
         if body.crn != crn:
             raise InvalidInput("the CRN in the path and the body differ")
-        return await call(catalog.record_deployment, body)
+        return await _call(catalog.record_deployment, body)
 
     @r.post("/builds", dependencies=write)
     async def record_builds(body: BuildRequest) -> BuildResult:
-        return await call(catalog.record_build, body)
+        return await _call(catalog.record_build, body)
+
+    return r
+
+
+def _impact_router(queries: CatalogQueries, read: list[Any]) -> APIRouter:
+    """What depends on a data asset."""
+    r = APIRouter()
 
     @r.get("/impact", dependencies=read)
     async def impact(qualified_name: Annotated[str, Query(alias="qualifiedName", min_length=1)]) -> Impact:
-        return await call(queries.impact, qualified_name)
+        return await _call(queries.impact, qualified_name)
 
+    return r
+
+
+def build_router(catalog: LocalCatalog, auth: TokenAuth) -> APIRouter:
+    """All ``/api/v1`` catalog routes, registered in this order (a route is matched in registration order)."""
+    read, write = _auth_dependencies(auth)
+    r = APIRouter(prefix=API_PREFIX, dependencies=[])
+    r.include_router(_query_router(catalog.queries, read))
+    r.include_router(_record_router(catalog, write))
+    r.include_router(_impact_router(catalog.queries, read))
     return r
 
 

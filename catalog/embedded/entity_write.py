@@ -27,7 +27,7 @@ from catalog.embedded.entity_read import (
 )
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.typedefs import strip_nulls
-from catalog.embedded.typesystem import RelEnd, StructType, TypeRegistry
+from catalog.embedded.typesystem import AttrDef, RelEnd, StructType, TypeRegistry
 from catalog.embedded.values import InvalidValue, ValueNormalizer
 
 
@@ -110,34 +110,48 @@ class EntityWriter:
         attrs = req.get("attributes") or {}
         if not isinstance(attrs, dict):
             raise AtlasError(ErrorCode.BAD_REQUEST, "attributes must be an object")
-        existing: EntityRow | None = None
         if isinstance(req_guid, str) and req_guid in self.by_request_guid:
-            prior = self.by_request_guid[req_guid]
-            prior.req = _merge_requests(prior.req, req)
+            self._merge_into(self.by_request_guid[req_guid], req, req_guid)
             return
+        existing: EntityRow | None = None
         if isinstance(req_guid, str) and is_assigned_guid(req_guid):
             existing = load_entity(self.conn, req_guid)
         if existing is None:
-            uniq = {a.name: attrs[a.name] for a in t.unique_attrs if attrs.get(a.name) is not None}
-            for key in self._unique_keys(t, uniq):
-                if key in self.by_unique:
-                    prior = self.by_unique[key][0]
-                    prior.req = _merge_requests(prior.req, req)
-                    if isinstance(req_guid, str):
-                        self.by_request_guid[req_guid] = prior
-                    return
-            if uniq:
-                existing = find_by_unique(self.conn, self.registry, type_name, uniq)
-            if existing is None and is_assigned_guid(req_guid):
-                raise AtlasError(ErrorCode.INSTANCE_GUID_NOT_FOUND, req_guid)
+            uniq = _unique_values(t, attrs)
+            prior = self._pending_by_unique(t, uniq)
+            if prior is not None:
+                self._merge_into(prior, req, req_guid)
+                return
+            existing = self._stored_by_unique(type_name, uniq, req_guid)
         if existing is not None and existing.guid in self.by_guid:
-            prior = self.by_guid[existing.guid]
-            prior.req = _merge_requests(prior.req, req)
-            if isinstance(req_guid, str):
-                self.by_request_guid[req_guid] = prior
+            self._merge_into(self.by_guid[existing.guid], req, req_guid)
             return
         if existing is not None and existing.type_name != type_name:
             t = self.registry.entity_type(existing.type_name)
+        self._add_pending(req, t, req_guid, existing, attrs)
+
+    def _merge_into(self, prior: Pending, req: dict[str, Any], req_guid: Any) -> None:
+        """``req`` names an entity already in this request: fold it into that one's request."""
+        prior.req = _merge_requests(prior.req, req)
+        if isinstance(req_guid, str):
+            self.by_request_guid[req_guid] = prior
+
+    def _pending_by_unique(self, t: StructType, uniq: dict[str, Any]) -> Pending | None:
+        """The entity of this request with one of these unique attribute values, if any."""
+        for key in self._unique_keys(t, uniq):
+            if key in self.by_unique:
+                return self.by_unique[key][0]
+        return None
+
+    def _stored_by_unique(self, type_name: str, uniq: dict[str, Any], req_guid: Any) -> EntityRow | None:
+        """The stored entity with these unique attribute values; an assigned guid that matched nothing fails."""
+        existing = find_by_unique(self.conn, self.registry, type_name, uniq) if uniq else None
+        if existing is None and is_assigned_guid(req_guid):
+            raise AtlasError(ErrorCode.INSTANCE_GUID_NOT_FOUND, req_guid)
+        return existing
+
+    def _add_pending(self, req: dict[str, Any], t: StructType, req_guid: Any, existing: EntityRow | None,
+                     attrs: dict[str, Any]) -> None:
         guid = existing.guid if existing is not None else str(uuid.uuid4())
         p = Pending(req=req, type=t, guid=guid, request_guid=req_guid if isinstance(req_guid, str) else None,
                     existing=existing)
@@ -147,8 +161,7 @@ class EntityWriter:
             self.by_request_guid[p.request_guid] = p
             if p.request_guid != guid:
                 self.result.guid_assignments[p.request_guid] = guid
-        uniq = {a.name: attrs[a.name] for a in t.unique_attrs if attrs.get(a.name) is not None}
-        for key in self._unique_keys(t, uniq):
+        for key in self._unique_keys(t, _unique_values(t, attrs)):
             self.by_unique.setdefault(key, []).append(p)
 
     def _unique_keys(self, t: StructType, uniq: dict[str, Any]) -> list[tuple[str, str]]:
@@ -167,35 +180,10 @@ class EntityWriter:
         guid = value.get("guid")
         type_name = value.get("typeName")
         uniq = value.get("uniqueAttributes")
-        target: Target | None = None
         if isinstance(guid, str) and guid:
-            p = self.by_request_guid.get(guid) or self.by_guid.get(guid)
-            if p is not None:
-                target = Target(p.guid, p.type.name)
-            elif is_assigned_guid(guid):
-                row = self.conn.execute("SELECT type_name FROM entity WHERE guid = ?", (guid,)).fetchone()
-                if row:
-                    target = Target(guid, row[0])
-            if target is None:
-                raise AtlasError(ErrorCode.REFERENCED_ENTITY_NOT_FOUND, guid)
+            target = self._target_by_guid(guid)
         elif isinstance(type_name, str) and isinstance(uniq, dict) and uniq:
-            ref_type = self.registry.entity_type(type_name)
-            for tname in sorted(ref_type.type_and_sub_types):
-                sub = self.registry.types[tname]
-                keys = self._unique_keys(sub, {k: v for k, v in uniq.items() if k in sub.attributes
-                                                and sub.attributes[k].unique})
-                for key in keys:
-                    if key in self.by_unique:
-                        p = self.by_unique[key][0]
-                        target = Target(p.guid, p.type.name)
-                        break
-                if target:
-                    break
-            if target is None:
-                row = find_by_unique(self.conn, self.registry, type_name, uniq)
-                if row is None:
-                    raise AtlasError(ErrorCode.REFERENCED_ENTITY_NOT_FOUND, f"{type_name}:{uniq}")
-                target = Target(row.guid, row.type_name)
+            target = self._target_by_unique(type_name, uniq)
         else:
             raise AtlasError(ErrorCode.INVALID_OBJECT_ID, f"{path}: {value}")
         tt = self.registry.get(target.type_name)
@@ -205,49 +193,95 @@ class EntityWriter:
             )
         return target
 
+    def _target_by_guid(self, guid: str) -> Target:
+        """A reference by guid: a (placeholder or real) guid of this request, else a stored entity."""
+        p = self.by_request_guid.get(guid) or self.by_guid.get(guid)
+        if p is not None:
+            return Target(p.guid, p.type.name)
+        if is_assigned_guid(guid):
+            row = self.conn.execute("SELECT type_name FROM entity WHERE guid = ?", (guid,)).fetchone()
+            if row:
+                return Target(guid, row[0])
+        raise AtlasError(ErrorCode.REFERENCED_ENTITY_NOT_FOUND, guid)
+
+    def _target_by_unique(self, type_name: str, uniq: dict[str, Any]) -> Target:
+        """A reference by unique attributes: an entity of this request (of the type or a subtype), else a stored
+        one."""
+        ref_type = self.registry.entity_type(type_name)
+        for tname in sorted(ref_type.type_and_sub_types):
+            sub = self.registry.types[tname]
+            p = self._pending_by_unique(sub, {k: v for k, v in uniq.items() if k in sub.attributes
+                                              and sub.attributes[k].unique})
+            if p is not None:
+                return Target(p.guid, p.type.name)
+        row = find_by_unique(self.conn, self.registry, type_name, uniq)
+        if row is None:
+            raise AtlasError(ErrorCode.REFERENCED_ENTITY_NOT_FOUND, f"{type_name}:{uniq}")
+        return Target(row.guid, row.type_name)
+
     # -- attribute mapping --------------------------------------------------------------------------
     def _map_attributes(self, p: Pending, partial: bool) -> None:
         t = p.type
-        tname = t.name
         req_attrs: dict[str, Any] = p.req.get("attributes") or {}
         req_rels = p.req.get("relationshipAttributes") or {}
         if not isinstance(req_rels, dict):
             raise AtlasError(ErrorCode.BAD_REQUEST, "relationshipAttributes must be an object")
         norm = ValueNormalizer(self.registry, self._ref_for_attribute)
-        raw_rel_values: dict[str, Any] = {}
-        for name, value in req_attrs.items():
-            a = t.attributes.get(name)
-            if name in t.rel_attrs and (a is None or a.type_ref.named_types() and all(
-                    self.registry.category_of(n) == "ENTITY" for n in a.type_ref.named_types())):
-                raw_rel_values[name] = value
-                continue
-            if a is None:
-                continue  # Atlas drops unknown attributes
-            try:
-                p.attrs[name] = norm.normalize(value, a.type_ref, f"{tname}.{name}")
-            except InvalidValue as e:
-                self.errors.append(str(e))
+        raw_rel_values = self._map_plain_attributes(p, req_attrs, norm)
         for name, value in req_rels.items():
             if name in t.rel_attrs:
                 raw_rel_values[name] = value
         for name, value in raw_rel_values.items():
             self._map_relationship_attr(p, name, value)
         if not partial:
-            for name, a in t.attributes.items():
-                if a.optional or name in t.rel_attrs:
-                    continue
-                if p.attrs.get(name) is None:
-                    if a.default is not None:
-                        try:
-                            p.attrs[name] = norm.normalize(a.default, a.type_ref, f"{tname}.{name}")
-                            continue
-                        except InvalidValue:
-                            pass
-                    self.errors.append(f"{tname}.{name}: mandatory attribute value missing in type {tname}")
+            self._check_mandatory_attributes(p, norm)
         if p.existing is None:
-            for name, ends in t.rel_attrs.items():
-                if any(end.mandatory for end in ends) and not p.rels.get(name):
-                    self.errors.append(f"{tname}.{name}: mandatory attribute value missing in type {tname}")
+            self._check_mandatory_relationships(p)
+
+    def _map_plain_attributes(self, p: Pending, req_attrs: dict[str, Any], norm: ValueNormalizer
+                              ) -> dict[str, Any]:
+        """Normalise ``attributes`` into ``p.attrs``; returns the ones that are relationship references."""
+        t = p.type
+        raw_rel_values: dict[str, Any] = {}
+        for name, value in req_attrs.items():
+            a = t.attributes.get(name)
+            if name in t.rel_attrs and (a is None or self._refers_to_entities(a)):
+                raw_rel_values[name] = value
+                continue
+            if a is None:
+                continue  # Atlas drops unknown attributes
+            try:
+                p.attrs[name] = norm.normalize(value, a.type_ref, f"{t.name}.{name}")
+            except InvalidValue as e:
+                self.errors.append(str(e))
+        return raw_rel_values
+
+    def _refers_to_entities(self, a: AttrDef) -> bool:
+        """Whether the attribute's type names only entity types (so a value is a relationship reference)."""
+        named = a.type_ref.named_types()
+        return bool(named) and all(self.registry.category_of(n) == "ENTITY" for n in named)
+
+    def _check_mandatory_attributes(self, p: Pending, norm: ValueNormalizer) -> None:
+        """A full create/update: every mandatory attribute has a value (its default if it has one)."""
+        t = p.type
+        tname = t.name
+        for name, a in t.attributes.items():
+            if a.optional or name in t.rel_attrs or p.attrs.get(name) is not None:
+                continue
+            if a.default is not None:
+                try:
+                    p.attrs[name] = norm.normalize(a.default, a.type_ref, f"{tname}.{name}")
+                    continue
+                except InvalidValue:
+                    pass
+            self.errors.append(f"{tname}.{name}: mandatory attribute value missing in type {tname}")
+
+    def _check_mandatory_relationships(self, p: Pending) -> None:
+        """A new entity: every relationship attribute with a mandatory end has a value."""
+        tname = p.type.name
+        for name, ends in p.type.rel_attrs.items():
+            if any(end.mandatory for end in ends) and not p.rels.get(name):
+                self.errors.append(f"{tname}.{name}: mandatory attribute value missing in type {tname}")
 
     def _ref_for_attribute(self, value: Any, expected_type: str, path: str) -> Any:
         target = self.resolve_ref(value, expected_type, path)
@@ -430,6 +464,11 @@ class EntityWriter:
 
 def _str_or_none(v: Any) -> str | None:
     return None if v is None else str(v)
+
+
+def _unique_values(t: StructType, attrs: dict[str, Any]) -> dict[str, Any]:
+    """The request's values of ``t``'s unique attributes (the ones given)."""
+    return {a.name: attrs[a.name] for a in t.unique_attrs if attrs.get(a.name) is not None}
 
 
 def _merge_requests(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

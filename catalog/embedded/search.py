@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 import re
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -53,65 +55,112 @@ def _coerce(actual: Any, expected: Any) -> tuple[Any, Any]:
     return ("" if actual is None else str(actual)), ("" if expected is None else str(expected))
 
 
+_EMPTY_VALUES: tuple[Any, ...] = (None, "", [], {})  # what isnull / notnull / notempty test for
+
+
+def _listed(expected: Any) -> list[str]:
+    """The values of a list operand: a JSON list, or a comma-separated string."""
+    return [str(w) for w in expected] if isinstance(expected, list) else [w.strip() for w in str(expected).split(",")]
+
+
+def _list_contains_any(items: list[str], expected: Any) -> bool:
+    return any(w in items for w in _listed(expected))
+
+
+def _list_contains_all(items: list[str], expected: Any) -> bool:
+    return all(w in items for w in _listed(expected))
+
+
+def _list_has_item(items: list[str], expected: Any) -> bool:
+    return str(expected) in items
+
+
+def _list_has_substring(items: list[str], expected: Any) -> bool:
+    return any(str(expected) in i for i in items)
+
+
+def _list_lacks_substring(items: list[str], expected: Any) -> bool:
+    return not _list_has_substring(items, expected)
+
+
+# Operators on a list-valued attribute, compared item by item as strings; any other operator does not match.
+_LIST_MATCHERS: dict[str, Callable[[list[str], Any], bool]] = {
+    "containsany": _list_contains_any,
+    "containsall": _list_contains_all,
+    "=": _list_has_item,
+    "contains": _list_has_substring,
+    "not_contains": _list_lacks_substring,
+}
+
+
+def _in(actual: Any, expected: Any) -> bool:
+    values = expected if isinstance(expected, list) else [v.strip() for v in str(expected).split(",")]
+    return str(actual) in [str(v) for v in values]
+
+
+def _time_range(actual: Any, expected: Any) -> bool:
+    parts = str(expected).split(",")
+    try:
+        lo, hi = to_epoch_ms(parts[0]), to_epoch_ms(parts[1])
+    except (ValueError, IndexError):
+        return False
+    return isinstance(actual, int | float) and lo <= actual <= hi
+
+
+# Operators on a scalar attribute that take the raw operands.
+_SCALAR_MATCHERS: dict[str, Callable[[Any, Any], bool]] = {"in": _in, "timerange": _time_range}
+
+
+def _like(actual: str, pattern: str) -> bool:
+    """``*`` matches any run of characters; the rest literally; the whole value."""
+    regex = "^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$"
+    return re.match(regex, actual) is not None
+
+
+# Case-insensitive string operators: (lower-cased actual, lower-cased expected) -> bool.
+_TEXT_MATCHERS: dict[str, Callable[[str, str], bool]] = {
+    "like": _like,
+    "startswith": str.startswith,
+    "endswith": str.endswith,
+    "contains": lambda sa, sb: sb in sa,
+    "not_contains": lambda sa, sb: sb not in sa,
+}
+
+# Comparisons on the operands as _coerce makes them comparable; a TypeError means no match.
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+}
+
+
 def _match(op: str, actual: Any, expected: Any) -> bool:
     op = op.strip().lower()
     op = OPERATOR_ALIASES.get(op, op)
     if op == "isnull":
-        return actual in (None, "", [], {})
+        return actual in _EMPTY_VALUES
     if op in ("notnull", "notempty"):
-        return actual not in (None, "", [], {})
+        return actual not in _EMPTY_VALUES
     if isinstance(actual, list):
-        items = [str(x) for x in actual]
-        wanted = [w.strip() for w in str(expected).split(",")] if not isinstance(expected, list) else \
-            [str(w) for w in expected]
-        if op == "containsany":
-            return any(w in items for w in wanted)
-        if op == "containsall":
-            return all(w in items for w in wanted)
-        if op in ("contains", "="):
-            return any(str(expected) == i or (op == "contains" and str(expected) in i) for i in items)
-        if op == "not_contains":
-            return not any(str(expected) in i for i in items)
-        return False
-    if op == "in":
-        values = expected if isinstance(expected, list) else [v.strip() for v in str(expected).split(",")]
-        return str(actual) in [str(v) for v in values]
-    if op == "timerange":
-        parts = str(expected).split(",")
-        try:
-            lo, hi = to_epoch_ms(parts[0]), to_epoch_ms(parts[1])
-        except (ValueError, IndexError):
-            return False
-        return isinstance(actual, int | float) and lo <= actual <= hi
+        list_matcher = _LIST_MATCHERS.get(op)
+        return list_matcher is not None and list_matcher([str(x) for x in actual], expected)
+    scalar_matcher = _SCALAR_MATCHERS.get(op)
+    if scalar_matcher is not None:
+        return scalar_matcher(actual, expected)
+    text_matcher = _TEXT_MATCHERS.get(op)
+    if text_matcher is not None:
+        return text_matcher(str(actual if actual is not None else "").lower(), str(expected).lower())
+    compare = _COMPARISONS.get(op)
+    if compare is None:
+        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"unsupported filter operator {op}")
     a, b = _coerce(actual, expected)
-    if op in ("like", "startswith", "endswith", "contains", "not_contains"):
-        sa, sb = str(actual if actual is not None else "").lower(), str(expected).lower()
-        if op == "like":
-            pattern = "^" + ".*".join(re.escape(p) for p in sb.split("*")) + "$"
-            return re.match(pattern, sa) is not None
-        if op == "startswith":
-            return sa.startswith(sb)
-        if op == "endswith":
-            return sa.endswith(sb)
-        if op == "contains":
-            return sb in sa
-        return sb not in sa
     try:
-        if op == "=":
-            return bool(a == b)
-        if op == "!=":
-            return bool(a != b)
-        if op == "<":
-            return bool(a < b)
-        if op == ">":
-            return bool(a > b)
-        if op == "<=":
-            return bool(a <= b)
-        if op == ">=":
-            return bool(a >= b)
+        return bool(compare(a, b))
     except TypeError:
         return False
-    raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"unsupported filter operator {op}")
 
 
 def _value_of(e: EntityRow, attr: str) -> Any:
@@ -201,75 +250,97 @@ def _sort_key(v: Any) -> tuple[int, Any]:
     return (2, str(v).lower())
 
 
-def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[str, Any]) -> dict[str, Any]:
-    type_name = params.get("typeName")
-    classification = params.get("classification")
-    query = params.get("query")
-    if not (type_name or classification or query or params.get("termName")):
-        raise AtlasError(ErrorCode.INVALID_SEARCH_PARAMS)
+def _page(params: dict[str, Any]) -> tuple[int, int]:
+    """(limit, offset) as DiscoveryREST checks and QueryParams normalises them."""
     limit = int(params.get("limit") or 0)
     offset = int(params.get("offset") or 0)
     if limit < 0 or offset < 0:
         raise AtlasError(ErrorCode.BAD_REQUEST, "Limit/offset should be non-negative")  # DiscoveryREST's check
     if limit == 0 or limit > MAX_LIMIT:
         limit = DEFAULT_LIMIT  # QueryParams.getNormalizedParams: out of range means the default
-    exclude_deleted = params.get("excludeDeletedEntities")
-    exclude_deleted = bool(exclude_deleted)  # SearchParameters.excludeDeletedEntities is a Java boolean
+    return limit, offset
+
+
+def _entity_types(registry: TypeRegistry, type_name: Any, include_sub: Any) -> list[str]:
+    """The entity types a ``typeName`` (comma-separated) selects, sorted; unknown or non-entity types fail."""
+    types: set[str] = set()
+    for n in (t.strip() for t in str(type_name).split(",")):
+        if not n:
+            continue
+        t = registry.get(n)
+        if t is None or t.category != "ENTITY":
+            raise AtlasError(ErrorCode.TYPE_NAME_NOT_FOUND, n)
+        types |= t.type_and_sub_types if include_sub is None or include_sub else {n}
+    return sorted(types)
+
+
+def _classification_clause(registry: TypeRegistry, classification: Any, include_sub: Any) -> tuple[str, list[str]]:
+    if classification == "_NOT_CLASSIFIED":
+        return "NOT EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid)", []
+    if classification in ("_CLASSIFIED", "*"):
+        return "EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid)", []
+    ct = registry.get(str(classification))
+    if ct is None or ct.category != "CLASSIFICATION":
+        raise AtlasError(ErrorCode.CLASSIFICATION_NOT_FOUND, classification)
+    ctypes = sorted(ct.type_and_sub_types if include_sub is None or include_sub else {ct.name})
+    return ("EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid AND "
+            f"c.type_name IN ({','.join('?' * len(ctypes))}))"), ctypes
+
+
+def _where(registry: TypeRegistry, params: dict[str, Any], text: str) -> tuple[list[str], list[Any]]:
+    """The SQL conditions (and their arguments) for the type, state, classification, pushed-down entity filters
+    and full-text parts of the search."""
+    type_name = params.get("typeName")
+    classification = params.get("classification")
+    where_pushed, args_pushed = _pushdown(params.get("entityFilters"))
     # "+" keeps SQLite off the type/status index when an indexed qualifiedName/name criterion is pushed down
     # (a type IN (...) scan over every table would otherwise be chosen).
-    plus = "+" if _pushdown(params.get("entityFilters"))[0] else ""
+    plus = "+" if where_pushed else ""
     where: list[str] = []
     args: list[Any] = []
     if type_name and type_name not in ("_ALL_ENTITY_TYPES", "Referenceable"):
-        names = [t.strip() for t in str(type_name).split(",") if t.strip()]
-        types: set[str] = set()
-        for n in names:
-            t = registry.get(n)
-            if t is None or t.category != "ENTITY":
-                raise AtlasError(ErrorCode.TYPE_NAME_NOT_FOUND, n)
-            include_sub = params.get("includeSubTypes")
-            types |= t.type_and_sub_types if include_sub is None or include_sub else {n}
+        types = _entity_types(registry, type_name, params.get("includeSubTypes"))
         where.append(f"{plus}e.type_name IN ({','.join('?' * len(types))})")
-        args.extend(sorted(types))
-    if exclude_deleted:
+        args.extend(types)
+    if bool(params.get("excludeDeletedEntities")):  # SearchParameters.excludeDeletedEntities: a Java boolean
         where.append(f"{plus}e.status = 'ACTIVE'")
     if classification:
-        if classification == "_NOT_CLASSIFIED":
-            where.append("NOT EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid)")
-        elif classification in ("_CLASSIFIED", "*"):
-            where.append("EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid)")
-        else:
-            ct = registry.get(str(classification))
-            if ct is None or ct.category != "CLASSIFICATION":
-                raise AtlasError(ErrorCode.CLASSIFICATION_NOT_FOUND, classification)
-            sub = params.get("includeSubClassifications")
-            ctypes = sorted(ct.type_and_sub_types if sub is None or sub else {ct.name})
-            where.append("EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid AND "
-                         f"c.type_name IN ({','.join('?' * len(ctypes))}))")
-            args.extend(ctypes)
-    where_pushed, args_pushed = _pushdown(params.get("entityFilters"))
+        clause, ctypes = _classification_clause(registry, classification, params.get("includeSubClassifications"))
+        where.append(clause)
+        args.extend(ctypes)
     where.extend(where_pushed)
     args.extend(args_pushed)
-    text = str(query or "").strip().strip("*").lower()
     if text:
         # Atlas's basic-search query is a full-text match over the entity's string attributes.
         where.append("instr(lower(e.body), ?) > 0")
         args.append(text)
-    sql = f"SELECT {', '.join('e.' + c.strip() for c in ENTITY_COLS.split(','))} FROM entity e"
+    return where, args
+
+
+_SQL_SORTABLE = ("name", "qualifiedName")  # sortBy values SQL orders by (indexed columns)
+_SELECT_ENTITIES = f"SELECT {', '.join('e.' + c.strip() for c in ENTITY_COLS.split(','))} FROM entity e"
+
+
+def _select(where: list[str], sort_by: Any, desc: bool) -> str:
+    sql = _SELECT_ENTITIES
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sort_by = params.get("sortBy")
-    desc = str(params.get("sortOrder") or "ASCENDING").upper() == "DESCENDING"
-    if sort_by in ("name", "qualifiedName"):
+    if sort_by in _SQL_SORTABLE:
         sql += f" ORDER BY e.{'name' if sort_by == 'name' else 'qualified_name'} {'DESC' if desc else 'ASC'}"
     else:
         sql += " ORDER BY e.create_time, e.rowid"
-    entity_filters = None if _fully_pushed(params.get("entityFilters")) else params.get("entityFilters")
+    return sql
+
+
+def _matching_page(rows: Any, entity_filters: Any, text: str, sort_by: Any, desc: bool, limit: int,
+                   offset: int) -> tuple[list[EntityRow], int]:
+    """(the requested page of matching entities, how many match) from the SQL rows; sorts in Python when
+    ``sortBy`` names an attribute SQL does not order by."""
     matched: list[EntityRow] = []
     total = 0
-    sort_in_python = bool(sort_by) and sort_by not in ("name", "qualifiedName")
+    sort_in_python = bool(sort_by) and sort_by not in _SQL_SORTABLE
     candidates: list[EntityRow] = []
-    for row in conn.execute(sql, args):
+    for row in rows:
         e = EntityRow.from_row(row)
         if not _filter_ok(e, entity_filters) or (text and not _text_match(e, text)):
             continue
@@ -281,6 +352,47 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
     if sort_in_python:
         candidates.sort(key=lambda x: _sort_key(_value_of(x, str(sort_by))), reverse=desc)
         matched = candidates[offset : offset + limit]
+    return matched, total
+
+
+def _entity_headers(conn: sqlite3.Connection, registry: TypeRegistry, matched: list[EntityRow],
+                    attributes: Any) -> list[dict[str, Any]]:
+    """AtlasEntityHeaders of ``matched``, with their classifications and the requested ``attributes``."""
+    cls: dict[str, list[dict[str, Any]]] = {}
+    guids = [e.guid for e in matched]
+    marks = ",".join("?" * len(guids))
+    for g, body in conn.execute(
+            f"SELECT entity_guid, body FROM classification WHERE entity_guid IN ({marks})", guids):
+        cls.setdefault(g, []).append(orjson.loads(body))
+    attrs_wanted = [a for a in attributes or [] if isinstance(a, str)]
+    entities = []
+    rel_wanted = [a for a in attrs_wanted if any(a in (registry.get(e.type_name) or _NO_TYPE).rel_attrs
+                                                 for e in matched)]
+    refs = relationship_refs_many(conn, registry, matched, rel_wanted) if rel_wanted else {}
+    for e in matched:
+        h = header(registry, e, cls.get(e.guid))
+        for a in attrs_wanted:
+            if a in e.attributes:
+                h["attributes"][a] = e.attributes[a]
+        h["attributes"].update(refs.get(e.guid, {}))
+        entities.append(h)
+    return entities
+
+
+def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[str, Any]) -> dict[str, Any]:
+    type_name = params.get("typeName")
+    classification = params.get("classification")
+    query = params.get("query")
+    if not (type_name or classification or query or params.get("termName")):
+        raise AtlasError(ErrorCode.INVALID_SEARCH_PARAMS)
+    limit, offset = _page(params)
+    text = str(query or "").strip().strip("*").lower()
+    where, args = _where(registry, params, text)
+    sort_by = params.get("sortBy")
+    desc = str(params.get("sortOrder") or "ASCENDING").upper() == "DESCENDING"
+    entity_filters = None if _fully_pushed(params.get("entityFilters")) else params.get("entityFilters")
+    matched, total = _matching_page(conn.execute(_select(where, sort_by, desc), args), entity_filters, text,
+                                    sort_by, desc, limit, offset)
     result: dict[str, Any] = {
         "queryType": "BASIC",
         "searchParameters": {k: v for k, v in params.items() if v is not None},
@@ -293,23 +405,5 @@ def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[
     if classification:
         result["classification"] = classification
     if matched:
-        cls: dict[str, list[dict[str, Any]]] = {}
-        guids = [e.guid for e in matched]
-        marks = ",".join("?" * len(guids))
-        for g, body in conn.execute(
-                f"SELECT entity_guid, body FROM classification WHERE entity_guid IN ({marks})", guids):
-            cls.setdefault(g, []).append(orjson.loads(body))
-        attrs_wanted = [a for a in params.get("attributes") or [] if isinstance(a, str)]
-        entities = []
-        rel_wanted = [a for a in attrs_wanted if any(a in (registry.get(e.type_name) or _NO_TYPE).rel_attrs
-                                                     for e in matched)]
-        refs = relationship_refs_many(conn, registry, matched, rel_wanted) if rel_wanted else {}
-        for e in matched:
-            h = header(registry, e, cls.get(e.guid))
-            for a in attrs_wanted:
-                if a in e.attributes:
-                    h["attributes"][a] = e.attributes[a]
-            h["attributes"].update(refs.get(e.guid, {}))
-            entities.append(h)
-        result["entities"] = entities
+        result["entities"] = _entity_headers(conn, registry, matched, params.get("attributes"))
     return result

@@ -52,56 +52,87 @@ def to_epoch_ms(value: Any) -> int:
     raise ValueError(f"invalid date {value!r}")
 
 
-def _primitive(value: Any, type_name: str) -> Any:
-    if type_name == "string":
-        if isinstance(value, str):
-            return value
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return str(value)
-        raise ValueError("not a string")
-    if type_name == "boolean":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        raise ValueError("not a boolean")
-    if type_name in INT_RANGES:
-        if isinstance(value, bool):
-            raise ValueError("not a number")
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ValueError("not an integer")
-            value = int(value)
-        if isinstance(value, str):
-            value = int(value.strip())
-        if not isinstance(value, int):
-            raise ValueError("not a number")
-        lo, hi = INT_RANGES[type_name]
-        if not lo <= value <= hi:
-            raise ValueError(f"out of range for {type_name}")
+def _to_string(value: Any, type_name: str) -> str:
+    if isinstance(value, str):
         return value
-    if type_name in ("float", "double"):
-        if isinstance(value, bool):
-            raise ValueError("not a number")
-        f = float(value)
-        if not math.isfinite(f):
-            raise ValueError("not finite")
-        return f
-    if type_name == "biginteger":
-        if isinstance(value, bool):
-            raise ValueError("not a number")
-        return int(str(value).strip())
-    if type_name == "bigdecimal":
-        try:
-            d = Decimal(str(value).strip())
-        except InvalidOperation as e:
-            raise ValueError("not a decimal") from e
-        return float(d) if d != d.to_integral_value() else int(d)
-    if type_name == "date":
-        return to_epoch_ms(value)
-    raise ValueError(f"unknown primitive {type_name}")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise ValueError("not a string")
+
+
+def _to_boolean(value: Any, type_name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError("not a boolean")
+
+
+def _to_integer(value: Any, type_name: str) -> int:
+    """byte, short, int, long: an integral number (or its string) within the type's range."""
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("not an integer")
+        value = int(value)
+    if isinstance(value, str):
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise ValueError("not a number")
+    lo, hi = INT_RANGES[type_name]
+    if not lo <= value <= hi:
+        raise ValueError(f"out of range for {type_name}")
+    return value
+
+
+def _to_float(value: Any, type_name: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    f = float(value)
+    if not math.isfinite(f):
+        raise ValueError("not finite")
+    return f
+
+
+def _to_biginteger(value: Any, type_name: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    return int(str(value).strip())
+
+
+def _to_bigdecimal(value: Any, type_name: str) -> int | float:
+    try:
+        d = Decimal(str(value).strip())
+    except InvalidOperation as e:
+        raise ValueError("not a decimal") from e
+    return float(d) if d != d.to_integral_value() else int(d)
+
+
+def _to_date(value: Any, type_name: str) -> int:
+    return to_epoch_ms(value)
+
+
+# Atlas's primitive type name -> (value, type name) -> the normalised value, or ValueError.
+_PRIMITIVES: dict[str, Callable[[Any, str], Any]] = {
+    "string": _to_string,
+    "boolean": _to_boolean,
+    **dict.fromkeys(INT_RANGES, _to_integer),
+    "float": _to_float,
+    "double": _to_float,
+    "biginteger": _to_biginteger,
+    "bigdecimal": _to_bigdecimal,
+    "date": _to_date,
+}
+
+
+def _primitive(value: Any, type_name: str) -> Any:
+    coerce = _PRIMITIVES.get(type_name)
+    if coerce is None:
+        raise ValueError(f"unknown primitive {type_name}")
+    return coerce(value, type_name)
 
 
 class ValueNormalizer:

@@ -127,54 +127,75 @@ def _columns(rows: Iterable[tuple[str, str, str]]) -> list[HiveColumn]:
     return [HiveColumn(name=n.lower(), type=t, comment=_opt(c), position=i) for i, (n, t, c) in enumerate(rows)]
 
 
-def parse_describe_formatted(rows: Sequence[Sequence[Any]], db: str, table: str) -> HiveTableInfo:
-    """Build a :class:`HiveTableInfo` from the rows of ``DESCRIBE FORMATTED`` (Spark or Hive layout)."""
-    section = _SECTION_COLUMNS
-    columns: list[tuple[str, str, str]] = []
-    partitions: list[tuple[str, str, str]] = []
-    detail: dict[str, str] = {}
-    maps: dict[str, dict[str, str]] = {"parameters": {}, "storage": {}}
-    current_map: dict[str, str] | None = None
+def _section_of(header: str) -> str:
+    """The section a ``# ...`` header row (lower-cased, without the ``#``) starts."""
+    if header.startswith("partition information"):
+        return _SECTION_PARTITIONS
+    if header.startswith(_DETAIL_HEADERS):
+        return _SECTION_DETAIL
+    return _SECTION_IGNORED
 
-    for raw in rows:
+
+class _DescribeRows:
+    """What the rows of ``DESCRIBE FORMATTED`` say, section by section."""
+
+    def __init__(self, db: str, table: str) -> None:
+        self.db = db
+        self.table = table
+        self.section = _SECTION_COLUMNS
+        self.columns: list[tuple[str, str, str]] = []
+        self.partitions: list[tuple[str, str, str]] = []
+        self.detail: dict[str, str] = {}
+        self.maps: dict[str, dict[str, str]] = {"parameters": {}, "storage": {}}
+        self.current_map: dict[str, str] | None = None  # the property map that ('', key, value) rows go to
+
+    def add(self, raw: Sequence[Any]) -> None:
         if len(raw) < 2:
-            raise HiveUnexpectedOutput(f"DESCRIBE FORMATTED {db}.{table}: row with {len(raw)} column(s)")
+            raise HiveUnexpectedOutput(f"DESCRIBE FORMATTED {self.db}.{self.table}: row with {len(raw)} column(s)")
         name, dtype = _cell(raw[0]), _cell(raw[1])
         comment = _cell(raw[2]) if len(raw) > 2 else ""
         if name.startswith("#"):
             header = name.lstrip("#").strip().lower()
-            if header == "col_name":
-                continue  # the "# col_name | data_type | comment" header row of a column list
-            if header.startswith("partition information"):
-                section = _SECTION_PARTITIONS
-            elif header.startswith(_DETAIL_HEADERS):
-                section = _SECTION_DETAIL
-            else:
-                section = _SECTION_IGNORED
-            current_map = None
-            continue
+            if header != "col_name":  # else the "# col_name | data_type | comment" header row of a column list
+                self.section = _section_of(header)
+                self.current_map = None
+            return
         if not name and not dtype and not comment:
-            continue  # blank separator row
-        if section == _SECTION_COLUMNS:
-            columns.append((name, dtype, comment))
-        elif section == _SECTION_PARTITIONS:
-            partitions.append((name, dtype, comment))
-        elif section == _SECTION_DETAIL:
-            if name:
-                key = _key(name)
-                detail[key] = dtype
-                current_map = maps[_MAP_KEYS[key]] if key in _MAP_KEYS else None
-                if current_map is not None and dtype.startswith("["):  # Spark: the whole map in one cell
-                    current_map.update(parse_spark_properties(dtype))
-            elif current_map is not None and dtype:  # Hive: ('', key, value) below "Table Parameters:"
-                current_map[dtype] = comment
+            return  # blank separator row
+        if self.section == _SECTION_COLUMNS:
+            self.columns.append((name, dtype, comment))
+        elif self.section == _SECTION_PARTITIONS:
+            self.partitions.append((name, dtype, comment))
+        elif self.section == _SECTION_DETAIL:
+            self._add_detail(name, dtype, comment)
 
-    if not columns and section == _SECTION_COLUMNS and not detail:
+    def _add_detail(self, name: str, dtype: str, comment: str) -> None:
+        if name:
+            key = _key(name)
+            self.detail[key] = dtype
+            self.current_map = self.maps[_MAP_KEYS[key]] if key in _MAP_KEYS else None
+            if self.current_map is not None and dtype.startswith("["):  # Spark: the whole map in one cell
+                self.current_map.update(parse_spark_properties(dtype))
+        elif self.current_map is not None and dtype:  # Hive: ('', key, value) below "Table Parameters:"
+            self.current_map[dtype] = comment
+
+    def table_columns(self) -> list[tuple[str, str, str]]:
+        """The column rows without the partition columns (Spark repeats them at the end; Hive does not)."""
+        part_names = [p[0].lower() for p in self.partitions]
+        if part_names and [c[0].lower() for c in self.columns[-len(part_names):]] == part_names:
+            return self.columns[: -len(part_names)]
+        return self.columns
+
+
+def parse_describe_formatted(rows: Sequence[Sequence[Any]], db: str, table: str) -> HiveTableInfo:
+    """Build a :class:`HiveTableInfo` from the rows of ``DESCRIBE FORMATTED`` (Spark or Hive layout)."""
+    parsed = _DescribeRows(db, table)
+    for raw in rows:
+        parsed.add(raw)
+    detail, maps, partitions = parsed.detail, parsed.maps, parsed.partitions
+    if not parsed.columns and parsed.section == _SECTION_COLUMNS and not detail:
         raise HiveUnexpectedOutput(f"DESCRIBE FORMATTED {db}.{table}: empty output")
-    # Spark repeats the partition columns at the end of the column list; Hive does not.
-    part_names = [p[0].lower() for p in partitions]
-    if part_names and [c[0].lower() for c in columns[-len(part_names):]] == part_names:
-        columns = columns[: -len(part_names)]
+    columns = parsed.table_columns()
 
     table_type = _table_type(detail, db, table)
     parameters = maps["parameters"]

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog import CrnError, InvalidInput, NotFound, bare_id, resolve_ref
 from serving.platform import outbox
-from serving.platform.apikeys import ApiKeyInfo
+from serving.platform.apikeys import ApiKeyInfo, ApiKeys
 from serving.platform.gateway import MAX_BODY, Auth, ModelGateway, too_large
 from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
 from serving.platform.state import StateDb
@@ -63,19 +63,9 @@ def _key_out(k: ApiKeyInfo) -> dict[str, Any]:
             "expires_ms": k.expires_ms, "revoked_ms": k.revoked_ms}
 
 
-def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: Any, gateway: ModelGateway,
-                 ) -> APIRouter:
+def _model_router(gateway: ModelGateway) -> APIRouter:
+    """``POST /model`` (the gateway's documented twin) and Prometheus ``GET /metrics``."""
     r = APIRouter()
-    keys = auth.keys
-
-    def user(authorization: Annotated[str | None, Header()] = None) -> None:
-        auth.require(authorization)
-
-    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        auth.require_admin(authorization)
-
-    guarded = [Depends(user)]
-    admin_only = [Depends(admin)]
 
     @r.post("/model", summary="Call a deployed model (CML model service format)",
             description="Served by the gateway middleware in front of the app (serving/platform/gateway.py); "
@@ -92,7 +82,13 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
     async def prometheus() -> Response:
         return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    # -- serving admin -------------------------------------------------------------------------------
+    return r
+
+
+def _serving_router(platform: Platform, state: StateDb, guarded: list[Any], admin_only: list[Any]) -> APIRouter:
+    """The serving admin API: deploy, list, logs, get, stop; the outbox."""
+    r = APIRouter()
+
     @r.post("/api/v1/serving/deployments", dependencies=guarded)
     async def deploy(body: DeployRequest) -> DeployResult:
         return await platform.deploy(body)
@@ -101,6 +97,7 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
     async def deployments() -> list[DeploymentInfo]:
         return await run_in_threadpool(platform.list)
 
+    # Before ".../{crn:path}", which would match ".../logs" too.
     @r.get("/api/v1/serving/deployments/{crn:path}/logs", dependencies=guarded)
     async def logs(crn: str, lines: Annotated[int, Query(ge=1, le=100_000)] = 200) -> list[ReplicaLog]:
         await run_in_threadpool(platform.get, crn)  # 404 for a deployment the platform never had
@@ -119,7 +116,13 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
         rows = await run_in_threadpool(outbox.entries, state, include_done=all)
         return [e.__dict__ for e in rows]
 
-    # -- API keys (administrative) -----------------------------------------------------------------
+    return r
+
+
+def _api_key_router(keys: ApiKeys, admin_only: list[Any]) -> APIRouter:
+    """API keys (administrative): create, list, revoke."""
+    r = APIRouter()
+
     @r.post("/api/v1/serving/api-keys", dependencies=admin_only, status_code=201)
     async def create_key(body: ApiKeyCreate) -> ApiKeyCreated:
         info, key = await run_in_threadpool(keys.create, body.name, body.expires_ms, admin=body.admin)
@@ -135,23 +138,33 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
             raise NotFound(f"no active API key with id {key_id}")
         return next(ApiKeyOut(**_key_out(k)) for k in keys.list() if k.key_id == key_id)
 
-    # -- metrics API (the SDK's read/aggregate/delayed calls) --------------------------------------
-    def call(fn: Callable[..., Any], *a: Any, **k: Any) -> Any:
-        return run_in_threadpool(fn, *a, **k)
+    return r
 
-    def resolve(ref: str | None, kind: str) -> str | None:
-        """A CRN given to the metrics API; CML's bare ``/<id>`` form is resolved against the platform's deployments
-        (``kind``: which of their CRNs), and an unknown one is a 404 rather than an empty answer."""
-        if not ref:
-            return None
-        try:
-            crn = resolve_ref(ref, platform.known_crns(kind) if bare_id(ref) else ())
-        except CrnError as e:
-            raise InvalidInput(str(e)) from None
-        if crn is None:
-            what = {"crn": "deployment", "build_crn": "build", "model_crn": "model"}[kind]
-            raise NotFound(f"no {what} of this platform has a CRN ending with {ref.strip()}")
-        return crn
+
+_CRN_KINDS = {"crn": "deployment", "build_crn": "build", "model_crn": "model"}
+
+
+def _resolve_crn(platform: Platform, ref: str | None, kind: str) -> str | None:
+    """A CRN given to the metrics API; CML's bare ``/<id>`` form is resolved against the platform's deployments
+    (``kind``: which of their CRNs), and an unknown one is a 404 rather than an empty answer."""
+    if not ref:
+        return None
+    try:
+        crn = resolve_ref(ref, platform.known_crns(kind) if bare_id(ref) else ())
+    except CrnError as e:
+        raise InvalidInput(str(e)) from None
+    if crn is None:
+        raise NotFound(f"no {_CRN_KINDS[kind]} of this platform has a CRN ending with {ref.strip()}")
+    return crn
+
+
+def _call(fn: Callable[..., Any], *a: Any, **k: Any) -> Any:
+    return run_in_threadpool(fn, *a, **k)
+
+
+def _metrics_router(platform: Platform, metrics_store: Any, guarded: list[Any]) -> APIRouter:
+    """The metrics API (the SDK's read/aggregate/delayed calls)."""
+    r = APIRouter()
 
     @r.get("/api/v1/metrics", dependencies=guarded)
     async def read_metrics(model_deployment_crn: str | None = None, model_crn: str | None = None,
@@ -160,27 +173,47 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
                            end_timestamp_ms: int | None = None) -> JSONResponse:
         if not (model_deployment_crn or model_crn or model_build_crn):
             raise InvalidInput("give model_deployment_crn, model_crn or model_build_crn")
-        records = await call(metrics_store.read,
-                             model_deployment_crn=resolve(model_deployment_crn, "crn"),
-                             model_crn=resolve(model_crn, "model_crn"),
-                             model_build_crn=resolve(model_build_crn, "build_crn"),
-                             start_ms=start_timestamp_ms,
-                             end_ms=end_timestamp_ms)  # None: no upper bound (a record of this very ms stays)
+        records = await _call(metrics_store.read,
+                              model_deployment_crn=_resolve_crn(platform, model_deployment_crn, "crn"),
+                              model_crn=_resolve_crn(platform, model_crn, "model_crn"),
+                              model_build_crn=_resolve_crn(platform, model_build_crn, "build_crn"),
+                              start_ms=start_timestamp_ms,
+                              end_ms=end_timestamp_ms)  # None: no upper bound (a record of this very ms stays)
         return JSONResponse({"metrics": [rec.to_cml() for rec in records]})
 
     @r.post("/api/v1/metrics/aggregate", dependencies=guarded)
     async def aggregate(body: MetricsAggregate) -> JSONResponse:
-        crn = resolve(body.model_deployment_crn, "crn")
+        crn = _resolve_crn(platform, body.model_deployment_crn, "crn")
         if crn is None:
             raise InvalidInput("model_deployment_crn is empty")
         d = platform.by_crn(crn)
-        await call(metrics_store.write_aggregate, crn, body.start_timestamp_ms, body.end_timestamp_ms, body.metrics,
-                   model_build_crn=d.build_crn if d else None, model_crn=d.model_crn if d else None)
+        await _call(metrics_store.write_aggregate, crn, body.start_timestamp_ms, body.end_timestamp_ms, body.metrics,
+                    model_build_crn=d.build_crn if d else None, model_crn=d.model_crn if d else None)
         return JSONResponse({"success": True, "model_deployment_crn": crn})
 
     @r.post("/api/v1/metrics/delayed", dependencies=guarded)
     async def delayed(body: MetricsDelayed) -> Response:
-        rec = await call(metrics_store.merge_delayed, body.prediction_uuid, body.metrics)
+        rec = await _call(metrics_store.merge_delayed, body.prediction_uuid, body.metrics)
         return JSONResponse({"success": True, "record": rec.to_cml()})
 
+    return r
+
+
+def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: Any, gateway: ModelGateway,
+                 ) -> APIRouter:
+    """The platform's routes, registered in this order (a route is matched in registration order)."""
+
+    def user(authorization: Annotated[str | None, Header()] = None) -> None:
+        auth.require(authorization)
+
+    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        auth.require_admin(authorization)
+
+    guarded = [Depends(user)]
+    admin_only = [Depends(admin)]
+    r = APIRouter()
+    r.include_router(_model_router(gateway))
+    r.include_router(_serving_router(platform, state, guarded, admin_only))
+    r.include_router(_api_key_router(auth.keys, admin_only))
+    r.include_router(_metrics_router(platform, metrics_store, guarded))
     return r

@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,83 +242,125 @@ def _legacy_attr_owner(atlas: Atlas, type_name: str, attr_name: str) -> str | No
     return None
 
 
+# Patch handlers, one per action (Atlas's AtlasTypeDefStoreInitializer.*PatchHandler): change ``d`` (a copy of
+# the stored def) in place the way the handler does, or raise Skip.
+PatchHandler = Callable[[Atlas, dict[str, Any], dict[str, Any]], None]
+
+
+def _patch_put_attributes(atlas: Atlas, patch: dict[str, Any], d: dict[str, Any]) -> None:
+    assert d["category"] in ATTRIBUTED, patch["id"]
+    _put_attributes(d, patch.get("attributeDefs") or [], patch["action"])
+
+
+def _patch_attribute_metadata(atlas: Atlas, patch: dict[str, Any], d: dict[str, Any]) -> None:
+    attr = _find_attr(d.get("attributeDefs") or [], str(patch.get("attributeName")))
+    if attr is None:
+        return
+    for k, v in (patch.get("params") or {}).items():
+        if k.lower() == "searchweight":
+            attr["searchWeight"] = int(v)
+        elif k.lower() == "indextype":
+            if v:
+                attr["indexType"] = v
+        elif k.lower() == "isindexable":
+            if not v and attr.get("isIndexable", False):
+                attr["isIndexable"] = False
+        else:
+            raise AssertionError(f"{patch['id']}: unknown UPDATE_ATTRIBUTE_METADATA param {k}")
+
+
+def _patch_typedef_options(atlas: Atlas, patch: dict[str, Any], d: dict[str, Any]) -> None:
+    assert patch.get("typeDefOptions"), patch["id"]
+    d["options"] = {**(d.get("options") or {}), **patch["typeDefOptions"]}
+
+
+def _patch_service_type(atlas: Atlas, patch: dict[str, Any], d: dict[str, Any]) -> None:
+    d["serviceType"] = patch.get("serviceType")
+
+
+def _patch_super_types(atlas: Atlas, patch: dict[str, Any], d: dict[str, Any]) -> None:
+    assert d["category"] == "ENTITY", patch["id"]
+    current = list(d.get("superTypes") or [])
+    current.extend(s for s in patch.get("superTypes") or [] if s not in current)
+    d["superTypes"] = current
+
+
+def _patch_enum_def(atlas: Atlas, patch: dict[str, Any], d: dict[str, Any]) -> None:
+    assert d["category"] == "ENUM", patch["id"]
+    elements = list(d.get("elementDefs") or [])
+    for e in patch.get("elementDefs") or []:
+        elements = [x for x in elements if x["value"].lower() != e["value"].lower()]
+        elements.append(copy.deepcopy(e))
+    d["elementDefs"] = elements
+
+
+def _patch_attribute_def_overrides(atlas: Atlas, patch: dict[str, Any], d: dict[str, Any]) -> None:
+    """Atlas 3.0 (trino): entityDef.attributeDefOverrides."""
+    overrides = list(d.get("attributeDefOverrides") or [])
+    for o in patch.get("attributeDefs") or []:
+        overrides = [x for x in overrides if x.get("name") != o["name"]]
+        overrides.append(copy.deepcopy(o))
+    d["attributeDefOverrides"] = overrides
+
+
+def _patch_propagation(atlas: Atlas, patch: dict[str, Any], d: dict[str, Any]) -> None:
+    """Atlas 3.0 (trino): relationship end flags."""
+    assert d["category"] == "RELATIONSHIP", patch["id"]
+    params = patch.get("params") or {}
+    end = d[params["endDefToken"]]
+    if patch["action"] == "SET_PROPAGATE_RENAME":
+        end["propagateRename"] = True
+        if params.get("propagateAttributes"):
+            end["propagateAttributes"] = copy.deepcopy(params["propagateAttributes"])
+    else:
+        end["propagateDelete"] = True
+
+
+def _patch_remove_legacy_ref_attributes(atlas: Atlas, patch: dict[str, Any], d: dict[str, Any]) -> None:
+    assert d["category"] == "RELATIONSHIP", patch["id"]
+    params = patch.get("params") or {}
+    end1, end2 = d["endDef1"], d["endDef2"]
+    for end in (end1, end2):
+        owner = _legacy_attr_owner(atlas, end["type"], end["name"])
+        if owner is not None:
+            raise Skip("attribute-deletion",
+                       f"REMOVE_LEGACY_REF_ATTRIBUTES deletes attribute {owner}.{end['name']}")
+    if params.get("relationshipCategory") and params["relationshipCategory"] != d.get("relationshipCategory"):
+        raise Skip("relationship-category-change",
+                   f"changes {d['name']} from {d.get('relationshipCategory')} to {params['relationshipCategory']}")
+    if str(params.get("swapEnds", "false")).lower() == "true":
+        raise Skip("relationship-end-change", f"swaps the ends of {d['name']}")
+    label = params.get("relationshipLabel")
+    if not label:
+        legacy = [e for e in (end1, end2) if e.get("isLegacyAttribute")]
+        label = f"__{legacy[0]['type']}.{legacy[0]['name']}" if len(legacy) == 1 else d.get("relationshipLabel")
+    if label:
+        d["relationshipLabel"] = label
+
+
+PATCH_HANDLERS: dict[str, PatchHandler] = {
+    "ADD_ATTRIBUTE": _patch_put_attributes,
+    "UPDATE_ATTRIBUTE": _patch_put_attributes,
+    "UPDATE_ATTRIBUTE_METADATA": _patch_attribute_metadata,
+    "UPDATE_TYPEDEF_OPTIONS": _patch_typedef_options,
+    "SET_SERVICE_TYPE": _patch_service_type,
+    "ADD_SUPER_TYPES": _patch_super_types,
+    "UPDATE_ENUMDEF": _patch_enum_def,
+    "SET_ATTRIBUTE_DEF_OVERRIDES": _patch_attribute_def_overrides,
+    "SET_PROPAGATE_RENAME": _patch_propagation,
+    "SET_PROPAGATE_DELETE": _patch_propagation,
+    "REMOVE_LEGACY_REF_ATTRIBUTES": _patch_remove_legacy_ref_attributes,
+}
+
+
 def apply_patch_to_def(atlas: Atlas, patch: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
     """The def as Atlas's patch handler leaves it (typeVersion bumped by the caller), or raise Skip."""
     action = patch["action"]
-    category = d["category"]
-    d = copy.deepcopy(d)
-    if action in ("ADD_ATTRIBUTE", "UPDATE_ATTRIBUTE"):
-        assert category in ATTRIBUTED, patch["id"]
-        _put_attributes(d, patch.get("attributeDefs") or [], action)
-    elif action == "UPDATE_ATTRIBUTE_METADATA":
-        attr = _find_attr(d.get("attributeDefs") or [], str(patch.get("attributeName")))
-        if attr is not None:
-            for k, v in (patch.get("params") or {}).items():
-                if k.lower() == "searchweight":
-                    attr["searchWeight"] = int(v)
-                elif k.lower() == "indextype":
-                    if v:
-                        attr["indexType"] = v
-                elif k.lower() == "isindexable":
-                    if not v and attr.get("isIndexable", False):
-                        attr["isIndexable"] = False
-                else:
-                    raise AssertionError(f"{patch['id']}: unknown UPDATE_ATTRIBUTE_METADATA param {k}")
-    elif action == "UPDATE_TYPEDEF_OPTIONS":
-        assert patch.get("typeDefOptions"), patch["id"]
-        d["options"] = {**(d.get("options") or {}), **patch["typeDefOptions"]}
-    elif action == "SET_SERVICE_TYPE":
-        d["serviceType"] = patch.get("serviceType")
-    elif action == "ADD_SUPER_TYPES":
-        assert category == "ENTITY", patch["id"]
-        current = list(d.get("superTypes") or [])
-        current.extend(s for s in patch.get("superTypes") or [] if s not in current)
-        d["superTypes"] = current
-    elif action == "UPDATE_ENUMDEF":
-        assert category == "ENUM", patch["id"]
-        elements = list(d.get("elementDefs") or [])
-        for e in patch.get("elementDefs") or []:
-            elements = [x for x in elements if x["value"].lower() != e["value"].lower()]
-            elements.append(copy.deepcopy(e))
-        d["elementDefs"] = elements
-    elif action == "SET_ATTRIBUTE_DEF_OVERRIDES":  # Atlas 3.0 (trino): entityDef.attributeDefOverrides
-        overrides = list(d.get("attributeDefOverrides") or [])
-        for o in patch.get("attributeDefs") or []:
-            overrides = [x for x in overrides if x.get("name") != o["name"]]
-            overrides.append(copy.deepcopy(o))
-        d["attributeDefOverrides"] = overrides
-    elif action in ("SET_PROPAGATE_RENAME", "SET_PROPAGATE_DELETE"):  # Atlas 3.0 (trino): relationship end flags
-        assert category == "RELATIONSHIP", patch["id"]
-        params = patch.get("params") or {}
-        end = d[params["endDefToken"]]
-        if action == "SET_PROPAGATE_RENAME":
-            end["propagateRename"] = True
-            if params.get("propagateAttributes"):
-                end["propagateAttributes"] = copy.deepcopy(params["propagateAttributes"])
-        else:
-            end["propagateDelete"] = True
-    elif action == "REMOVE_LEGACY_REF_ATTRIBUTES":
-        assert category == "RELATIONSHIP", patch["id"]
-        params = patch.get("params") or {}
-        end1, end2 = d["endDef1"], d["endDef2"]
-        for end in (end1, end2):
-            owner = _legacy_attr_owner(atlas, end["type"], end["name"])
-            if owner is not None:
-                raise Skip("attribute-deletion",
-                           f"REMOVE_LEGACY_REF_ATTRIBUTES deletes attribute {owner}.{end['name']}")
-        if params.get("relationshipCategory") and params["relationshipCategory"] != d.get("relationshipCategory"):
-            raise Skip("relationship-category-change",
-                       f"changes {d['name']} from {d.get('relationshipCategory')} to {params['relationshipCategory']}")
-        if str(params.get("swapEnds", "false")).lower() == "true":
-            raise Skip("relationship-end-change", f"swaps the ends of {d['name']}")
-        label = params.get("relationshipLabel")
-        if not label:
-            legacy = [e for e in (end1, end2) if e.get("isLegacyAttribute")]
-            label = f"__{legacy[0]['type']}.{legacy[0]['name']}" if len(legacy) == 1 else d.get("relationshipLabel")
-        if label:
-            d["relationshipLabel"] = label
-    else:
+    handler = PATCH_HANDLERS.get(action)
+    if handler is None:
         raise AssertionError(f"{patch['id']}: patch action {action} not handled by this test")
+    d = copy.deepcopy(d)
+    handler(atlas, patch, d)
     return d
 
 
