@@ -259,7 +259,7 @@ def find_pg_admin_url(given: str | None) -> tuple[PgDatabases | None, str]:
     for url in candidates:
         try:
             return PgDatabases(url), ""
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any driver failure means "try the next candidate"
             errors.append(f"{url}: {str(exc).strip().splitlines()[0]}")
     return None, "PostgreSQL not reachable (" + "; ".join(errors) + ")"
 

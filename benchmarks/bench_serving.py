@@ -726,23 +726,8 @@ def profile(pu: PlatformUnderTest, crn: str, lua: Path, conns: int, seconds: flo
         if line:
             req, dur = (int(v) for v in line.split()[1:3])
             print(f"  under py-spy: {req / (dur / 1e6):,.0f} req/s (sampling costs CPU on this 2-core machine)")
-        for label, spy, out in spies:
-            try:
-                _, err = spy.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                spy.kill()
-                _, err = spy.communicate()
-            if not out.is_file():
-                print(f"  py-spy {label} wrote nothing: {err.decode(errors='replace').strip()[-400:]}")
-        for label, text in dumps.items():
-            print(f"  py-spy dump, {label} (mid-run; idle threads left out):")
-            blocks = re.split(r"\n(?=Thread )", text)
-            for block in blocks:
-                if block.startswith("Thread ") and "(idle)" in block.splitlines()[0]:
-                    continue
-                for ln in block.splitlines()[:16]:
-                    if ln.strip():
-                        print("    | " + _short_line(ln))
+        _reap_spies(spies)
+        _print_dumps(dumps)
         g, r = tmp / "py-spy-gateway.txt", tmp / "py-spy-replica.txt"
         if g.is_file():
             st = _stacks(g)
@@ -772,6 +757,28 @@ def profile(pu: PlatformUnderTest, crn: str, lua: Path, conns: int, seconds: flo
             if spy.poll() is None:
                 spy.kill()
                 spy.wait()
+
+
+def _reap_spies(spies: list[tuple[str, subprocess.Popen[bytes], Path]]) -> None:
+    for label, spy, out in spies:
+        try:
+            _, err = spy.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            _, err = spy.communicate()
+        if not out.is_file():
+            print(f"  py-spy {label} wrote nothing: {err.decode(errors='replace').strip()[-400:]}")
+
+
+def _print_dumps(dumps: dict[str, str]) -> None:
+    for label, text in dumps.items():
+        print(f"  py-spy dump, {label} (mid-run; idle threads left out):")
+        for block in re.split(r"\n(?=Thread )", text):
+            if block.startswith("Thread ") and "(idle)" in block.splitlines()[0]:
+                continue
+            for ln in block.splitlines()[:16]:
+                if ln.strip():
+                    print("    | " + _short_line(ln))
 
 
 def _short_line(line: str) -> str:

@@ -381,7 +381,7 @@ def profile_syncs(tmp: Path, repo: Path) -> None:
 # --------------------------------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear script
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", type=int, default=None, help="models in lineage.yml (default 1000)")
     ap.add_argument("--tables-per-model", type=int, default=5, help="distinct Hive tables per model (default 5)")

@@ -139,7 +139,7 @@ def assemble(settings: Settings, store: EmbeddedStore) -> Runtime:
     try:
         try:
             open_metrics_store(metrics_url).close()  # a schema needing an upgrade stops start-up, with the command
-        except Exception as e:  # noqa: BLE001 - e.g. a PostgreSQL schema older than this mlcatalog: one line
+        except Exception as e:
             raise StoreError(f"metrics store: {e}") from e
         try:
             state = StateDb(store_dir / "platform.db")

@@ -99,7 +99,7 @@ def _get_settings() -> SdkSettings:
                                "serving.sdk.use_settings)")
         try:
             _settings = _settings_provider()
-        except Exception as e:  # noqa: BLE001 - a bad config file or variable, said in one line
+        except Exception as e:
             raise MetricsError(f"cannot read mlcatalog's settings: {e}") from e
     return _settings
 

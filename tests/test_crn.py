@@ -125,6 +125,6 @@ def test_resolve_ref() -> None:
     with pytest.raises(CrnError, match="not a CRN"):
         resolve_ref("nope", known)
     twin = f"crn:cdp:ml:us-west-1:{ACCOUNT}:workspace:another-ws/{OBJECT}"
-    with pytest.raises(CrnError, match="ambiguous.*give the full CRN"):
+    with pytest.raises(CrnError, match=r"ambiguous.*give the full CRN"):
         resolve_ref(f"/{OBJECT}", [CML_MODEL, twin])
     assert resolve_ref("/model-deployment", [str(dev_crn("model-deployment"))]) == str(dev_crn("model-deployment"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -220,7 +220,7 @@ def relationship_values(registry: TypeRegistry, t: StructType, e: EntityRow, rel
 
 
 class _Empty:
-    rel_attrs: dict[str, Any] = {}
+    rel_attrs: ClassVar[dict[str, Any]] = {}
 
 
 _EMPTY = _Empty()

@@ -450,7 +450,7 @@ class AtlasApi:
             return handler(self.store, request)
         except AtlasError as e:
             return Reply(e.http_status, e.body())
-        except Exception:  # noqa: BLE001 - any other failure is Atlas's 500, logged with an id the caller sees
+        except Exception:
             error_id = secrets.token_hex(8)
             log.exception("internal error %s", error_id)
             return Reply(500, {"errorCode": ErrorCode.INTERNAL_ERROR.code, "errorMessage":

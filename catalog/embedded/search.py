@@ -6,7 +6,7 @@ import operator
 import re
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -35,7 +35,7 @@ DEFAULT_LIMIT = 100  # atlas.search.defaultlimit
 
 
 class _NoType:
-    rel_attrs: dict[str, Any] = {}
+    rel_attrs: ClassVar[dict[str, Any]] = {}
 
 
 _NO_TYPE = _NoType()

@@ -187,7 +187,7 @@ class GroupCommitter:
                     with self._lock:
                         self._busy = False
                 self._inflight = []  # kept on the way out of a failure: _die() fails those callers
-        except BaseException as exc:  # a bug or an interpreter shutdown: never leave a caller waiting forever
+        except BaseException as exc:  # noqa: BLE001 - a bug or a shutdown: never leave a caller waiting forever
             self._die(exc)
         finally:
             self._session.close()
@@ -216,7 +216,7 @@ class GroupCommitter:
             return
         try:
             outcomes = self._apply(live)
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever failed the batch, each op is retried alone just below
             self._rollback()
             # Each op again, alone: a bad record fails only itself, and after a lost connection (the backend
             # reconnects in begin()) the batch goes through instead of failing.
@@ -233,7 +233,7 @@ class GroupCommitter:
     def _apply_alone(self, op: _Op) -> object:
         try:
             return self._apply([op])[0]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - handed to the op's caller, as the store's own error
             self._rollback()
             return self._session.translate(exc)
 

@@ -177,7 +177,7 @@ def _pick_trusted() -> Callable[[dict[str, Any]], MetricRecord]:
         fast = _trusted_fast(dict(sample))
         if fast == MetricRecord(**sample) and fast.model_dump() == sample and list(fast.__dict__) == list(_FIELDS):
             return _trusted_fast
-    except Exception:  # a pydantic whose model internals differ: stay correct, just slower
+    except Exception:  # noqa: BLE001 - a pydantic whose model internals differ: stay correct, just slower
         pass
     return _trusted_validate
 

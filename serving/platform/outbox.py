@@ -131,7 +131,7 @@ class Replayer:
                 log.error("catalog refused outbox entry %d (%s): %s", e.seq, e.kind, err)
                 self._mark(e, "failed", str(err))
                 continue
-            except Exception as err:  # noqa: BLE001 - unexpected: keep the entry, don't spin
+            except Exception as err:
                 log.exception("outbox entry %d failed unexpectedly", e.seq)
                 self._mark(e, "pending", f"{type(err).__name__}: {err}")
                 self._wake.wait(backoff)

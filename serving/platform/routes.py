@@ -112,7 +112,7 @@ def _serving_router(platform: Platform, state: StateDb, guarded: list[Any], admi
         return await platform.stop(crn)
 
     @r.get("/api/v1/serving/outbox", dependencies=admin_only)
-    async def pending(all: bool = False) -> list[dict[str, Any]]:  # noqa: A002 - query parameter name
+    async def pending(all: bool = False) -> list[dict[str, Any]]:
         rows = await run_in_threadpool(outbox.entries, state, include_done=all)
         return [e.__dict__ for e in rows]
 

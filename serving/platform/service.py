@@ -37,9 +37,9 @@ class DeployRequest(BaseModel):
 
 class DeployResult(BaseModel):
     crn: str
-    modelCrn: str  # noqa: N815 - the CLI's --json keys, as the issue names them
-    buildCrn: str  # noqa: N815
-    accessKey: str  # noqa: N815
+    modelCrn: str
+    buildCrn: str
+    accessKey: str
     endpoint: str
 
 

@@ -8,6 +8,7 @@ any other status, or a transport error, is a failed call.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -228,7 +229,7 @@ def test_restart_of_an_idle_replica_keeps_one_request_per_replica(platform: Plat
         by_pid.setdefault(p["pid"], []).append((p["start"], p["end"]))
     for spans in by_pid.values():
         spans.sort()
-        for (_, e1), (s2, _) in zip(spans, spans[1:], strict=False):
+        for (_, e1), (s2, _) in itertools.pairwise(spans):
             assert s2 >= e1 - 0.01, f"two requests ran at once on one replica: {spans}"
 
 

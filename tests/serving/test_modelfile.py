@@ -72,5 +72,5 @@ def test_what_the_parser_cannot_take_is_a_clear_error(tmp_path: Path, source: by
 
 
 def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="cannot read model file model.py"):
+    with pytest.raises(InvalidInput, match=r"cannot read model file model\.py"):
         check_model_file(tmp_path / "absent.py", "predict", "model.py")

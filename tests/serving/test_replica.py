@@ -108,7 +108,7 @@ def ask_health(sock: socket.socket) -> dict[str, Any]:
 
 def test_a_health_frame_is_answered_and_the_connection_goes_on(
         served: tuple[socket.socket, list[Any], Replica]) -> None:
-    gateway, seen, replica = served
+    gateway, seen, _ = served
     send(gateway, {"x": 1}, time.monotonic() + 60)
     assert answer(gateway)[:1] == OK
     h = ask_health(gateway)
