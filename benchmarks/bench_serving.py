@@ -32,6 +32,7 @@ import os
 import platform
 import re
 import resource
+import secrets
 import shutil
 import signal
 import statistics
@@ -527,7 +528,8 @@ class PlatformUnderTest:
         self.store.mkdir()
         self.env = {**os.environ, "MLCATALOG_ATLAS_PASSWORD": ATLAS_PASSWORD, "MLCATALOG_STORE": str(self.store),
                     "MLCATALOG_URL": self.url, "MLCATALOG_CRN_REGION": "us-west-1",
-                    "MLCATALOG_CRN_ACCOUNT": "bench", "MLCATALOG_CRN_WORKSPACE": "bench"}
+                    "MLCATALOG_CRN_ACCOUNT": "bench", "MLCATALOG_CRN_WORKSPACE": "bench",
+                    "MLCATALOG_ADMIN_KEY": secrets.token_urlsafe(24)}
         self.env.pop("MLCATALOG_API_KEY", None)
         self.env["PYTHONPATH"] = str(REPO) + (os.pathsep + self.env["PYTHONPATH"] if self.env.get("PYTHONPATH")
                                               else "")

@@ -57,6 +57,7 @@ from catalog.atlas.models import EntitySpec, MutationResult  # noqa: E402
 from catalog.crn import CrnScope  # noqa: E402
 from catalog.registration import apply_typedefs  # noqa: E402
 from catalog.sync.engine import Catalog, SyncResult  # noqa: E402
+from mlcatalog.process import configure_process  # noqa: E402
 
 USER = "admin"
 NAMESPACE = "bench"
@@ -76,7 +77,9 @@ store_dir, port, password = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 from typedefs import load_bundled_typedefs
 from catalog.embedded.app import standalone_app
 from catalog.embedded.store import EmbeddedStore
+from mlcatalog.process import configure_process
 
+configure_process()
 store = EmbeddedStore(store_dir, load_bundled_typedefs())
 app = standalone_app(store, password=password)
 try:
@@ -382,6 +385,7 @@ def profile_syncs(tmp: Path, repo: Path) -> None:
 # main
 # --------------------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
+    configure_process()  # what every mlcatalog process (the CLI, `mlcatalog up`) sets at start-up
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", type=int, default=None, help="models in lineage.yml (default 1000)")
     ap.add_argument("--tables-per-model", type=int, default=5, help="distinct Hive tables per model (default 5)")

@@ -22,6 +22,9 @@ DEPLOYMENT_ATTRS = ["crn", "modelCrn", "modelName", "status", "modelEndpointURL"
                     "memoryMb", "createTime", "deployedTime", "metadata", "build"]
 PROJECT_ATTRS = ["crn", "gitUrl", "createTime"]
 NOT_A_LINEAGE_ENTITY = "ATLAS-404-00-011"  # Atlas's INVALID_LINEAGE_ENTITY_TYPE
+S3_SCHEMES = ("s3://", "s3a://", "s3n://")
+#: S3 entities that hold others (aws_s3_v2_container_contained): the impact of one is that of all inside it.
+S3_CONTAINERS = frozenset({"aws_s3_v2_bucket", "aws_s3_v2_directory"})
 
 
 class Project(BaseModel):
@@ -214,13 +217,21 @@ class CatalogQueries:
         if not qn:
             raise InvalidInput("qualifiedName is required")
         found = list(self.client.find_by_qualified_names("DataSet", [qn]).values())
-        if found:
+        if not qn.startswith(S3_SCHEMES) or (found and not any(h.type_name in S3_CONTAINERS for h in found)):
             return found
-        if qn.startswith(("s3://", "s3a://", "s3n://")):
-            # An S3 prefix: every directory at or under it (names carry "@namespace" after a trailing "/").
-            base = qn.split("@", 1)[0].rstrip("/")
-            return [h for h in self.client.find_by_prefix("aws_s3_v2_directory", base + "/").values()]
-        return []
+        # An S3 location: what is read may be anything inside it, so every directory and object at or under it
+        # (directories are aws_s3_v2_objects too; their names end in "/" before "@namespace").
+        path, namespace = split_s3_namespace(qn)
+        base = path.rstrip("/")
+        inside = self.client.find_by_prefix("aws_s3_v2_object", base + "/")
+        sources = {h.guid: h for h in found}
+        sources.update((h.guid, h) for name, h in inside.items()
+                       if namespace is None or name.endswith("@" + namespace))
+        if namespace is None and not path.endswith("/"):
+            # The object itself, under whatever namespace (its name is the path, then "@namespace").
+            exact = self.client.find_by_prefix("aws_s3_v2_object", path + "@")
+            sources.update((h.guid, h) for name, h in exact.items() if "/" not in name[len(path) + 1 :])
+        return list(sources.values())
 
     def _effective_classifications(self, h: EntityHeader) -> list[str]:
         lin = self.client.lineage(h.guid, "INPUT", 0)
@@ -249,6 +260,15 @@ class CatalogQueries:
         if h is None:
             raise NotFound(f"no {type_name} with CRN {crn}")
         return h
+
+
+def split_s3_namespace(qn: str) -> tuple[str, str | None]:
+    """``s3a://b/dir/@cm`` -> (``s3a://b/dir/``, ``cm``); (``qn``, None) when it has no namespace. Keys may hold
+    "@" too: only a last "@" with no "/" after it starts a namespace."""
+    path, at, namespace = qn.rpartition("@")
+    if not at or "/" in namespace or "://" not in path:
+        return qn, None
+    return path, namespace
 
 
 def _upstream_tags(lin: Lineage, base: EntityHeader) -> list[str]:

@@ -156,7 +156,7 @@ def assemble(settings: Settings, store: EmbeddedStore) -> Runtime:
     token = settings.api.token.get_secret_value() if settings.api.token else None
     auth = Auth(keys, token, admin_key)
     supervisor = Supervisor(store_dir / "replicas", metrics_url, settings.serving.replica_poll_us)
-    replayer = Replayer(state, catalog_sender(backend))
+    replayer = Replayer(state, catalog_sender(backend, state))
     platform = Platform(state, supervisor, catalog.scope, public, replayer.wake)
     gateway = ModelGateway(platform, auth, GatewayMetrics(), busy_timeout=settings.serving.busy_timeout_s,
                            request_timeout=settings.serving.request_timeout_s)

@@ -38,6 +38,9 @@ def _main() -> None:
 
     Settings come from command-line flags, then MLCATALOG_* environment variables, then the config file ($MLCATALOG_CONFIG or ./mlcatalog.toml), then defaults.
     """  # noqa: E501 (one line per paragraph, rich wraps it)
+    from mlcatalog.process import configure_process
+
+    configure_process()
 
 
 def _fail(message: str, code: int) -> typer.Exit:

@@ -104,18 +104,12 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
               atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
               as_json: Json = False) -> None:
         """Record a model build: lineage.yml as committed at HEAD → Atlas (project, build, lineage)."""
-        import gc
-
         from rich.progress import Progress
 
         from catalog.backend import BuildRequest
 
         s = _settings(atlas_url, atlas_user, atlas_password)
         catalog = _catalog(s)
-        # This process only builds: the cyclic collector would rescan the build's tens of thousands of long-lived
-        # objects again and again (a third of the parse time of a 1,000-model file). Reference counting frees the
-        # rest; the process exits right after.
-        gc.disable()
         try:
             with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
                 task = bar.add_task("writing to Atlas", total=None)

@@ -99,7 +99,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                 "memory_mb": memory_mb, "auth_enabled": not no_auth}
         res = _request("POST", url, "/api/v1/serving/deployments", body)
         if as_json:
-            typer.echo(json.dumps({k: res[k] for k in ("crn", "modelCrn", "buildCrn", "accessKey", "endpoint")}))
+            typer.echo(json.dumps({k: res.get(k) for k in ("crn", "modelCrn", "buildCrn", "accessKey", "endpoint",
+                                                             "guid")}))
             return
         typer.echo(f"deployed {model} ({replicas} replica{'s' if replicas > 1 else ''})")
         typer.echo(f"  deployment CRN: {res['crn']}")
@@ -107,6 +108,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         typer.echo(f"  build CRN:      {res['buildCrn']}")
         typer.echo(f"  access key:     {res['accessKey']}")
         typer.echo(f"  endpoint:       {res['endpoint']}")
+        typer.echo(f"  catalog guid:   {res.get('guid') or '(not recorded yet: see mlcatalog outbox)'}")
 
     @app.command("deployments")
     def deployments(url: Url = None, as_json: Json = False) -> None:
@@ -122,7 +124,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
             alive = sum(1 for r in replicas if r.get("alive"))
             restarts = sum(int(r.get("restarts") or 0) for r in replicas)
             typer.echo(f"{d['status']:<10} {d['name']:<24} {alive}/{d['replicas']} replicas  "
-                       f"{restarts} restart{'' if restarts == 1 else 's'}  {d['crn']}")
+                       f"{restarts} restart{'' if restarts == 1 else 's'}  {d['crn']}  "
+                       f"guid {d.get('catalog_guid') or '-'}")
 
     @app.command("stop")
     def stop(crn: Annotated[str, typer.Argument(metavar="CRN")], url: Url = None) -> None:

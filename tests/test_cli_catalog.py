@@ -152,6 +152,13 @@ def test_build_text_output(built: Built) -> None:
     assert any(f"{WINE_MODEL}: build v1 " in line for line in out)
     assert re.match(r"^\d+ created, 0 updated$", out[-1]), out
     assert int(out[-1].split()[0]) > 0
+    # every build is named by its CRN and by the guid Atlas's own clients address it by
+    with AtlasCatalogClient(built.atlas.url, "admin", ATLAS_PASSWORD) as client:
+        for line in out:
+            m = BUILD_LINE.match(line)
+            if m:
+                entity = client.find_entity("ml_model_build", m["crn"])
+                assert entity is not None and m["rest"].startswith(f" (guid {entity.guid})"), line
     # no HiveServer2: "declared only", said once, and not an error
     notes = [line for line in built.first.stderr.splitlines() if "declared" in line]
     assert len(notes) == 1, built.first.stderr
@@ -241,6 +248,36 @@ def test_build_with_s3_sources_records_them_as_train_inputs(built: Built, tmp_pa
                for qn in s3), inputs
     assert any("wine-quality-data/white/2020-05-11/" in qn for qn in s3), inputs
     assert not {t for t, _ in inputs} & {"hive_table"}
+    # The other model reads one file: an S3 object (in its directory chain), not a directory named after it.
+    predict = builds["Predict w/ Monitoring & Lineage"][1]
+    tree = json.loads(built.cli("lineage", predict, "--json").stdout)
+    [train] = tree["upstream"]
+    [obj] = [n for n in train["upstream"] if n["type_name"] == "aws_s3_v2_object"]
+    file_uri = "s3a://mlamairesse/wine_dataset/data/WineNewGBTDataSet.csv"
+    assert obj["qualified_name"].startswith(file_uri + "@") and obj["name"] == "WineNewGBTDataSet.csv"
+    assert not any(n["qualified_name"].startswith(file_uri + "/") for n in train["upstream"])
+    for given in (file_uri, "s3a://mlamairesse/wine_dataset/"):
+        impact = json.loads(built.cli("impact", given, "--json").stdout)
+        assert [b["crn"] for b in impact["builds"]] == [predict], given
+
+
+def test_build_notes_a_lineage_file_that_differs_from_head(built: Built, tmp_path: Path) -> None:
+    repo = make_project(tmp_path, json.dumps({"noted": {"hive_table_qualified_names": WINE_TABLES}}), name="noted")
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    (repo / "lineage.yml").write_text(json.dumps({"noted": {"hive_table_qualified_names": WINE_TABLES[:1]}}))
+    note = (f"lineage.yml in the working tree differs from HEAD {head[:12]}: the build records the committed "
+            "version (commit your change to record it)")
+    res = built.proc("build", "--project-dir", str(repo))
+    assert res.returncode == 0, res.stderr
+    assert f"note: {note}" in res.stderr.splitlines(), res.stderr
+    assert note not in res.stdout
+    as_json = built.cli("build", "--project-dir", str(repo), "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert note in json.loads(as_json.stdout)["notes"]
+    commit_file(repo, "lineage.yml", (repo / "lineage.yml").read_text())
+    committed = built.cli("build", "--project-dir", str(repo))
+    assert committed.returncode == 0 and "working tree" not in committed.stderr, committed.stderr
 
 
 # -- lineage and impact -----------------------------------------------------------------------------
@@ -261,6 +298,13 @@ def test_lineage_of_a_deployment_prints_a_tree(built: Built) -> None:
     depth = {what: next(len(line) - len(line.lstrip(" │├└─")) for line in lines if what in line)
              for what in (built.deployment_crn, built.builds[WINE_MODEL][1], WINE_TABLES[0])}
     assert depth[built.deployment_crn] < depth[built.builds[WINE_MODEL][1]] < depth[WINE_TABLES[0]]
+    # each node also gives its guid (what Atlas's official client addresses an entity by)
+    with AtlasCatalogClient(built.atlas.url, "admin", ATLAS_PASSWORD) as client:
+        for type_name, qn in (("ml_model_deployment", built.deployment_crn),
+                              ("ml_model_build", built.builds[WINE_MODEL][1]), ("hive_table", WINE_TABLES[0])):
+            entity = client.find_entity(type_name, qn)
+            assert entity is not None
+            assert any(f"{qn} (guid {entity.guid})" in line for line in lines), (qn, out)
 
 
 def test_lineage_json(built: Built) -> None:
@@ -295,6 +339,9 @@ def test_impact_of_a_table_lists_the_deployment(built: Built) -> None:
     res = built.cli("impact", "default.wineds_ext@cm")
     assert res.returncode == 0, res.stderr
     assert built.deployment_crn in res.stdout
+    with AtlasCatalogClient(built.atlas.url, "admin", ATLAS_PASSWORD) as client:
+        dep = client.find_entity("ml_model_deployment", built.deployment_crn)
+    assert dep is not None and f"{built.deployment_crn} (guid {dep.guid})" in res.stdout
     assert built.builds[WINE_MODEL][1] in res.stdout
     assert built.builds[CHURN_MODEL][1] not in res.stdout
     data = json.loads(built.cli("impact", "default.wineds_ext@cm", "--json").stdout)

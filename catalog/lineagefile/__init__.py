@@ -29,6 +29,11 @@ Rules beyond CML's documentation, chosen so that what CML would accept means the
 * Refused outright: files over 1 MiB, non-UTF-8, control characters, YAML anchors/aliases, tags other than YAML's
   standard ones, more than one document, nesting deeper than 16 levels. Problems are reported as
   ``path:line:column: message``, all of a file's at once where the YAML itself could be read.
+* A file whose name ends in ``.json`` is strict JSON (RFC 8259), not YAML: comments, trailing commas, single
+  quotes, NaN/Infinity, ``True``/``None``, malformed numbers and unquoted text are problems, each reported and then
+  read as meant so that one run lists them all (see :mod:`catalog.lineagefile.jsonnodes`). Otherwise the rules and
+  limits are the YAML ones, and a valid file gives the same models. ``lineage.yml`` itself may hold JSON (CML's
+  demo does), read as YAML.
 """
 
 from catalog.lineagefile.files import LINEAGE_FILE_NAMES, find_lineage_file, lint_paths, load_lineage_file
@@ -40,6 +45,7 @@ from catalog.lineagefile.parser import (
     MODEL_KEYS,
     S3_SOURCES_KEY,
     parse_lineage,
+    syntax_of,
 )
 from catalog.lineagefile.problems import LineageFileError, Problem
 from catalog.lineagefile.refs import HiveTableRef, S3Ref
@@ -63,4 +69,5 @@ __all__ = [
     "lint_paths",
     "load_lineage_file",
     "parse_lineage",
+    "syntax_of",
 ]

@@ -17,7 +17,8 @@ __all__ = ["lint_command", "schema_command"]
 
 
 def lint_command(paths: list[Path]) -> int:
-    """Check lineage files (a directory means its lineage.yml or lineage.yaml; none given means ``.``).
+    """Check lineage files (a directory means its lineage.yml or lineage.yaml; none given means ``.``). A file
+    named ``*.json`` is checked as strict JSON, anything else as YAML.
 
     Prints one ``path:line:column: message`` line per problem to stdout and nothing when all is well; returns the
     exit code, 0 if there were no problems, else 1.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from typing import Literal
 
+from catalog.lineagefile import jsonnodes
 from catalog.lineagefile.models import LineageFile, ModelLineage
 from catalog.lineagefile.problems import LineageFileError, Problem, quoted
 from catalog.lineagefile.refs import CONTROL_CHARS, VALUE_CONTROL_CHARS, HiveTableRef, S3Ref
@@ -34,8 +36,10 @@ __all__ = [
     "METADATA_KEY",
     "MODEL_KEYS",
     "S3_SOURCES_KEY",
+    "Syntax",
     "describe",
     "parse_lineage",
+    "syntax_of",
     "too_big_message",
 ]
 
@@ -61,20 +65,37 @@ _CONTROL = re.compile(CONTROL_CHARS)
 _VALUE_CONTROL = re.compile(VALUE_CONTROL_CHARS)
 
 
-def parse_lineage(data: bytes | str, path: str = "lineage.yml") -> LineageFile:
-    """Parse a lineage file's content; ``path`` is only used in problems and the result.
+#: How a lineage file is read: YAML (which reads JSON too, as YAML 1.1 does) or strict JSON.
+Syntax = Literal["yaml", "json"]
 
-    Raises :class:`LineageFileError` listing every problem found (YAML syntax errors end the search: nothing after
-    them can be located reliably).
+
+def syntax_of(path: str) -> Syntax:
+    """Strict JSON for a name ending in ``.json`` (what editors and ``json.load`` would check it as), else YAML."""
+    return "json" if path.lower().endswith(".json") else "yaml"
+
+
+def parse_lineage(data: bytes | str, path: str = "lineage.yml", syntax: Syntax | None = None) -> LineageFile:
+    """Parse a lineage file's content; ``path`` is used in problems and the result, and for the syntax when
+    ``syntax`` is not given (see :func:`syntax_of`).
+
+    Raises :class:`LineageFileError` listing every problem found (syntax errors that stop the reader end the
+    search: nothing after them can be located reliably).
     """
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
         raise LineageFileError([Problem(path, 1, 1, too_big_message(size))])
+    walker = _Walker(path)
     try:
-        root = compose(decode(data))
+        if (syntax or syntax_of(path)) == "json":
+            root, lenient = jsonnodes.compose(decode(data, "JSON"))
+            walker.problems.extend(Problem(path, p.line, p.column, p.message) for p in lenient)
+        else:
+            root = compose(decode(data))
     except YamlError as exc:
         raise LineageFileError([Problem(path, exc.line, exc.column, exc.message)]) from None
-    walker = _Walker(path)
+    except jsonnodes.JsonError as exc:
+        problems = [Problem(path, p.line, p.column, p.message) for p in exc.problems]
+        raise LineageFileError(sorted(problems, key=lambda p: (p.line, p.column))) from None
     models = walker.file(root)
     if walker.problems:
         raise LineageFileError(sorted(walker.problems, key=lambda p: (p.line, p.column)))

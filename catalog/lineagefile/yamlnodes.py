@@ -127,8 +127,12 @@ class YamlError(Exception):
         self.message = message
 
 
-def decode(data: bytes | str) -> str:
-    """The text of a lineage file: UTF-8 (an initial BOM is dropped) holding only characters YAML allows."""
+def decode(data: bytes | str, refuser: str = "YAML") -> str:
+    """The text of a lineage file: UTF-8 (an initial BOM is dropped) holding only characters YAML allows.
+
+    JSON files are held to the same set, which keeps control characters (raw tabs and line breaks aside) out of
+    the JSON reader; ``refuser`` names who refuses a character in the message.
+    """
     if isinstance(data, bytes):
         if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             raise YamlError(1, 1, "expected UTF-8 text, found a UTF-16 byte order mark; save the file as UTF-8")
@@ -150,7 +154,7 @@ def decode(data: bytes | str) -> str:
         if code < 0x20 or 0x7F <= code <= 0x9F:
             message = f"expected text, found control character U+{code:04X} (is this a binary file?)"
         else:
-            message = f"expected text, found character U+{code:04X}, which YAML does not allow"
+            message = f"expected text, found character U+{code:04X}, which {refuser} does not allow"
         raise YamlError(line, column, message)
     return text
 

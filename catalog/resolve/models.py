@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["HiveColumn", "HiveTableInfo", "HiveTableType", "S3PrefixInfo"]
+__all__ = ["HiveColumn", "HiveTableInfo", "HiveTableType", "S3Kind", "S3PrefixInfo"]
 
 #: Hive metastore table types (Atlas ``hive_table.tableType`` uses the same strings).
 HiveTableType = Literal["MANAGED_TABLE", "EXTERNAL_TABLE", "VIRTUAL_VIEW", "MATERIALIZED_VIEW"]
@@ -65,13 +65,20 @@ class HiveTableInfo(_Frozen):
         return f"{self.db}.{self.table}@{namespace}"
 
 
+#: What an S3 URI named: a prefix (a directory, possibly holding only a marker) or exactly one object.
+S3Kind = Literal["prefix", "object"]
+
+
 class S3PrefixInfo(_Frozen):
-    """Objects under an S3 prefix (directory markers, i.e. zero-byte keys ending in ``/``, are not counted)."""
+    """Objects under an S3 prefix (directory markers, i.e. zero-byte keys ending in ``/``, are not counted), or the
+    single object the URI names (``kind == "object"``: nothing was under it as a directory, its key exists)."""
 
     scheme: Literal["s3", "s3a", "s3n"]
     bucket: str
     #: The key part of the URI as given (no leading ``/``); ``""`` for a whole bucket.
     prefix: str
+    #: The catalog records an object as an ``aws_s3_v2_object``, not as a directory named after it.
+    kind: S3Kind = "prefix"
     object_count: int = Field(ge=0)
     total_size_bytes: int = Field(ge=0)
     #: Newest ``LastModified`` in epoch milliseconds; None when only directory markers exist.

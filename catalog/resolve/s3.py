@@ -3,8 +3,9 @@
 ``S3Resolver.describe_prefix(uri)`` checks the bucket (``HeadBucket``) and sums the objects under the prefix
 (``ListObjectsV2``, paginated). The key part of the URI is a directory: ``s3a://b/wine/data`` covers
 ``wine/data/...`` but not ``wine/data_old/...``; if nothing is under it, a single object with exactly that key
-counts (a table location may name one file). Directory markers (zero-byte keys ending in ``/``, as s3a writes
-for an empty directory) prove the prefix exists but are not counted as objects.
+counts (a table location may name one file), and the result's ``kind`` says it is an object. Directory markers
+(zero-byte keys ending in ``/``, as s3a writes for an empty directory) prove the prefix exists but are not counted
+as objects.
 
 Needs ``boto3``.
 """
@@ -28,7 +29,7 @@ from catalog.resolve.errors import (
     S3RequestFailed,
     S3Unavailable,
 )
-from catalog.resolve.models import S3PrefixInfo
+from catalog.resolve.models import S3Kind, S3PrefixInfo
 
 __all__ = ["S3Config", "S3PrefixInfo", "S3Resolver", "S3Scheme", "parse_s3_uri"]
 
@@ -115,7 +116,8 @@ class S3Resolver:
 
     # -- public API -----------------------------------------------------------------------------------------
     def describe_prefix(self, uri: str) -> S3PrefixInfo:
-        """Object count, total size and newest modification time under ``uri``."""
+        """Object count, total size and newest modification time under ``uri`` (``kind`` "object" when it names
+        a single object rather than a prefix)."""
         scheme, bucket, key = parse_s3_uri(uri)
         with self._mapped_errors(bucket):
             client = self._s3()
@@ -125,6 +127,7 @@ class S3Resolver:
         count = size = 0
         newest: int | None = None
         seen = False
+        kind: S3Kind = "prefix"
         with self._mapped_errors(bucket):
             for page in client.get_paginator("list_objects_v2").paginate(
                 Bucket=bucket, Prefix=directory, PaginationConfig={"PageSize": self.config.page_size}
@@ -140,12 +143,12 @@ class S3Resolver:
             if not seen and directory != key:
                 head = self._head_object(client, bucket, key)
                 if head is not None:
-                    seen, count, size = True, 1, int(head.get("ContentLength", 0))
+                    seen, count, size, kind = True, 1, int(head.get("ContentLength", 0)), "object"
                     newest = _max_ms(None, head["LastModified"])
         if not seen:
             raise PrefixNotFound(bucket, key)
         return S3PrefixInfo(scheme=scheme, bucket=bucket, prefix=key, object_count=count, total_size_bytes=size,
-                            newest_modified_ms=newest)
+                            newest_modified_ms=newest, kind=kind)
 
     # -- plumbing -------------------------------------------------------------------------------------------
     def _s3(self) -> Any:

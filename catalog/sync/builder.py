@@ -1,12 +1,13 @@
 """Turn a project's lineage (plus what HiveServer2 and S3 said) into the desired Atlas entity graph.
 
 Naming follows Atlas's hooks so our entities meet theirs: ``db@ns``, ``db.table@ns``, ``db.table.col@ns``,
-``db.table@ns_storage``, S3 v2 buckets ``s3a://bucket@ns`` and one directory per path segment
-``s3a://bucket/a/b/@ns``. ML entities are named by their CRN.
+``db.table@ns_storage``, S3 v2 buckets ``s3a://bucket@ns``, one directory per path segment ``s3a://bucket/a/b/@ns``
+and objects ``s3a://bucket/a/b/file.csv@ns``. ML entities are named by their CRN.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,7 @@ class BuildInput:
     lineage_digest: str
     metadata: tuple[tuple[str, str], ...]
     tables: tuple[str, ...]  # table qualified names
-    s3_dirs: tuple[str, ...]  # deepest S3 directory qualified names (see s3_directories)
+    s3_inputs: tuple[str, ...]  # S3 qualified names read: deepest directories (s3_directories) or objects (s3_object)
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,43 @@ def s3_directories(graph: Graph, scheme: str, bucket: str, key: str, namespace: 
     return deepest
 
 
+def s3_object(graph: Graph, scheme: str, bucket: str, key: str, namespace: str, *, size: int | None = None,
+              modified_ms: int | None = None) -> str:
+    """Add an aws_s3_v2_object for the object ``key`` (no trailing ``/``), contained in its directory chain (added
+    by :func:`s3_directories`); returns its qualifiedName. ``size`` and ``modified_ms``: what S3 said, if asked."""
+    directory, _, name = key.rpartition("/")
+    parent = s3_directories(graph, scheme, bucket, directory, namespace)
+    attrs: dict[str, Any] = {"name": name, "bucketName": bucket}
+    # Left out when unknown, so that recording a declared object never erases what an earlier build read from S3.
+    if size is not None:
+        attrs["size"] = size
+    if modified_ms is not None:
+        attrs["lastModifiedTime"] = modified_ms
+    qn = f"{scheme}://{bucket}/{key}@{namespace}"
+    depth = sum(1 for segment in directory.split("/") if segment)  # one layer above its deepest directory
+    graph.add(Desired("aws_s3_v2_object", qn, L_S3_DIR + depth, attributes=attrs,
+                      relationships={"container": _ref(s3_type(parent), parent)}))
+    return qn
+
+
+#: The last segment of a file's key: a name, then an extension with a letter (wine.csv, part-0.snappy.parquet,
+#: model.h5), unlike directory names such as 2020-05-11, v1.2 or .staging.
+_FILE_NAME = re.compile(r"[^/]*[^/.]\.[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*")
+
+
+def looks_like_object(key: str) -> bool:
+    """Whether a key S3 was not asked about (or did not know) names an object rather than a prefix: no trailing
+    ``/`` and a last segment that looks like a file name. S3's own answer, when there is one, wins."""
+    return _FILE_NAME.fullmatch(key.rpartition("/")[2]) is not None
+
+
 def s3_type(qn: str) -> str:
-    """aws_s3_v2_bucket for ``s3a://bucket@ns``, aws_s3_v2_directory for ``s3a://bucket/dir/@ns``."""
-    return "aws_s3_v2_directory" if "/" in qn.split("://", 1)[1].split("@")[0] else "aws_s3_v2_bucket"
+    """aws_s3_v2_bucket for ``s3a://bucket@ns``, aws_s3_v2_directory for ``s3a://bucket/dir/@ns``,
+    aws_s3_v2_object for ``s3a://bucket/dir/file.csv@ns``."""
+    path = qn.split("://", 1)[-1].rsplit("@", 1)[0]  # keys may hold "@"; namespaces do not
+    if "/" not in path:
+        return "aws_s3_v2_bucket"
+    return "aws_s3_v2_directory" if path.endswith("/") else "aws_s3_v2_object"
 
 
 def split_s3(uri: str) -> tuple[str, str, str] | None:
@@ -216,7 +251,7 @@ def add_build(graph: Graph, p: ProjectInput, b: BuildInput) -> None:
         relationships={"project": _ref("ml_project", p.crn)}))
     inputs = [_ref("ml_project", p.crn)]
     inputs += [_ref("hive_table", qn) for qn in b.tables]
-    inputs += [_ref(s3_type(qn), qn) for qn in b.s3_dirs]
+    inputs += [_ref(s3_type(qn), qn) for qn in b.s3_inputs]
     graph.add(Desired("ml_model_train_build_process", f"{b.crn}:train", L_TRAIN, attributes={
         "name": f"train {b.model_name} v{b.version}", "userName": b.author,
     }, relationships={"inputs": inputs, "outputs": [_ref("ml_model_build", b.crn)]}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from catalog.atlas.models import EntityHeader
 from catalog.crn import CrnScope
 from catalog.errors import InvalidInput, Unresolved
 from catalog.identity import build_crn, committed_lineage, model_crn, project_input
-from catalog.lineagefile import ModelLineage
+from catalog.lineagefile import ModelLineage, S3Ref
 from catalog.registration import apply_typedefs
 from catalog.resolve.errors import ResolveError, is_not_found, to_catalog_error
 from catalog.sync import diff
@@ -33,9 +34,11 @@ from catalog.sync.builder import (
     add_deployment,
     add_project,
     add_table,
+    looks_like_object,
     s3_directories,
+    s3_object,
 )
-from catalog.sync.git import read_head
+from catalog.sync.git import GitHead, read_head, uncommitted
 from catalog.sync.graph import Graph
 
 log = logging.getLogger(__name__)
@@ -117,6 +120,18 @@ def _facts(info: Any) -> TableFacts:
     )
 
 
+def working_tree_note(head: GitHead) -> str | None:
+    """A note when the lineage file in the working tree is not the one committed at ``head``, which is what a build
+    records: an author who edited it and forgot to commit would otherwise think the edit was recorded."""
+    file = head.root / head.lineage_path
+    where = f"HEAD {head.commit[:12]}: the build records the committed version"
+    if not os.path.lexists(file):
+        return f"{head.lineage_path} is deleted in the working tree but committed at {where}"
+    if uncommitted(head.root, file, head.commit) is None:
+        return None
+    return f"{head.lineage_path} in the working tree differs from {where} (commit your change to record it)"
+
+
 def _iso(ms: int | None) -> str:
     return "" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -155,6 +170,10 @@ class Catalog:
             raise InvalidInput(f"{head.lineage_path}: the file declares no models")
         self.ensure_typedefs()
         result = SyncResult(commit=head.commit)
+        if commit == "HEAD":  # a build replayed at a named commit is not expected to match the working tree
+            note = working_tree_note(head)
+            if note is not None:
+                result.notes.append(note)
         project = project_input(self.scope, project_dir, head)
         result.project_crn = project.crn
         graph = Graph()
@@ -165,7 +184,7 @@ class Catalog:
         selected = [m for m in selected if not builds[m.name].reused]
         stale: list[tuple[str, str]] = []
         known = self._resolve_tables(graph, selected, allow_unresolved, result.notes, stale)
-        s3_dirs, s3_meta = self._resolve_s3(graph, selected, allow_unresolved, result.notes)
+        s3_inputs, s3_meta = self._resolve_s3(graph, selected, allow_unresolved, result.notes)
         for m in selected:
             v = builds[m.name]
             if v.written:
@@ -177,7 +196,7 @@ class Catalog:
                 author=head.author, commit_time_ms=head.commit_time_ms, lineage_path=head.lineage_path,
                 lineage_digest=lineage_digest(m), metadata=tuple(sorted(metadata.items())),
                 tables=tuple(t.qualified_name for t in m.hive_tables),
-                s3_dirs=tuple(s3_dirs[s.uri] for s in m.s3_sources)))
+                s3_inputs=tuple(s3_inputs[s.uri] for s in m.s3_sources)))
         result.builds = [BuiltModel(name, v.model_crn, v.build_crn, v.version, v.new) for name, v in builds.items()]
         self._write(graph, result, progress, known, stale)
         found = self.client.find_by_qualified_names("ml_model_build", [b.build_crn for b in result.builds])
@@ -226,18 +245,23 @@ class Catalog:
             if facts is not None and h is not None:
                 stale.extend(_stale_parts(h, graph, qn))
         if problems:
-            raise Unresolved(problems + ["(use --allow-unresolved to record them as declared)"])
+            raise Unresolved([*problems, "(use --allow-unresolved to record them as declared)"])
         if declared_note:
             notes.append("no HiveServer2 configured: tables not already in Atlas are recorded as declared")
         return known
 
     def _resolve_s3(self, graph: Graph, models: list[ModelLineage], allow_unresolved: bool,
                     notes: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Add the models' S3 sources to the graph: an object (what S3 said is one, or, unresolved, what looks like a
+        file) or the deepest directory of a prefix. Returns uri -> the build input's qualifiedName, and the
+        ``s3 <uri>`` build metadata of what S3 described."""
         refs = {s.uri: s for m in models for s in m.s3_sources}
-        dirs: dict[str, str] = {}
+        inputs: dict[str, str] = {}
         meta: dict[str, str] = {}
         problems: list[str] = []
-        for uri, ref in refs.items():
+        described: dict[str, Any] = {}  # uri -> what S3 said, None when nothing could be asked or it was not found
+        for uri in refs:
+            info: Any = None
             if self.s3 is not None:
                 try:
                     info = self.s3.describe_prefix(uri)
@@ -250,12 +274,35 @@ class Catalog:
                         problems.append(f"s3 source {uri}: {e}")
                         continue
                     notes.append(f"s3 source {uri} not found: recorded as declared")
-            dirs[uri] = s3_directories(graph, ref.scheme, ref.bucket, ref.prefix, self.namespace)
+            described[uri] = info
         if problems:
-            raise Unresolved(problems + ["(use --allow-unresolved to record them as declared)"])
+            raise Unresolved([*problems, "(use --allow-unresolved to record them as declared)"])
+        recorded = self._recorded_objects([ref for uri, ref in refs.items() if described[uri] is None])
+        for uri, ref in refs.items():
+            info = described[uri]
+            if info is not None and info.kind == "object":
+                inputs[uri] = s3_object(graph, ref.scheme, ref.bucket, ref.prefix, self.namespace,
+                                        size=info.total_size_bytes, modified_ms=info.newest_modified_ms)
+            elif info is None and (uri in recorded or looks_like_object(ref.prefix)):
+                inputs[uri] = s3_object(graph, ref.scheme, ref.bucket, ref.prefix, self.namespace)
+            else:
+                inputs[uri] = s3_directories(graph, ref.scheme, ref.bucket, ref.prefix, self.namespace)
         if refs and self.s3 is None:
             notes.append("no S3 endpoint configured: S3 sources are recorded as declared")
-        return dirs, meta
+        return inputs, meta
+
+    def _recorded_objects(self, refs: list[S3Ref]) -> set[str]:
+        """The URIs of S3 sources nobody could look up that Atlas has as an object: what an earlier build learnt from
+        S3 (or another tool recorded) beats guessing from the name, and a rebuild without S3 then writes nothing.
+
+        A directory recorded under the name is not evidence the other way: builds before objects were told apart
+        recorded ``data/wine.csv`` as a directory ``data/wine.csv/``, and that record is what is being corrected."""
+        names = {f"{ref.scheme}://{ref.bucket}/{ref.prefix}@{self.namespace}": ref.uri
+                 for ref in refs if ref.prefix and not ref.prefix.endswith("/")}
+        if not names:
+            return set()
+        found = self.client.find_by_qualified_names("aws_s3_v2_object", list(names))
+        return {names[qn] for qn, h in found.items() if h.type_name == "aws_s3_v2_object"}
 
     def _versions(self, project_crn: str, models: list[ModelLineage], commit: str, *, reuse_unchanged: bool
                   ) -> dict[str, _Version]:

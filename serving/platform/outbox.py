@@ -44,9 +44,10 @@ class OutboxEntry:
     last_error: str | None
 
 
-def catalog_sender(catalog: CatalogBackend) -> Callable[[str, dict[str, Any]], None]:
+def catalog_sender(catalog: CatalogBackend, state: StateDb | None = None) -> Callable[[str, dict[str, Any]], None]:
     """The replayer's ``send``: an entry written into ``catalog``. An outage is retried; a catalog that refuses
-    the entry's content has refused it for good."""
+    the entry's content has refused it for good. With ``state``, a delivered deployment's guid in the catalog is
+    kept on its row there (what Atlas's own clients address it by)."""
 
     def send(kind: str, payload: dict[str, Any]) -> None:
         try:
@@ -54,7 +55,11 @@ def catalog_sender(catalog: CatalogBackend) -> Callable[[str, dict[str, Any]], N
                 catalog.record_build(BuildRequest(project_dir=payload["project_dir"], models=[payload["model"]],
                                                   commit=payload["commit"], allow_unresolved=True))
             elif kind == "deployment":
-                catalog.record_deployment(DeploymentRecord.model_validate(payload))
+                written = catalog.record_deployment(DeploymentRecord.model_validate(payload))
+                if state is not None and written.guid:
+                    with state.tx() as c:
+                        c.execute("UPDATE deployment SET catalog_guid = ? WHERE crn = ?", (written.guid,
+                                                                                            payload["crn"]))
             else:
                 raise Permanent(f"unknown outbox entry kind {kind!r}")
         except UpstreamUnavailable as e:

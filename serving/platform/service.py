@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -21,6 +22,7 @@ from serving.platform.supervisor import DeploymentSpec, Supervisor
 log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_REPLICAS = 16
+CATALOG_GUID_WAIT_S = 5.0
 
 
 class DeployRequest(BaseModel):
@@ -41,6 +43,7 @@ class DeployResult(BaseModel):
     buildCrn: str
     accessKey: str
     endpoint: str
+    guid: str | None = None  # the deployment entity in the catalog; None while the outbox has not delivered it
 
 
 class DeploymentInfo(BaseModel):
@@ -59,6 +62,7 @@ class DeploymentInfo(BaseModel):
     endpoint: str
     create_time_ms: int
     deployed_time_ms: int
+    catalog_guid: str | None = None
     replica_status: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -80,7 +84,7 @@ class Platform:
                               replicas=d["replicas"], cpu_millicores=d["cpu_millicores"], memory_mb=d["memory_mb"],
                               auth_enabled=bool(d["auth_enabled"]), access_key=d["access_key"], endpoint=self.endpoint,
                               create_time_ms=d["create_time_ms"], deployed_time_ms=d["deployed_time_ms"],
-                              replica_status=self.supervisor.replicas(d["crn"]))
+                              catalog_guid=d["catalog_guid"], replica_status=self.supervisor.replicas(d["crn"]))
 
     def list(self) -> list[DeploymentInfo]:
         rows = self.state.conn().execute("SELECT * FROM deployment ORDER BY create_time_ms").fetchall()
@@ -172,7 +176,18 @@ class Platform:
         self.by_access_key[d["access_key"]] = d
         self._set_status(d, "deployed")
         return DeployResult(crn=crn, modelCrn=model_crn, buildCrn=build_crn, accessKey=d["access_key"],
-                            endpoint=self.endpoint)
+                            endpoint=self.endpoint, guid=await self._catalog_guid(crn))
+
+    async def _catalog_guid(self, crn: str, wait_s: float = CATALOG_GUID_WAIT_S) -> str | None:
+        """The deployment's guid in the catalog, waiting a moment for the outbox to deliver it (it usually has,
+        by the time the replicas are up); None when the catalog is slow or down (the outbox keeps trying)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            row = self.state.conn().execute("SELECT catalog_guid FROM deployment WHERE crn = ?", (crn,)).fetchone()
+            guid = row[0] if row is not None else None
+            if guid or time.monotonic() >= deadline:
+                return str(guid) if guid else None
+            await asyncio.sleep(0.05)
 
     @staticmethod
     def _spec(d: dict[str, Any]) -> DeploymentSpec:

@@ -62,6 +62,10 @@ MIGRATIONS: list[Migration] = [
     Migration(2, "admin_api_keys", """
     ALTER TABLE api_key ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
     """),
+    # the deployment entity's guid in the catalog, once the outbox has delivered it (Atlas's clients need it)
+    Migration(3, "deployment_catalog_guid", """
+    ALTER TABLE deployment ADD COLUMN catalog_guid TEXT;
+    """),
 ]
 
 

@@ -69,6 +69,9 @@ EXPECTED_PROBLEMS = {
         'tables_not_a_list.yml:3:31: expected a list of qualified names like "db.table@namespace", '
         'got "default.telco_churn@cm"; write a single one as a list: ["default.telco_churn@cm"]',
     ],
+    "trailing_comma.json": [
+        "trailing_comma.json:5:40: trailing comma after the last item of the array; JSON does not allow one",
+    ],
     "top_level_scalar.yml": [
         "top_level_scalar.yml:2:1: expected a mapping of model names to their lineage (or a list of them), "
         'got "default.wineds_ext@cm"',
@@ -378,7 +381,7 @@ def test_hive_table_ref() -> None:
     assert table.qualified_name == "default.wineds@cm"
     with pytest.raises(ValidationError):
         HiveTableRef(db="default;", table="t", namespace="cm")
-    with pytest.raises(ValueError, match='got "default.wineds"$'):
+    with pytest.raises(ValueError, match=r'got "default\.wineds"$'):
         HiveTableRef.parse("default.wineds")
     with pytest.raises(ValidationError):
         table.db = "other"  # frozen

@@ -26,6 +26,7 @@ def test_prefix_stats_are_exact(s3_resolver: S3Resolver, wine_objects: Uploaded,
     assert info.scheme == uri.split("://")[0]
     assert info.prefix == uri.split(WINE_BUCKET + "/")[1]
     assert info.object_count == len(WINE_OBJECTS) == 3
+    assert info.kind == "prefix"
     assert info.total_size_bytes == sum(len(b) for b in WINE_OBJECTS.values())
     assert info.newest_modified_ms is not None
     last_before, last_after = max(wine_objects.put_times[k] for k in WINE_OBJECTS)
@@ -57,12 +58,16 @@ def test_pagination_gives_the_same_totals(s3_config: S3Config, wine_objects: Upl
 
 def test_single_object_uri(s3_resolver: S3Resolver) -> None:
     info = s3_resolver.describe_prefix(f"s3a://{WINE_BUCKET}/stats/sub/b.csv")
-    assert (info.object_count, info.total_size_bytes) == (1, 200)
+    assert (info.object_count, info.total_size_bytes, info.kind) == (1, 200, "object")
+    assert info.newest_modified_ms is not None
+    # The same key as a directory ("b.csv/") is not the object.
+    with pytest.raises(PrefixNotFound):
+        s3_resolver.describe_prefix(f"s3a://{WINE_BUCKET}/stats/sub/b.csv/")
 
 
 def test_directory_marker_only_exists_with_zero_objects(s3_resolver: S3Resolver) -> None:
     info = s3_resolver.describe_prefix(f"s3a://{WINE_BUCKET}/markers/empty")
-    assert (info.object_count, info.total_size_bytes, info.newest_modified_ms) == (0, 0, None)
+    assert (info.object_count, info.total_size_bytes, info.newest_modified_ms, info.kind) == (0, 0, None, "prefix")
 
 
 def test_missing_prefix(s3_resolver: S3Resolver) -> None:

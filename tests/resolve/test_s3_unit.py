@@ -118,8 +118,10 @@ def test_stats_markers_and_single_object_fallback() -> None:
         info = r.describe_prefix("s3://b-1/d")
         assert (info.object_count, info.total_size_bytes) == (2, 7)  # the marker is not an object
         assert info.newest_modified_ms == int(t1.timestamp() * 1000)
+        assert info.kind == "prefix"
         one = r.describe_prefix("s3a://b-1/f.csv")
         assert (one.object_count, one.total_size_bytes, one.newest_modified_ms) == (1, 9, int(t2.timestamp() * 1000))
+        assert one.kind == "object"  # recorded as an object, not as a directory "f.csv/"
         with pytest.raises(PrefixNotFound) as ei:
             r.describe_prefix("s3a://b-1/no")
         assert ei.value.code == "s3.prefix_not_found"

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import httpx
 import pytest
 
 from serving.platform.pool import replica_health
-from tests.conftest import free_port
+from tests.servers import free_port, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "test-admin-key-0123456789"  # the platform's administrative credential in these tests
@@ -65,19 +64,14 @@ def start_platform(store: Path, extra_env: dict[str, str] | None = None) -> Plat
     with log.open("wb") as f:
         proc = subprocess.Popen([sys.executable, "-m", "mlcatalog", "up", "--port", str(port)], env=env, stdout=f,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"mlcatalog up exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/atlas/admin/status", auth=("admin", "pw"),
-                         timeout=1).status_code == 200:
-                return Platform(f"http://127.0.0.1:{port}", store, proc, env, log)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("mlcatalog up did not start")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/atlas/admin/status", timeout=60, auth=("admin", "pw"), proc=proc,
+                  logs=lambda: log.read_text()[-2000:])
+    except RuntimeError:
+        kill_pids([proc.pid])
+        proc.wait()
+        raise
+    return Platform(f"http://127.0.0.1:{port}", store, proc, env, log)
 
 
 def git(repo: Path, *args: str) -> None:
@@ -132,24 +126,6 @@ def commit_change(project: Path, name: str, text: str, message: str = "change") 
     (project / name).write_text(text)
     git(project, "add", name)
     git(project, "-c", "user.name=ds", "-c", "user.email=ds@example.com", "commit", "-q", "-m", message)
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1,
-               what: str = "condition") -> object:
-    """Poll ``predicate`` until it returns something truthy; its value, or AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            last = predicate()
-        except (httpx.HTTPError, OSError, ValueError, KeyError) as e:
-            last = e
-        else:
-            if last:
-                return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
 
 
 def replica_socket(p: Platform, crn: str, replica_id: str) -> Path:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.servers import wait_until
 from tests.serving.conftest import (
     Platform,
     auth,
@@ -24,7 +25,6 @@ from tests.serving.conftest import (
     health,
     make_project,
     start_platform,
-    wait_until,
 )
 
 SLOW = "Slow Model"

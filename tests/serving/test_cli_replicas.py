@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.servers import wait_until
 from tests.serving.conftest import (
     Platform,
     auth,
@@ -19,7 +20,6 @@ from tests.serving.conftest import (
     get_deployment,
     make_project,
     start_platform,
-    wait_until,
 )
 
 MODEL_PY = '''
@@ -51,7 +51,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def deployments_line(p: Platform, key: str, crn: str) -> str:
     out = p.cli("deployments", env={"MLCATALOG_API_KEY": key}).stdout
-    return next(line for line in out.splitlines() if line.endswith(crn))
+    return next(line for line in out.splitlines() if f"  {crn}  guid " in line)
 
 
 def test_deployments_shows_the_restart_of_a_killed_replica(platform: Platform, key: str, project: Path) -> None:

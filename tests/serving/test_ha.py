@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from serving.examples.wine.data import FEATURES, feature_string, generate
+from tests.servers import wait_until
 from tests.serving.conftest import (
     Platform,
     auth,
@@ -29,7 +30,6 @@ from tests.serving.conftest import (
     health,
     make_project,
     pid_alive,
-    wait_until,
 )
 
 WINE_MODEL = "Predict w/ Monitoring & Lineage"

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.embedded._server_proc import REPO_ROOT, SCRIPT, ServerProcess
+from tests.servers import wait_until
 from tests.serving.conftest import (
     Platform,
     auth,
@@ -32,7 +33,6 @@ from tests.serving.conftest import (
     pid_alive,
     replica_pids,
     start_platform,
-    wait_until,
 )
 
 PASSWORD = "pw"  # start_platform's MLCATALOG_ATLAS_PASSWORD

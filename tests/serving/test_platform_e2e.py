@@ -40,7 +40,7 @@ def call(platform: Platform, key: str | None, access_key: str, request: Any) -> 
 
 def test_deploy_returns_crns_and_serves_predictions(platform: Platform, deployment: dict[str, Any],
                                                     api_key: str) -> None:
-    assert set(deployment) == {"crn", "modelCrn", "buildCrn", "accessKey", "endpoint"}
+    assert set(deployment) == {"crn", "modelCrn", "buildCrn", "accessKey", "endpoint", "guid"}
     crns = [parse_crn(deployment[k]) for k in ("crn", "modelCrn", "buildCrn")]
     assert {c.workspace for c in crns} == {"ws"} and {c.region for c in crns} == {"us-west-1"}
     assert deployment["endpoint"] == f"{platform.url}/model"
@@ -158,6 +158,13 @@ def test_catalog_shows_the_deployment_with_lineage(platform: Platform, deploymen
     headers = {"Authorization": f"Bearer {api_key}"}
     d = httpx.get(f"{platform.url}/api/v1/deployments/{deployment['crn']}", headers=headers, timeout=30).json()
     assert d["status"] == "deployed" and d["build_crn"] == deployment["buildCrn"]
+    # the guid the deploy command gave (the catalog answered at once) is the catalog entity's; listings show it
+    assert deployment["guid"] == d["guid"]
+    listing = {x["crn"]: x for x in json.loads(platform.cli("deployments", "--json",
+                                                            env={"MLCATALOG_API_KEY": api_key}).stdout)}
+    assert listing[deployment["crn"]]["catalog_guid"] == d["guid"]
+    text = platform.cli("deployments", env={"MLCATALOG_API_KEY": api_key}).stdout
+    assert f"{deployment['crn']}  guid {d['guid']}" in text
     assert d["model_crn"] == deployment["modelCrn"] and d["endpoint_url"] == deployment["endpoint"]
     assert (d["replicas"], d["cpu_millicores"], d["memory_mb"]) == (2, 1000, 2048)  # --replicas 2, the defaults
     assert d["deployed_time"] >= d["create_time"] > 0

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.servers import wait_until
 from tests.serving.conftest import (
     Platform,
     auth,
@@ -21,7 +22,6 @@ from tests.serving.conftest import (
     make_project,
     replica_pids,
     start_platform,
-    wait_until,
 )
 
 MODEL_PY = '''

@@ -12,8 +12,8 @@ from catalog.atlas.models import EntitySpec, ObjectRef
 from catalog.crn import parse_crn
 from catalog.errors import InvalidInput
 from catalog.sync.builder import DeploymentInput
-from catalog.sync.engine import Catalog
-from tests.sync.conftest import CountingClient, commit_file
+from catalog.sync.engine import Catalog, SyncResult
+from tests.sync.conftest import CountingClient, commit_file, git
 
 WINE = json.dumps({"Predict w/ Monitoring & Lineage": {
     "hive_table_qualified_names": ["default.wineds_ext_nolabel@cm", "default.wineds_ext@cm"]}}, indent=2)
@@ -77,6 +77,51 @@ def test_uncommitted_changes_are_not_read(make_project: Callable[..., Path], cat
     (repo / "lineage.yml").write_text(json.dumps({"other model": {}}))
     res = catalog.build(repo)
     assert [b.model_name for b in res.builds] == [MODEL]
+
+
+def _working_tree_notes(res: SyncResult) -> list[str]:
+    return [n for n in res.notes if "working tree" in n]
+
+
+def test_a_lineage_file_that_differs_from_head_is_noted(make_project: Callable[..., Path],
+                                                        catalog: Catalog) -> None:
+    repo = make_project(WINE, name="noted")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert _working_tree_notes(catalog.build(repo)) == []  # committed as it is: nothing to say
+
+    (repo / "lineage.yml").write_text(WINE.replace("wineds_ext@cm", "wineds_v2@cm"))
+    res = catalog.build(repo)
+    assert _working_tree_notes(res) == [
+        f"lineage.yml in the working tree differs from HEAD {head[:12]}: the build records the committed version "
+        "(commit your change to record it)"]
+    assert res.commit == head and (res.creates, res.updates) == (0, 0)  # and the build is the committed one
+
+    (repo / "lineage.yml").unlink()
+    assert _working_tree_notes(catalog.build(repo)) == [
+        f"lineage.yml is deleted in the working tree but committed at HEAD {head[:12]}: the build records the "
+        "committed version"]
+
+    git(repo, "checkout", "--", "lineage.yml")
+    assert _working_tree_notes(catalog.build(repo)) == []
+    # A build replayed at a named commit is not about the working tree.
+    (repo / "lineage.yml").write_text(json.dumps({"other model": {}}))
+    assert _working_tree_notes(catalog.build(repo, commit=head)) == []
+
+
+def test_working_tree_note_in_a_project_sub_directory(make_project: Callable[..., Path], catalog: Catalog) -> None:
+    repo = make_project("{}", name="mono-repo", file_name="README.json")
+    (repo / "churn").mkdir()
+    commit = commit_file(repo, "churn/lineage.yaml", WINE)
+    (repo / "churn" / "lineage.yaml").write_text(WINE + "\n# edited\n")
+    res = catalog.build(repo / "churn")
+    assert _working_tree_notes(res) == [
+        f"churn/lineage.yaml in the working tree differs from HEAD {commit[:12]}: the build records the committed "
+        "version (commit your change to record it)"]
+    # Staged is not committed either; only a commit makes the note go.
+    git(repo, "add", "churn/lineage.yaml")
+    assert len(_working_tree_notes(catalog.build(repo / "churn"))) == 1
+    commit_file(repo, "churn/lineage.yaml", WINE + "\n# edited\n")
+    assert _working_tree_notes(catalog.build(repo / "churn")) == []
 
 
 def test_bad_inputs_are_clear_errors(make_project: Callable[..., Path], catalog: Catalog, tmp_path: Path) -> None:

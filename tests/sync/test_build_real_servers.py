@@ -7,9 +7,11 @@ uploaded with boto3; the Hive tables are EXTERNAL over ``s3a://wine-bucket/wine/
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ from catalog.atlas.client import AtlasCatalogClient
 from catalog.atlas.models import EntitySpec, MutationResult
 from catalog.crn import CrnScope
 from catalog.errors import CatalogError, InvalidInput, Unresolved
+from catalog.queries import CatalogQueries
 from catalog.resolve import HiveConfig, HiveResolver, S3Config, S3Resolver
 from catalog.sync.builder import DeploymentInput
 from catalog.sync.engine import Catalog, SyncResult
@@ -345,7 +348,7 @@ def test_deployment_lineage_goes_back_to_the_s3_data(built: Built, atlas: Runnin
     deploy = ("ml_model_deploy_process", f"{dep_crn}:deploy")
     deployment = ("ml_model_deployment", dep_crn)
     chain = [data_dir, hive_process, table, train, build, deploy, deployment]
-    for upstream, downstream in zip(chain, chain[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(chain):
         assert (upstream, downstream) in edges, f"missing lineage edge {upstream} -> {downstream}"
         assert (downstream, upstream) not in edges, f"reversed lineage edge {downstream} -> {upstream}"
     # The S3 source feeds the training directly; every relation points downstream (towards the deployment).
@@ -416,6 +419,38 @@ def test_missing_s3_source_is_unresolved_then_declared(
     assert f"s3 {uri}" not in build.attributes["metadata"]  # no statistics for what was not found
     train = _entity(reader, "ml_model_train_build_process", f"{res.builds[0].build_crn}:train")
     assert deepest in _qns(train.relationships["inputs"])
+
+
+def test_s3_objects_are_recorded_as_objects_as_s3_says(servers: RealServers, world: WineWorld, wired: Wired,
+                                                      reader: AtlasCatalogClient, tmp_path: Path) -> None:
+    objects = {"objects/wine.csv": wine_csv(seed=31, rows=12), "objects/README": b"synthetic wine data\n",
+               "objects/scores.csv/part-00000.csv": wine_csv(seed=32, rows=3)}  # what Spark's .write.csv() makes
+    started = time.time()
+    put_objects(servers.s3, BUCKET, objects)
+    wine_uri, readme_uri, scores_uri = (f"s3a://{BUCKET}/objects/{k}" for k in ("wine.csv", "README", "scores.csv"))
+    repo = new_project(tmp_path / "objects", lineage_yml([], [wine_uri, readme_uri, scores_uri], model="files"))
+    res = wired.catalog.build(repo)
+    assert res.notes == []
+
+    wine = _entity(reader, "aws_s3_v2_object", f"{wine_uri}@{NS}")
+    assert (wine.attributes["name"], wine.attributes["bucketName"]) == ("wine.csv", BUCKET)
+    assert wine.attributes["size"] == len(objects["objects/wine.csv"])
+    assert started - 2 <= wine.attributes["lastModifiedTime"] / 1000 <= time.time() + 2  # S3 keeps whole seconds
+    assert _qns(wine.relationships["container"]) == {f"s3a://{BUCKET}/objects/@{NS}"}
+    assert reader.find_entity("aws_s3_v2_directory", f"{wine_uri}/@{NS}") is None
+    # S3's answer beats the name: an extension-less key is an object, Spark's "scores.csv" a directory.
+    assert _entity(reader, "aws_s3_v2_object", f"{readme_uri}@{NS}").attributes["size"] == len(b"synthetic wine data\n")
+    _entity(reader, "aws_s3_v2_directory", f"{scores_uri}/@{NS}")
+    assert reader.find_entity("aws_s3_v2_object", f"{scores_uri}@{NS}") is None
+    train = _entity(reader, "ml_model_train_build_process", f"{res.builds[0].build_crn}:train")
+    assert _qns(train.relationships["inputs"]) == {f"{wine_uri}@{NS}", f"{readme_uri}@{NS}", f"{scores_uri}/@{NS}",
+                                                   res.project_crn}
+
+    wired.client.writes.clear()
+    again = wired.catalog.build(repo)
+    assert wired.client.writes == [] and (again.creates, again.updates) == (0, 0)
+    impact = CatalogQueries(reader).impact(wine_uri)
+    assert [b.crn for b in impact.builds] == [res.builds[0].build_crn]
 
 
 @pytest.mark.parametrize("name", [
