@@ -13,14 +13,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 import requests
 
-from tests.servers import free_port
+from tests.servers import free_port, wait_http
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_USER = "admin"
@@ -103,22 +102,11 @@ class ServerProcess:
         )
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        with requests.Session() as s:
-            s.auth = (self.user, self.password)
-            while True:
-                if not self.alive():
-                    raise ServerStartError(f"server exited with {self.proc.returncode if self.proc else None}:\n"
-                                           f"{self.log_tail()}")
-                try:
-                    r = s.get(f"{self.url}/api/atlas/admin/status", timeout=2)
-                    if r.status_code == 200 and r.json().get("Status") == "ACTIVE":
-                        return
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise ServerStartError(f"server not ready after {timeout}s:\n{self.log_tail()}")
-                time.sleep(0.05)
+        try:
+            wait_http(f"{self.url}/api/atlas/admin/status", timeout=timeout, auth=(self.user, self.password),
+                      proc=self.proc, logs=self.log_tail)
+        except RuntimeError as e:
+            raise ServerStartError(str(e)) from None
 
     def stop(self, timeout: float = 15.0) -> int:
         """Graceful stop: SIGTERM, wait; returns the exit code (SIGKILL if it does not exit in time)."""
