@@ -55,6 +55,7 @@ __all__ = [
     "Settings",
     "is_loopback_host",
     "load_settings",
+    "redact",
 ]
 
 CONFIG_ENV = "MLCATALOG_CONFIG"

@@ -21,7 +21,7 @@ API_PREFIX = "/api/v1"
 
 class TokenAuth:
     """Bearer auth for catalog writes: the configured API token, or any credential ``accept`` vouches for
-    (the serving platform passes its API keys and its own internal token)."""
+    (in `mlcatalog up`: the platform's API keys and its administrative key)."""
 
     def __init__(self, token: str | None, read_auth: bool, accept: Callable[[str], bool] | None = None) -> None:
         self.token = token
