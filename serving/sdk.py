@@ -232,9 +232,12 @@ def read_metrics(model_deployment_crn: str | None = None, start_timestamp_ms: in
                  end_timestamp_ms: int | None = None, model_crn: str | None = None,
                  model_build_crn: str | None = None) -> dict[str, Any]:
     """``{"metrics": [{modelDeploymentCrn, modelBuildCrn, modelCrn, startTimeStampMs, endTimeStampMs,
-    predictionUuid, metrics}]}`` for records starting in [start, end) (start defaults to 0, end to now)."""
+    predictionUuid, metrics}]}`` for records starting in [start, end) (start defaults to 0, end to now).
+
+    No end means "up to now" without an upper bound (the store's ``end_ms=None``): an end of exactly now would leave
+    out a record written in the current millisecond, e.g. by a prediction made just before the read."""
     start = 0 if start_timestamp_ms is None else int(start_timestamp_ms)
-    end = _now_ms() if end_timestamp_ms is None else int(end_timestamp_ms)
+    end = None if end_timestamp_ms is None else int(end_timestamp_ms)
     if not (model_deployment_crn or model_crn or model_build_crn):
         if _is_dev():
             model_deployment_crn = dev_model_deployment_crn
