@@ -1,0 +1,1 @@
+"""Model monitoring: drift and accuracy of a deployment's predictions against a reference from its lineage."""
