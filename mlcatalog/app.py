@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Header
 
 from catalog.api.app import API_PREFIX, TokenAuth, build_router
 from catalog.api.errors import install_error_handlers
@@ -34,9 +34,15 @@ from catalog.embedded.db import StoreVersionError
 from catalog.embedded.store import EmbeddedStore
 from catalog.remote import RemoteCatalog
 from catalog.service import LocalCatalog
-from mlcatalog.assemble import local_catalog
+from mlcatalog.assemble import local_catalog, table_sampler
 from mlcatalog.settings import ATLAS_USER, Settings, redact
 from serving.metrics import open_metrics_store, sqlite_url
+from serving.monitoring.ledger import Ledger
+from serving.monitoring.prometheus import MonitorCollector
+from serving.monitoring.routes import build_router as build_monitor_router
+from serving.monitoring.scheduler import MonitorScheduler
+from serving.monitoring.service import DeploymentFacts, MonitorService
+from serving.monitoring.worker import Computer, InProcessComputer, ProcessComputer
 from serving.platform.apikeys import ApiKeys
 from serving.platform.gateway import Auth, GatewayMetrics, GatewayMiddleware, ModelGateway
 from serving.platform.outbox import Replayer, catalog_sender
@@ -93,6 +99,8 @@ class Runtime:
     platform: Platform
     gateway: ModelGateway
     metrics_url: str
+    monitors: MonitorService | None = None
+    scheduler: MonitorScheduler | None = None
     metrics_store: Any = None
     new_admin_key: str | None = field(default=None, repr=False)  # created at this start: printed once
 
@@ -112,9 +120,15 @@ class Runtime:
         self.metrics_store = open_metrics_store(self.metrics_url)
         self.replayer.start()
         await self.platform.restore()
+        if self.scheduler is not None:
+            self.scheduler.start()
         try:
             yield
         finally:
+            if self.scheduler is not None:
+                self.scheduler.stop()
+            if self.monitors is not None:
+                self.monitors.computer.close()
             await self.supervisor.stop_all()
             self.replayer.stop()
             self.metrics_store.close()
@@ -160,9 +174,32 @@ def assemble(settings: Settings, store: EmbeddedStore) -> Runtime:
     platform = Platform(state, supervisor, catalog.scope, public, replayer.wake)
     gateway = ModelGateway(platform, auth, GatewayMetrics(), busy_timeout=settings.serving.busy_timeout_s,
                            request_timeout=settings.serving.request_timeout_s)
-    return Runtime(settings=settings, store=store, catalog=catalog, backend=backend, state=state, keys=keys,
-                   auth=auth, supervisor=supervisor, replayer=replayer, platform=platform, gateway=gateway,
-                   metrics_url=metrics_url, new_admin_key=new_admin_key)
+    runtime = Runtime(settings=settings, store=store, catalog=catalog, backend=backend, state=state, keys=keys,
+                      auth=auth, supervisor=supervisor, replayer=replayer, platform=platform, gateway=gateway,
+                      metrics_url=metrics_url, new_admin_key=new_admin_key)
+    runtime.monitors = _monitors(runtime)
+    if settings.monitoring.enabled:
+        # SQLAlchemy's spelling: sqlite:/// then the absolute path (four slashes in all)
+        runtime.scheduler = MonitorScheduler(runtime.monitors, f"sqlite:///{(store_dir / 'scheduler.db').resolve()}")
+    return runtime
+
+
+def _monitors(runtime: Runtime) -> MonitorService:
+    settings, platform = runtime.settings, runtime.platform
+    lazy_store: Any = _LazyStore(runtime)
+    computer: Computer = (ProcessComputer(runtime.metrics_url) if settings.monitoring.worker == "process"
+                          else InProcessComputer(lazy_store))
+
+    def deployment(crn: str) -> DeploymentFacts | None:
+        d = platform.by_crn(crn)
+        return None if d is None else DeploymentFacts(status=d.status, build_crn=d.build_crn, model_crn=d.model_crn)
+
+    secret = settings.monitoring.webhook_secret
+    ledger = Ledger(runtime.state)
+    runtime.gateway.metrics.registry.register(MonitorCollector(ledger))
+    return MonitorService(ledger, lazy_store, computer, deployment=deployment, lineage=runtime.backend.build_inputs,
+                          sampler=table_sampler(settings), wake_outbox=runtime.replayer.wake,
+                          webhook_secret=secret.get_secret_value() if secret else None)
 
 
 def build_app(settings: Settings, store: EmbeddedStore) -> FastAPI:
@@ -180,6 +217,12 @@ def build_app(settings: Settings, store: EmbeddedStore) -> FastAPI:
     app.include_router(build_router(runtime.catalog, TokenAuth(token, settings.api.read_auth, accept=runtime.accept)))
     app.include_router(build_serving_router(runtime.platform, runtime.auth, runtime.state, _LazyStore(runtime),
                                             runtime.gateway))
+    assert runtime.monitors is not None
+
+    def user(authorization: Annotated[str | None, Header()] = None) -> None:
+        runtime.auth.require(authorization)
+
+    app.include_router(build_monitor_router(runtime.monitors, runtime.platform.resolve_deployment, [Depends(user)]))
     install_error_handlers(app)
     app.add_middleware(GatewayMiddleware, gateway=runtime.gateway)
     app.state.runtime = runtime

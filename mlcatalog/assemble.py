@@ -8,8 +8,10 @@ from catalog.atlas.client import AtlasCatalogClient
 from catalog.atlas.connect import open_atlas
 from catalog.crn import CrnScope
 from catalog.embedded.store import EmbeddedStore
+from catalog.errors import InvalidInput, UpstreamUnavailable
 from catalog.service import LocalCatalog
 from mlcatalog.settings import Settings
+from serving.monitoring.sources import SampledTable, TableSampler
 
 
 def atlas_client(settings: Settings, url: str, *, store: EmbeddedStore | None = None) -> AtlasCatalogClient:
@@ -20,12 +22,9 @@ def resolvers(settings: Settings) -> tuple[Any, Any]:
     """HiveServer2 and S3 resolvers when configured (None = "declared only")."""
     hive = s3 = None
     if settings.hive.host:
-        from catalog.resolve.hive import HiveConfig, HiveResolver
+        from catalog.resolve.hive import HiveResolver
 
-        hive = HiveResolver(HiveConfig(
-            host=settings.hive.host, port=settings.hive.port, username=settings.hive.username,
-            auth=settings.hive.auth,
-            password=settings.hive.password.get_secret_value() if settings.hive.password else None))
+        hive = HiveResolver(hive_config(settings))
     if settings.s3.endpoint_url:
         from catalog.resolve.s3 import S3Config, S3Resolver
 
@@ -35,6 +34,37 @@ def resolvers(settings: Settings) -> tuple[Any, Any]:
                                if settings.s3.secret_access_key else None),
             region=settings.s3.region))
     return hive, s3
+
+
+def hive_config(settings: Settings) -> Any:
+    from catalog.resolve.hive import HiveConfig
+
+    assert settings.hive.host is not None
+    return HiveConfig(host=settings.hive.host, port=settings.hive.port, username=settings.hive.username,
+                      auth=settings.hive.auth,
+                      password=settings.hive.password.get_secret_value() if settings.hive.password else None)
+
+
+def table_sampler(settings: Settings) -> TableSampler | None:
+    """Monitor references from Hive tables: a bounded random sample over HiveServer2 (None: none configured)."""
+    if not settings.hive.host:
+        return None
+    config = hive_config(settings)
+
+    def sample(qualified_name: str, limit: int) -> SampledTable:
+        from catalog.resolve.errors import HiveUnavailable, ResolveError
+        from catalog.resolve.hive_sample import sample_table
+
+        try:
+            t = sample_table(config, qualified_name, limit=limit)
+        except HiveUnavailable as e:
+            raise UpstreamUnavailable(f"reference table {qualified_name}: {e}") from None
+        except ResolveError as e:
+            raise InvalidInput(f"reference table {qualified_name}: {e}") from None
+        return SampledTable(qualified_name=t.qualified_name, columns=list(t.columns), rows=list(t.rows),
+                            total_rows=t.total_rows)
+
+    return sample
 
 
 def crn_scope(settings: Settings) -> CrnScope:

@@ -123,8 +123,11 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
             replicas = d.get("replica_status", [])
             alive = sum(1 for r in replicas if r.get("alive"))
             restarts = sum(int(r.get("restarts") or 0) for r in replicas)
+            drift = d.get("drift_status") or "-"
+            if d.get("drift_columns"):
+                drift += f" ({', '.join(d['drift_columns'])})"
             typer.echo(f"{d['status']:<10} {d['name']:<24} {alive}/{d['replicas']} replicas  "
-                       f"{restarts} restart{'' if restarts == 1 else 's'}  {d['crn']}  "
+                       f"{restarts} restart{'' if restarts == 1 else 's'}  drift {drift}  {d['crn']}  "
                        f"guid {d.get('catalog_guid') or '-'}")
 
     @app.command("stop")

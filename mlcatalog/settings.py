@@ -49,6 +49,7 @@ __all__ = [
     "ConfigError",
     "CrnSettings",
     "HiveSettings",
+    "MonitoringSettings",
     "S3Settings",
     "ServerSettings",
     "ServingSettings",
@@ -91,6 +92,9 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_REPLICA_POLL_US": "serving.replica_poll_us",
     "MLCATALOG_CATALOG_URL": "serving.catalog_url",
     "MLCATALOG_ADMIN_KEY": "api.admin_key",
+    "MLCATALOG_MONITORING": "monitoring.enabled",
+    "MLCATALOG_MONITOR_WORKER": "monitoring.worker",
+    "MLCATALOG_WEBHOOK_SECRET": "monitoring.webhook_secret",
     "MLCATALOG_URL": "client.url",
     "MLCATALOG_API_KEY": "client.api_key",
 }
@@ -183,6 +187,15 @@ class ServingSettings(_Section):
                                                 "unset: the catalog of this process")
 
 
+class MonitoringSettings(_Section):
+    enabled: bool = Field(default=True, description="run monitors on their schedule inside mlcatalog up")
+    worker: Literal["process", "inline"] = Field(
+        default="process", description="compute windows in a worker process (default: never on the gateway's "
+                                       "event loop or GIL) or inline on the scheduler's thread")
+    webhook_secret: SecretStr | None = Field(default=None, min_length=16,
+                                             description="HMAC-SHA256 key signing drift alerts")
+
+
 class ClientSettings(_Section):
     """How commands and the SDK reach a running platform."""
 
@@ -198,6 +211,7 @@ class Settings(_Section):
     crn: CrnSettings = Field(default_factory=CrnSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     client: ClientSettings = Field(default_factory=ClientSettings)
     _explicit: frozenset[str] = PrivateAttr(default=frozenset())
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from catalog import BuildRequest, CatalogBackend, CatalogError, DeploymentRecord, UpstreamUnavailable
+from catalog import BuildRequest, CatalogBackend, CatalogError, DeploymentRecord, DriftRecord, UpstreamUnavailable
 from serving.platform.state import StateDb
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ def catalog_sender(catalog: CatalogBackend, state: StateDb | None = None) -> Cal
                     with state.tx() as c:
                         c.execute("UPDATE deployment SET catalog_guid = ? WHERE crn = ?", (written.guid,
                                                                                             payload["crn"]))
+            elif kind == "drift":
+                catalog.record_drift(DriftRecord.model_validate(payload))
             else:
                 raise Permanent(f"unknown outbox entry kind {kind!r}")
         except UpstreamUnavailable as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import secrets
@@ -13,7 +14,18 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from catalog import BuildIdentity, Conflict, CrnScope, InvalidInput, NotFound, identify_build, uncommitted_change
+from catalog import (
+    BuildIdentity,
+    Conflict,
+    CrnError,
+    CrnScope,
+    InvalidInput,
+    NotFound,
+    bare_id,
+    identify_build,
+    resolve_ref,
+    uncommitted_change,
+)
 from serving.platform import outbox
 from serving.platform.modelfile import check_model_file
 from serving.platform.state import StateDb
@@ -63,6 +75,9 @@ class DeploymentInfo(BaseModel):
     create_time_ms: int
     deployed_time_ms: int
     catalog_guid: str | None = None
+    drift_status: str | None = Field(default=None, description="the monitor's latest window: ok, warning, drifting, "
+                                                               "unknown; None without a monitor")
+    drift_columns: list[str] = Field(default_factory=list)
     replica_status: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -79,12 +94,16 @@ class Platform:
     # -- queries ------------------------------------------------------------------------------------
     def _info(self, row: Any) -> DeploymentInfo:
         d = dict(row)
+        drift = self.state.conn().execute("SELECT drift_status, drift_columns FROM monitor WHERE deployment_crn = ?",
+                                          (d["crn"],)).fetchone()
         return DeploymentInfo(crn=d["crn"], name=d["name"], model_name=d["model_name"], model_crn=d["model_crn"],
                               build_crn=d["build_crn"], project_crn=d["project_crn"], status=d["status"],
                               replicas=d["replicas"], cpu_millicores=d["cpu_millicores"], memory_mb=d["memory_mb"],
                               auth_enabled=bool(d["auth_enabled"]), access_key=d["access_key"], endpoint=self.endpoint,
                               create_time_ms=d["create_time_ms"], deployed_time_ms=d["deployed_time_ms"],
-                              catalog_guid=d["catalog_guid"], replica_status=self.supervisor.replicas(d["crn"]))
+                              catalog_guid=d["catalog_guid"], replica_status=self.supervisor.replicas(d["crn"]),
+                              drift_status=drift[0] if drift else None,
+                              drift_columns=json.loads(drift[1]) if drift and drift[1] else [])
 
     def list(self) -> list[DeploymentInfo]:
         rows = self.state.conn().execute("SELECT * FROM deployment ORDER BY create_time_ms").fetchall()
@@ -106,6 +125,16 @@ class Platform:
             return self.get(crn)
         except NotFound:
             return None
+
+    def resolve_deployment(self, ref: str) -> str:
+        """A deployment's CRN from its CRN or CML's bare ``/<id>`` form; NotFound when the platform has none."""
+        try:
+            crn = resolve_ref(ref, self.known_crns("crn") if bare_id(ref) else ())
+        except CrnError as e:
+            raise InvalidInput(str(e)) from None
+        if crn is None or self.by_crn(crn) is None:
+            raise NotFound(f"no deployment {ref.strip()}")
+        return crn
 
     def route(self, access_key: str) -> dict[str, Any] | None:
         return self.by_access_key.get(access_key)

@@ -66,6 +66,34 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "deployment_catalog_guid", """
     ALTER TABLE deployment ADD COLUMN catalog_guid TEXT;
     """),
+    # drift and accuracy monitors (one per deployment) and the ledger of their windows: a window is computed
+    # once (its row is claimed before, marked done after its results are written), also across restarts
+    Migration(4, "monitors", """
+    CREATE TABLE monitor (
+        deployment_crn TEXT PRIMARY KEY,
+        config TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        status TEXT NOT NULL,               -- active | stopped
+        stopped_reason TEXT,
+        created_ms INTEGER NOT NULL,
+        last_end_ms INTEGER,                -- end of the latest scheduled window computed
+        drift_status TEXT,                  -- ok | warning | drifting | unknown (latest window)
+        drift_columns TEXT,                 -- JSON list
+        last_result TEXT,                   -- JSON summary of the latest window
+        published_status TEXT               -- what the catalog was last sent (outbox), to send changes only
+    );
+    CREATE TABLE monitor_window (
+        deployment_crn TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        status TEXT NOT NULL,               -- running | done | failed
+        claimed_ms INTEGER NOT NULL,
+        done_ms INTEGER,
+        result TEXT,
+        error TEXT,
+        PRIMARY KEY (deployment_crn, start_ms, end_ms)
+    );
+    """),
 ]
 
 
