@@ -2,7 +2,8 @@
 
 This module is the catalog's public surface for the rest of mlcatalog (the serving platform imports nothing
 else of it): its errors, CRNs, the identity of a model build, and :class:`CatalogBackend`, the interface through
-which a process records builds and deployments in a catalog, in-process or over its REST API.
+which a process records builds, deployments and their drift in a catalog and reads a build's training inputs,
+in-process or over its REST API.
 """
 
 from catalog.backend import (
@@ -11,7 +12,10 @@ from catalog.backend import (
     BuildResult,
     BuiltModelOut,
     CatalogBackend,
+    DatasetRef,
     DeploymentRecord,
+    DriftRecord,
+    DriftStatus,
     WriteResult,
 )
 from catalog.crn import Crn, CrnError, CrnScope, bare_id, dev_crn, is_crn_ref, parse_crn, resolve_ref
@@ -42,7 +46,10 @@ __all__ = [
     "Crn",
     "CrnError",
     "CrnScope",
+    "DatasetRef",
     "DeploymentRecord",
+    "DriftRecord",
+    "DriftStatus",
     "Forbidden",
     "InvalidInput",
     "Migration",

@@ -13,18 +13,20 @@ from pydantic import BaseModel, Field
 
 from catalog.atlas.client import AtlasCatalogClient
 from catalog.atlas.errors import AtlasNotFound
-from catalog.atlas.models import EntityHeader, Lineage
+from catalog.atlas.models import EntityHeader, Lineage, ObjectRef
+from catalog.backend import DatasetRef
 from catalog.errors import InvalidInput, NotFound
 
 BUILD_ATTRS = ["crn", "modelCrn", "modelName", "version", "gitCommit", "lineageFile", "metadata", "createTime",
                "project"]
 DEPLOYMENT_ATTRS = ["crn", "modelCrn", "modelName", "status", "modelEndpointURL", "replicas", "cpuMillicores",
-                    "memoryMb", "createTime", "deployedTime", "metadata", "build"]
+                    "memoryMb", "createTime", "deployedTime", "metadata", "build", "driftStatus", "driftColumns"]
 PROJECT_ATTRS = ["crn", "gitUrl", "createTime"]
 NOT_A_LINEAGE_ENTITY = "ATLAS-404-00-011"  # Atlas's INVALID_LINEAGE_ENTITY_TYPE
 S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 #: S3 entities that hold others (aws_s3_v2_container_contained): the impact of one is that of all inside it.
 S3_CONTAINERS = frozenset({"aws_s3_v2_bucket", "aws_s3_v2_directory"})
+TRAIN_PROCESS = "ml_model_train_build_process"
 
 
 class Project(BaseModel):
@@ -71,6 +73,8 @@ class Deployment(BaseModel):
     deployed_time: int | None = None
     build_crn: str | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
+    drift_status: str | None = Field(default=None, description="ok, warning, drifting or unknown; None: never checked")
+    drift_columns: list[str] = Field(default_factory=list, description="the columns that drifted in the latest window")
     classifications: list[str] = Field(default_factory=list, description="own and propagated from upstream")
     guid: str
 
@@ -127,6 +131,7 @@ def _deployment(h: EntityHeader, classifications: list[str] | None = None) -> De
                       cpu_millicores=a.get("cpuMillicores"), memory_mb=a.get("memoryMb"),
                       create_time=a.get("createTime") or None, deployed_time=a.get("deployedTime") or None,
                       build_crn=_ref_qn(a.get("build")), metadata=a.get("metadata") or {},
+                      drift_status=a.get("driftStatus") or None, drift_columns=list(a.get("driftColumns") or []),
                       classifications=sorted(set(classifications if classifications is not None
                                                  else h.classification_names)), guid=h.guid)
 
@@ -152,6 +157,65 @@ class CatalogQueries:
 
     def build(self, crn: str) -> Build:
         return _build(self._one("ml_model_build", crn, BUILD_ATTRS))
+
+    def build_inputs(self, crn: str) -> list[DatasetRef]:
+        """What the build was trained on: the inputs of its training process (``ml_model_train_build_process``) in
+        the order Atlas lists them, the project (an input too, for lineage) left out. A hive_table carries its
+        column names from its hive_column entities, by position, partition keys last (as ``SELECT *`` returns
+        them); a table recorded without HiveServer2 has none."""
+        b = self.client.find_entity("ml_model_build", crn)
+        if b is None or b.status != "ACTIVE":
+            raise NotFound(f"no ml_model_build with CRN {crn}")
+        processes = [r for r in b.relationships.get("outputFromProcesses", []) if r.type_name == TRAIN_PROCESS]
+        if not processes:
+            return []  # e.g. a build recorded by another tool, without a training process
+        process = next((r for r in processes if r.qualified_name == f"{crn}:train"), processes[0])
+        if process.guid is None:
+            return []
+        refs = [r for r in self.client.get_entity(process.guid).relationships.get("inputs", [])
+                if r.type_name != "ml_project" and r.guid]
+        names = self._headers_by_guid(refs)
+        out: list[DatasetRef] = []
+        for r in refs:
+            h = names.get(str(r.guid))
+            qn = (h.qualified_name if h else None) or r.qualified_name
+            if h is None or qn is None:
+                continue  # no longer an ACTIVE entity
+            out.append(DatasetRef(type_name=h.type_name, qualified_name=qn,
+                                  name=str(h.attributes.get("name") or "") or None))
+        columns = self._table_columns([d.qualified_name for d in out if d.type_name == "hive_table"])
+        return [d.model_copy(update={"columns": columns.get(d.qualified_name, [])}) for d in out]
+
+    def _headers_by_guid(self, refs: list[ObjectRef], type_name: str = "DataSet",
+                         attributes: list[str] | None = None) -> dict[str, EntityHeader]:
+        """The ACTIVE entities among refs, as headers (with ``attributes``) by guid: found by qualifiedName in one
+        search, or read one by one when a ref has none."""
+        out: dict[str, EntityHeader] = {}
+        names = [str(r.qualified_name) for r in refs if r.qualified_name]
+        found = self.client.find_by_qualified_names(type_name, names, attributes or ["name"]) if names else {}
+        by_guid = {h.guid: h for h in found.values()}
+        for r in refs:
+            guid = str(r.guid)
+            if guid in by_guid:
+                out[guid] = by_guid[guid]
+            elif not r.qualified_name:
+                e = self.client.get_entity(guid)
+                if e.status == "ACTIVE":
+                    out[guid] = EntityHeader(guid=e.guid, type_name=e.type_name, status=e.status,
+                                             attributes=e.attributes)
+        return out
+
+    def _table_columns(self, tables: list[str]) -> dict[str, list[str]]:
+        """hive_table qualifiedName -> its column names: columns by position, then partition keys by position."""
+        parts: dict[str, tuple[list[ObjectRef], list[ObjectRef]]] = {}
+        for qn in tables:
+            t = self.client.find_entity("hive_table", qn)
+            if t is not None and t.status == "ACTIVE":
+                parts[qn] = (t.relationships.get("columns", []), t.relationships.get("partitionKeys", []))
+        refs = [r for cols, keys in parts.values() for r in (*cols, *keys) if r.guid]
+        headers = self._headers_by_guid(refs, "hive_column", ["name", "position"]) if refs else {}
+        return {qn: [*_by_position(cols, headers), *_by_position(keys, headers)]
+                for qn, (cols, keys) in parts.items()}
 
     def models(self, *, project_crn: str | None = None) -> list[Model]:
         grouped: dict[str, list[Build]] = {}
@@ -269,6 +333,19 @@ def split_s3_namespace(qn: str) -> tuple[str, str | None]:
     if not at or "/" in namespace or "://" not in path:
         return qn, None
     return path, namespace
+
+
+def _by_position(refs: list[ObjectRef], headers: dict[str, EntityHeader]) -> list[str]:
+    """Names of the columns refs point to, ordered by their ``position`` (then as listed)."""
+    found: list[tuple[bool, int, int, str]] = []
+    for i, r in enumerate(refs):
+        h = headers.get(str(r.guid))
+        name = h.attributes.get("name") if h else None
+        if not name:
+            continue
+        pos = h.attributes.get("position") if h else None
+        found.append((not isinstance(pos, int), pos if isinstance(pos, int) else 0, i, str(name)))
+    return [name for *_, name in sorted(found)]
 
 
 def _upstream_tags(lin: Lineage, base: EntityHeader) -> list[str]:

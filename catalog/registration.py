@@ -1,7 +1,8 @@
 """``mlcatalog typedefs apply``: make an Atlas carry the types the catalog writes, idempotently.
 
 Missing types are created from our bundled model (identical to Atlas's own, so an Atlas that already has the
-ML model is left as it is); our optional extension attributes are added to existing types with a typedef
+ML model is left as it is), and so are mlcatalog's own types (the ``DRIFTING`` classification of
+``typedefs/extensions``); our optional extension attributes are added to existing types with a typedef
 PUT, the one change Atlas allows on a live type. A change Atlas would refuse, or that would alter an existing
 attribute, is refused here first with a message naming the type and attribute.
 """
@@ -51,11 +52,30 @@ def _with_attributes(d: TypeDef, extra: list[dict[str, Any]]) -> TypeDef:
     return TypeDef.model_validate(raw)
 
 
+def _existing_conflict(want: TypeDef, have: TypeDef) -> str | None:
+    """Why a type Atlas already has under the name cannot serve as ``want`` (None when it can)."""
+    if have.category != want.category:
+        return (f"{want.name}: Atlas has it as a {have.category.lower()} type, mlcatalog needs a "
+                f"{want.category.lower()} type")
+    if want.category == "CLASSIFICATION":
+        restricted = set((have.model_extra or {}).get("entityTypes") or [])
+        needed = set((want.model_extra or {}).get("entityTypes") or [])
+        if restricted and not needed <= restricted:
+            return (f"{want.name}: Atlas allows it on {', '.join(sorted(restricted))} only, mlcatalog needs it on "
+                    f"{', '.join(sorted(needed))}")
+    return None
+
+
 def plan_typedefs(current: dict[str, TypeDef], bundled: list[dict[str, Any]],
                   extensions: dict[str, list[dict[str, Any]]]) -> TypedefPlan:
+    """``bundled``: ``AtlasTypesDef`` objects whose types must exist (Atlas's model, then mlcatalog's own types);
+    ``extensions``: optional attributes to add, by type name."""
     plan = TypedefPlan()
     for d in desired_types(bundled):
         if d.name in current:
+            conflict = _existing_conflict(d, current[d.name])
+            if conflict is not None:
+                plan.conflicts.append(conflict)
             continue
         extra = [a for a in extensions.get(d.name, []) if a["name"] not in {x.name for x in d.attribute_defs}]
         plan.create.append(_with_attributes(d, extra) if extra else d)
@@ -88,9 +108,10 @@ def plan_typedefs(current: dict[str, TypeDef], bundled: list[dict[str, Any]],
 
 
 def apply_typedefs(client: AtlasCatalogClient, *, dry_run: bool = False) -> TypedefPlan:
-    from typedefs import load_attribute_extensions, load_bundled_typedefs
+    from typedefs import load_attribute_extensions, load_bundled_typedefs, load_extension_typedefs
 
-    bundled = load_bundled_typedefs()
+    # mlcatalog's own types last: they may refer to the bundled ones (DRIFTING is for ml_model_deployment only).
+    bundled = [*load_bundled_typedefs(), load_extension_typedefs()]
     extensions = load_attribute_extensions()
     names = {d.name for d in desired_types(bundled)}
     # One request for the whole model beats one per type (~60 types).

@@ -7,11 +7,12 @@ handles a remote catalog exactly like the in-process one.
 from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from catalog.backend import BuildRequest, BuildResult, DeploymentRecord, WriteResult
+from catalog.backend import BuildRequest, BuildResult, DatasetRef, DeploymentRecord, DriftRecord, WriteResult
 from catalog.errors import (
     CatalogError,
     Conflict,
@@ -23,7 +24,10 @@ from catalog.errors import (
     UpstreamUnavailable,
 )
 
-T = TypeVar("T", bound=BaseModel)
+T = TypeVar("T")
+_WRITE_RESULT = TypeAdapter(WriteResult)
+_BUILD_RESULT = TypeAdapter(BuildResult)
+_DATASET_REFS = TypeAdapter(list[DatasetRef])
 
 
 class HttpClient(Protocol):
@@ -49,28 +53,45 @@ class RemoteCatalog:
         self._headers = headers
 
     def record_build(self, request: BuildRequest) -> BuildResult:
-        return self._call("POST", "/api/v1/builds", request, BuildResult)
+        return self._call("POST", "/api/v1/builds", request, _BUILD_RESULT, "BuildResult")
 
     def record_deployment(self, record: DeploymentRecord) -> WriteResult:
-        return self._call("PUT", f"/api/v1/deployments/{record.crn}", record, WriteResult)
+        return self._call("PUT", f"/api/v1/deployments/{_seg(record.crn)}", record, _WRITE_RESULT, "WriteResult")
+
+    def record_drift(self, record: DriftRecord) -> WriteResult:
+        return self._call("PUT", f"/api/v1/deployments/{_seg(record.crn)}/drift", record, _WRITE_RESULT,
+                          "WriteResult")
+
+    def build_inputs(self, build_crn: str) -> list[DatasetRef]:
+        return self._call("GET", f"/api/v1/builds/{_seg(build_crn)}/inputs", None, _DATASET_REFS,
+                          "list of DatasetRef")
 
     def close(self) -> None:
         if self._owned:
             self._client.close()
 
-    def _call(self, method: str, path: str, body: BaseModel, result: type[T]) -> T:
+    def _call(self, method: str, path: str, body: BaseModel | None, result: TypeAdapter[T], what: str) -> T:
         try:
-            resp = self._client.request(method, path, json=body.model_dump(mode="json"), headers=self._headers)
+            if body is None:
+                resp = self._client.request(method, path, headers=self._headers)
+            else:
+                resp = self._client.request(method, path, json=body.model_dump(mode="json"), headers=self._headers)
         except httpx.TransportError as e:
             raise UpstreamUnavailable(f"catalog API at {self.base_url} is not reachable: {type(e).__name__}: {e}"
                                       ) from e
         if resp.status_code >= 400:
             raise _error(resp)
         try:
-            return result.model_validate(resp.json())
+            return result.validate_python(resp.json())
         except (ValueError, ValidationError) as e:
             raise UpstreamUnavailable(f"catalog API at {self.base_url} answered {method} {path} with something "
-                                      f"that is not a {result.__name__}: {e}") from e
+                                      f"that is not a {what}: {e}") from e
+
+
+def _seg(crn: str) -> str:
+    """A CRN in a path: its ``:`` and ``/`` as they are (the API's routes take the rest of the path), anything that
+    would end the path or change it (``?``, ``#``, ``%``, spaces...) escaped."""
+    return quote(crn, safe=":/@")
 
 
 def _error(resp: Any) -> CatalogError:

@@ -7,10 +7,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from catalog.atlas.client import AtlasCatalogClient
-from catalog.backend import BuildRequest, BuildResult, BuiltModelOut, DeploymentRecord, WriteResult
+from catalog.backend import (
+    BuildRequest,
+    BuildResult,
+    BuiltModelOut,
+    DatasetRef,
+    DeploymentRecord,
+    DriftRecord,
+    WriteResult,
+)
 from catalog.crn import CrnScope
 from catalog.queries import CatalogQueries
-from catalog.sync.builder import DeploymentInput
+from catalog.sync.builder import DeploymentInput, DriftInput
 from catalog.sync.engine import Catalog, PrefixDescriber, SyncResult, TableDescriber
 
 
@@ -43,6 +51,16 @@ class LocalCatalog:
                             metadata=tuple(sorted(record.metadata.items())))
         res = self.writer.record_deployment(d)
         return WriteResult(creates=res.creates, updates=res.updates, written=res.written, guid=res.guid)
+
+    def record_drift(self, record: DriftRecord) -> WriteResult:
+        res = self.writer.record_drift(DriftInput(
+            crn=record.crn, status=record.status, columns=tuple(record.columns),
+            checked_time_ms=record.checked_time_ms, window_start_ms=record.window_start_ms,
+            window_end_ms=record.window_end_ms))
+        return WriteResult(creates=res.creates, updates=res.updates, written=res.written, guid=res.guid)
+
+    def build_inputs(self, build_crn: str) -> list[DatasetRef]:
+        return self.queries.build_inputs(build_crn)
 
     def close(self) -> None:
         self.client.close()

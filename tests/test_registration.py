@@ -25,13 +25,14 @@ from catalog.errors import Conflict
 from catalog.registration import apply_typedefs
 from tests.conftest import ATLAS_PASSWORD, ATLAS_USER
 from tests.servers import ThreadServer, start_in_thread
-from typedefs import load_attribute_extensions, load_bundled_typedefs
+from typedefs import load_attribute_extensions, load_bundled_typedefs, load_extension_typedefs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TYPEDEFS_URL = "/api/atlas/v2/types/typedefs"
 ML_TYPES_FILE = next(f for f in load_bundled_typedefs()
                      if any(d["name"].startswith("ml_") for d in f.get("entityDefs", [])))
 EXTENDED = sorted(load_attribute_extensions())  # ml_project, ml_model_build, ml_model_deployment
+OWN_TYPES = sorted(d["name"] for defs in load_extension_typedefs().values() for d in defs)  # DRIFTING
 
 
 @dataclass
@@ -165,27 +166,34 @@ def assert_extended(s: Store) -> None:
 # -- library: apply_typedefs ------------------------------------------------------------------------
 
 
-def test_first_apply_adds_extension_attributes_only(fresh: Store) -> None:
+def test_first_apply_adds_extension_attributes_and_own_types_only(fresh: Store) -> None:
     assert "crn" not in attributes_of(fresh, "ml_model_deployment")  # precondition: Atlas's own model only
+    assert get_typedef(fresh, "DRIFTING") is None
     before = {k: sorted(d["name"] for d in v) for k, v in all_typedefs(fresh).items() if isinstance(v, list)}
     client = client_for(fresh)
     counter = WriteCounter(client)
 
     plan = apply_typedefs(client)
 
-    assert plan.create == []  # the embedded store boots with Atlas's model: nothing to create
+    # the embedded store boots with Atlas's model: only mlcatalog's own types are created
+    assert [d.name for d in plan.create] == OWN_TYPES == ["DRIFTING"]
     assert sorted(d.name for d in plan.update) == EXTENDED
     assert {t: sorted(a) for t, a in plan.added.items()} == {
         t: sorted(a) for t, a in expected_extensions().items()}
     assert plan.conflicts == []
     assert plan.changes
     assert any("crn" in line and "ml_model_deployment" in line for line in plan.summary())
+    assert "create classification type DRIFTING" in plan.summary()
     assert_extended(fresh)
-    # only PUTs, no POST (nothing created)
-    assert [m for m, _ in counter.sent] == ["PUT"] * len(counter.sent) and counter.sent
-    assert {m for m, _ in fresh.typedef_writes()} == {"PUT"}
+    # one POST (mlcatalog's own types), then PUTs (the attributes)
+    assert [(m, sorted(names)) for m, names in counter.sent] == [("POST", OWN_TYPES), ("PUT", EXTENDED)]
+    assert [m for m, _ in fresh.typedef_writes()] == ["POST", "PUT"]
     after = {k: sorted(d["name"] for d in v) for k, v in all_typedefs(fresh).items() if isinstance(v, list)}
-    assert after == before  # no new type appeared
+    assert after == {**before, "classificationDefs": sorted([*before["classificationDefs"], *OWN_TYPES])}
+    drifting = get_typedef(fresh, "DRIFTING")
+    assert drifting is not None and drifting["category"] == "CLASSIFICATION"
+    assert drifting["entityTypes"] == ["ml_model_deployment"]
+    assert drifting["description"] == "Model deployment whose latest monitoring window drifted from its reference"
     # existing attributes of Atlas's model are kept as they were
     assert {"createTime", "deployedTime", "metadata", "status", "cpuMillicores"} <= set(
         attributes_of(fresh, "ml_model_deployment"))
@@ -215,6 +223,7 @@ def test_dry_run_changes_nothing(fresh: Store) -> None:
     assert plan.changes and plan.added
     assert fresh.writes() == []
     assert "crn" not in attributes_of(fresh, "ml_model_deployment")
+    assert get_typedef(fresh, "DRIFTING") is None
 
 
 def test_apply_on_atlas_without_ml_model_creates_ml_types_with_extensions(without_ml: Store) -> None:
@@ -227,7 +236,8 @@ def test_apply_on_atlas_without_ml_model_creates_ml_types_with_extensions(withou
 
     plan = apply_typedefs(client)
 
-    assert {d.name for d in plan.create} == ml_names
+    assert {d.name for d in plan.create} == ml_names | set(OWN_TYPES)
+    assert plan.create[-1].name == "DRIFTING"  # after the type it is for
     assert plan.conflicts == []
     assert plan.update == []  # the extension attributes ride along on the created types
     for name in ml_names:
@@ -280,6 +290,33 @@ def test_destructive_change_is_refused_naming_type_and_attribute(fresh: Store) -
     assert attributes_of(fresh, "ml_model_deployment")["crn"]["typeName"] == "int"
 
 
+def _create_drifting(s: Store, entity_types: list[str]) -> None:
+    """What another tool might have done: its own DRIFTING classification."""
+    r = httpx.post(f"{s.url}{TYPEDEFS_URL}", auth=(ATLAS_USER, ATLAS_PASSWORD), json={"classificationDefs": [
+        {"name": "DRIFTING", "description": "theirs", "superTypes": [], "entityTypes": entity_types,
+         "attributeDefs": []}]})
+    assert r.status_code == 200, r.text
+
+
+def test_an_existing_classification_of_that_name_that_fits_is_kept(fresh: Store) -> None:
+    _create_drifting(fresh, [])  # allowed on any entity type
+    plan = apply_typedefs(client_for(fresh))
+    assert "DRIFTING" not in {d.name for d in plan.create}
+    drifting = get_typedef(fresh, "DRIFTING")
+    assert drifting is not None and drifting["description"] == "theirs"
+
+
+def test_an_existing_classification_of_that_name_for_other_types_is_refused(fresh: Store) -> None:
+    _create_drifting(fresh, ["hive_table"])
+    snapshot = all_typedefs(fresh)
+    fresh.requests.clear()
+    with pytest.raises(Conflict) as info:
+        apply_typedefs(client_for(fresh))
+    assert "DRIFTING" in info.value.message and "hive_table" in info.value.message
+    assert fresh.writes() == []
+    assert all_typedefs(fresh) == snapshot
+
+
 # -- CLI: mlcatalog typedefs apply -----------------------------------------------------------------
 
 
@@ -305,6 +342,7 @@ def test_cli_typedefs_apply_twice(fresh: Store, tmp_path: Path) -> None:
         assert line is not None, f"{type_name} not mentioned in {out}"
         for attr in attrs:
             assert attr in line
+    assert "create classification type DRIFTING" in out
     assert "up to date" not in first.stdout
     assert "Traceback" not in first.stderr
     assert_extended(fresh)
@@ -360,3 +398,17 @@ def test_ml_types_file_is_what_we_filter() -> None:
     names = [d["name"] for d in ML_TYPES_FILE.get("entityDefs", [])]
     assert "ml_model_deployment" in names and all(n.startswith("ml_") for n in names)
     assert json.dumps(ML_TYPES_FILE)  # plain JSON
+
+
+def test_own_types_are_classifications_for_bundled_entity_types() -> None:
+    own = load_extension_typedefs()
+    assert set(own) == {"classificationDefs"}
+    entity_types = {d["name"] for f in load_bundled_typedefs() for d in f.get("entityDefs", [])}
+    for d in own["classificationDefs"]:
+        assert d["entityTypes"] and set(d["entityTypes"]) <= entity_types, d
+        assert d["name"].isupper() and d["attributeDefs"] == []
+    drift = {a["name"]: a for a in load_attribute_extensions()["ml_model_deployment"] if a["name"].startswith("drift")}
+    assert {n: (a["typeName"], a["cardinality"], a["isOptional"]) for n, a in drift.items()} == {
+        "driftStatus": ("string", "SINGLE", True), "driftColumns": ("array<string>", "LIST", True),
+        "driftCheckedTime": ("date", "SINGLE", True), "driftWindowStart": ("date", "SINGLE", True),
+        "driftWindowEnd": ("date", "SINGLE", True)}

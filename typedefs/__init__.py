@@ -14,7 +14,9 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
-__all__ = ["bundled_typedef_files", "load_attribute_extensions", "load_bundled_typedefs"]
+__all__ = ["bundled_typedef_files", "load_attribute_extensions", "load_bundled_typedefs", "load_extension_typedefs"]
+
+EXTENSION_TYPE_KEYS = ("enumDefs", "structDefs", "classificationDefs", "entityDefs", "relationshipDefs")
 
 
 def bundled_typedef_files() -> list[Traversable]:
@@ -37,11 +39,35 @@ def load_bundled_typedefs() -> list[dict[str, Any]]:
     return loaded
 
 
-def load_attribute_extensions() -> dict[str, list[dict[str, Any]]]:
-    """mlcatalog's optional extension attributes, by Atlas type name (``extensions/mlcatalog-ml.json``)."""
+def _extensions() -> dict[str, Any]:
     entry = files(__name__).joinpath("extensions", "mlcatalog-ml.json")
     data = json.loads(entry.read_text(encoding="utf-8"))
-    ext = data.get("attributeExtensions") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise ValueError("extensions/mlcatalog-ml.json: expected a JSON object")
+    return data
+
+
+def load_attribute_extensions() -> dict[str, list[dict[str, Any]]]:
+    """mlcatalog's optional extension attributes, by Atlas type name (``extensions/mlcatalog-ml.json``)."""
+    ext = _extensions().get("attributeExtensions")
     if not isinstance(ext, dict):
         raise ValueError("extensions/mlcatalog-ml.json: expected an attributeExtensions object")
     return {str(k): list(v) for k, v in ext.items()}
+
+
+def load_extension_typedefs() -> dict[str, Any]:
+    """mlcatalog's own types (e.g. the ``DRIFTING`` classification), as one ``AtlasTypesDef`` object.
+
+    They are not part of Atlas's model (which the bundled files mirror): ``typedefs apply`` creates them where
+    missing, after the bundled types they may refer to.
+    """
+    data = _extensions()
+    out: dict[str, Any] = {}
+    for key in EXTENSION_TYPE_KEYS:
+        defs = data.get(key)
+        if defs is None:
+            continue
+        if not isinstance(defs, list) or not all(isinstance(d, dict) for d in defs):
+            raise ValueError(f"extensions/mlcatalog-ml.json: {key} must be a list of objects")
+        out[key] = defs
+    return out

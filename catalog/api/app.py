@@ -1,4 +1,5 @@
-"""``/api/v1``: projects, models, builds, deployments, lineage, impact; writes need a Bearer token."""
+"""``/api/v1``: projects, models, builds (and their training inputs), deployments (and their drift), lineage,
+impact; writes need a Bearer token."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query
 from starlette.concurrency import run_in_threadpool
 
 from catalog.api.errors import install_error_handlers
-from catalog.backend import BuildRequest, BuildResult, DeploymentRecord, WriteResult
+from catalog.backend import BuildRequest, BuildResult, DatasetRef, DeploymentRecord, DriftRecord, WriteResult
 from catalog.errors import Forbidden, InvalidInput, Unauthorized
 from catalog.queries import Build, CatalogQueries, Deployment, DeploymentLineage, Impact, Model, Project
 from catalog.service import LocalCatalog
@@ -60,7 +61,8 @@ def _auth_dependencies(auth: TokenAuth) -> tuple[list[Any], list[Any]]:
 
 
 def _query_router(queries: CatalogQueries, read: list[Any]) -> APIRouter:
-    """Reads of projects, models, builds and deployments."""
+    """Reads of projects, models, builds and deployments. A route with a suffix after ``{crn:path}`` comes before
+    the bare one, which would otherwise take the suffix as part of the CRN."""
     r = APIRouter()
 
     @r.get("/projects", dependencies=read)
@@ -83,6 +85,10 @@ def _query_router(queries: CatalogQueries, read: list[Any]) -> APIRouter:
     async def list_builds(project: str | None = None, model: str | None = None) -> list[Build]:
         return await _call(queries.builds, project_crn=project, model_crn=model)
 
+    @r.get("/builds/{crn:path}/inputs", dependencies=read)
+    async def build_inputs(crn: str) -> list[DatasetRef]:
+        return await _call(queries.build_inputs, crn)
+
     @r.get("/builds/{crn:path}", dependencies=read)
     async def get_build(crn: str) -> Build:
         return await _call(queries.build, crn)
@@ -104,8 +110,14 @@ def _query_router(queries: CatalogQueries, read: list[Any]) -> APIRouter:
 
 
 def _record_router(catalog: LocalCatalog, write: list[Any]) -> APIRouter:
-    """Writes: a deployment, builds."""
+    """Writes: a deployment, its drift, builds."""
     r = APIRouter()
+
+    @r.put("/deployments/{crn:path}/drift", dependencies=write)
+    async def record_drift(crn: str, body: DriftRecord) -> WriteResult:
+        if body.crn != crn:
+            raise InvalidInput("the CRN in the path and the body differ")
+        return await _call(catalog.record_drift, body)
 
     @r.put("/deployments/{crn:path}", dependencies=write)
     async def record_deployment(crn: str, body: DeploymentRecord) -> WriteResult:

@@ -34,6 +34,9 @@ from catalog.atlas.models import (
 BASE_URI = "api/atlas/"
 V2 = BASE_URI + "v2/"
 SEARCH_CHUNK = 250  # qualifiedNames per "in" filter: few requests, each still small for a real Atlas
+#: Atlas's answers to removing a classification an entity does not have: NO_CLASSIFICATIONS_FOUND_FOR_ENTITY (it has
+#: none), CLASSIFICATION_NOT_ASSOCIATED_WITH_ENTITY (it has others).
+NOT_ASSOCIATED = frozenset({"ATLAS-404-00-003", "ATLAS-400-00-06D"})
 
 
 class AtlasCatalogClient:
@@ -139,9 +142,24 @@ class AtlasCatalogClient:
         return [Classification.from_atlas(c) for c in (raw or {}).get("list") or []]
 
     def add_classification(self, guid: str, classification: Classification) -> None:
+        """Associate a classification with the entity. Atlas refuses one it already has (400 ATLAS-400-00-01A)."""
         self.call(f"entity/guid/{guid}/classifications", "POST", status=HTTPStatus.NO_CONTENT,
                   body=[{"typeName": classification.type_name, "attributes": classification.attributes,
                          "propagate": classification.propagate}])
+
+    def remove_classification(self, guid: str, name: str, *, missing_ok: bool = False) -> bool:
+        """Remove the classification ``name`` associated with the entity itself; True when one was removed.
+
+        Atlas answers a removal of a classification the entity does not have with 404 ATLAS-404-00-003 (it has
+        none at all) or 400 ATLAS-400-00-06D (it has others); ``missing_ok`` makes both a False instead. An unknown
+        entity (404 ATLAS-404-00-005) or classification type (400 ATLAS-400-00-014) is raised either way."""
+        try:
+            self.call(f"entity/guid/{guid}/classification/{name}", "DELETE", status=HTTPStatus.NO_CONTENT)
+        except AtlasClientError as e:
+            if missing_ok and e.error_code in NOT_ASSOCIATED:
+                return False
+            raise
+        return True
 
     # -- lineage and search -------------------------------------------------------------------------
     def lineage(self, guid: str, direction: Direction = "BOTH", depth: int = 3) -> Lineage:

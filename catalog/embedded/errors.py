@@ -61,8 +61,10 @@ class ErrorCode(Enum):
         "No search parameter was found. One of the following MUST be specified in the request; "
         "typeName, classification, termName or queryText",
     )
+    CLASSIFICATION_NOT_ASSOCIATED_WITH_ENTITY = ("ATLAS-400-00-06D", "Classification {0} is not associated with entity")
     TYPE_NAME_NOT_FOUND = ("ATLAS-404-00-001", "Given typename {0} was invalid")
     TYPE_GUID_NOT_FOUND = ("ATLAS-404-00-002", "Given type guid {0} was invalid")
+    NO_CLASSIFICATIONS_FOUND_FOR_ENTITY = ("ATLAS-404-00-003", "No classifications associated with entity: {0}")
     INSTANCE_GUID_NOT_FOUND = ("ATLAS-404-00-005", "Given instance guid {0} is invalid/not found")
     INSTANCE_CRUD_INVALID_PARAMS = ("ATLAS-404-00-007", "Invalid instance creation/updation parameters passed : {0}")
     CLASSIFICATION_NOT_FOUND = ("ATLAS-404-00-008", "Given classification {0} was invalid")

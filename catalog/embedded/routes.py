@@ -294,7 +294,7 @@ def update_classifications_by_unique(store: EmbeddedStore, req: AtlasRequest) ->
 
 
 def remove_classification_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
-    store.remove_classification(_guid_by_unique(store, req), req.param("name"), req.user)
+    store.remove_classification(_guid_by_unique(store, req), req.param("name"), req.user, check_type=False)
     return NO_CONTENT
 
 

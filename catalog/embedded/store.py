@@ -265,12 +265,20 @@ class EmbeddedStore:
                 return c  # type: ignore[no-any-return]
         raise AtlasError(ErrorCode.CLASSIFICATION_NOT_FOUND, name)
 
-    def remove_classification(self, guid: str, name: str, user: str) -> None:
+    def remove_classification(self, guid: str, name: str, user: str, *, check_type: bool = True) -> None:
+        """As Atlas's ``EntityREST.deleteClassification`` (``check_type``: the by-guid route checks the name is a
+        classification type first; the by-unique-attribute route does not) and ``EntityGraphMapper``: an entity
+        with no classification at all is a 404, one without this classification a 400."""
+        ct = self._registry.get(name)
+        if check_type and (ct is None or ct.category != "CLASSIFICATION"):
+            raise AtlasError(ErrorCode.TYPE_NAME_INVALID, "CLASSIFICATION", name)
         with self.db.write() as conn:
             er.require_entity(conn, guid)
             cur = conn.execute("DELETE FROM classification WHERE entity_guid = ? AND type_name = ?", (guid, name))
             if cur.rowcount == 0:
-                raise AtlasError(ErrorCode.CLASSIFICATION_NOT_FOUND, name)
+                if conn.execute("SELECT 1 FROM classification WHERE entity_guid = ?", (guid,)).fetchone() is None:
+                    raise AtlasError(ErrorCode.NO_CLASSIFICATIONS_FOUND_FOR_ENTITY, guid)
+                raise AtlasError(ErrorCode.CLASSIFICATION_NOT_ASSOCIATED_WITH_ENTITY, name)
             self._touch(conn, guid, user)
 
     def guid_by_unique(self, type_name: str, uniq: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 * :class:`HiveResolver` / :class:`HiveConfig` -> :class:`HiveTableInfo` (``describe_table(db, table)``).
 * :class:`S3Resolver` / :class:`S3Config` -> :class:`S3PrefixInfo` (``describe_prefix("s3a://bucket/prefix")``).
+* :func:`sample_table` -> :class:`TableSample`: a bounded uniform random sample of a Hive table's rows.
 * Every failure is a :class:`ResolveError` with a stable ``.code`` and a one-line message.
 
 The client libraries (PyHive + thrift, boto3) are imported only when a connection is made.
@@ -9,12 +10,14 @@ The client libraries (PyHive + thrift, boto3) are imported only when a connectio
 
 from catalog.resolve.errors import (
     BucketNotFound,
+    ColumnNotFound,
     DatabaseNotFound,
     HiveQueryFailed,
     HiveUnavailable,
     HiveUnexpectedOutput,
     InvalidIdentifier,
     InvalidS3Uri,
+    InvalidSampleRequest,
     MissingDependency,
     PrefixNotFound,
     ResolveError,
@@ -23,11 +26,13 @@ from catalog.resolve.errors import (
     TableNotFound,
 )
 from catalog.resolve.hive import HiveConfig, HiveResolver
+from catalog.resolve.hive_sample import TableSample, sample_table
 from catalog.resolve.models import HiveColumn, HiveTableInfo, S3PrefixInfo
 from catalog.resolve.s3 import S3Config, S3Resolver
 
 __all__ = [
     "BucketNotFound",
+    "ColumnNotFound",
     "DatabaseNotFound",
     "HiveColumn",
     "HiveConfig",
@@ -38,6 +43,7 @@ __all__ = [
     "HiveUnexpectedOutput",
     "InvalidIdentifier",
     "InvalidS3Uri",
+    "InvalidSampleRequest",
     "MissingDependency",
     "PrefixNotFound",
     "ResolveError",
@@ -47,4 +53,6 @@ __all__ = [
     "S3Resolver",
     "S3Unavailable",
     "TableNotFound",
+    "TableSample",
+    "sample_table",
 ]

@@ -12,12 +12,14 @@ from catalog.errors import CatalogError, InvalidInput, UpstreamUnavailable
 
 __all__ = [
     "BucketNotFound",
+    "ColumnNotFound",
     "DatabaseNotFound",
     "HiveQueryFailed",
     "HiveUnavailable",
     "HiveUnexpectedOutput",
     "InvalidIdentifier",
     "InvalidS3Uri",
+    "InvalidSampleRequest",
     "MissingDependency",
     "PrefixNotFound",
     "ResolveError",
@@ -91,6 +93,22 @@ class TableNotFound(ResolveError):
         self.db = db
         self.table = table
         super().__init__(f"Hive table {db}.{table} does not exist")
+
+
+class ColumnNotFound(ResolveError):
+    code = "hive.column_not_found"
+
+    def __init__(self, db: str, table: str, column: str) -> None:
+        self.db = db
+        self.table = table
+        self.column = column
+        super().__init__(f"Hive table {db}.{table} has no column {column!r}")
+
+
+class InvalidSampleRequest(ResolveError):
+    """A sample that cannot be asked for (a limit out of bounds, no column...); raised before anything is sent."""
+
+    code = "hive.invalid_sample"
 
 
 class HiveUnavailable(ResolveError):

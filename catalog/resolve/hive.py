@@ -240,18 +240,7 @@ class HiveResolver:
         """Columns, partition keys, type, location, formats and properties of ``db.table`` (or a view)."""
         db = validate_identifier(db, "database name")
         table = validate_identifier(table, "table name")
-        sql = f"DESCRIBE FORMATTED {quote(db)}.{quote(table)}"
-        try:
-            rows = self._query(sql)
-        except _StatementError as e:
-            if _DATABASE_MISSING.search(e.message):
-                raise DatabaseNotFound(db) from None
-            if _TABLE_MISSING.search(e.message):
-                # Spark says TABLE_OR_VIEW_NOT_FOUND for a missing database too: ask.
-                if not self.database_exists(db):
-                    raise DatabaseNotFound(db) from None
-                raise TableNotFound(db, table) from None
-            raise HiveQueryFailed(sql, e.message) from None
+        rows = self._table_query(f"DESCRIBE FORMATTED {quote(db)}.{quote(table)}", db, table)
         return parse_describe_formatted(rows, db, table)
 
     def describe_qualified_name(self, name: str) -> HiveTableInfo:
@@ -309,6 +298,21 @@ class HiveResolver:
                     raise self._unavailable(e) from None
                 raise
         return self._conn
+
+    def _table_query(self, sql: str, db: str, table: str) -> list[tuple[Any, ...]]:
+        """Run a statement about ``db.table`` (validated names): a missing database or table is raised as
+        DatabaseNotFound/TableNotFound, any other refusal as HiveQueryFailed."""
+        try:
+            return self._query(sql)
+        except _StatementError as e:
+            if _DATABASE_MISSING.search(e.message):
+                raise DatabaseNotFound(db) from None
+            if _TABLE_MISSING.search(e.message):
+                # Spark says TABLE_OR_VIEW_NOT_FOUND for a missing database too: ask.
+                if not self.database_exists(db):
+                    raise DatabaseNotFound(db) from None
+                raise TableNotFound(db, table) from None
+            raise HiveQueryFailed(sql, e.message) from None
 
     def _query(self, sql: str) -> list[tuple[Any, ...]]:
         """Run one statement and fetch all rows. Raises _StatementError or HiveUnavailable."""

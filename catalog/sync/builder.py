@@ -113,6 +113,26 @@ class DeploymentInput:
     metadata: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class DriftInput:
+    crn: str  # the deployment's
+    status: str  # ok | warning | drifting | unknown
+    columns: tuple[str, ...]
+    checked_time_ms: int
+    window_start_ms: int
+    window_end_ms: int
+
+
+#: The classification a deployment carries while its latest monitoring window drifted (typedefs/extensions).
+DRIFTING = "DRIFTING"
+
+
+def drift_attributes(d: DriftInput) -> dict[str, Any]:
+    """The deployment's drift attributes (extension attributes of ml_model_deployment)."""
+    return {"driftStatus": d.status, "driftColumns": list(d.columns), "driftCheckedTime": d.checked_time_ms,
+            "driftWindowStart": d.window_start_ms, "driftWindowEnd": d.window_end_ms}
+
+
 def _ref(type_name: str, qn: str, relationship_type: str | None = None) -> ObjectRef:
     return ObjectRef(type_name=type_name, qualified_name=qn, relationship_type=relationship_type)
 

@@ -14,26 +14,30 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from catalog.atlas.client import SEARCH_CHUNK, AtlasCatalogClient
-from catalog.atlas.models import EntityHeader
+from catalog.atlas.errors import AtlasBadRequest
+from catalog.atlas.models import Classification, Entity, EntityHeader
 from catalog.crn import CrnScope
-from catalog.errors import InvalidInput, Unresolved
+from catalog.errors import InvalidInput, NotFound, Unresolved
 from catalog.identity import build_crn, committed_lineage, model_crn, project_input
 from catalog.lineagefile import ModelLineage, S3Ref
 from catalog.registration import apply_typedefs
 from catalog.resolve.errors import ResolveError, is_not_found, to_catalog_error
 from catalog.sync import diff
 from catalog.sync.builder import (
+    DRIFTING,
     MANAGED_MARKER,
     TABLE_READ_ATTRS,
     BuildInput,
     Column,
     DeploymentInput,
+    DriftInput,
     TableFacts,
     TableInput,
     add_build,
     add_deployment,
     add_project,
     add_table,
+    drift_attributes,
     looks_like_object,
     s3_directories,
     s3_object,
@@ -130,6 +134,17 @@ def working_tree_note(head: GitHead) -> str | None:
     if uncommitted(head.root, file, head.commit) is None:
         return None
     return f"{head.lineage_path} in the working tree differs from {where} (commit your change to record it)"
+
+
+def _has_values(e: Entity, attrs: dict[str, Any]) -> bool:
+    """Whether the entity already has these attribute values (an empty list may come back as no value at all)."""
+    for key, want in attrs.items():
+        have = e.attributes.get(key)
+        if have is None and isinstance(want, list):
+            have = []
+        if have != want:
+            return False
+    return True
 
 
 def _iso(ms: int | None) -> str:
@@ -351,6 +366,40 @@ class Catalog:
         found = self.client.find_by_qualified_names("ml_model_deployment", [d.crn])
         result.guid = found[d.crn].guid if d.crn in found else None
         return result
+
+    def record_drift(self, d: DriftInput) -> SyncResult:
+        """Set a deployment's drift attributes (a partial update: nothing else of it changes) and keep its own
+        DRIFTING classification exactly while the status is "drifting". Idempotent: what is already so is not
+        written again (``written`` counts the Atlas writes made)."""
+        self.ensure_typedefs()
+        e = self.client.find_entity("ml_model_deployment", d.crn)
+        if e is None or e.status != "ACTIVE":
+            raise NotFound(f"no ml_model_deployment with CRN {d.crn}")
+        result = SyncResult(guid=e.guid)
+        attrs = drift_attributes(d)
+        if not _has_values(e, attrs):
+            self.client.partial_update("ml_model_deployment", d.crn, attrs)
+            result.written += 1
+        # Its own classification only: Atlas also lists the ones propagated to it (their entityGuid is another's).
+        tagged = any(c.type_name == DRIFTING and c.entity_guid in (None, e.guid) for c in e.classifications)
+        if d.status == "drifting" and not tagged:
+            self._add_drifting(e)
+            result.written += 1
+        elif d.status != "drifting" and tagged and self.client.remove_classification(e.guid, DRIFTING,
+                                                                                     missing_ok=True):
+            result.written += 1
+        result.updates = 1 if result.written else 0
+        return result
+
+    def _add_drifting(self, e: Entity) -> None:
+        # Not propagated: a deployment's drift says nothing about what is downstream of it.
+        try:
+            self.client.add_classification(e.guid, Classification(type_name=DRIFTING, propagate=False))
+        except AtlasBadRequest:
+            # Atlas refuses a classification the entity already has: another writer may have just added it.
+            if not any(c.type_name == DRIFTING and c.entity_guid in (None, e.guid)
+                       for c in self.client.classifications(e.guid)):
+                raise
 
     def _write(self, graph: Graph, result: SyncResult, progress: Callable[[int, int], None] | None,
                known: dict[tuple[str, str], EntityHeader | None] | None = None,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from catalog import DatasetRef
+from catalog import DatasetRef, InvalidInput
 from serving.metrics import MetricsStore
 from serving.monitoring.config import MonitorConfig
 from serving.monitoring.reference import (
@@ -116,14 +116,16 @@ def _first_lineage_table(inputs: list[DatasetRef], sampler: TableSampler | None,
                          req: ReferenceRequest, exclude: Sequence[str]) -> ReferenceSummary | None:
     tables = [d for d in inputs if d.type_name == "hive_table"]
     tried: list[str] = []
+    mapped = {c.lower() for c in req.column_map.values()}
     for d in tables:
-        if d.columns and not match_columns(tracked, d.columns, {}, exclude=exclude) and not req.column_map:
+        if d.columns and not match_columns(tracked, d.columns, {}, exclude=exclude) and not (
+                mapped & {c.lower() for c in d.columns}):
             tried.append(f"{d.qualified_name} (no tracked column)")
             continue
-        sample = _need(sampler)(d.qualified_name, req.sample_rows)
         try:
+            sample = _need(sampler)(d.qualified_name, req.sample_rows)
             return _from_table(sample, tracked, req.column_map, exclude, req.sample_rows)
-        except ReferenceError as e:
+        except (ReferenceError, InvalidInput) as e:  # this table does not serve; the next one may
             tried.append(f"{d.qualified_name} ({e})")
     if req.expected:
         return None

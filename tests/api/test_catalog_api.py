@@ -391,6 +391,103 @@ def test_unknown_classification_finds_nothing(world: World) -> None:
         json_of(r)
 
 
+# -- drift and build inputs (the model monitor's) ---------------------------------------------------
+
+
+def drift_body(crn: str, status: str = "drifting", columns: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"crn": crn, "status": status, "columns": ["alcohol"] if columns is None else columns,
+            "checked_time_ms": 1_700_000_900_000, "window_start_ms": 1_700_000_000_000,
+            "window_end_ms": 1_700_000_600_000, **extra}
+
+
+def put_drift(client: TestClient, body: dict[str, Any], headers: dict[str, str] | None = AUTH,
+              crn: str | None = None) -> Any:
+    return client.put(f"/api/v1/deployments/{crn or body['crn']}/drift", json=body, headers=headers)
+
+
+@pytest.fixture(scope="module")
+def drifting_dep(world: World) -> str:
+    crn = new_crn()
+    r = put_deployment(world.client, deployment_body(crn, world.builds[WINE_MODEL], "wine-monitored"))
+    assert r.status_code == 200, r.text
+    return crn
+
+
+def test_drift_is_recorded_and_read_back(world: World, drifting_dep: str) -> None:
+    guid = json_of(world.get(f"/deployments/{drifting_dep}"))["guid"]
+    r = put_drift(world.client, drift_body(drifting_dep, columns=["alcohol", "ph"]))
+    assert r.status_code == 200, r.text
+    assert json_of(r) == {"creates": 0, "updates": 1, "written": 2, "guid": guid}
+    d = json_of(world.get(f"/deployments/{drifting_dep}"))
+    assert (d["drift_status"], d["drift_columns"]) == ("drifting", ["alcohol", "ph"])
+    assert "DRIFTING" in d["classifications"]
+    tagged = json_of(world.get("/deployments", params={"classification": "DRIFTING"}))
+    assert [x["crn"] for x in tagged] == [drifting_dep]
+    # the deployment's own: nothing upstream of it carries it, no other deployment of the build shows it
+    assert "DRIFTING" not in json_of(world.get(f"/deployments/{world.wine_dep}"))["classifications"]
+    lineage = json_of(world.get(f"/deployments/{drifting_dep}/lineage"))
+    assert "DRIFTING" in lineage["deployment"]["classifications"]
+    assert lineage["tree"]["classifications"] == ["DRIFTING"]
+    assert all("DRIFTING" not in n["classifications"] for u in lineage["tree"]["upstream"] for n in _walk(u))
+    # a deployment never checked says so
+    d = json_of(world.get(f"/deployments/{world.churn_dep}"))
+    assert (d["drift_status"], d["drift_columns"]) == (None, [])
+
+    again = put_drift(world.client, drift_body(drifting_dep, columns=["alcohol", "ph"]))
+    assert json_of(again) == {"creates": 0, "updates": 0, "written": 0, "guid": guid}
+    ok = put_drift(world.client, drift_body(drifting_dep, "ok", []))
+    assert ok.status_code == 200 and json_of(ok)["written"] == 2
+    d = json_of(world.get(f"/deployments/{drifting_dep}"))
+    assert (d["drift_status"], d["drift_columns"], "DRIFTING" in d["classifications"]) == ("ok", [], False)
+    assert json_of(world.get("/deployments", params={"classification": "DRIFTING"})) == []
+    # the Atlas entity carries it as typed attributes (dates as epoch ms)
+    entity = world.client.get("/api/atlas/v2/entity/uniqueAttribute/type/ml_model_deployment",
+                              params={"attr:qualifiedName": drifting_dep}, auth=ATLAS_AUTH).json()["entity"]
+    attrs = entity["attributes"]
+    assert (attrs["driftStatus"], attrs["driftCheckedTime"], attrs["driftWindowStart"], attrs["driftWindowEnd"]) == (
+        "ok", 1_700_000_900_000, 1_700_000_000_000, 1_700_000_600_000)
+
+
+def test_drift_write_needs_the_token(world: World, drifting_dep: str) -> None:
+    r = put_drift(world.client, drift_body(drifting_dep), headers=None)
+    assert r.status_code == 401 and json_of(r)["code"] == "unauthorized"
+    r = put_drift(world.client, drift_body(drifting_dep), headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 403 and json_of(r)["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("change", [{"status": "exploded"}, {"columns": "alcohol"}, {"checked_time_ms": -1},
+                                    {"window_end_ms": 1}, {"crn": None}])
+def test_invalid_drift_body_is_a_json_4xx(world: World, drifting_dep: str, change: dict[str, Any]) -> None:
+    r = put_drift(world.client, {**drift_body(drifting_dep), **change}, crn=drifting_dep)
+    assert r.status_code in (400, 422), r.text
+    assert set(json_of(r)) >= {"code", "message"}
+
+
+def test_drift_crn_mismatch_is_400_and_an_unknown_deployment_404(world: World, drifting_dep: str) -> None:
+    r = put_drift(world.client, drift_body(new_crn()), crn=drifting_dep)
+    assert r.status_code == 400 and json_of(r)["code"] == "invalid_input"
+    crn = new_crn()
+    r = put_drift(world.client, drift_body(crn))
+    assert r.status_code == 404, r.text
+    assert json_of(r)["code"] == "not_found" and crn in json_of(r)["message"]
+    # the drift route did not record a deployment named ".../drift"
+    assert world.get(f"/deployments/{crn}/drift").status_code == 404
+
+
+def test_build_inputs(world: World) -> None:
+    wine = world.builds[WINE_MODEL]
+    r = world.get(f"/builds/{wine['build_crn']}/inputs")
+    assert r.status_code == 200, r.text
+    assert json_of(r) == [{"type_name": "hive_table", "qualified_name": t, "name": t.split(".")[1].split("@")[0],
+                           "columns": []} for t in WINE_TABLES]
+    churn = json_of(world.get(f"/builds/{world.builds[CHURN_MODEL]['build_crn']}/inputs"))
+    assert [x["qualified_name"] for x in churn] == CHURN_TABLES
+    # the build itself is still at its own path
+    assert json_of(world.get(f"/builds/{wine['build_crn']}"))["crn"] == wine["build_crn"]
+    missing = world.get(f"/builds/{new_crn()}/inputs")
+    assert missing.status_code == 404 and json_of(missing)["code"] == "not_found"
+
+
 # -- OpenAPI ----------------------------------------------------------------------------------------
 
 
@@ -403,6 +500,8 @@ def test_openapi_lists_the_catalog_api_only(world: World) -> None:
         assert p in paths, sorted(paths)
     assert any(p.startswith("/api/v1/deployments/") and p.endswith("/lineage") for p in paths)
     assert any(p.startswith("/api/v1/deployments/") and "put" in doc["paths"][p] for p in paths)
+    assert "put" in doc["paths"]["/api/v1/deployments/{crn}/drift"]
+    assert "get" in doc["paths"]["/api/v1/builds/{crn}/inputs"]
     # Atlas's own REST surface is not ours to document (other routers of `up`, e.g. serving, may add paths)
     assert not any(p.startswith("/api/atlas") for p in paths), sorted(paths)
 
@@ -419,7 +518,7 @@ def test_read_auth_requires_the_token_for_reads(tmp_path_factory: pytest.TempPat
     store = tmp_path_factory.mktemp("api-read-auth") / "store"
     env = {"MLCATALOG_API_TOKEN": TOKEN, "MLCATALOG_API_READ_AUTH": "true", **CRN_ENV}
     with platform_app(store, env) as c:
-        for path in ("/projects", "/models", "/builds", "/deployments",
+        for path in ("/projects", "/models", "/builds", "/deployments", f"/builds/{new_crn()}/inputs",
                      f"/deployments/{new_crn()}", "/impact?qualifiedName=default.wineds_ext@cm"):
             r = c.get(f"/api/v1{path}")
             assert r.status_code == 401, (path, r.status_code, r.text)

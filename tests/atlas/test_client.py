@@ -8,6 +8,7 @@ Then the failures only a fault can show, injected with ``httpx.MockTransport``, 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +90,41 @@ def test_classifications_and_lineage(client: AtlasCatalogClient) -> None:
     assert lin.base_guid == guids["-2"] and lin.relations == []
 
 
+def test_removing_a_classification_as_atlas_answers_it(client: AtlasCatalogClient) -> None:
+    uid = uuid.uuid4().hex[:8]
+    guids = client.upsert([db(f"r{uid}"), table(f"r{uid}.t")]).guid_assignments
+    tag, other = f"T_{uid}", f"O_{uid}"
+    client.create_typedefs([TypeDef(category="CLASSIFICATION", name=tag),
+                            TypeDef(category="CLASSIFICATION", name=other)])
+    t = guids["-2"]
+    # none at all: Atlas's NO_CLASSIFICATIONS_FOUND_FOR_ENTITY
+    with pytest.raises(AtlasNotFound) as none:
+        client.remove_classification(t, tag)
+    assert none.value.error_code == "ATLAS-404-00-003"
+    assert client.remove_classification(t, tag, missing_ok=True) is False
+    # another one: CLASSIFICATION_NOT_ASSOCIATED_WITH_ENTITY
+    client.add_classification(t, Classification(type_name=other))
+    with pytest.raises(AtlasBadRequest) as absent:
+        client.remove_classification(t, tag)
+    assert absent.value.error_code == "ATLAS-400-00-06D"
+    assert client.remove_classification(t, tag, missing_ok=True) is False
+    # adding one twice: Atlas refuses the second (INVALID_PARAMETERS)
+    client.add_classification(t, Classification(type_name=tag, propagate=False))
+    with pytest.raises(AtlasBadRequest) as twice:
+        client.add_classification(t, Classification(type_name=tag))
+    assert twice.value.error_code == "ATLAS-400-00-01A"
+    assert {(c.type_name, c.propagate) for c in client.classifications(t)} == {(tag, False), (other, True)}
+    assert client.remove_classification(t, tag) is True
+    assert [c.type_name for c in client.classifications(t)] == [other]
+    # an unknown entity or classification type is an error even with missing_ok
+    with pytest.raises(AtlasNotFound) as entity:
+        client.remove_classification(str(uuid.uuid4()), tag, missing_ok=True)
+    assert entity.value.error_code == "ATLAS-404-00-005"
+    with pytest.raises(AtlasBadRequest) as unknown:
+        client.remove_classification(t, f"nope_{uid}", missing_ok=True)
+    assert unknown.value.error_code == "ATLAS-400-00-014"
+
+
 def test_errors_are_typed_catalog_errors_carrying_atlas_codes(client: AtlasCatalogClient) -> None:
     with pytest.raises(AtlasNotFound) as nf:
         client.get_entity(str(uuid.uuid4()))
@@ -146,6 +182,24 @@ def test_requests_keep_a_knox_prefix_send_basic_auth_and_no_nulls() -> None:
     assert r.url.path == "/gateway/atlas/api/atlas/v2/search/basic"
     assert r.headers["authorization"].startswith("Basic ")
     assert b"null" not in r.content
+
+
+def test_classification_requests_on_the_wire() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        seen.append(r)
+        return httpx.Response(204)
+
+    with mocked(handler) as c:
+        c.add_classification("g-1", Classification(type_name="DRIFTING", propagate=False))
+        assert c.remove_classification("g-1", "DRIFTING") is True
+    add, remove = seen
+    assert (add.method, add.url.path) == ("POST", "/gateway/atlas/api/atlas/v2/entity/guid/g-1/classifications")
+    assert json.loads(add.content) == [{"typeName": "DRIFTING", "attributes": {}, "propagate": False}]
+    assert (remove.method, remove.url.path) == (
+        "DELETE", "/gateway/atlas/api/atlas/v2/entity/guid/g-1/classification/DRIFTING")
+    assert remove.content == b""
 
 
 def test_open_atlas_urls(tmp_path: Path) -> None:

@@ -490,6 +490,30 @@ def test_error_codes_mean_what_they_mean_in_atlas(api: Api) -> None:
     assert api.ok("POST", "search/basic", json={"typeName": "hive_table", "limit": 10**6}) is not None
 
 
+def test_removing_a_classification_an_entity_does_not_have_is_answered_as_atlas_does(api: Api) -> None:
+    uid = suffix()
+    ga = api.ok("POST", "entity/bulk", json=hive_bulk(uid))["guidAssignments"]
+    table, tag, other = ga["-2"], f"C_{uid}", f"O_{uid}"
+    api.ok("POST", "types/typedefs", json={"classificationDefs": [
+        {"name": n, "superTypes": [], "attributeDefs": []} for n in (tag, other)]})
+    by_unique = ("entity/uniqueAttribute/type/hive_table/classification/{}", {"attr:qualifiedName": f"w_{uid}.t@cm"})
+    # EntityGraphMapper.deleteClassification: none at all, then another one only
+    assert_error(api.request("DELETE", f"entity/guid/{table}/classification/{tag}"), 404, "ATLAS-404-00-003")
+    assert_error(api.request("DELETE", by_unique[0].format(tag), params=by_unique[1]), 404, "ATLAS-404-00-003")
+    assert api.post(f"entity/guid/{table}/classifications", json=[{"typeName": other}]).status_code == 204
+    assert_error(api.request("DELETE", f"entity/guid/{table}/classification/{tag}"), 400, "ATLAS-400-00-06D")
+    assert_error(api.request("DELETE", by_unique[0].format(tag), params=by_unique[1]), 400, "ATLAS-400-00-06D")
+    # EntityREST checks the name is a classification type first on the guid route only; the guid comes next
+    body = assert_error(api.request("DELETE", f"entity/guid/{table}/classification/nope_{uid}"), 400,
+                        "ATLAS-400-00-014")
+    assert body["errorMessage"] == f"Type CLASSIFICATION with name nope_{uid} does not exist"
+    assert_error(api.request("DELETE", f"entity/guid/{uuid.uuid4()}/classification/{tag}"), 404, "ATLAS-404-00-005")
+    # and what is there goes, with no body
+    r = api.request("DELETE", f"entity/guid/{table}/classification/{other}")
+    assert (r.status_code, r.content) == (204, b"")
+    assert api.ok("GET", f"entity/guid/{table}/classifications")["list"] == []
+
+
 def test_an_internal_failure_is_an_atlas_500_with_an_id(api: Api, store: EmbeddedStore,
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          caplog: pytest.LogCaptureFixture) -> None:

@@ -14,7 +14,7 @@ from serving.monitoring.config import MonitorConfig
 from serving.monitoring.reference import categorical_reference, numeric_reference
 from serving.monitoring.worker import InProcessComputer, ProcessComputer
 from tests.inprocess import ADMIN_KEY, json_of, platform_app
-from tests.monitoring.test_service import CRN, T0, M, write, wine_rows
+from tests.monitoring.test_service import CRN, T0, M, wine_rows, write
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 

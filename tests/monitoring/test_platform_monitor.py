@@ -116,7 +116,7 @@ def test_drift_flips_status_classification_and_back(platform: Platform, api_key:
 
     first = run_window(platform, api_key, crn, ok1)
     # twelve tests at 5% each: a column may cross by chance; the deployment does not drift
-    assert first["predictions"] == 400 and first["status"] != "drifting", (first["drifted_columns"], [t for t in first["tests"] if t["drifted"]])
+    assert first["predictions"] == 400 and first["status"] != "drifting", first["drifted_columns"]
     drift = run_window(platform, api_key, crn, send(platform, api_key, ak, toward_excellent(400, 22)))
     assert drift["status"] == "drifting" and "prediction" in drift["drifted_columns"], drift
     wait_until(lambda: crn in atlas_drifting(platform), timeout=30, what="DRIFTING in Atlas")

@@ -182,7 +182,7 @@ def test_drift_flips_the_status_publishes_it_and_alerts_once(world: World) -> No
         write(world.store, wine_rows(600, 12, shift=1.0, excellent=0.9), T0 + 30 * M, T0 + 60 * M, "drift")
         write(world.store, wine_rows(600, 14), T0 + 60 * M, T0 + 90 * M, "back")
         results = world.service.catch_up(CRN, now_ms=T0 + 90 * M + 1)
-    assert [r.status for r in results] == ["ok", "drifting", "ok"], [(r.drifted_columns, [(t.column, t.test, t.statistic, t.p_value) for t in r.tests if t.drifted]) for r in results]
+    assert [r.status for r in results] == ["ok", "drifting", "ok"], [r.drifted_columns for r in results]
     assert "prediction" in results[1].drifted_columns and "Alcohol" in results[1].drifted_columns
     drift = [e.payload for e in entries(world.state) if e.kind == "drift"]
     assert [(d["status"], d["window_end_ms"]) for d in drift] == [

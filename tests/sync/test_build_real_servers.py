@@ -24,7 +24,7 @@ from catalog.atlas.models import EntitySpec, MutationResult
 from catalog.crn import CrnScope
 from catalog.errors import CatalogError, InvalidInput, Unresolved
 from catalog.queries import CatalogQueries
-from catalog.resolve import HiveConfig, HiveResolver, S3Config, S3Resolver
+from catalog.resolve import HiveConfig, HiveResolver, S3Config, S3Resolver, sample_table
 from catalog.sync.builder import DeploymentInput
 from catalog.sync.engine import Catalog, SyncResult
 from tests.conftest import ATLAS_PASSWORD, RunningAtlas, start_atlas
@@ -322,6 +322,21 @@ def test_train_process_reads_both_tables_the_s3_source_and_the_project(built: Bu
         built.result.project_crn}
     assert _qns(train.relationships["outputs"]) == {b.build_crn}
     assert built.result.notes == []  # everything was resolved
+
+
+def test_build_inputs_carry_the_columns_hiveserver2_reported(built: Built, reader: AtlasCatalogClient,
+                                                             hive_config: HiveConfig) -> None:
+    (b,) = built.result.builds
+    inputs = CatalogQueries(reader).build_inputs(b.build_crn)
+    assert [(d.type_name, d.qualified_name) for d in inputs] == [  # lineage.yml's order, the project left out
+        ("hive_table", f"default.wineds_ext@{NS}"), ("hive_table", f"default.wineds_ext_nolabel@{NS}"),
+        ("aws_s3_v2_directory", f"s3a://{BUCKET}/raw/2024/@{NS}")]
+    wine, nolabel, raw = inputs
+    assert wine.columns == [n for n, _ in WINE_COLUMNS]
+    assert nolabel.columns == [n for n, _ in FEATURE_COLUMNS]
+    assert (raw.name, raw.columns) == ("2024", [])
+    # what a monitor samples as the reference has the columns the catalog names
+    assert sample_table(hive_config, wine.qualified_name, limit=5).columns == wine.columns
 
 
 def test_deployment_lineage_goes_back_to_the_s3_data(built: Built, atlas: RunningAtlas,
