@@ -5,6 +5,7 @@ scheduler computes windows by itself and stops with the deployment."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -214,8 +215,9 @@ def test_the_scheduler_runs_windows_and_stops_with_the_deployment(platform: Plat
     assert d["crn"] not in cli(platform, api_key, "monitor", "list").stdout
 
 
-def test_monitors_survive_a_restart(tmp_path: Path) -> None:
-    """The schedule is rebuilt from the platform's state: a monitor added before a restart runs after it."""
+def test_monitors_survive_a_restart_and_catch_up_what_they_missed(tmp_path: Path) -> None:
+    """The schedule is rebuilt from the platform's state: windows that ended while the platform was down are
+    computed after it comes back, each once, with no gap."""
     p = start_platform(tmp_path / "store")
     try:
         key = p.cli("api-keys", "create", "k").stdout.strip()
@@ -223,12 +225,27 @@ def test_monitors_survive_a_restart(tmp_path: Path) -> None:
         d = json.loads(cli(p, key, "deploy", "--project-dir", str(project), "--model", MODEL, "--file", "model.py",
                            "--function", "predict", "--json").stdout)
         send(p, key, d["accessKey"], balanced(40, 51))
-        cli(p, key, "monitor", "add", d["crn"], "--every", "1h", "--expected", "Excellent=0.5,Poor=0.5")
+        cli(p, key, "monitor", "add", d["crn"], "--every", "2s", "--expected", "Excellent=0.5,Poor=0.5")
+        wait_until(lambda: windows(p, key, d["crn"]), timeout=60, what="a first window")
     finally:
         p.stop()
+    down_since = int(time.time() * 1000)
+    time.sleep(7)
     p2 = start_platform(tmp_path / "store")
     try:
         rows = json.loads(cli(p2, key, "monitor", "list", "--json").stdout)
-        assert [(m["deployment_crn"], m["status"], m["every"]) for m in rows] == [(d["crn"], "active", "1h")]
+        assert [(m["deployment_crn"], m["status"], m["every"]) for m in rows] == [(d["crn"], "active", "2s")]
+        wait_until(lambda: max(w["end_ms"] for w in windows(p2, key, d["crn"])) > down_since + 7000, timeout=60,
+                   what="windows after the restart")
+        done = sorted(w["end_ms"] for w in windows(p2, key, d["crn"]) if w["status"] == "done")
+        assert len(done) == len(set(done)) and all(b - a == 2000 for a, b in itertools.pairwise(done))
+        assert sum(1 for e in done if down_since < e < down_since + 7000) >= 3  # computed after the restart
     finally:
         p2.stop()
+
+
+def windows(p: Platform, key: str, crn: str) -> list[dict[str, Any]]:
+    r = httpx.get(f"{p.url}/api/v1/serving/monitors/{crn}/windows", params={"limit": 1000},
+                  headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return list(r.json())
