@@ -1,13 +1,14 @@
 """What both backends share: argument checks, encoding in the caller's thread, and the group-commit writer.
 
-A backend supplies a :class:`~serving.metrics.groupcommit.WriterSession` (its one write connection) and
-``_read``; everything else about the contract lives here once.
+A backend supplies a :class:`~serving.metrics.groupcommit.WriterSession` (its one write connection) and the read
+primitives (``_read``, ``_iter_prediction_metrics``, ``_recent_predictions``, ``_count_predictions``); everything
+else about the contract lives here once.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Self
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from serving.metrics.errors import InvalidMetrics, MetricsStoreClosed
 from serving.metrics.groupcommit import CommitStats, Encoded, GroupCommitter, WriterSession
 from serving.metrics.models import MetricRecord, encode_metrics, normalize_metrics
-from serving.metrics.store import ReadQuery
+from serving.metrics.store import DEFAULT_CHUNK_ROWS, PredictionWindow, ReadQuery, RecentQuery
 
 
 class GroupCommitStore(ABC):
@@ -64,12 +65,43 @@ class GroupCommitStore(ABC):
              model_crn: str | None = None, model_build_crn: str | None = None) -> list[MetricRecord]:
         query = ReadQuery.of(model_deployment_crn=model_deployment_crn, model_build_crn=model_build_crn,
                              model_crn=model_crn, start_ms=start_ms, end_ms=end_ms)
+        self._check_open()
+        return self._read(query)
+
+    def iter_prediction_metrics(self, model_deployment_crn: str, start_ms: int, end_ms: int,
+                                chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[bytes]:
+        window = PredictionWindow.of(model_deployment_crn=model_deployment_crn, start_ms=start_ms, end_ms=end_ms,
+                                     chunk_rows=chunk_rows)
+        self._check_open()  # here, not in the generator: bad calls fail at the call, not at the first next()
+        return self._iter_prediction_metrics(window)
+
+    def recent_predictions(self, model_deployment_crn: str, limit: int = 200) -> list[MetricRecord]:
+        query = RecentQuery.of(model_deployment_crn=model_deployment_crn, limit=limit)
+        self._check_open()
+        return self._recent_predictions(query)
+
+    def count_predictions(self, model_deployment_crn: str, start_ms: int, end_ms: int) -> int:
+        window = PredictionWindow.of(model_deployment_crn=model_deployment_crn, start_ms=start_ms, end_ms=end_ms)
+        self._check_open()
+        return self._count_predictions(window)
+
+    def _check_open(self) -> None:
+        """Also called between chunks of a long iteration: closing the store stops it at the next chunk."""
         if self._closed:
             raise MetricsStoreClosed("metrics store is closed")
-        return self._read(query)
 
     @abstractmethod
     def _read(self, query: ReadQuery) -> list[MetricRecord]: ...
+
+    @abstractmethod
+    def _iter_prediction_metrics(self, window: PredictionWindow) -> Iterator[bytes]:
+        """A generator: the connection is taken at the first next() and released when it ends or is closed."""
+
+    @abstractmethod
+    def _recent_predictions(self, query: RecentQuery) -> list[MetricRecord]: ...
+
+    @abstractmethod
+    def _count_predictions(self, window: PredictionWindow) -> int: ...
 
     # ---- lifecycle
 

@@ -24,10 +24,11 @@ is safe here, unlike the shared PostgreSQL store.
 from __future__ import annotations
 
 import functools
+import operator
 import re
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from serving.metrics.errors import (
 )
 from serving.metrics.groupcommit import Encoded
 from serving.metrics.models import MetricRecord, decode_metrics, encode_metrics, trusted_record
-from serving.metrics.store import ReadQuery
+from serving.metrics.store import PredictionWindow, ReadQuery, RecentQuery
 from serving.metrics.urls import SQLITE_SYNCHRONOUS, parse_sqlite_url
 
 APPLICATION_ID = 0x4D4C4D53  # "MLMS": marks the file as an mlcatalog metrics store
@@ -79,6 +80,11 @@ MIGRATIONS: list[Migration] = [
 _COLUMNS = "deployment_id, build_id, model_id, prediction_uuid, start_ms, end_ms, metrics"
 _ROWS_PER_INSERT = 256  # rows per multi-row INSERT (x 7 parameters, far below SQLite's limit of 32766)
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+# The deployment index (deployment_id, start_ms, rowid) gives read order without a sort; aggregates are filtered out
+# on the row, which is read anyway for its metrics.
+_PREDICTIONS_IN_WINDOW = ("FROM metric_record WHERE deployment_id = ? AND start_ms >= ? AND start_ms < ? "
+                          "AND prediction_uuid IS NOT NULL")
+_first = operator.itemgetter(0)
 
 
 @functools.lru_cache(maxsize=_ROWS_PER_INSERT)
@@ -273,11 +279,15 @@ class SQLiteMetricsStore(GroupCommitStore):
         super().__init__(_Writer(writer, self._crns), max_batch=max_batch, max_queue=max_queue,
                          name=f"metrics-writer:{path.name}")
 
+    def _open_reader(self) -> sqlite3.Connection:
+        conn = _connect(self.path, self._synchronous)
+        conn.execute("PRAGMA query_only=1")
+        return conn
+
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path, self._synchronous)
-            conn.execute("PRAGMA query_only=1")
+            conn = self._open_reader()
             with self._readers_lock:
                 self._readers.append(conn)
             self._local.conn = conn
@@ -305,6 +315,46 @@ class SQLiteMetricsStore(GroupCommitStore):
             f"SELECT {_COLUMNS} FROM metric_record WHERE {' AND '.join(where)} ORDER BY start_ms, id", params
         ).fetchall()
         return _records(conn, self._crns, rows)
+
+    def _iter_prediction_metrics(self, window: PredictionWindow) -> Iterator[bytes]:
+        # A connection of its own, not the thread's reader: the iteration may run in a short-lived thread (a
+        # thread-local reader would stay open until the store closes) and one SELECT holds a read snapshot for its
+        # whole run (WAL: the writer is not blocked).
+        conn = self._open_reader()
+        try:
+            conn.execute("PRAGMA cache_size=-2048")  # one pass over the rows: a page cache would only hold ~60 MB
+            crn_id = self._crn_id(conn, window.model_deployment_crn)
+            if crn_id is None:
+                return
+            # CAST AS BLOB: bytes straight from the page instead of a str decoded from UTF-8 and encoded back;
+            # fetchmany + one join per chunk is the cheapest way through sqlite3 (measured: group_concat in SQL is
+            # no faster, json_extract per key ~8x slower).
+            cursor = conn.execute(f"SELECT CAST(metrics AS BLOB) {_PREDICTIONS_IN_WINDOW} ORDER BY start_ms, id",
+                                  (crn_id, window.start_ms, window.end_ms))
+            while rows := cursor.fetchmany(window.chunk_rows):
+                yield b"\n".join(map(_first, rows))
+                self._check_open()
+        finally:
+            conn.close()
+
+    def _recent_predictions(self, query: RecentQuery) -> list[MetricRecord]:
+        conn = self._reader()
+        crn_id = self._crn_id(conn, query.model_deployment_crn)
+        if crn_id is None:
+            return []
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM metric_record WHERE deployment_id = ? AND prediction_uuid IS NOT NULL "
+            "ORDER BY start_ms DESC, id DESC LIMIT ?", (crn_id, query.limit)).fetchall()
+        return _records(conn, self._crns, rows)
+
+    def _count_predictions(self, window: PredictionWindow) -> int:
+        conn = self._reader()
+        crn_id = self._crn_id(conn, window.model_deployment_crn)
+        if crn_id is None:
+            return 0
+        row = conn.execute(f"SELECT count(*) {_PREDICTIONS_IN_WINDOW}",
+                           (crn_id, window.start_ms, window.end_ms)).fetchone()
+        return int(row[0])
 
     def _crn_id(self, conn: sqlite3.Connection, crn: str) -> int | None:
         found = self._crns.id_of(crn)

@@ -129,7 +129,8 @@ def read_for(store: MetricsStore, crn: str, config: MonitorConfig, reference: Re
     if config.prediction_key not in categorical and config.prediction_key not in reference.numeric:
         categorical.append(config.prediction_key)  # for accuracy, even without a reference for it
     return read_window(store, crn, start_ms, end_ms, numeric=sorted(reference.numeric), categorical=categorical,
-                       actual_key=config.actual_key, prediction_key=config.prediction_key)
+                       actual_key=config.actual_key, prediction_key=config.prediction_key,
+                       label_pairs=config.prediction_key not in reference.numeric)
 
 
 def evaluate(crn: str, config: MonitorConfig, reference: ReferenceSummary, data: WindowData, start_ms: int,
@@ -164,7 +165,7 @@ def evaluate(crn: str, config: MonitorConfig, reference: ReferenceSummary, data:
         quality[metric] = ColumnQuality(missing=col.missing, non_numeric=col.non_numeric)
     drifted = sorted(k for k, v in decisions.items() if v)
     share = drifted_share(decisions.values())
-    classification, regression = _accuracy(data, config)
+    classification, regression = _accuracy(data, config, reference)
     status = _status(config, decisions, share, classification)
     return WindowResult(deployment_crn=crn, prediction_key=config.prediction_key, start_ms=start_ms, end_ms=end_ms,
                         computed_ms=int(time.time() * 1000), predictions=data.predictions, status=status,
@@ -173,14 +174,18 @@ def evaluate(crn: str, config: MonitorConfig, reference: ReferenceSummary, data:
                         regression=regression, unlabelled=data.unlabelled, seconds=time.perf_counter() - t0)
 
 
-def _accuracy(data: WindowData, config: MonitorConfig) -> tuple[ClassificationQuality | None,
-                                                                 RegressionQuality | None]:
-    labelled = sum(data.labels.values())
-    if data.actual_numbers.size and data.actual_numbers.size >= labelled:
-        return None, regression_quality(data.actual_numbers, data.predicted_numbers)
-    if labelled:
-        return classification_quality(data.labels), None
-    return None, None
+def _accuracy(data: WindowData, config: MonitorConfig, reference: ReferenceSummary,
+              ) -> tuple[ClassificationQuality | None, RegressionQuality | None]:
+    """Classification when the prediction is a category (in the reference, or any label in the window is not a
+    number), regression when it is a number; 0/1 classes without a reference for the prediction count as numbers."""
+    labelled = sum(data.labels.values()) if data.labels else int(data.actual_numbers.size)
+    if not labelled:
+        return None, None
+    numeric = config.prediction_key in reference.numeric or (
+        config.prediction_key not in reference.categorical and data.actual_numbers.size == labelled)
+    if numeric:
+        return None, regression_quality(data.actual_numbers, data.predicted_numbers, min_n=config.min_n)
+    return classification_quality(data.labels, min_n=config.min_n), None
 
 
 def _status(config: MonitorConfig, decisions: dict[str, bool | None], share: float | None,

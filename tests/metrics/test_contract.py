@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 
@@ -212,6 +213,162 @@ def test_exponent_floats_keep_their_value(store: MetricsStore, crns: Crns) -> No
     store.submit(crns.record(T0, {"a": 1e16, "b": 2.5e-300})).result()
     (back,) = store.read(crns.deployment)
     assert back.metrics == {"a": 1e16, "b": 2.5e-300}
+
+
+# ---- bulk reads for monitoring: iter_prediction_metrics, recent_predictions, count_predictions
+
+
+def ndjson_records(chunks: list[bytes]) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for chunk in chunks for line in chunk.split(b"\n")]
+
+
+def test_iter_prediction_metrics_streams_the_window_s_predictions_in_read_order(store: MetricsStore,
+                                                                                 crns: Crns) -> None:
+    late, early, tie_a, tie_b = (crns.record(T0 + 50, {"n": 1}), crns.record(T0, {"n": 2}),
+                                 crns.record(T0 + 10, {"n": 3}), crns.record(T0 + 10, {"n": 4}))
+    store.write_predictions([late, tie_a])
+    store.submit(early).result()
+    store.submit(tie_b).result()
+    store.write_predictions([crns.record(T0 - 1, {"n": 0}), crns.record(T0 + 51, {"n": 5})])  # out of the window
+    store.write_aggregate(crns.deployment, T0 + 10, T0 + 10, {"n": "aggregate"})
+    store.write_predictions([Crns.fresh().record(T0 + 20, {"n": "other deployment"})])
+    expected = [r.metrics for r in store.read(crns.deployment, start_ms=T0, end_ms=T0 + 51) if not r.is_aggregate]
+    assert expected == [{"n": 2}, {"n": 3}, {"n": 4}, {"n": 1}]
+    for chunk_rows in (1, 3, 4, 65_536):
+        chunks = list(store.iter_prediction_metrics(crns.deployment, T0, T0 + 51, chunk_rows=chunk_rows))
+        assert ndjson_records(chunks) == expected
+        assert [chunk.count(b"\n") + 1 for chunk in chunks] == {1: [1, 1, 1, 1], 3: [3, 1], 4: [4],
+                                                                 65_536: [4]}[chunk_rows]
+        assert all(isinstance(c, bytes) and not c.endswith(b"\n") for c in chunks)
+    assert ndjson_records(list(store.iter_prediction_metrics(crns.deployment, T0 + 10, T0 + 11))) == [{"n": 3},
+                                                                                                    {"n": 4}]
+
+
+def test_iter_prediction_metrics_of_an_empty_window_or_unknown_deployment_yields_nothing(store: MetricsStore,
+                                                                                          crns: Crns) -> None:
+    store.write_predictions([crns.record(T0)])
+    store.write_aggregate(crns.deployment, T0 + 5, T0 + 5, {"only": "an aggregate"})
+    assert list(store.iter_prediction_metrics(crns.deployment, T0 + 1, T0 + 10)) == []
+    assert list(store.iter_prediction_metrics(crns.deployment, T0, T0)) == []
+    assert list(store.iter_prediction_metrics(Crns.fresh().deployment, 0, 2**62)) == []
+
+
+def test_iter_prediction_metrics_lines_are_the_stored_json(store: MetricsStore, crns: Crns) -> None:
+    metrics: dict[str, Any] = {
+        "escapes": 'q"\\\n\t/\r\b\f\x01', "backslashes": "C:\\temp\\new \\\\ \\u0041", "unicode": "Ünïcødé 🍷 \u2028",
+        "key with spaces": 1, "dotted.key": [1, "two", {"three": None}], "big": 2**63 - 1, "float": 0.1,
+        "bool": True, "null": None, "nested": {"a": {"b": "\n"}},
+    }
+    store.write_predictions([crns.record(T0, metrics), crns.record(T0 + 1, {"x": "\\"})])
+    (chunk,) = list(store.iter_prediction_metrics(crns.deployment, T0, T0 + 2))
+    assert chunk.count(b"\n") == 1  # one line per record: newlines inside strings stay escaped
+    assert ndjson_records([chunk]) == [metrics, {"x": "\\"}]
+
+
+def test_iter_prediction_metrics_reads_one_snapshot(store: MetricsStore, crns: Crns) -> None:
+    store.write_predictions([crns.record(T0 + i, {"i": i}) for i in range(4)])
+    chunks = store.iter_prediction_metrics(crns.deployment, T0, T0 + 100, chunk_rows=2)
+    first = next(chunks)
+    store.write_predictions([crns.record(T0 + 50, {"i": "written meanwhile"})])
+    assert ndjson_records([first, *chunks]) == [{"i": i} for i in range(4)]
+    assert len(list(store.iter_prediction_metrics(crns.deployment, T0, T0 + 100))) == 1  # a new one sees it
+
+
+def test_iter_prediction_metrics_runs_in_another_thread_and_abandoned_iterations_free_their_connection(
+        store: MetricsStore, crns: Crns) -> None:
+    store.write_predictions([crns.record(T0 + i, {"i": i}) for i in range(3)])
+    got: list[bytes] = []
+    chunks = store.iter_prediction_metrics(crns.deployment, T0, T0 + 3)
+    worker = threading.Thread(target=lambda: got.extend(chunks))
+    worker.start()
+    worker.join(30)
+    assert ndjson_records(got) == [{"i": i} for i in range(3)]
+    for _ in range(12):  # more than the PostgreSQL read pool holds: each one is given back
+        started = store.iter_prediction_metrics(crns.deployment, T0, T0 + 3, chunk_rows=1)
+        assert ndjson_records([next(started)]) == [{"i": 0}]
+        started.close()  # type: ignore[attr-defined]
+    assert store.count_predictions(crns.deployment, T0, T0 + 3) == 3
+
+
+def test_iter_prediction_metrics_bad_arguments_and_closed_store(open_store: Opener, crns: Crns) -> None:
+    store = open_store()
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"end_ms": T0 - 1}, "before start_ms"), ({"start_ms": -1}, "start_ms"), ({"chunk_rows": 0}, "chunk_rows"),
+        ({"chunk_rows": True}, "chunk_rows"), ({"chunk_rows": 2**40}, "chunk_rows"), ({"end_ms": None}, "end_ms"),
+        ({"model_deployment_crn": ""}, "model_deployment_crn"),
+    ]
+    for kwargs, match in bad:
+        args: dict[str, Any] = {"model_deployment_crn": crns.deployment, "start_ms": T0, "end_ms": T0 + 1, **kwargs}
+        with pytest.raises(InvalidMetricsQuery, match=match):
+            store.iter_prediction_metrics(**args)  # raised by the call, before any iteration
+    store.write_predictions([crns.record(T0 + i) for i in range(3)])
+    chunks = store.iter_prediction_metrics(crns.deployment, T0, T0 + 3, chunk_rows=1)
+    next(chunks)
+    store.close()
+    with pytest.raises(MetricsStoreClosed):
+        next(chunks)  # closing the store stops an iteration at its next chunk
+    with pytest.raises(MetricsStoreClosed):
+        store.iter_prediction_metrics(crns.deployment, T0, T0 + 3)
+
+
+def test_recent_predictions_are_the_latest_first(store: MetricsStore, crns: Crns) -> None:
+    late, early, tie_a, tie_b = crns.record(T0 + 50), crns.record(T0), crns.record(T0 + 10), crns.record(T0 + 10)
+    store.write_predictions([late, tie_a])
+    store.submit(early).result()
+    store.submit(tie_b).result()
+    store.write_aggregate(crns.deployment, T0 + 60, T0 + 60, {"agg": 1})
+    store.write_predictions([Crns.fresh().record(T0 + 70)])
+    assert store.recent_predictions(crns.deployment) == [late, tie_b, tie_a, early]  # read order, reversed
+    assert store.recent_predictions(crns.deployment, limit=2) == [late, tie_b]
+    assert store.recent_predictions(Crns.fresh().deployment) == []
+    for limit in (0, -1, 10_001, True):
+        with pytest.raises(InvalidMetricsQuery, match="limit"):
+            store.recent_predictions(crns.deployment, limit=limit)
+
+
+def test_count_predictions_counts_the_window_s_predictions(store: MetricsStore, crns: Crns) -> None:
+    store.write_predictions([crns.record(T0 + i) for i in range(5)])
+    store.write_aggregate(crns.deployment, T0 + 1, T0 + 1, {"agg": 1})
+    store.write_predictions([Crns.fresh().record(T0 + 1)])
+    assert store.count_predictions(crns.deployment, T0, T0 + 5) == 5
+    assert store.count_predictions(crns.deployment, T0 + 1, T0 + 3) == 2  # [start, end)
+    assert store.count_predictions(crns.deployment, T0 + 2, T0 + 2) == 0
+    assert store.count_predictions(Crns.fresh().deployment, 0, 2**62) == 0
+    with pytest.raises(InvalidMetricsQuery, match="before start_ms"):
+        store.count_predictions(crns.deployment, T0, T0 - 1)
+
+
+def test_bulk_reads_of_a_closed_store_fail(open_store: Opener, crns: Crns) -> None:
+    store = open_store()
+    store.close()
+    with pytest.raises(MetricsStoreClosed):
+        store.recent_predictions(crns.deployment)
+    with pytest.raises(MetricsStoreClosed):
+        store.count_predictions(crns.deployment, 0, 1)
+
+
+def test_postgres_chunks_are_utf8_whatever_the_client_encoding(pg_url: str, crns: Crns) -> None:
+    with open_metrics_store(pg_url + "?client_encoding=LATIN1") as store:
+        store.write_predictions([crns.record(T0, {"city": "Zürich"})])
+        (chunk,) = list(store.iter_prediction_metrics(crns.deployment, T0, T0 + 1))
+        assert "Zürich".encode() in chunk and orjson.loads(chunk) == {"city": "Zürich"}
+        assert store.read(crns.deployment)[0].metrics == {"city": "Zürich"}  # the pooled connection is as it was
+
+
+def test_postgres_reader_lost_mid_iteration_is_unavailable(pg_url: str, crns: Crns) -> None:
+    with open_metrics_store(pg_url) as store:
+        store.write_predictions([crns.record(T0 + i) for i in range(3)])
+        chunks = store.iter_prediction_metrics(crns.deployment, T0, T0 + 3, chunk_rows=1)
+        next(chunks)
+        with psycopg.connect(pg_url, autocommit=True) as admin:  # a server restart, for the reading backend
+            killed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+                "'mlcatalog-metrics-reader' AND datname = current_database() AND state = 'idle in transaction'"
+            ).fetchall()
+        assert killed == [(True,)]
+        with pytest.raises(MetricsStoreUnavailable, match="cannot read the metrics database"):
+            next(chunks)
+        assert store.count_predictions(crns.deployment, T0, T0 + 3) == 3  # the pool replaced the connection
 
 
 # ---- concurrency, durability, lifecycle

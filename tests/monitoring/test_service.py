@@ -295,3 +295,23 @@ def test_now_is_used_when_not_given(world: World) -> None:
     write(world.store, wine_rows(100, 11), now - 20 * M, now - M, "recent")
     results = world.service.run(CRN)
     assert results and results[-1].end_ms <= int(time.time() * 1000)
+
+
+def test_regression_accuracy_from_numeric_ground_truth(world: World) -> None:
+    rng = random.Random(5)
+    rows: list[dict[str, Any]] = [{"x": rng.gauss(0, 1), "prediction": float(rng.randint(0, 1))} for _ in range(300)]
+    ref = world.dir / "numeric.csv"
+    ref.write_text("x,prediction\n" + "".join(f"{rng.gauss(0, 1)},{rng.randint(0, 1)}\n" for _ in range(500)))
+    uuids = write(world.store, rows[:5], T0 - 60 * M, T0 - 59 * M, "early")  # the model tracks numbers
+    add(world, reference=ReferenceRequest(file=str(ref)))
+    uuids = write(world.store, rows, T0, T0 + 30 * M, "reg")
+    actual = [r["prediction"] + rng.gauss(0, 0.5) for r in rows]
+    for u, a in zip(uuids, actual, strict=True):
+        world.store.merge_delayed(u, {"actual_result": a})
+    [result] = world.service.catch_up(CRN, now_ms=T0 + 30 * M + 1)
+    assert result.regression is not None and result.classification is None and result.regression.n == 300
+    errors = [a - r["prediction"] for a, r in zip(actual, rows, strict=True)]
+    assert result.regression.mae == pytest.approx(sum(abs(e) for e in errors) / 300, rel=1e-12)
+    assert result.regression.rmse == pytest.approx((sum(e * e for e in errors) / 300) ** 0.5, rel=1e-12)
+    m = aggregates(world.store)[0].metrics
+    assert m["mae"] == result.regression.mae and m["accuracy.labelled"] == 300
