@@ -69,9 +69,9 @@ class GroupCommitStore(ABC):
         return self._read(query)
 
     def iter_prediction_metrics(self, model_deployment_crn: str, start_ms: int, end_ms: int,
-                                chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[bytes]:
+                                chunk_rows: int = DEFAULT_CHUNK_ROWS, *, ordered: bool = True) -> Iterator[bytes]:
         window = PredictionWindow.of(model_deployment_crn=model_deployment_crn, start_ms=start_ms, end_ms=end_ms,
-                                     chunk_rows=chunk_rows)
+                                     chunk_rows=chunk_rows, ordered=ordered)
         self._check_open()  # here, not in the generator: bad calls fail at the call, not at the first next()
         return self._iter_prediction_metrics(window)
 

@@ -23,13 +23,15 @@ whose shortest spelling has an exponent and no fraction (1e+16, 1e300) comes bac
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg import sql
 from psycopg.types.string import ByteaBinaryLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -187,6 +189,54 @@ def _records(conn: _Conn, crns: CrnCache, rows: list[tuple[Any, ...]], *,
     return out
 
 
+class _Relay:
+    """Chunks from several reader threads to one consumer, in the order they come; a reader's error is raised in
+    the consumer, and a consumer that stops (closes the iterator) stops the readers after their current page."""
+
+    def __init__(self) -> None:
+        self._chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=4)
+        self._stop = threading.Event()
+
+    def _put(self, item: bytes | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self._chunks.put(item, timeout=0.1)
+                return True
+        return False
+
+    def feed(self, pages: Callable[[], Iterator[bytes]]) -> None:
+        for chunk in pages():
+            if not self._put(chunk):
+                return
+
+    def run(self, readers: list[Callable[[], None]]) -> Iterator[bytes]:
+        def reader(read: Callable[[], None]) -> None:
+            try:
+                read()
+            except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it
+                self._put(e)
+            self._put(None)
+
+        threads = [threading.Thread(target=reader, args=(r,), name=f"metrics-window-{i}", daemon=True)
+                   for i, r in enumerate(readers)]
+        for t in threads:
+            t.start()
+        try:
+            done = 0
+            while done < len(threads):
+                item = self._chunks.get()
+                if item is None:
+                    done += 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            self._stop.set()
+            for t in threads:
+                t.join()
+
+
 class PostgresMetricsStore(GroupCommitStore):
     @classmethod
     def open(cls, url: str, *, max_batch: int = 5000, max_queue: int = 50_000) -> PostgresMetricsStore:
@@ -257,8 +307,33 @@ class PostgresMetricsStore(GroupCommitStore):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             conn.execute("SET LOCAL client_encoding TO 'UTF8'")  # the pages' bytes are handed on as UTF-8 JSON
             crn_id = self._crn_id(conn, window.model_deployment_crn)
-            if crn_id is not None:
+            if crn_id is None:
+                return
+            if window.ordered or window.end_ms - window.start_ms < 2:
                 yield from self._pages(conn, crn_id, window)
+                return
+            row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+            assert row is not None
+            yield from self._two_halves(conn, str(row[0]), crn_id, window)
+
+    def _two_halves(self, conn: _Conn, snapshot: str, crn_id: int, window: PredictionWindow) -> Iterator[bytes]:
+        """The window's first half read on ``conn``, its second on another connection in the same snapshot, each by
+        a thread of its own, the chunks handed on as they come."""
+        mid = window.start_ms + (window.end_ms - window.start_ms) // 2
+        relay = _Relay()
+
+        def first() -> None:
+            relay.feed(lambda: self._pages(conn, crn_id, window.model_copy(update={"end_ms": mid})))
+
+        def second() -> None:
+            with self._reader() as other, other.transaction():
+                other.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                # SET takes no bind parameters: a literal, quoted by psycopg
+                other.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                other.execute("SET LOCAL client_encoding TO 'UTF8'")
+                relay.feed(lambda: self._pages(other, crn_id, window.model_copy(update={"start_ms": mid})))
+
+        yield from relay.run([first, second])
 
     def _pages(self, conn: _Conn, crn_id: int, window: PredictionWindow) -> Iterator[bytes]:
         after = (window.start_ms, -1)  # ids are >= 1: the first page starts at start_ms itself

@@ -68,7 +68,7 @@ class MetricsStore(Protocol):
         ...
 
     def iter_prediction_metrics(self, model_deployment_crn: str, start_ms: int, end_ms: int,
-                                chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[bytes]:
+                                chunk_rows: int = DEFAULT_CHUNK_ROWS, *, ordered: bool = True) -> Iterator[bytes]:
         """The metrics JSON of the deployment's *prediction* records (aggregates left out) whose start is in
         [start_ms, end_ms), in ``read`` order, as chunks of newline-delimited UTF-8 JSON: each chunk holds 1 to
         ``chunk_rows`` records, one JSON object per line (JSON text never holds a raw newline), lines joined by
@@ -78,7 +78,10 @@ class MetricsStore(Protocol):
         For bulk analysis (serving/monitoring/window.py parses the chunks with Arrow): no MetricRecord per row. The
         arguments are checked when called (InvalidMetricsQuery, MetricsStoreClosed); a database that cannot be
         reached or a store closed meanwhile fail the iteration (MetricsStoreUnavailable, MetricsStoreClosed). The
-        chunks come from one snapshot of the database. Close the iterator (or exhaust it) to release its connection;
+        chunks come from one snapshot of the database. ``ordered=False``: the chunks may come in any order (each
+        still in order within), which lets the PostgreSQL backend read two halves of the window at once, on two
+        connections sharing one snapshot: rendering JSONB as text is the server's bottleneck. Close the iterator
+        (or exhaust it) to release its connection;
         it may be consumed in another thread than the one that called this.
         """
         ...
@@ -141,6 +144,7 @@ class PredictionWindow(_Query):
     start_ms: EpochMs
     end_ms: EpochMs
     chunk_rows: Annotated[int, Field(strict=True, ge=1, le=MAX_CHUNK_ROWS)] = DEFAULT_CHUNK_ROWS
+    ordered: bool = True
 
     @model_validator(mode="after")
     def _check(self) -> PredictionWindow:

@@ -274,6 +274,24 @@ def test_iter_prediction_metrics_reads_one_snapshot(store: MetricsStore, crns: C
     assert len(list(store.iter_prediction_metrics(crns.deployment, T0, T0 + 100))) == 1  # a new one sees it
 
 
+def test_iter_prediction_metrics_unordered_has_the_same_records_from_one_snapshot(store: MetricsStore,
+                                                                                    crns: Crns) -> None:
+    store.write_predictions([crns.record(T0 + i, {"i": i}) for i in range(40)])
+    store.write_aggregate(crns.deployment, T0 + 5, T0 + 5, {"i": "aggregate"})
+    for chunk_rows in (1, 7, 100):
+        chunks = list(store.iter_prediction_metrics(crns.deployment, T0, T0 + 40, chunk_rows, ordered=False))
+        got = ndjson_records(chunks)
+        assert sorted(r["i"] for r in got) == list(range(40)) and all(c.count(b"\n") < chunk_rows for c in chunks)
+    stream = store.iter_prediction_metrics(crns.deployment, T0, T0 + 100, 3, ordered=False)
+    first = next(stream)
+    store.write_predictions([crns.record(T0 + 30, {"i": "written meanwhile"}), crns.record(T0 + 90, {"i": 99})])
+    assert sorted(r["i"] for r in ndjson_records([first, *stream])) == list(range(40))  # both halves: one snapshot
+    abandoned = store.iter_prediction_metrics(crns.deployment, T0, T0 + 100, 1, ordered=False)
+    next(abandoned)
+    abandoned.close()  # type: ignore[attr-defined]  # stops both readers; nothing hangs, connections go back
+    assert len(ndjson_records(list(store.iter_prediction_metrics(crns.deployment, T0, T0 + 100)))) == 42
+
+
 def test_iter_prediction_metrics_runs_in_another_thread_and_abandoned_iterations_free_their_connection(
         store: MetricsStore, crns: Crns) -> None:
     store.write_predictions([crns.record(T0 + i, {"i": i}) for i in range(3)])

@@ -341,7 +341,8 @@ class FakeStore:
         self.chunks = chunks
         self.closed = threading.Event()
 
-    def iter_prediction_metrics(self, crn: str, start_ms: int, end_ms: int, chunk_rows: int) -> Iterator[bytes]:
+    def iter_prediction_metrics(self, crn: str, start_ms: int, end_ms: int, chunk_rows: int, *,
+                                ordered: bool = True) -> Iterator[bytes]:
         try:
             yield from self.chunks
         finally:
