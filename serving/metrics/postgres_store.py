@@ -194,7 +194,7 @@ class _Relay:
     the consumer, and a consumer that stops (closes the iterator) stops the readers after their current page."""
 
     def __init__(self) -> None:
-        self._chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=4)
+        self._chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=2)  # memory: ~8 MB each
         self._stop = threading.Event()
 
     def _put(self, item: bytes | BaseException | None) -> bool:
