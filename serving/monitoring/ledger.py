@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from serving.monitoring.config import MonitorConfig
 from serving.monitoring.reference import ReferenceSummary
 from serving.platform import outbox
@@ -37,8 +39,9 @@ class MonitorRow:
     published_status: str | None
 
 
-@dataclass(frozen=True)
-class WindowRow:
+class WindowRow(BaseModel):
+    """A window in the ledger (also the API's answer for a monitor's windows)."""
+
     start_ms: int
     end_ms: int
     status: str

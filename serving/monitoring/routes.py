@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from serving.monitoring.evaluate import WindowResult
+from serving.monitoring.ledger import WindowRow
 from serving.monitoring.service import MonitorAdd, MonitorInfo, MonitorService
 
 
@@ -26,16 +27,6 @@ class RunRequest(BaseModel):
         return self
 
 
-class WindowOut(BaseModel):
-    start_ms: int
-    end_ms: int
-    status: str
-    claimed_ms: int
-    done_ms: int | None
-    result: dict[str, Any] | None
-    error: str | None
-
-
 def build_router(service: MonitorService, resolve: Callable[[str], str], guarded: list[Any]) -> APIRouter:
     """``resolve``: a deployment reference (CRN, or CML's bare ``/<id>``) to its CRN; NotFound when unknown."""
     r = APIRouter(prefix="/api/v1/serving/monitors")
@@ -50,10 +41,9 @@ def build_router(service: MonitorService, resolve: Callable[[str], str], guarded
         return await run_in_threadpool(service.monitors)
 
     @r.get("/{crn:path}/windows", dependencies=guarded)
-    async def windows(crn: str, limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[WindowOut]:
+    async def windows(crn: str, limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[WindowRow]:
         info = await run_in_threadpool(service.get, await run_in_threadpool(resolve, crn))
-        rows = await run_in_threadpool(service.ledger.windows, info.deployment_crn, limit)
-        return [WindowOut(**w.__dict__) for w in rows]
+        return await run_in_threadpool(service.ledger.windows, info.deployment_crn, limit)
 
     @r.post("/{crn:path}/run", dependencies=guarded)
     async def run(crn: str, body: RunRequest | None = None) -> list[WindowResult]:

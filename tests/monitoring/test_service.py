@@ -58,14 +58,20 @@ def _service(state: StateDb, store: MetricsStore, scheduled: list[tuple[str, int
     return s
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    state = StateDb(tmp_path / "platform.db")
+def state_with_deployment(path: Path) -> StateDb:
+    """A platform state holding the deployment CRN, deployed (as ``mlcatalog deploy`` leaves it)."""
+    state = StateDb(path)
     with state.tx() as c:
         c.execute("INSERT INTO deployment (crn, name, model_name, model_crn, build_crn, project_crn, project_dir, "
                   "commit_sha, file, function, access_key, auth_enabled, replicas, cpu_millicores, memory_mb, "
                   "status, create_time_ms, deployed_time_ms, updated_ms) VALUES (?, 'wine', 'wine', ?, ?, 'p', '/p', "
                   "'c', 'model.py', 'predict', 'k', 1, 1, 1000, 2048, 'deployed', 0, 0, 0)", (CRN, MODEL, BUILD))
+    return state
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    state = state_with_deployment(tmp_path / "platform.db")
     store = open_metrics_store(sqlite_url(tmp_path / "metrics.db"))
     scheduled: list[tuple[str, int | None]] = []
     yield World(state, store, _service(state, store, scheduled), tmp_path, scheduled)

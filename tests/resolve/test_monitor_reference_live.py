@@ -17,9 +17,8 @@ from serving.monitoring.ledger import Ledger
 from serving.monitoring.service import MonitorAdd, MonitorService
 from serving.monitoring.sources import ReferenceRequest, TableSampler
 from serving.monitoring.worker import InProcessComputer
-from serving.platform.state import StateDb
 from tests.integration_servers import HiveServer
-from tests.monitoring.test_service import BUILD, CRN, MODEL, T0, M, wine_rows, write
+from tests.monitoring.test_service import BUILD, CRN, MODEL, T0, M, state_with_deployment, wine_rows, write
 
 pytestmark = pytest.mark.slow
 TABLE = "monitor_it.wine_train@cm"
@@ -54,12 +53,7 @@ def sampler_for(host: str, port: int) -> TableSampler:
 
 @pytest.fixture
 def service(tmp_path: Path, hive_server: HiveServer, training_table: str) -> Iterator[MonitorService]:
-    state = StateDb(tmp_path / "platform.db")
-    with state.tx() as c:
-        c.execute("INSERT INTO deployment (crn, name, model_name, model_crn, build_crn, project_crn, project_dir, "
-                  "commit_sha, file, function, access_key, auth_enabled, replicas, cpu_millicores, memory_mb, "
-                  "status, create_time_ms, deployed_time_ms, updated_ms) VALUES (?, 'wine', 'wine', ?, ?, 'p', '/p', "
-                  "'c', 'model.py', 'predict', 'k', 1, 1, 1000, 2048, 'deployed', 0, 0, 0)", (CRN, MODEL, BUILD))
+    state = state_with_deployment(tmp_path / "platform.db")
     store = open_metrics_store(sqlite_url(tmp_path / "metrics.db"))
     from serving.monitoring.service import DeploymentFacts
 
