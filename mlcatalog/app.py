@@ -138,14 +138,14 @@ class Runtime:
             self.state.close()
 
 
-def assemble(settings: Settings, store: EmbeddedStore) -> Runtime:
+def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -> Runtime:
     """Build the process from ``settings`` around an open ``store`` (the caller owns and closes it).
 
     Raises :class:`mlcatalog.settings.ConfigError` if the settings do not allow serving, and :class:`StoreError`
     if the platform's state or metrics store cannot be opened."""
     store_dir = settings.server.store
     public = settings.serving.public_url or f"http://{self_host(settings.server.host)}:{settings.server.port}"
-    catalog = local_catalog(settings, settings.atlas_url_served(), store=store)
+    catalog = local_catalog(settings, settings.atlas_url_served(), store=store, tables=tables)
     backend: CatalogBackend = catalog
     if settings.serving.catalog_url:
         backend = RemoteCatalog(settings.serving.catalog_url, settings.client_key())
@@ -202,14 +202,14 @@ def _monitors(runtime: Runtime) -> MonitorService:
                           webhook_secret=secret.get_secret_value() if secret else None)
 
 
-def build_app(settings: Settings, store: EmbeddedStore) -> FastAPI:
+def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -> FastAPI:
     """The complete ASGI app for ``settings``, serving ``store`` (the caller owns and closes it).
 
     Raises :class:`mlcatalog.settings.ConfigError` if the settings do not allow serving (e.g. no password for a
     non-loopback host): check :meth:`Settings.atlas_server_password` before :func:`open_store` to fail first.
     """
     password = settings.atlas_server_password()
-    runtime = assemble(settings, store)
+    runtime = assemble(settings, store, tables=tables)
     app = FastAPI(title="mlcatalog", version="1", redoc_url=None, openapi_url=f"{API_PREFIX}/openapi.json",
                   docs_url=f"{API_PREFIX}/docs", lifespan=runtime.lifespan)
     app.mount(ATLAS_PREFIX, create_app(store, user=ATLAS_USER, password=password))

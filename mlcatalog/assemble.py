@@ -72,10 +72,13 @@ def crn_scope(settings: Settings) -> CrnScope:
 
 
 def local_catalog(settings: Settings, url: str, *, store: EmbeddedStore | None = None,
-                  with_resolvers: bool = True) -> LocalCatalog:
-    """The catalog on the Atlas at ``url`` (``store``: this process's embedded store, for ``atlas+embedded:``)."""
+                  with_resolvers: bool = True, tables: Any = None) -> LocalCatalog:
+    """The catalog on the Atlas at ``url`` (``store``: this process's embedded store, for ``atlas+embedded:``).
+    ``tables``: what describes Hive tables when no HiveServer2 is configured (the demo's)."""
     client = atlas_client(settings, url, store=store)
     hive, s3 = resolvers(settings) if with_resolvers else (None, None)
+    if hive is None and tables is not None:
+        hive = tables
 
     def close() -> None:
         for resolver in (hive, s3):

@@ -6,9 +6,11 @@ import importlib.util
 import logging
 import signal
 import socket
+import threading
+import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
@@ -143,6 +145,11 @@ def up(
             show_default=False,
         ),
     ] = None,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="also play the seed's wine-quality demo: tables, project, build, 2 replicas, a monitor, "
+                       "traffic that drifts (needs: pip install 'mlcatalog[demo]')")] = False,
+    once: Annotated[bool, typer.Option("--once", help="with --demo: send the traffic at once, compute the "
+                                                      "monitor's windows, print them and stop")] = False,
 ) -> None:
     """Serve the catalog, the embedded Atlas API (/api/atlas/v2/) and the model-serving platform until Ctrl-C or SIGTERM.
 
@@ -154,11 +161,18 @@ def up(
         settings.atlas_server_password()  # refuse an unusable password setup before touching the store
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
+    if once and not demo:
+        raise _fail("--once goes with --demo", 2)
+    if demo:
+        from mlcatalog.demo import demo_missing
 
-    _serve(settings)
+        why = demo_missing()
+        if why:
+            raise _fail(why, 2)
+    _serve(settings, demo=demo, once=once)
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, *, demo: bool = False, once: bool = False) -> None:
     """Open the store, serve it until SIGINT/SIGTERM (graceful shutdown), close the store."""
     # Imported here so that `mlcatalog --help` stays fast.
     from catalog.errors import CatalogError
@@ -175,7 +189,7 @@ def _serve(settings: Settings) -> None:
             raise _fail(str(exc), 1) from None
         try:
             try:
-                asgi_app = build_app(settings, embedded_store)
+                asgi_app = build_app(settings, embedded_store, tables=_demo_tables() if demo else None)
             except (StoreError, CatalogError) as exc:
                 raise _fail(str(exc), 1) from None
             except ConfigError as exc:
@@ -192,6 +206,7 @@ def _serve(settings: Settings) -> None:
                               f"{runtime.new_admin_key}")
             server = _Server(_uvicorn_config(asgi_app, settings), banner)
             shutdown.server = server
+            player = _demo_player(server, settings, runtime, once) if demo else None
             if not shutdown.requested:
                 try:
                     server.run()
@@ -199,11 +214,54 @@ def _serve(settings: Settings) -> None:
                     if exc.code not in (0, None):
                         raise typer.Exit(1) from None
                     raise
+            if player is not None and player.failed:
+                raise typer.Exit(1)
         finally:
             embedded_store.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _demo_tables() -> Any:
+    from mlcatalog.demo import DemoTables
+
+    return DemoTables()
+
+
+class _DemoPlayer(threading.Thread):
+    def __init__(self, server: uvicorn.Server, settings: Settings, key: str, once: bool) -> None:
+        super().__init__(name="demo", daemon=True)
+        self.server, self.settings, self.key, self.once = server, settings, key, once
+        self.failed = False
+
+    def run(self) -> None:
+        from mlcatalog.demo import Demo
+
+        while not self.server.started:
+            if self.server.should_exit:
+                return
+            time.sleep(0.05)
+        demo = Demo(f"http://{_url_host(self.settings.server.host)}:{self.settings.server.port}", self.key,
+                    self.settings.server.store, say=typer.echo)
+        try:
+            demo.run(once=self.once)
+        except Exception as e:  # noqa: BLE001 - the demo reports and the server goes on (or stops with --once)
+            typer.echo(f"mlcatalog: error: the demo failed: {e}", err=True)
+            self.failed = True
+        finally:
+            demo.close()
+        if self.once:
+            self.server.should_exit = True
+
+
+def _demo_player(server: uvicorn.Server, settings: Settings, runtime: Any, once: bool) -> _DemoPlayer:
+    key = runtime.new_admin_key or (settings.api.admin_key.get_secret_value() if settings.api.admin_key else None)
+    if key is None:  # an administrative key exists, but only its hash: a key of the demo's own
+        key = runtime.keys.create("demo (created by mlcatalog up --demo)")[1]
+    player = _DemoPlayer(server, settings, key, once)
+    player.start()
+    return player
 
 
 def _register_catalog_commands() -> None:
