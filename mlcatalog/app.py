@@ -26,6 +26,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header
 
 from catalog.api.app import API_PREFIX, TokenAuth, build_router
+from catalog.api.docs import install_docs
 from catalog.api.errors import install_error_handlers
 from catalog.atlas.connect import is_embedded
 from catalog.backend import CatalogBackend
@@ -211,7 +212,8 @@ def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -
     password = settings.atlas_server_password()
     runtime = assemble(settings, store, tables=tables)
     app = FastAPI(title="mlcatalog", version="1", redoc_url=None, openapi_url=f"{API_PREFIX}/openapi.json",
-                  docs_url=f"{API_PREFIX}/docs", lifespan=runtime.lifespan)
+                  docs_url=None, lifespan=runtime.lifespan)
+    install_docs(app, API_PREFIX)
     app.mount(ATLAS_PREFIX, create_app(store, user=ATLAS_USER, password=password))
     token = settings.api.token.get_secret_value() if settings.api.token else None
     app.include_router(build_router(runtime.catalog, TokenAuth(token, settings.api.read_auth, accept=runtime.accept)))

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Header, Query
 from starlette.concurrency import run_in_threadpool
 
+from catalog.api.docs import install_docs
 from catalog.api.errors import install_error_handlers
 from catalog.backend import BuildRequest, BuildResult, DatasetRef, DeploymentRecord, DriftRecord, WriteResult
 from catalog.errors import Forbidden, InvalidInput, Unauthorized
@@ -156,7 +157,8 @@ def build_router(catalog: LocalCatalog, auth: TokenAuth) -> APIRouter:
 def create_catalog_app(catalog: LocalCatalog, auth: TokenAuth) -> FastAPI:
     """The catalog API alone (``mlcatalog api``, e.g. in front of a real Atlas)."""
     app = FastAPI(title="mlcatalog catalog API", version="1", openapi_url=f"{API_PREFIX}/openapi.json",
-                  docs_url=f"{API_PREFIX}/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)
+    install_docs(app, API_PREFIX)
     app.include_router(build_router(catalog, auth))
     install_error_handlers(app)
     return app
