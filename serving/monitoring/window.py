@@ -62,7 +62,7 @@ _ARROW_COLUMN = re.compile(r"Column\(/(.*?)\) ")  # which key Arrow complains ab
 
 @dataclass(frozen=True)
 class NumericColumn:
-    values: Floats  # float64, finite values only, in record order
+    values: Floats  # float64, finite values only; in record order when read ordered
     missing: int  # key absent or JSON null
     non_numeric: int  # present but not a number (strings, bools, lists, objects)
 
@@ -81,8 +81,12 @@ class WindowData:
 
 def read_window(store: MetricsStore, crn: str, start_ms: int, end_ms: int, *, numeric: Sequence[str],
                 categorical: Sequence[str], actual_key: str | None = None, prediction_key: str | None = None,
-                label_pairs: bool = True, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> WindowData:
+                label_pairs: bool = True, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                ordered: bool = False) -> WindowData:
     """The prediction records of deployment ``crn`` whose start is in [start_ms, end_ms), as columns.
+
+    ``ordered``: values in record order; by default they come in whatever order the store streams them (the
+    statistics do not care, and PostgreSQL then reads the window's two halves at once).
 
     ``numeric``/``categorical``: top-level metric names (any JSON key: dots and spaces are part of the name). With
     ``actual_key`` and ``prediction_key`` (both or neither): a record is labelled when its actual is not missing;
@@ -95,8 +99,7 @@ def read_window(store: MetricsStore, crn: str, start_ms: int, end_ms: int, *, nu
     MetricsStoreUnavailable).
     """
     plan = _Plan.of(numeric, categorical, actual_key, prediction_key, label_pairs)
-    # order does not matter to the statistics; unordered lets PostgreSQL read two halves at once
-    chunks = store.iter_prediction_metrics(crn, start_ms, end_ms, chunk_rows, ordered=False)  # checks arguments now
+    chunks = store.iter_prediction_metrics(crn, start_ms, end_ms, chunk_rows, ordered=ordered)  # checks arguments now
     parser = _ChunkParser(plan)
     totals = _Totals(plan)
     with _read_ahead(chunks) as pending:
@@ -150,7 +153,7 @@ def _key(name: str, key: object) -> str:
 class _Part:
     rows: int
     missing: dict[str, int] = field(default_factory=dict)  # every key
-    numbers: dict[str, Floats] = field(default_factory=dict)  # keys in as_number: finite values in record order
+    numbers: dict[str, Floats] = field(default_factory=dict)  # keys in as_number: finite values in chunk order
     non_numeric: dict[str, int] = field(default_factory=dict)  # keys in as_number
     counts: dict[str, pa.Table] = field(default_factory=dict)  # keys in as_text: (value, count)
     labels: pa.Table | None = None  # (actual, predicted, count)

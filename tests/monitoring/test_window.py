@@ -68,6 +68,7 @@ class Read:
     def __call__(self, store: MetricsStore, crn: str, start_ms: int = T0, end_ms: int = T0 + 10**6,
                  **kwargs: Any) -> dict[str, Any]:
         self.exact_chunks = 0
+        kwargs.setdefault("ordered", True)  # the expectations below list values in record order
         fast = plain(read_window(store, crn, start_ms, end_ms, **kwargs))
         fast_exact_chunks = self.exact_chunks
         with self.monkeypatch.context() as m:
@@ -397,3 +398,13 @@ def test_read_window_reads_a_real_store_in_a_thread_of_its_own(tmp_path: Path, c
         data = read_window(store, crns.deployment, T0, T0 + 5, numeric=["x"], categorical=[], chunk_rows=2)
     assert data.numeric["x"].values.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert seen == ["metrics-window-reader"] * 3 and readers_alive() == []
+
+
+def test_unordered_reads_give_the_same_values(store: MetricsStore, crns: Crns) -> None:
+    store.write_predictions([crns.record(T0 + t, {"x": float(t), "c": f"c{t % 3}"}) for t in range(200)])
+    ordered = read_window(store, crns.deployment, T0, T0 + 200, numeric=["x"], categorical=["c"], chunk_rows=7,
+                          ordered=True)
+    unordered = read_window(store, crns.deployment, T0, T0 + 200, numeric=["x"], categorical=["c"], chunk_rows=7)
+    assert ordered.numeric["x"].values.tolist() == [float(t) for t in range(200)]
+    assert sorted(unordered.numeric["x"].values.tolist()) == ordered.numeric["x"].values.tolist()
+    assert unordered.categorical == ordered.categorical and unordered.predictions == 200
