@@ -243,7 +243,8 @@ class _DemoPlayer(threading.Thread):
                 return
             time.sleep(0.05)
         demo = Demo(f"http://{_url_host(self.settings.server.host)}:{self.settings.server.port}", self.key,
-                    self.settings.server.store, say=typer.echo)
+                    self.settings.server.store, say=typer.echo,
+                    atlas_auth=(ATLAS_USER, self.settings.atlas_server_password()))
         try:
             demo.run(once=self.once)
         except Exception as e:  # noqa: BLE001 - the demo reports and the server goes on (or stops with --once)

@@ -31,6 +31,8 @@ from catalog.resolve.models import HiveColumn, HiveTableInfo
 MODEL = "Predict w/ Monitoring & Lineage"
 DEPLOYMENT_NAME = "wine-demo"
 BUCKET = "mlcatalog-demo"
+SOURCE_TABLE = "default.wineds_ext@cm"
+NOLABEL_TABLE = "default.wineds_ext_nolabel@cm"
 FEATURES = ["fixedAcidity", "volatileAcidity", "citricAcid", "residualSugar", "chlorides", "freeSulfurDioxide",
             "totalSulfurDioxide", "density", "pH", "sulphates", "Alcohol"]
 _CREATED_MS = 1_589_155_200_000  # 2020-05-11, the seed's commit
@@ -69,8 +71,10 @@ class DemoTables:
 
 
 class Demo:
-    def __init__(self, base_url: str, api_key: str, store: Path, *, say: Callable[[str], None] = print) -> None:
+    def __init__(self, base_url: str, api_key: str, store: Path, *, say: Callable[[str], None] = print,
+                 atlas_auth: tuple[str, str] | None = None) -> None:
         self.base = base_url.rstrip("/")
+        self.atlas_auth = atlas_auth
         self.http = httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {api_key}"}, timeout=600)
         self.dir = store / "demo"
         self.say = say
@@ -88,6 +92,7 @@ class Demo:
     def run(self, *, once: bool) -> dict[str, Any]:
         project, training = self.project()
         d = self.deployment(project)
+        self.table_process(d["build_crn"])
         self.monitor(d["crn"], training)
         model = _load_model(project)
         phases = [("the seed's warm-up traffic: good and bad wines in turn", balanced(model, 300, 21)),
@@ -139,13 +144,40 @@ class Demo:
         for d in self._call("GET", "/api/v1/serving/deployments"):
             if d["name"] == DEPLOYMENT_NAME and d["status"] == "deployed":
                 self.say(f"demo: reusing deployment {d['crn']}")
-                return {"crn": d["crn"], "accessKey": d["access_key"]}
+                return {"crn": d["crn"], "accessKey": d["access_key"], "build_crn": d["build_crn"]}
         self.say("demo: building and deploying the model on 2 replicas")
         d = self._call("POST", "/api/v1/serving/deployments", {
             "project_dir": str(project), "model": MODEL, "file": "model.py", "function": "predict",
             "replicas": 2, "name": DEPLOYMENT_NAME})
         self.say(f"demo: deployed {d['crn']}")
-        return {"crn": d["crn"], "accessKey": d["accessKey"]}
+        return {"crn": d["crn"], "accessKey": d["accessKey"], "build_crn": d["buildCrn"]}
+
+    def table_process(self, build: str) -> None:
+        """The seed's ``INSERT INTO wineds_ext_nolabel SELECT ... FROM wineds_ext`` as Atlas's Hive hook records it:
+        a hive_process from one table to the other, written once the build has recorded both tables."""
+        if self.atlas_auth is None:
+            return
+        deadline = time.monotonic() + 60
+        while True:  # the build reaches the catalog through the outbox, right after the deployment
+            r = self.http.get(f"/api/v1/builds/{build}/inputs")
+            names = {i["qualified_name"] for i in r.json()} if r.status_code == 200 else set()
+            if {SOURCE_TABLE, NOLABEL_TABLE} <= names:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the build's tables did not reach the catalog: {r.status_code} {r.text[:300]}")
+            time.sleep(0.2)
+        qn = f"{NOLABEL_TABLE}:{_CREATED_MS + 60_000}"
+        entity = {"typeName": "hive_process", "attributes": {
+            "qualifiedName": qn, "name": qn, "operationType": "QUERY", "userName": "cdsw",
+            "startTime": _CREATED_MS + 60_000, "endTime": _CREATED_MS + 61_000, "clusterName": "cm",
+            "queryText": "INSERT INTO default.wineds_ext_nolabel SELECT " + ", ".join(f.lower() for f in FEATURES)
+                         + " FROM default.wineds_ext",
+            "queryPlan": "Not Supported", "queryId": "",
+            "inputs": [{"typeName": "hive_table", "uniqueAttributes": {"qualifiedName": SOURCE_TABLE}}],
+            "outputs": [{"typeName": "hive_table", "uniqueAttributes": {"qualifiedName": NOLABEL_TABLE}}]}}
+        r = self.http.post("/api/atlas/v2/entity", json={"entity": entity}, auth=self.atlas_auth)
+        if r.status_code >= 400:
+            raise RuntimeError(f"Atlas refused the table process: HTTP {r.status_code}: {r.text[:300]}")
 
     def monitor(self, crn: str, training: Path) -> None:
         r = self.http.get(f"/api/v1/serving/monitors/{crn}")

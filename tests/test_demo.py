@@ -33,6 +33,8 @@ def test_the_demo_plays_the_seeds_story_and_reuses_it(tmp_path: Path) -> None:
     layers = lineage.removeprefix("demo: lineage ").split(" <- ")
     assert layers[0] == "ml_model_deployment" and layers[-1] == "aws_s3_v2_directory"
     assert layers.index("ml_model_build") < layers.index("hive_table/ml_project") < layers.index("hive_process")
+    # the seed's INSERT ... SELECT: wineds_ext is upstream of wineds_ext_nolabel, behind a process of its own
+    assert layers[layers.index("hive_process") + 1] == "aws_s3_v2_directory/hive_table"
     again = up(tmp_path / "store", "--demo", "--once")
     assert again.returncode == 0, again.stderr
     assert "demo: reusing deployment" in again.stdout and "trained" not in again.stdout
