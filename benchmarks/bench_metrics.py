@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import getpass
 import json
 import os
 import platform
@@ -57,6 +56,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from procs import find_pg_admin_url  # noqa: E402
 
 from serving.metrics import MetricRecord, MetricsStore, open_metrics_store, sqlite_url  # noqa: E402
 
@@ -227,41 +228,6 @@ def mlflow_baseline(workdir: Path, values: int) -> tuple[float | None, str]:
 # ---------------------------------------------------------------------------------------------- PostgreSQL
 
 
-class PgDatabases:
-    def __init__(self, admin_url: str) -> None:
-        import psycopg
-
-        self._psycopg = psycopg
-        self.admin_url = admin_url
-        self.names: list[str] = []
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-            self.version = str(row[0]) if row else "?"
-
-    def create(self, suffix: str) -> str:
-        name = f"bench_metrics_{os.getpid()}_{suffix}"
-        with self._psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.names.append(name)
-        return self.admin_url.rsplit("/", 1)[0] + "/" + name
-
-    def drop_all(self) -> None:
-        with self._psycopg.connect(self.admin_url, autocommit=True) as conn:
-            for name in self.names:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def find_pg_admin_url(given: str | None) -> tuple[PgDatabases | None, str]:
-    candidates = [given] if given else [f"postgresql://{u}@127.0.0.1:5432/postgres"
-                                        for u in (getpass.getuser(), "postgres")]
-    errors = []
-    for url in candidates:
-        try:
-            return PgDatabases(url), ""
-        except Exception as exc:  # noqa: BLE001 - any driver failure means "try the next candidate"
-            errors.append(f"{url}: {str(exc).strip().splitlines()[0]}")
-    return None, "PostgreSQL not reachable (" + "; ".join(errors) + ")"
 
 
 # ---------------------------------------------------------------------------------------------- reads
@@ -324,12 +290,6 @@ def sqlite_size(path: Path) -> str:
     return f"{total / 2**20:,.0f} MiB"
 
 
-def pg_size(dbs: PgDatabases, url: str) -> str:
-    with dbs._psycopg.connect(url) as conn:
-        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
-    return f"{int(row[0]) / 2**20:,.0f} MiB" if row else "?"
-
-
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -365,7 +325,8 @@ def main() -> None:
     began = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
     rng = random.Random(42)
-    dbs, pg_note = (None, "skipped (--skip-postgres)") if args.skip_postgres else find_pg_admin_url(args.pg_admin_url)
+    dbs, pg_note = (None, "skipped (--skip-postgres)") if args.skip_postgres else find_pg_admin_url(
+        args.pg_admin_url, "bench_metrics")
 
     print(f"bench_metrics: {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"SQLite {sqlite3.sqlite_version}, PostgreSQL {dbs.version if dbs else pg_note}")
@@ -415,7 +376,7 @@ def main() -> None:
             loads = build_read_stores(urls, args.store_size, rng)
             for name, url in urls.items():
                 rows, first, p50, p95 = time_reads(url)
-                size = sqlite_size(workdir / "read.db") if name == "sqlite" else pg_size(dbs, url) if dbs else "?"
+                size = sqlite_size(workdir / "read.db") if name == "sqlite" else dbs.size(url) if dbs else "?"
                 reads[name] = ReadResult(loads[name], rows, first, p50, p95, size)
                 print(f"  {name:<11} load: {loads[name].line()}; store {size}")
                 print(f"  {name:<11} read: {rows:,} records, first {first:7.1f} ms, warm p50 {p50:7.1f} ms, "

@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import getpass
 import hashlib
 import importlib.metadata
 import json
@@ -81,6 +80,8 @@ import numpy.typing as npt
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from procs import PgDatabases, find_pg_admin_url  # noqa: E402
 
 from serving.examples.wine.data import FEATURES, STATS, generate  # noqa: E402
 from serving.metrics import MetricRecord, open_metrics_store, sqlite_url  # noqa: E402
@@ -648,46 +649,6 @@ def wasserstein_vs_evidently(result: WindowResult, evidently: EvidentlyFigures) 
 # ---------------------------------------------------------------------------------------------- PostgreSQL
 
 
-class PgDatabases:
-    def __init__(self, admin_url: str) -> None:
-        import psycopg
-
-        self._psycopg = psycopg
-        self.admin_url = admin_url
-        self.names: list[str] = []
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-            self.version = str(row[0]) if row else "?"
-
-    def create(self, suffix: str) -> str:
-        name = f"bench_monitor_{os.getpid()}_{suffix}"
-        with self._psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.names.append(name)
-        return self.admin_url.rsplit("/", 1)[0] + "/" + name
-
-    def size(self, url: str) -> str:
-        with self._psycopg.connect(url) as conn:
-            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
-        return f"{int(row[0]) / 2**20:,.0f} MiB" if row else "?"
-
-    def drop_all(self) -> None:
-        with self._psycopg.connect(self.admin_url, autocommit=True) as conn:
-            for name in self.names:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def find_pg_admin_url(given: str | None) -> tuple[PgDatabases | None, str]:
-    candidates = [given] if given else [f"postgresql://{u}@127.0.0.1:5432/postgres"
-                                        for u in (getpass.getuser(), "postgres")]
-    errors = []
-    for url in candidates:
-        try:
-            return PgDatabases(url), ""
-        except Exception as exc:  # noqa: BLE001 - any driver failure means "try the next candidate"
-            errors.append(f"{url}: {str(exc).strip().splitlines()[0]}")
-    return None, "PostgreSQL not reachable (" + "; ".join(errors) + ")"
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -771,7 +732,8 @@ def main() -> None:
         return
     began = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="bench-monitor-"))
-    dbs, pg_note = (None, "skipped (--skip-postgres)") if args.skip_postgres else find_pg_admin_url(args.pg_admin_url)
+    dbs, pg_note = (None, "skipped (--skip-postgres)") if args.skip_postgres else find_pg_admin_url(
+        args.pg_admin_url, "bench_monitor")
     print(f"bench_monitor: {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"numpy {np.__version__}, SQLite {sqlite3.sqlite_version}, PostgreSQL {dbs.version if dbs else pg_note}")
     print(f"load average at the start {load_average()}")

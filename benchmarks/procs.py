@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import signal
 import socket
@@ -102,3 +103,50 @@ class ServerProcess:
     def stop(self, timeout: float = 10.0) -> None:
         terminate(self.proc, timeout)
         self._log.close()
+
+
+class PgDatabases:
+    """Throwaway PostgreSQL databases ``<prefix>_<pid>_<suffix>``, created through an admin URL and dropped at
+    the end (``drop_all``)."""
+
+    def __init__(self, admin_url: str, prefix: str) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self.admin_url = admin_url
+        self.prefix = prefix
+        self.names: list[str] = []
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            self.version = str(row[0]) if row else "?"
+
+    def create(self, suffix: str) -> str:
+        name = f"{self.prefix}_{os.getpid()}_{suffix}"
+        with self._psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.names.append(name)
+        return self.admin_url.rsplit("/", 1)[0] + "/" + name
+
+    def size(self, url: str) -> str:
+        with self._psycopg.connect(url) as conn:
+            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        return f"{int(row[0]) / 2**20:,.0f} MiB" if row else "?"
+
+    def drop_all(self) -> None:
+        with self._psycopg.connect(self.admin_url, autocommit=True) as conn:
+            for name in self.names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def find_pg_admin_url(given: str | None, prefix: str) -> tuple[PgDatabases | None, str]:
+    """The PostgreSQL to create databases in: ``given``, else 127.0.0.1:5432 as this user or postgres."""
+    candidates = [given] if given else [f"postgresql://{u}@127.0.0.1:5432/postgres"
+                                        for u in (getpass.getuser(), "postgres")]
+    errors = []
+    for url in candidates:
+        try:
+            return PgDatabases(url, prefix), ""
+        except Exception as exc:  # noqa: BLE001 - any driver failure means "try the next candidate"
+            errors.append(f"{url}: {str(exc).strip().splitlines()[0]}")
+    return None, "PostgreSQL not reachable (" + "; ".join(errors) + ")"
