@@ -17,6 +17,7 @@ from catalog.backend import (
     WriteResult,
 )
 from catalog.crn import CrnScope
+from catalog.lineage_graph import LineageGraphs
 from catalog.queries import CatalogQueries
 from catalog.sync.builder import DeploymentInput, DriftInput
 from catalog.sync.engine import Catalog, PrefixDescriber, SyncResult, TableDescriber
@@ -25,10 +26,12 @@ from catalog.sync.engine import Catalog, PrefixDescriber, SyncResult, TableDescr
 class LocalCatalog:
     def __init__(self, client: AtlasCatalogClient, scope: CrnScope, namespace: str, *,
                  hive: TableDescriber | None = None, s3: PrefixDescriber | None = None,
-                 on_close: Callable[[], None] | None = None) -> None:
+                 on_close: Callable[[], None] | None = None, atlas_ui_url: str | None = None) -> None:
+        """``atlas_ui_url``: the Atlas web UI lineage nodes link to (None: no links)."""
         self.client = client
         self.writer = Catalog(client, scope, namespace, hive=hive, s3=s3)
         self.queries = CatalogQueries(client)
+        self.lineage = LineageGraphs(client, atlas_ui_url)
         self._on_close = on_close
 
     @property

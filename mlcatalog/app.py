@@ -36,6 +36,7 @@ from catalog.embedded.store import EmbeddedStore
 from catalog.remote import RemoteCatalog
 from catalog.service import LocalCatalog
 from mlcatalog.assemble import local_catalog, table_sampler
+from mlcatalog.pages import install_pages
 from mlcatalog.settings import ATLAS_USER, Settings, redact
 from serving.metrics import open_metrics_store, sqlite_url
 from serving.monitoring.ledger import Ledger
@@ -51,6 +52,7 @@ from serving.platform.routes import build_router as build_serving_router
 from serving.platform.service import Platform
 from serving.platform.state import StateDb
 from serving.platform.supervisor import Supervisor
+from serving.platform.traffic import TrafficRecorder
 
 __all__ = ["Runtime", "StoreError", "assemble", "build_app", "open_store", "self_host"]
 
@@ -99,6 +101,7 @@ class Runtime:
     replayer: Replayer
     platform: Platform
     gateway: ModelGateway
+    traffic: TrafficRecorder
     metrics_url: str
     monitors: MonitorService | None = None
     scheduler: MonitorScheduler | None = None
@@ -120,6 +123,7 @@ class Runtime:
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
         self.metrics_store = open_metrics_store(self.metrics_url)
         self.replayer.start()
+        self.traffic.start()
         await self.platform.restore()
         if self.scheduler is not None:
             self.scheduler.start()
@@ -131,6 +135,7 @@ class Runtime:
             if self.monitors is not None:
                 self.monitors.computer.close()
             await self.supervisor.stop_all()
+            self.traffic.stop()  # flushes the last seconds, before the state closes
             self.replayer.stop()
             self.metrics_store.close()
             if self.backend is not self.catalog:
@@ -172,12 +177,13 @@ def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) ->
     auth = Auth(keys, token, admin_key)
     supervisor = Supervisor(store_dir / "replicas", metrics_url, settings.serving.replica_poll_us)
     replayer = Replayer(state, catalog_sender(backend, state))
-    platform = Platform(state, supervisor, catalog.scope, public, replayer.wake)
+    traffic = TrafficRecorder(state)
+    platform = Platform(state, supervisor, catalog.scope, public, replayer.wake, traffic=traffic)
     gateway = ModelGateway(platform, auth, GatewayMetrics(), busy_timeout=settings.serving.busy_timeout_s,
-                           request_timeout=settings.serving.request_timeout_s)
+                           request_timeout=settings.serving.request_timeout_s, recorder=traffic)
     runtime = Runtime(settings=settings, store=store, catalog=catalog, backend=backend, state=state, keys=keys,
                       auth=auth, supervisor=supervisor, replayer=replayer, platform=platform, gateway=gateway,
-                      metrics_url=metrics_url, new_admin_key=new_admin_key)
+                      traffic=traffic, metrics_url=metrics_url, new_admin_key=new_admin_key)
     runtime.monitors = _monitors(runtime)
     if settings.monitoring.enabled:
         # SQLAlchemy's spelling: sqlite:/// then the absolute path (four slashes in all)
@@ -225,6 +231,7 @@ def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -
         runtime.auth.require(authorization)
 
     app.include_router(build_monitor_router(runtime.monitors, runtime.platform.resolve_deployment, [Depends(user)]))
+    install_pages(app)
     install_error_handlers(app)
     app.add_middleware(GatewayMiddleware, gateway=runtime.gateway)
     app.state.runtime = runtime

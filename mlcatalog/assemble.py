@@ -85,5 +85,6 @@ def local_catalog(settings: Settings, url: str, *, store: EmbeddedStore | None =
             if resolver is not None:
                 resolver.close()
 
-    return LocalCatalog(client, crn_scope(settings), settings.atlas.namespace, hive=hive, s3=s3, on_close=close)
+    return LocalCatalog(client, crn_scope(settings), settings.atlas.namespace, hive=hive, s3=s3, on_close=close,
+                        atlas_ui_url=settings.atlas_ui_url())
 

@@ -20,6 +20,8 @@ from mlcatalog.settings import ATLAS_USER, DEFAULT_LOOPBACK_PASSWORD, ConfigErro
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from mlcatalog.demo import Warehouse
+
 __all__ = ["app"]
 
 #: Seconds uvicorn waits for in-flight requests on shutdown before cancelling them.
@@ -163,16 +165,22 @@ def up(
         raise _fail(str(exc), 2) from None
     if once and not demo:
         raise _fail("--once goes with --demo", 2)
+    warehouse = None
     if demo:
-        from mlcatalog.demo import demo_missing
+        from mlcatalog.demo import demo_missing, demo_warehouse
 
         why = demo_missing()
         if why:
             raise _fail(why, 2)
-    _serve(settings, demo=demo, once=once)
+        try:
+            warehouse = demo_warehouse(settings)  # a configured HiveServer2 + S3 the demo creates its tables in
+        except ConfigError as exc:
+            raise _fail(str(exc), 2) from None
+    _serve(settings, demo=demo, once=once, warehouse=warehouse)
 
 
-def _serve(settings: Settings, *, demo: bool = False, once: bool = False) -> None:
+def _serve(settings: Settings, *, demo: bool = False, once: bool = False,
+           warehouse: Warehouse | None = None) -> None:
     """Open the store, serve it until SIGINT/SIGTERM (graceful shutdown), close the store."""
     # Imported here so that `mlcatalog --help` stays fast.
     from catalog.errors import CatalogError
@@ -189,7 +197,8 @@ def _serve(settings: Settings, *, demo: bool = False, once: bool = False) -> Non
             raise _fail(str(exc), 1) from None
         try:
             try:
-                asgi_app = build_app(settings, embedded_store, tables=_demo_tables() if demo else None)
+                asgi_app = build_app(settings, embedded_store,
+                                     tables=_demo_tables() if demo and warehouse is None else None)
             except (StoreError, CatalogError) as exc:
                 raise _fail(str(exc), 1) from None
             except ConfigError as exc:
@@ -206,7 +215,7 @@ def _serve(settings: Settings, *, demo: bool = False, once: bool = False) -> Non
                               f"{runtime.new_admin_key}")
             server = _Server(_uvicorn_config(asgi_app, settings), banner)
             shutdown.server = server
-            player = _demo_player(server, settings, runtime, once) if demo else None
+            player = _demo_player(server, settings, runtime, once, warehouse) if demo else None
             if not shutdown.requested:
                 try:
                     server.run()
@@ -230,9 +239,10 @@ def _demo_tables() -> Any:
 
 
 class _DemoPlayer(threading.Thread):
-    def __init__(self, server: uvicorn.Server, settings: Settings, key: str, once: bool) -> None:
+    def __init__(self, server: uvicorn.Server, settings: Settings, key: str, once: bool,
+                 warehouse: Warehouse | None) -> None:
         super().__init__(name="demo", daemon=True)
-        self.server, self.settings, self.key, self.once = server, settings, key, once
+        self.server, self.settings, self.key, self.once, self.warehouse = server, settings, key, once, warehouse
         self.failed = False
 
     def run(self) -> None:
@@ -244,23 +254,27 @@ class _DemoPlayer(threading.Thread):
             time.sleep(0.05)
         demo = Demo(f"http://{_url_host(self.settings.server.host)}:{self.settings.server.port}", self.key,
                     self.settings.server.store, say=typer.echo,
-                    atlas_auth=(ATLAS_USER, self.settings.atlas_server_password()))
+                    atlas_auth=(ATLAS_USER, self.settings.atlas_server_password()), warehouse=self.warehouse,
+                    should_stop=lambda: self.server.should_exit)
         try:
             demo.run(once=self.once)
         except Exception as e:  # noqa: BLE001 - the demo reports and the server goes on (or stops with --once)
+            if self.server.should_exit and not self.once:
+                return  # Ctrl-C while it played: the server going away is not the demo failing
             typer.echo(f"mlcatalog: error: the demo failed: {e}", err=True)
             self.failed = True
         finally:
             demo.close()
-        if self.once:
-            self.server.should_exit = True
+            if self.once:
+                self.server.should_exit = True
 
 
-def _demo_player(server: uvicorn.Server, settings: Settings, runtime: Any, once: bool) -> _DemoPlayer:
+def _demo_player(server: uvicorn.Server, settings: Settings, runtime: Any, once: bool,
+                 warehouse: Warehouse | None) -> _DemoPlayer:
     key = runtime.new_admin_key or (settings.api.admin_key.get_secret_value() if settings.api.admin_key else None)
     if key is None:  # an administrative key exists, but only its hash: a key of the demo's own
         key = runtime.keys.create("demo (created by mlcatalog up --demo)")[1]
-    player = _DemoPlayer(server, settings, key, once)
+    player = _DemoPlayer(server, settings, key, once, warehouse)
     player.start()
     return player
 

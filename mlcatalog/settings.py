@@ -70,6 +70,7 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_ATLAS_PASSWORD": "atlas.password",
     "MLCATALOG_ATLAS_URL": "atlas.url",
     "MLCATALOG_ATLAS_USER": "atlas.user",
+    "MLCATALOG_ATLAS_UI_URL": "atlas.ui_url",
     "MLCATALOG_NAMESPACE": "atlas.namespace",
     "MLCATALOG_HIVE_HOST": "hive.host",
     "MLCATALOG_HIVE_PORT": "hive.port",
@@ -138,8 +139,11 @@ class AtlasSettings(_Section):
     user: str = Field(default="admin", min_length=1, description="Atlas user for the catalog's calls")
     namespace: str = Field(default="primary", pattern=r"^[A-Za-z0-9_.-]+$",
                            description="Atlas metadata namespace for entities mlcatalog names itself (S3)")
+    ui_url: str | None = Field(default=None, pattern=r"^https?://\S+$",
+                               description="Atlas web UI that lineage nodes link to; default: the configured Atlas "
+                                           "url when it is http(s), none for the embedded store")
 
-    @field_validator("password", "url", mode="before")
+    @field_validator("password", "url", "ui_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -245,6 +249,17 @@ class Settings(_Section):
     def atlas_url_client(self) -> str:
         """The Atlas other commands talk to: the configured one, else the Atlas API of the platform."""
         return self.atlas.url or self.client.url
+
+    def atlas_ui_url(self) -> str | None:
+        """The Atlas web UI the catalog links entities to: the configured one, else the configured Atlas when it
+        is one over HTTP (without user info); None for the embedded store, which serves no UI."""
+        if self.atlas.ui_url is not None:
+            return self.atlas.ui_url
+        url = self.atlas.url
+        if url is None or urlsplit(url).scheme.lower() not in ("http", "https"):
+            return None
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
     def atlas_client_password(self, url: str) -> str | None:
         """The password to call the Atlas at ``url`` with: the configured one, else ``admin`` for a loopback

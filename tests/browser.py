@@ -25,7 +25,8 @@ def artifacts_dir() -> Path:
 
 @contextmanager
 def chromium_page() -> Iterator[Any]:
-    """A fresh page in a new headless Chromium; FAILS (does not skip) when Chromium or Playwright is missing."""
+    """A fresh page in a new headless Chromium; FAILS (does not skip) when Chromium or Playwright is missing, and
+    when a script of the page threw an uncaught error."""
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/start-test-servers-deps.sh does)",
                     pytrace=False)
@@ -33,7 +34,11 @@ def chromium_page() -> Iterator[Any]:
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        errors: list[str] = []
         try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            yield page
         finally:
             browser.close()
+        assert not errors, f"uncaught errors in the page's scripts: {errors}"

@@ -38,7 +38,7 @@ def platform_error(r: Any, status: int, code: str) -> dict[str, Any]:
     return dict(body)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/serving/nope", "/nope", "/", "/api"])
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/serving/nope", "/nope", "/ui/static/nope.js", "/api"])
 def test_unknown_paths_outside_atlas_answer_in_the_platform_shape(client: TestClient, path: str) -> None:
     body = platform_error(client.get(path), 404, "not_found")
     assert path in body["message"]

@@ -192,3 +192,19 @@ def test_replica_polling_budget_from_env_and_file(tmp_path: Path) -> None:
     assert load_settings(environ={"MLCATALOG_REPLICA_POLL_US": "0"}, cwd=tmp_path).serving.replica_poll_us == 0
     with pytest.raises(ConfigError, match="MLCATALOG_REPLICA_POLL_US"):
         load_settings(environ={"MLCATALOG_REPLICA_POLL_US": "-5"}, cwd=tmp_path)
+
+
+def test_atlas_ui_url_for_lineage_links(tmp_path: Path) -> None:
+    assert load_settings(environ={}, cwd=tmp_path).atlas_ui_url() is None  # the embedded store serves no UI
+    embedded = load_settings(environ={"MLCATALOG_ATLAS_URL": "atlas+embedded:///srv/store"}, cwd=tmp_path)
+    assert embedded.atlas_ui_url() is None
+    real = load_settings(environ={"MLCATALOG_ATLAS_URL": "https://svc:pw@atlas.example:31443/atlas"}, cwd=tmp_path)
+    assert real.atlas_ui_url() == "https://atlas.example:31443/atlas"  # the configured Atlas, no credentials
+    write(tmp_path / "mlcatalog.toml", '[atlas]\nui_url = "https://knox.example/gateway/cdp-proxy/atlas"\n')
+    assert load_settings(environ={}, cwd=tmp_path).atlas_ui_url() == "https://knox.example/gateway/cdp-proxy/atlas"
+    env = {"MLCATALOG_ATLAS_UI_URL": "http://ui.example:21000", "MLCATALOG_ATLAS_URL": "https://atlas.example"}
+    assert load_settings(environ=env, cwd=tmp_path).atlas_ui_url() == "http://ui.example:21000"
+    assert load_settings(environ={"MLCATALOG_ATLAS_UI_URL": ""}, cwd=tmp_path).atlas.ui_url == \
+        "https://knox.example/gateway/cdp-proxy/atlas"
+    with pytest.raises(ConfigError, match="MLCATALOG_ATLAS_UI_URL"):
+        load_settings(environ={"MLCATALOG_ATLAS_UI_URL": "atlas.example"}, cwd=tmp_path)

@@ -1,5 +1,5 @@
-"""``/api/v1``: projects, models, builds (and their training inputs), deployments (and their drift), lineage,
-impact; writes need a Bearer token."""
+"""``/api/v1``: projects, models, builds (and their training inputs), deployments (and their drift), lineage (a
+deployment's tree, and the layered graph of any entity), impact; writes need a Bearer token."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog.api.docs import install_docs
 from catalog.api.errors import install_error_handlers
+from catalog.atlas.models import Direction
 from catalog.backend import BuildRequest, BuildResult, DatasetRef, DeploymentRecord, DriftRecord, WriteResult
 from catalog.errors import Forbidden, InvalidInput, Unauthorized
+from catalog.lineage_graph import DEFAULT_DEPTH, MAX_DEPTH, LineageGraph, LineageGraphs
 from catalog.queries import Build, CatalogQueries, Deployment, DeploymentLineage, Impact, Model, Project
 from catalog.service import LocalCatalog
 
@@ -144,6 +146,32 @@ def _impact_router(queries: CatalogQueries, read: list[Any]) -> APIRouter:
     return r
 
 
+def _lineage_router(lineage: LineageGraphs, read: list[Any]) -> APIRouter:
+    """The lineage of any entity as a layered graph (the lineage page draws it)."""
+    r = APIRouter()
+
+    @r.get("/lineage", dependencies=read)
+    async def lineage_graph(
+        guid: Annotated[str | None, Query(min_length=1, description="the entity's Atlas guid")] = None,
+        crn: Annotated[str | None, Query(min_length=1, description="a project, build or deployment CRN")] = None,
+        qualified_name: Annotated[str | None, Query(
+            alias="qualifiedName", min_length=1,
+            description="a DataSet's or Process's qualifiedName; an S3 location may leave out @namespace")] = None,
+        type_name: Annotated[str | None, Query(alias="typeName", min_length=1,
+                                               description="with qualifiedName: the entity's type")] = None,
+        direction: Direction = "BOTH",
+        depth: Annotated[int, Query(ge=1, le=MAX_DEPTH, description="data sets drawn each way")] = DEFAULT_DEPTH,
+    ) -> LineageGraph:
+        """The lineage of one entity (exactly one of guid, crn, qualifiedName) as nodes in layers, left to right:
+        0 for the entity, negative upstream, positive downstream. ``depth`` is Atlas's: data sets drawn each way
+        (a data set -> process -> data set hop each), the processes between them included. Classifications list
+        the node's own and those reaching it from anywhere upstream, drawn or not."""
+        return await _call(lineage.graph, guid=guid, crn=crn, qualified_name=qualified_name, type_name=type_name,
+                           direction=direction, depth=depth)
+
+    return r
+
+
 def build_router(catalog: LocalCatalog, auth: TokenAuth) -> APIRouter:
     """All ``/api/v1`` catalog routes, registered in this order (a route is matched in registration order)."""
     read, write = _auth_dependencies(auth)
@@ -151,6 +179,7 @@ def build_router(catalog: LocalCatalog, auth: TokenAuth) -> APIRouter:
     r.include_router(_query_router(catalog.queries, read))
     r.include_router(_record_router(catalog, write))
     r.include_router(_impact_router(catalog.queries, read))
+    r.include_router(_lineage_router(catalog.lineage, read))
     return r
 
 

@@ -61,6 +61,9 @@ class EntityHeader(_Model):
     display_text: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
     classification_names: list[str] = Field(default_factory=list)
+    #: The classifications themselves when Atlas sends them (lineage, search): a real Atlas lists propagated ones
+    #: too, each with ``entity_guid`` naming the entity it comes from, where ``classification_names`` mixes both.
+    classifications: list[Classification] = Field(default_factory=list)
 
     @property
     def qualified_name(self) -> str | None:
@@ -73,7 +76,9 @@ class EntityHeader(_Model):
         return EntityHeader.model_construct(
             guid=str(d["guid"]), type_name=str(d["typeName"]), status=d.get("status") or "ACTIVE",
             display_text=d.get("displayText"), attributes=d.get("attributes") or {},
-            classification_names=list(d.get("classificationNames") or []))
+            classification_names=list(d.get("classificationNames") or []),
+            classifications=[Classification.from_atlas(c) for c in d.get("classifications") or []
+                             if isinstance(c, dict) and c.get("typeName")])
 
 
 class Entity(_Model):

@@ -51,6 +51,9 @@ class WindowRow(BaseModel):
     error: str | None
 
 
+_MAX_MS = 2**63 - 1
+
+
 def _now() -> int:
     return int(time.time() * 1000)
 
@@ -162,10 +165,12 @@ class Ledger:
             c.execute("UPDATE monitor_window SET error = ? WHERE deployment_crn = ? AND start_ms = ? AND end_ms = ?",
                       (f"alert not delivered: {error}"[:2000], crn, start_ms, end_ms))
 
-    def windows(self, crn: str, limit: int = 100) -> list[WindowRow]:
+    def windows(self, crn: str, limit: int = 100, start_ms: int = 0, end_ms: int | None = None) -> list[WindowRow]:
+        """The newest ``limit`` windows ending in ``(start_ms, end_ms]``, newest first."""
         rows = self.state.conn().execute(
-            "SELECT * FROM monitor_window WHERE deployment_crn = ? ORDER BY end_ms DESC, start_ms DESC LIMIT ?",
-            (crn, limit)).fetchall()
+            "SELECT * FROM monitor_window WHERE deployment_crn = ? AND end_ms > ? AND end_ms <= ? "
+            "ORDER BY end_ms DESC, start_ms DESC LIMIT ?",
+            (crn, start_ms, _MAX_MS if end_ms is None else end_ms, limit)).fetchall()
         return [WindowRow(start_ms=r["start_ms"], end_ms=r["end_ms"], status=r["status"], claimed_ms=r["claimed_ms"],
                           done_ms=r["done_ms"], result=json.loads(r["result"]) if r["result"] else None,
                           error=r["error"]) for r in rows]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
+from catalog import InvalidInput
 from serving.monitoring.evaluate import WindowResult
 from serving.monitoring.ledger import WindowRow
 from serving.monitoring.service import MonitorAdd, MonitorInfo, MonitorService
@@ -41,9 +42,14 @@ def build_router(service: MonitorService, resolve: Callable[[str], str], guarded
         return await run_in_threadpool(service.monitors)
 
     @r.get("/{crn:path}/windows", dependencies=guarded)
-    async def windows(crn: str, limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[WindowRow]:
+    async def windows(crn: str, limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+                      start_ms: Annotated[int, Query(ge=0)] = 0,
+                      end_ms: Annotated[int | None, Query(ge=0)] = None) -> list[WindowRow]:
+        """The newest ``limit`` windows that ended after ``start_ms`` and at or before ``end_ms``, newest first."""
+        if end_ms is not None and end_ms <= start_ms:
+            raise InvalidInput("end_ms must be after start_ms")
         info = await run_in_threadpool(service.get, await run_in_threadpool(resolve, crn))
-        return await run_in_threadpool(service.ledger.windows, info.deployment_crn, limit)
+        return await run_in_threadpool(service.ledger.windows, info.deployment_crn, limit, start_ms, end_ms)
 
     @r.post("/{crn:path}/run", dependencies=guarded)
     async def run(crn: str, body: RunRequest | None = None) -> list[WindowResult]:

@@ -279,4 +279,25 @@ def summary(result: WindowResult) -> dict[str, Any]:
             "labelled": (result.classification.n if result.classification else
                          result.regression.n if result.regression else 0),
             "mae": result.regression.mae if result.regression else None,
-            "rmse": result.regression.rmse if result.regression else None}
+            "rmse": result.regression.rmse if result.regression else None,
+            # every test's figures, for charts of each statistic over time against its threshold
+            "tests": [{"test": t.test, "column": t.column, "statistic": t.statistic, "p_value": t.p_value,
+                       "threshold": t.threshold, "drifted": t.drifted, "n": t.n, "reason": t.reason}
+                      for t in result.tests],
+            "prediction_distribution": _distribution(result)}
+
+
+def _distribution(result: WindowResult) -> dict[str, Any] | None:
+    """The prediction's counts against the reference's (chi-square) or its histogram over the reference's deciles
+    (PSI): what a dashboard draws as the prediction distribution, summed over windows."""
+    for t in result.tests:
+        if t.column != result.prediction_key:
+            continue
+        d = t.details
+        if t.test == "chisquare" and "observed" in d:
+            return {"kind": "categorical", "n": t.n, "categories": d["categories"], "observed": d["observed"],
+                    "expected": d["expected"]}
+        if t.test == "psi" and "window_fractions" in d:
+            return {"kind": "numeric", "n": t.n, "edges": d["edges"], "window_fractions": d["window_fractions"],
+                    "reference_fractions": d["reference_fractions"]}
+    return None

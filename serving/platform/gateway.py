@@ -19,6 +19,7 @@ from catalog import Forbidden, Unauthorized
 from serving.platform.apikeys import ApiKeys
 from serving.platform.pool import NoFreeReplica, ReplicaDown, ReplicaTimeout
 from serving.platform.service import Platform
+from serving.platform.traffic import TrafficRecorder
 from serving.replica import OK
 
 MAX_BODY = 5 * 1024 * 1024
@@ -108,13 +109,22 @@ class Auth:
 
 
 class ModelGateway:
+    """``recorder``: where each request a deployment was asked to answer is kept per deployment over time (those
+    refused before, with 401/403, never reached it and are only counted in Prometheus)."""
+
     def __init__(self, platform: Platform, auth: Auth, metrics: GatewayMetrics, *, busy_timeout: float,
-                 request_timeout: float) -> None:
+                 request_timeout: float, recorder: TrafficRecorder | None = None) -> None:
         self.platform = platform
         self.auth = auth
         self.metrics = metrics
         self.busy_timeout = busy_timeout
         self.request_timeout = request_timeout
+        self.recorder = recorder
+
+    def _done(self, crn: str, code: str, error_kind: str | None, started: float) -> None:
+        self.metrics.count(crn, code, error_kind)
+        if self.recorder is not None:
+            self.recorder.record(crn, error_kind, time.perf_counter() - started)
 
     async def handle(self, body: bytes, authorization: str | None) -> tuple[int, bytes]:
         """(HTTP status, JSON body) for one call."""
@@ -143,22 +153,22 @@ class ModelGateway:
             answer, _ = await pool.call(orjson.dumps(data["request"]), busy_timeout=self.busy_timeout,
                                         request_timeout=self.request_timeout)
         except NoFreeReplica:
-            gm.count(crn, "429", "busy")
+            self._done(crn, "429", "busy", started)
             return _err(429, "model.busy", "no free replica within the timeout; retry or add replicas")
         except ReplicaTimeout:
-            gm.count(crn, "504", "timeout")
+            self._done(crn, "504", "timeout", started)
             return _err(504, "model_timeout", "the model did not answer within the request timeout")
         except ReplicaDown:
-            gm.count(crn, "503", "replica_down")
+            self._done(crn, "503", "replica_down", started)
             return _err(503, "replica_down", "no replica could answer; the platform is restarting them")
         gm.observe(crn, time.perf_counter() - started)
         if answer[:1] != OK:
             failure = orjson.loads(answer[1:])
-            gm.count(crn, "500", "model_exception")
+            self._done(crn, "500", "model_exception", started)
             return _err(500, "model_error", f"the model raised an exception; its traceback is in the replica log "
                         f"(error id {failure.get('error_id')}): mlcatalog logs {crn}",
                         error_id=failure.get("error_id"), ReplicaID=failure.get("replica"))
-        gm.count(crn, "200")
+        self._done(crn, "200", None, started)
         return 200, answer[1:]
 
 

@@ -18,6 +18,7 @@ from serving.platform.apikeys import ApiKeyInfo, ApiKeys
 from serving.platform.gateway import MAX_BODY, Auth, ModelGateway, too_large
 from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
 from serving.platform.state import StateDb
+from serving.platform.traffic import TrafficRecorder, TrafficSeries
 
 
 class ApiKeyCreate(BaseModel):
@@ -85,8 +86,9 @@ def _model_router(gateway: ModelGateway) -> APIRouter:
     return r
 
 
-def _serving_router(platform: Platform, state: StateDb, guarded: list[Any], admin_only: list[Any]) -> APIRouter:
-    """The serving admin API: deploy, list, logs, get, stop; the outbox."""
+def _serving_router(platform: Platform, state: StateDb, recorder: TrafficRecorder | None, guarded: list[Any],
+                    admin_only: list[Any]) -> APIRouter:
+    """The serving admin API: deploy, list, logs, traffic, get, stop; the outbox."""
     r = APIRouter()
 
     @r.post("/api/v1/serving/deployments", dependencies=guarded)
@@ -97,11 +99,25 @@ def _serving_router(platform: Platform, state: StateDb, guarded: list[Any], admi
     async def deployments() -> list[DeploymentInfo]:
         return await run_in_threadpool(platform.list)
 
-    # Before ".../{crn:path}", which would match ".../logs" too.
+    # Before ".../{crn:path}", which would match ".../logs" and ".../traffic" too.
     @r.get("/api/v1/serving/deployments/{crn:path}/logs", dependencies=guarded)
     async def logs(crn: str, lines: Annotated[int, Query(ge=1, le=100_000)] = 200) -> list[ReplicaLog]:
         await run_in_threadpool(platform.get, crn)  # 404 for a deployment the platform never had
         return [ReplicaLog.model_validate(x) for x in await run_in_threadpool(platform.supervisor.logs, crn, lines)]
+
+    @r.get("/api/v1/serving/deployments/{crn:path}/traffic", dependencies=guarded,
+           summary="A deployment's requests, errors and latency percentiles over time",
+           description="Points only for steps that saw requests; the range is widened to whole steps. The default "
+                       "range is the last hour, the default step gives at most about 240 points.")
+    async def traffic(crn: str, start_ms: Annotated[int | None, Query(ge=0)] = None,
+                      end_ms: Annotated[int | None, Query(ge=0)] = None,
+                      step_ms: Annotated[int | None, Query(description="a multiple of 10000")] = None,
+                      ) -> TrafficSeries:
+        resolved = await run_in_threadpool(platform.resolve_deployment, crn)  # 404 for an unknown deployment
+        if recorder is None:
+            raise NotFound("this platform does not record request traffic")
+        series: TrafficSeries = await run_in_threadpool(recorder.series, resolved, start_ms, end_ms, step_ms)
+        return series
 
     @r.get("/api/v1/serving/deployments/{crn:path}", dependencies=guarded)
     async def deployment(crn: str) -> DeploymentInfo:
@@ -213,7 +229,7 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
     admin_only = [Depends(admin)]
     r = APIRouter()
     r.include_router(_model_router(gateway))
-    r.include_router(_serving_router(platform, state, guarded, admin_only))
+    r.include_router(_serving_router(platform, state, gateway.recorder, guarded, admin_only))
     r.include_router(_api_key_router(auth.keys, admin_only))
     r.include_router(_metrics_router(platform, metrics_store, guarded))
     return r

@@ -30,6 +30,7 @@ from serving.platform import outbox
 from serving.platform.modelfile import check_model_file
 from serving.platform.state import StateDb
 from serving.platform.supervisor import DeploymentSpec, Supervisor
+from serving.platform.traffic import TrafficRecorder
 
 log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -79,12 +80,15 @@ class DeploymentInfo(BaseModel):
                                                                "unknown; None without a monitor")
     drift_columns: list[str] = Field(default_factory=list)
     replica_status: list[dict[str, Any]] = Field(default_factory=list)
+    last_request_ms: int | None = Field(default=None, description="when a request to the deployment last finished, "
+                                                                  "answered or failed (epoch ms); None if never")
 
 
 class Platform:
     def __init__(self, state: StateDb, supervisor: Supervisor, scope: CrnScope, endpoint: str,
-                 wake_outbox: Any = None) -> None:
+                 wake_outbox: Any = None, traffic: TrafficRecorder | None = None) -> None:
         self.state = state
+        self.traffic = traffic  # what the gateway records: the last request's time in the deployment info
         self.supervisor = supervisor
         self.scope = scope  # where deployment CRNs are minted
         self.endpoint = endpoint.rstrip("/") + "/model"
@@ -103,7 +107,8 @@ class Platform:
                               create_time_ms=d["create_time_ms"], deployed_time_ms=d["deployed_time_ms"],
                               catalog_guid=d["catalog_guid"], replica_status=self.supervisor.replicas(d["crn"]),
                               drift_status=drift[0] if drift else None,
-                              drift_columns=json.loads(drift[1]) if drift and drift[1] else [])
+                              drift_columns=json.loads(drift[1]) if drift and drift[1] else [],
+                              last_request_ms=self.traffic.last_request_ms(d["crn"]) if self.traffic else None)
 
     def list(self) -> list[DeploymentInfo]:
         rows = self.state.conn().execute("SELECT * FROM deployment ORDER BY create_time_ms").fetchall()

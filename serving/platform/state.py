@@ -1,4 +1,5 @@
-"""The platform's own state in the store directory: deployments, API keys, the catalog outbox.
+"""The platform's own state in the store directory: deployments, API keys, the catalog outbox, monitors, request
+traffic.
 
 SQLite, WAL, numbered migrations (``PRAGMA user_version``, applied by ``catalog.apply_migrations``). Several
 processes use it (``mlcatalog up`` and CLI commands like ``mlcatalog api-keys create``), so every write is a short
@@ -93,6 +94,20 @@ MIGRATIONS: list[Migration] = [
         error TEXT,
         PRIMARY KEY (deployment_crn, start_ms, end_ms)
     );
+    """),
+    # request traffic per deployment and 10-second bucket (serving/platform/traffic.py); a flush adds its counts
+    # to the row, so processes sharing this file and restarts within a bucket add up. Clustered on the key: a
+    # dashboard reads one deployment's range.
+    Migration(5, "traffic", """
+    CREATE TABLE traffic (
+        crn TEXT NOT NULL,
+        bucket_ms INTEGER NOT NULL,         -- start of the bucket, epoch ms, a multiple of 10000
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        last_ms INTEGER NOT NULL,           -- the bucket's latest request
+        latency BLOB NOT NULL,              -- log-scale histogram: packed (uint8 bin, uint32 LE count) pairs
+        PRIMARY KEY (crn, bucket_ms)
+    ) WITHOUT ROWID;
     """),
 ]
 

@@ -80,3 +80,8 @@ def test_the_worker_process_computes_what_this_process_does(tmp_path: Path) -> N
     assert there.predictions == here.predictions == 500
     assert there.status == here.status and there.drifted_columns == here.drifted_columns
     assert [t.model_dump() for t in there.tests] == [t.model_dump() for t in here.tests]
+
+
+def test_a_window_range_must_not_be_empty(client: TestClient) -> None:
+    r = client.get(f"/api/v1/serving/monitors/{CRN}/windows", params={"start_ms": 10, "end_ms": 10}, headers=AUTH)
+    assert r.status_code == 400 and json_of(r)["code"] == "invalid_input" and "end_ms" in json_of(r)["message"]

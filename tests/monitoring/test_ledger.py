@@ -98,3 +98,13 @@ def test_publish_queues_a_catalog_write_only_when_the_status_changes(ledger: Led
     assert not ledger.publish(CRN, '["drifting", ["Alcohol"]]', record)
     assert ledger.publish(CRN, '["ok", []]', {**record, "status": "ok"})
     assert [(e.kind, e.payload["status"]) for e in entries(ledger.state)] == [("drift", "drifting"), ("drift", "ok")]
+
+
+def test_windows_are_read_newest_first_within_a_range(ledger: Ledger) -> None:
+    for k in range(4):
+        assert ledger.claim(CRN, k * 30 * M, (k + 1) * 30 * M)
+        ledger.finish(CRN, k * 30 * M, (k + 1) * 30 * M, {"k": k}, scheduled=True, status="ok", columns=[])
+    assert [w.end_ms for w in ledger.windows(CRN)] == [120 * M, 90 * M, 60 * M, 30 * M]
+    # (start, end]: the window ending at 30 min is out, the one ending at 90 min in
+    assert [w.end_ms for w in ledger.windows(CRN, start_ms=30 * M, end_ms=90 * M)] == [90 * M, 60 * M]
+    assert [w.end_ms for w in ledger.windows(CRN, 1, start_ms=30 * M)] == [120 * M]

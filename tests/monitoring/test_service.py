@@ -171,6 +171,16 @@ def test_same_distribution_is_ok_and_figures_land_in_the_metrics_store(world: Wo
     for f in FEATURES:
         assert {f"drift.ks.{f}.stat", f"drift.ks.{f}.p_value", f"drift.psi.{f}", f"drift.wasserstein.{f}"} <= set(m)
     assert m["chisq_x2"] == m["drift.chisq.prediction.stat"] and m["chisq_p"] == m["drift.chisq.prediction.p_value"]
+    # the ledger keeps every test's figures and the prediction's distribution, for the dashboard
+    [window] = world.service.ledger.windows(CRN)
+    assert window.result is not None
+    kept = {(t["test"], t["column"]): t for t in window.result["tests"]}
+    assert kept.keys() == {(t.test, t.column) for t in result.tests}
+    assert all(kept[(t.test, t.column)]["statistic"] == t.statistic and kept[(t.test, t.column)]["threshold"]
+               == t.threshold for t in result.tests)
+    dist = window.result["prediction_distribution"]
+    assert dist["kind"] == "categorical" and sum(dist["observed"]) == 600 == dist["n"]
+    assert sum(dist["expected"]) == pytest.approx(600) and set(dist["categories"]) == {"Excellent", "Poor"}
 
 
 def test_drift_flips_the_status_publishes_it_and_alerts_once(world: World) -> None:
