@@ -240,9 +240,10 @@ def _demo_tables() -> Any:
 
 class _DemoPlayer(threading.Thread):
     def __init__(self, server: uvicorn.Server, settings: Settings, key: str, once: bool,
-                 warehouse: Warehouse | None) -> None:
+                 warehouse: Warehouse | None, key_note: str) -> None:
         super().__init__(name="demo", daemon=True)
         self.server, self.settings, self.key, self.once, self.warehouse = server, settings, key, once, warehouse
+        self.key_note = key_note
         self.failed = False
 
     def run(self) -> None:
@@ -255,7 +256,7 @@ class _DemoPlayer(threading.Thread):
         demo = Demo(f"http://{_url_host(self.settings.server.host)}:{self.settings.server.port}", self.key,
                     self.settings.server.store, say=typer.echo,
                     atlas_auth=(ATLAS_USER, self.settings.atlas_server_password()), warehouse=self.warehouse,
-                    should_stop=lambda: self.server.should_exit)
+                    should_stop=lambda: self.server.should_exit, key_note=self.key_note)
         try:
             demo.run(once=self.once)
         except Exception as e:  # noqa: BLE001 - the demo reports and the server goes on (or stops with --once)
@@ -272,9 +273,12 @@ class _DemoPlayer(threading.Thread):
 def _demo_player(server: uvicorn.Server, settings: Settings, runtime: Any, once: bool,
                  warehouse: Warehouse | None) -> _DemoPlayer:
     key = runtime.new_admin_key or (settings.api.admin_key.get_secret_value() if settings.api.admin_key else None)
+    note = ("the administrative key printed above" if runtime.new_admin_key else
+            "your MLCATALOG_ADMIN_KEY (or any API key)")
     if key is None:  # an administrative key exists, but only its hash: a key of the demo's own
         key = runtime.keys.create("demo (created by mlcatalog up --demo)")[1]
-    player = _DemoPlayer(server, settings, key, once, warehouse)
+        note = f"{key} (an API key made for this demo)"
+    player = _DemoPlayer(server, settings, key, once, warehouse, note)
     player.start()
     return player
 

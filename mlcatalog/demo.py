@@ -265,12 +265,13 @@ def _hive_message(exc: BaseException) -> str:
 class Demo:
     def __init__(self, base_url: str, api_key: str, store: Path, *, say: Callable[[str], None] = print,
                  atlas_auth: tuple[str, str] | None = None, warehouse: Warehouse | None = None,
-                 should_stop: Callable[[], bool] = lambda: False) -> None:
+                 should_stop: Callable[[], bool] = lambda: False, key_note: str | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.api_key = api_key
         self.atlas_auth = atlas_auth
         self.warehouse = warehouse
         self.should_stop = should_stop
+        self.key_note = key_note  # which key opens the pages (they ask for one)
         self.http = httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {api_key}"}, timeout=600)
         self.dir = store / "demo"
         self.say = say
@@ -495,6 +496,8 @@ class Demo:
                      f"demo: catalog API {self.base}/api/v1/deployments/{crn}   (API docs: {self.base}/docs)",
                      f"demo: Prometheus  {self.base}/metrics"):
             self.say(line)
+        if self.key_note:
+            self.say(f"demo: the pages ask for a key: {self.key_note}")
 
 
 class TruthSender(threading.Thread):

@@ -64,6 +64,11 @@ def test_the_demo_plays_the_seeds_story_and_reuses_it(tmp_path: Path) -> None:
     again = up(tmp_path / "store", "--demo", "--once")
     assert again.returncode == 0, again.stderr
     assert "demo: reusing deployment" in again.stdout and "trained" not in again.stdout
+    # the first start printed its administrative key; a rerun has only its hash and makes the pages a key
+    assert "demo: the pages ask for a key: the administrative key printed above" in out
+    [note] = [line for line in again.stdout.splitlines() if line.startswith("demo: the pages ask for a key: ")]
+    key = note.removeprefix("demo: the pages ask for a key: ").split()[0]
+    assert note.endswith("(an API key made for this demo)") and len(key) > 20
 
 
 def test_once_goes_with_demo(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ import pytest
 from tests.inprocess import ADMIN_KEY, ATLAS_PASSWORD, settings_env
 from tests.servers import free_port, serving_in_thread
 
+ATLAS_UI = "http://atlas.example.com:21000"
+
 
 @dataclass(frozen=True)
 class DemoSite:
@@ -53,7 +55,9 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
 
     root = tmp_path_factory.mktemp("pages")
     _run_demo(root / "store")
-    settings = load_settings({"server.store": root / "store"}, environ=settings_env(), cwd=root)
+    # as when the catalog works with a real Atlas: each lineage node links to that Atlas UI's entity page
+    settings = load_settings({"server.store": root / "store"}, environ=settings_env(MLCATALOG_ATLAS_UI_URL=ATLAS_UI),
+                             cwd=root)
     store = open_store(settings.server.store)
     try:
         with serving_in_thread(build_app(settings, store)) as server, \

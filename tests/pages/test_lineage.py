@@ -8,7 +8,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.browser import artifacts_dir, chromium_page
-from tests.pages.conftest import DemoSite
+from tests.pages.conftest import ATLAS_UI, DemoSite
 
 
 def nodes(page: Any) -> list[dict[str, Any]]:
@@ -48,6 +48,9 @@ def test_the_deployments_lineage_reads_left_to_right(demo_site: DemoSite) -> Non
         details = page.locator("#details")
         assert demo_site.crn in details.inner_text() and "modelEndpointURL" in details.inner_text()
         assert "propagated from wineds_ext" in details.inner_text()
+        guid = page.locator("g.node[data-kind=deployment]").get_attribute("data-guid")
+        assert page.get_by_role("link", name="Open in Atlas").get_attribute("href") == (
+            f"{ATLAS_UI}/index.html#!/detailPage/{guid}")
         page.screenshot(path=str(artifacts_dir() / "page-lineage.png"), full_page=True)
 
 
@@ -73,3 +76,38 @@ def test_a_click_shows_details_and_recentres(demo_site: DemoSite) -> None:
         page.go_back()
         page.locator("g.node[data-kind=deployment]").wait_for(timeout=10_000)
         page.screenshot(path=str(artifacts_dir() / "page-lineage-recentred.png"), full_page=True)
+
+
+def test_deleted_entities_are_drawn_as_deleted(demo_site: DemoSite) -> None:
+    import httpx
+
+    from mlcatalog.settings import ATLAS_USER
+    from tests.inprocess import ATLAS_PASSWORD
+
+    auth = (ATLAS_USER, ATLAS_PASSWORD)
+    table = {"typeName": "hive_table", "attributes": {
+        "qualifiedName": "default.wine_scores@cm", "name": "wine_scores", "owner": "cdsw",
+        "db": {"typeName": "hive_db", "uniqueAttributes": {"qualifiedName": "default@cm"}}}}
+    process = {"typeName": "hive_process", "attributes": {
+        "qualifiedName": "default.wine_scores@cm:1", "name": "score the wines", "operationType": "QUERY",
+        "startTime": 1, "endTime": 2, "userName": "cdsw", "queryText": "INSERT INTO default.wine_scores SELECT ...",
+        "queryPlan": "Not Supported", "queryId": "",
+        "inputs": [{"typeName": "hive_table", "uniqueAttributes": {"qualifiedName": "default.wineds_ext_nolabel@cm"}}],
+        "outputs": [{"typeName": "hive_table", "uniqueAttributes": {"qualifiedName": "default.wine_scores@cm"}}]}}
+    with httpx.Client(base_url=demo_site.url, auth=auth) as atlas:
+        r = atlas.post("/api/atlas/v2/entity/bulk", json={"entities": [table, process]})
+        assert r.status_code == 200, r.text
+        r = atlas.delete("/api/atlas/v2/entity/uniqueAttribute/type/hive_table",
+                         params={"attr:qualifiedName": "default.wine_scores@cm"})
+        assert r.status_code == 200, r.text
+    with chromium_page() as page:
+        page.goto(f"{demo_site.url}/lineage?qualifiedName=default.wineds_ext_nolabel@cm&direction=OUTPUT")
+        node = page.locator('g.node[data-name="wine_scores"]')
+        node.wait_for(timeout=20_000)
+        assert node.get_attribute("data-status") == "DELETED" and "deleted" in (node.get_attribute("class") or "")
+        assert node.locator("text.deleted-label").text_content() == "DELETED"
+        node.click()
+        assert "DELETED" in page.locator("#details").inner_text()
+        active = page.locator('g.node[data-kind=deployment]')
+        assert active.get_attribute("data-status") == "ACTIVE"
+        page.screenshot(path=str(artifacts_dir() / "page-lineage-deleted.png"), full_page=True)

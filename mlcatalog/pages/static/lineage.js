@@ -166,9 +166,10 @@ function details(n, graph) {
     facts.push([k, /Time$/.test(k) && typeof v === "number" ? fmtTime(v) : typeof v === "object" ? JSON.stringify(v)
       : v]);
   }
-  const tags = (n.classifications || []).map((c) => el("li", {}, el("span", { class: `tag${c.propagated
-    ? " propagated" : ""}` }, c.name), c.propagated ? ` propagated from ${names.get(c.source_guid) || "upstream"}`
-    : " (own)"));
+  const tags = (n.classifications || []).map((c) => el("li", {},
+    el("span", { class: `tag${c.propagated ? " propagated" : ""}` }, c.name),
+    c.propagated ? [" propagated from ", el("a", { href: lineageHref({ guid: c.source_guid }) },
+      names.get(c.source_guid) || "an entity further upstream")] : " (own)"));
   const crn = n.details && n.details.crn;
   return el("div", { class: "panel", id: "details", "data-guid": n.guid },
     el("h2", {}, n.name || n.qualified_name || n.guid),
