@@ -31,6 +31,7 @@ from catalog.errors import (
     UpstreamUnavailable,
 )
 from catalog.identity import BuildIdentity, identify_build, uncommitted_change
+from catalog.redact import redact_text, redact_url
 from catalog.sqlite_migrations import Migration, NewerSchemaError, apply_migrations
 
 __all__ = [
@@ -65,6 +66,8 @@ __all__ = [
     "identify_build",
     "is_crn_ref",
     "parse_crn",
+    "redact_text",
+    "redact_url",
     "resolve_ref",
     "uncommitted_change",
 ]

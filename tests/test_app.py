@@ -172,3 +172,10 @@ def httpx_get(url: str) -> Any:
     r = httpx.get(url, timeout=30)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def test_an_atlas_url_with_credentials_is_never_shown(tmp_path: Path) -> None:
+    url = f"http://admin:s3cret-pw@127.0.0.1:{free_port()}/atlas"
+    with platform_app(tmp_path / "store", {"MLCATALOG_ATLAS_URL": url}) as c:
+        r = c.get("/api/v1/projects")  # no key: reads are open, and Atlas is down
+        assert r.status_code == 503 and "s3cret-pw" not in r.text and "admin:***@127.0.0.1" in r.text, r.text

@@ -30,6 +30,7 @@ from catalog.atlas.models import (
     typesdef_from_atlas,
     typesdef_to_atlas,
 )
+from catalog.redact import redact_text, redact_url
 
 BASE_URI = "api/atlas/"
 V2 = BASE_URI + "v2/"
@@ -44,7 +45,7 @@ class AtlasCatalogClient:
                  transport: httpx.BaseTransport | None = None, label: str | None = None,
                  on_close: Callable[[], None] | None = None) -> None:
         """``url``: the Atlas base URL (Knox-style prefixes kept); ``label``: how messages name this Atlas."""
-        self.url = label or url.rstrip("/")
+        self.url = label or redact_url(url.rstrip("/"))  # messages name this Atlas; they never carry its password
         self._on_close = on_close
         self._http = httpx.Client(base_url=url.rstrip("/") + "/", auth=(user, password), timeout=timeout_s,
                                   verify=verify, transport=transport,
@@ -71,7 +72,7 @@ class AtlasCatalogClient:
             resp = self._http.request(method, base + path.lstrip("/"), params=_params(params), content=content,
                                       headers=headers)
         except httpx.TransportError as e:
-            raise AtlasUnavailable(f"Atlas at {self.url} is not reachable: {type(e).__name__}: {e}") from e
+            raise AtlasUnavailable(redact_text(f"Atlas at {self.url} is not reachable: {type(e).__name__}: {e}")) from e
         if resp.status_code != status:
             raise _error(resp, method, path)
         if status == HTTPStatus.NO_CONTENT or not resp.content:

@@ -19,7 +19,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from catalog import BuildRequest, CatalogBackend, CatalogError, DeploymentRecord, DriftRecord, UpstreamUnavailable
+from catalog import (
+    BuildRequest,
+    CatalogBackend,
+    CatalogError,
+    DeploymentRecord,
+    DriftRecord,
+    UpstreamUnavailable,
+    redact_text,
+)
 from serving.platform.state import StateDb
 
 log = logging.getLogger(__name__)
@@ -129,13 +137,14 @@ class Replayer:
                 self.send(e.kind, e.payload)
             except Retryable as err:
                 self._mark(e, "pending", str(err))
-                log.info("catalog unavailable (%s); outbox entry %d retried in %.1fs", err, e.seq, backoff)
+                log.info("catalog unavailable (%s); outbox entry %d retried in %.1fs", redact_text(str(err)), e.seq,
+                         backoff)
                 self._wake.wait(backoff)
                 self._wake.clear()
                 backoff = min(self.max_backoff, backoff * 2)
                 continue
             except Permanent as err:
-                log.error("catalog refused outbox entry %d (%s): %s", e.seq, e.kind, err)
+                log.error("catalog refused outbox entry %d (%s): %s", e.seq, e.kind, redact_text(str(err)))
                 self._mark(e, "failed", str(err))
                 continue
             except Exception as err:
@@ -148,6 +157,8 @@ class Replayer:
             self._mark(e, "done", None)
 
     def _mark(self, e: OutboxEntry, status: str, error: str | None) -> None:
+        # stored and printed by `mlcatalog outbox`: a message quoting a catalog URL must not carry its password
+        error = redact_text(error) if error is not None else None
         with self.db.tx() as c:
             c.execute("UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, done_ms = ? "
                       "WHERE seq = ?", (status, error, int(time.time() * 1000) if status != "pending" else None,

@@ -216,3 +216,29 @@ def test_atlas_outage_and_platform_crash_lose_nothing_and_write_nothing_twice(se
     assert all(e["attempts"] >= 1 for e in everything)
     assert everything[3]["attempts"] > 1, "the entry at the head of the outbox during the outage was retried"
     assert "outbox empty" in b2.cli("outbox").stdout
+
+
+def test_stored_errors_never_carry_a_password(tmp_path: Path) -> None:
+    from serving.platform.outbox import Permanent, Replayer, Retryable, enqueue, entries
+    from serving.platform.state import StateDb
+
+    db = StateDb(tmp_path / "platform.db")
+    calls: list[str] = []
+
+    def send(kind: str, payload: dict[str, Any]) -> None:
+        calls.append(kind)
+        if len(calls) == 1:
+            raise Retryable("Atlas at http://admin:s3cret@atlas.example:21000 is not reachable")
+        raise Permanent("refused by postgresql://u:s3cret@db/catalog?password=s3cret")
+
+    with db.tx() as c:
+        enqueue(c, "deployment", {"crn": "x"})
+    replayer = Replayer(db, send, max_backoff=0.05)
+    replayer.start()
+    try:
+        wait_until(lambda: entries(db, include_done=True)[0].status == "failed", timeout=10, what="the entry parked")
+    finally:
+        replayer.stop()
+    [entry] = entries(db, include_done=True)
+    assert entry.last_error is not None and "s3cret" not in entry.last_error and "u:***@db" in entry.last_error
+    db.close()
