@@ -308,7 +308,9 @@ class Replica:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    cfg = json.loads(os.environ[REPLICA_CONFIG_ENV])
+    # Removed before the model loads: it names the metrics store (with its credentials) and the model's code has no
+    # business reading it from the environment.
+    cfg = json.loads(os.environ.pop(REPLICA_CONFIG_ENV))
     try:
         asyncio.run(Replica(cfg).run())
     except Exception:

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,24 @@ class DeploymentSpec:
     file: str
     function: str
     replicas: int
+    env: Mapping[str, str] = field(default_factory=dict)  # variables declared for this deployment
+
+
+#: What a replica inherits from the platform's environment: how to run Python, find files and speak the locale.
+#: Never the platform's own settings (MLCATALOG_*: Atlas and API passwords), cloud or database credentials: model
+#: code is not trusted with them; a deployment declares what its model needs (``env``).
+INHERITED_ENV = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP",
+                           "TMP", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED",
+                           "PYTHONIOENCODING", "PYTHONUTF8", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "SSL_CERT_FILE",
+                           "SSL_CERT_DIR"})
+
+
+def replica_environment(platform_env: Mapping[str, str], declared: Mapping[str, str]) -> dict[str, str]:
+    """A replica's environment: the inherited variables of ``platform_env`` (and the locale's ``LC_*``), then the
+    deployment's ``declared`` ones."""
+    env = {k: v for k, v in platform_env.items() if k in INHERITED_ENV or k.startswith("LC_")}
+    env.update(declared)
+    return env
 
 
 @dataclass
@@ -45,6 +64,7 @@ class _Proc:
     handle: ReplicaHandle
     config: dict[str, Any]
     log_path: Path
+    env: Mapping[str, str] = field(default_factory=dict)
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0  # consecutive quick restarts (for the backoff)
     restarts_total: int = 0
@@ -87,7 +107,7 @@ class Supervisor:
             cfg = {"replica_id": replica_id, "deployment_crn": spec.crn, "build_crn": spec.build_crn,
                    "model_crn": spec.model_crn, "metrics_url": self.metrics_url, "project_dir": spec.project_dir,
                    "file": spec.file, "function": spec.function, "socket": handle.socket, "poll_us": self.poll_us}
-            running.procs.append(_Proc(handle, cfg, folder / f"r{i}.log"))
+            running.procs.append(_Proc(handle, cfg, folder / f"r{i}.log", spec.env))
         self.running[spec.crn] = running
         waits: list[asyncio.Task[None]] = []
         try:
@@ -105,9 +125,8 @@ class Supervisor:
             p.watcher = asyncio.create_task(self._keep_running(running, p), name=f"watch {p.handle.replica_id}")
 
     async def _spawn(self, p: _Proc) -> None:
-        env = dict(os.environ)
-        env[REPLICA_CONFIG_ENV] = json.dumps(p.config)
-        env.pop("MLCATALOG_API_KEY", None)
+        env = replica_environment(os.environ, p.env)
+        env[REPLICA_CONFIG_ENV] = json.dumps(p.config)  # read and removed by the replica before the model loads
         p.started_at = time.monotonic()  # also when starting fails: a quick failure counts for the backoff
         with p.log_path.open("ab") as logf:  # the child has its own copy of the descriptor once started
             # A session of its own: a signal meant for the platform's process group does not hit the replicas.

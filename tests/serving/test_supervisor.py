@@ -18,6 +18,7 @@ import pytest
 from serving.metrics import sqlite_url
 from serving.platform.pool import NoFreeReplica, ReplicaDown, ReplicaTimeout, replica_health
 from serving.platform.supervisor import DeploymentSpec, Supervisor
+from serving.replica import REPLICA_CONFIG_ENV
 from tests.serving.conftest import pid_alive
 
 MODEL_PY = '''
@@ -138,3 +139,47 @@ def test_stop_terminates_an_idle_replica_and_kills_one_busy_past_the_grace_perio
             await call
 
     asyncio.run(scenario())
+
+
+ENV_MODEL_PY = '''
+import os
+
+
+def predict(args):
+    return {"environ": dict(os.environ)}
+'''
+
+
+def test_model_code_sees_no_platform_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model that returns os.environ shows only what runs Python and what its deployment declared."""
+    import json
+
+    for name, value in {"MLCATALOG_ATLAS_PASSWORD": "s3cret-atlas", "MLCATALOG_API_TOKEN": "s3cret-token",
+                        "MLCATALOG_METRICS_URL": "postgresql://m:s3cret-db@db/m", "AWS_SECRET_ACCESS_KEY": "s3cret-aws",
+                        "MLCATALOG_S3_SECRET_ACCESS_KEY": "s3cret-s3", "PGPASSWORD": "s3cret-pg",
+                        "LC_ALL": "C.UTF-8"}.items():
+        monkeypatch.setenv(name, value)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "model.py").write_text(ENV_MODEL_PY)
+    spec = DeploymentSpec(crn=CRN + str(uuid.uuid4()), name="env", model_crn=CRN + str(uuid.uuid4()),
+                          build_crn=CRN + str(uuid.uuid4()), project_dir=str(project), file=str(project / "model.py"),
+                          function="predict", replicas=1, env={"WINE_THRESHOLD": "0.7"})
+    supervisor = Supervisor(tmp_path / "replicas", sqlite_url(tmp_path / "metrics.db"))
+
+    async def scenario() -> dict[str, str]:
+        await supervisor.start(spec, ready_timeout=60)
+        try:
+            pool = supervisor.pool(spec.crn)
+            assert pool is not None
+            answer, _ = await pool.call(b"{}", busy_timeout=5, request_timeout=30)
+            assert answer[:1] == b"\x00", answer[:200]  # the OK frame, then the JSON answer
+            return dict(json.loads(answer[1:])["response"]["prediction"]["environ"])
+        finally:
+            await supervisor.stop(spec.crn)
+
+    seen = asyncio.run(scenario())
+    assert seen["WINE_THRESHOLD"] == "0.7" and seen["LC_ALL"] == "C.UTF-8" and "PATH" in seen
+    assert not [k for k in seen if k.startswith(("MLCATALOG", "AWS_", "PG"))], sorted(seen)
+    assert "s3cret" not in json.dumps(seen)
+    assert REPLICA_CONFIG_ENV not in seen  # the replica's own configuration (its metrics store URL) is gone too
