@@ -16,6 +16,7 @@ process (or a remote catalog API, when configured).
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,7 +69,9 @@ def open_store(directory: Path) -> EmbeddedStore:
     from typedefs import load_bundled_typedefs
 
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if directory.stat().st_uid == os.geteuid():
+            directory.chmod(0o700)  # also a store made before this rule: nobody else may list or read it
     except OSError as exc:
         raise StoreError(f"cannot create store directory {directory}: {exc.strerror or exc}") from exc
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import signal
 import socket
 import threading
@@ -187,6 +188,9 @@ def _serve(settings: Settings, *, demo: bool = False, once: bool = False,
     from mlcatalog.app import StoreError, build_app, open_store
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s")
+    # Everything this process and its replicas create (databases, logs, the demo's project) is the owner's alone:
+    # the store holds hashed keys, credentials in settings and every prediction.
+    os.umask(0o077)
     shutdown = _ShutdownRequest()
     handled = (signal.SIGINT, signal.SIGTERM)
     previous = {sig: signal.signal(sig, shutdown) for sig in handled}

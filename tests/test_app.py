@@ -179,3 +179,13 @@ def test_an_atlas_url_with_credentials_is_never_shown(tmp_path: Path) -> None:
     with platform_app(tmp_path / "store", {"MLCATALOG_ATLAS_URL": url}) as c:
         r = c.get("/api/v1/projects")  # no key: reads are open, and Atlas is down
         assert r.status_code == 503 and "s3cret-pw" not in r.text and "admin:***@127.0.0.1" in r.text, r.text
+
+
+def test_the_store_directory_is_its_owners_alone(tmp_path: Path) -> None:
+    from mlcatalog.app import open_store
+
+    old = tmp_path / "old-store"
+    old.mkdir(mode=0o755)
+    for directory in (tmp_path / "new-store", old):
+        open_store(directory).close()
+        assert directory.stat().st_mode & 0o777 == 0o700, directory

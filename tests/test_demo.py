@@ -61,6 +61,12 @@ def test_the_demo_plays_the_seeds_story_and_reuses_it(tmp_path: Path) -> None:
     assert layers.index("ml_model_build") < layers.index("hive_table/ml_project") < layers.index("hive_process")
     # the seed's INSERT ... SELECT: wineds_ext is upstream of wineds_ext_nolabel, behind a process of its own
     assert layers[layers.index("hive_process") + 1] == "aws_s3_v2_directory/hive_table"
+    # the store is its owner's alone: the directory 0700, databases and logs 0600
+    store = tmp_path / "store"
+    assert store.stat().st_mode & 0o777 == 0o700
+    made = [p for p in store.rglob("*") if p.is_file() and p.suffix in (".db", ".log")]
+    assert any(p.name == "platform.db" for p in made) and any(p.suffix == ".log" for p in made)
+    assert all(p.stat().st_mode & 0o077 == 0 for p in made), [oct(p.stat().st_mode) for p in made]
     again = up(tmp_path / "store", "--demo", "--once")
     assert again.returncode == 0, again.stderr
     assert "demo: reusing deployment" in again.stdout and "trained" not in again.stdout
