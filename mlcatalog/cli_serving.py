@@ -149,10 +149,19 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
             for line in r["lines"]:
                 typer.echo(line)
 
-    @app.command("outbox")
-    def show_outbox(all_entries: Annotated[bool, typer.Option("--all", help="include delivered entries")] = False,
+    outbox_app = typer.Typer(help="Catalog writes not yet delivered to Atlas (replayed in order when it answers); "
+                                  "parked ones are retried with `mlcatalog outbox retry`. Administrative.",
+                             invoke_without_command=True)
+    app.add_typer(outbox_app, name="outbox")
+
+    @outbox_app.callback()
+    def show_outbox(ctx: typer.Context,
+                    all_entries: Annotated[bool, typer.Option("--all", help="include delivered entries")] = False,
                     store: StoreOpt = None, url: Url = None, as_json: Json = False) -> None:
-        """Catalog writes not yet delivered to Atlas (replayed in order when it answers)."""
+        """Catalog writes not yet delivered to Atlas: pending (retried with backoff) and parked (refused by the
+        catalog; retried only when told)."""
+        if ctx.invoked_subcommand is not None:
+            return
         if store is not None:
             from serving.platform.outbox import entries
 
@@ -162,13 +171,35 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
             return
-        if not rows:
+        waiting = [r for r in rows if r["status"] != "done"]
+        if not waiting:
             typer.echo("outbox empty: every catalog write was delivered")
         for r in rows:
             what = r["payload"].get("status") or r["payload"].get("model") or ""
             err = f"  last error: {r['last_error']}" if r["last_error"] else ""
             typer.echo(f"#{r['seq']} {r['status']:<8} {r['kind']:<10} {what:<10} {_ts(r['created_ms'])} "
                        f"attempts={r['attempts']}{err}")
+        parked = [r["seq"] for r in rows if r["status"] == "failed"]
+        if parked:
+            typer.echo(f"{len(parked)} parked (the catalog refused them): once the cause is fixed, "
+                       f"mlcatalog outbox retry {parked[0] if len(parked) == 1 else '--all'}")
+
+    @outbox_app.command("retry")
+    def retry_outbox(seq: Annotated[int | None, typer.Argument(metavar="[SEQ]", help="a parked entry")] = None,
+                     all_parked: Annotated[bool, typer.Option("--all", help="every parked entry")] = False,
+                     store: StoreOpt = None, url: Url = None) -> None:
+        """Put parked entries back in line: the platform sends them again, in order."""
+        if (seq is None) == (not all_parked):
+            raise _fail("give one entry's SEQ or --all", 2)
+        if store is not None:
+            from serving.platform.outbox import retry
+
+            again = retry(_offline_state(store), seq)
+        else:
+            again = _request("POST", url, "/api/v1/serving/outbox/retry", body={"seq": seq}, admin=True)["retried"]
+        if not again:
+            raise _fail(f"entry #{seq} is not parked" if seq is not None else "no entry is parked", 1)
+        typer.echo(f"retrying {', '.join(f'#{n}' for n in again)}")
 
     keys_app = typer.Typer(help="API keys of the platform (stored hashed; shown once). Administrative.",
                            no_args_is_help=True)

@@ -105,3 +105,29 @@ def test_offline_administration_names_the_store(tmp_path: Path, elsewhere: Path)
     wrong = run(elsewhere, "api-keys", "create", "x", "--store", str(elsewhere / "not-a-store"))
     assert wrong.returncode == 2 and "not a platform store" in wrong.stderr
     assert list(elsewhere.iterdir()) == []
+
+
+def test_parked_entries_are_shown_and_retried(tmp_path: Path, elsewhere: Path) -> None:
+    from serving.platform.outbox import enqueue, entries
+    from serving.platform.state import StateDb
+
+    store = tmp_path / "store"
+    store.mkdir()
+    db = StateDb(store / "platform.db")
+    with db.tx() as c:
+        for crn in ("a", "b", "c"):
+            enqueue(c, "deployment", {"crn": crn, "status": "deployed"})
+        c.execute("UPDATE outbox SET status = 'failed', attempts = 1, last_error = 'InvalidInput: no' WHERE seq > 1")
+    listed = run(elsewhere, "outbox", "--store", str(store))
+    assert listed.returncode == 0 and "every catalog write was delivered" not in listed.stdout
+    assert "2 parked (the catalog refused them)" in listed.stdout and "mlcatalog outbox retry --all" in listed.stdout
+    one = run(elsewhere, "outbox", "retry", "2", "--store", str(store))
+    assert one.returncode == 0 and one.stdout.strip() == "retrying #2"
+    again = run(elsewhere, "outbox", "retry", "2", "--store", str(store))
+    assert again.returncode == 1 and again.stderr.strip() == "mlcatalog: error: entry #2 is not parked"
+    rest = run(elsewhere, "outbox", "retry", "--all", "--store", str(store))
+    assert rest.returncode == 0 and rest.stdout.strip() == "retrying #3"
+    assert [e.status for e in entries(db)] == ["pending"] * 3
+    bad = run(elsewhere, "outbox", "retry", "--store", str(store))
+    assert bad.returncode == 2 and "give one entry's SEQ or --all" in bad.stderr
+    db.close()

@@ -25,6 +25,8 @@ from catalog import (
     CatalogError,
     DeploymentRecord,
     DriftRecord,
+    Forbidden,
+    Unauthorized,
     UpstreamUnavailable,
     redact_text,
 )
@@ -34,11 +36,12 @@ log = logging.getLogger(__name__)
 
 
 class Retryable(Exception):
-    """The catalog could not take the entry now (unreachable, 5xx): keep it and retry later."""
+    """The catalog could not take the entry now (unreachable, 5xx, credentials refused): keep it, retry later."""
 
 
 class Permanent(Exception):
-    """The catalog refused the entry (4xx): record the error, mark it failed, move on."""
+    """The catalog refused the entry's content (a 4xx other than 401/403): park it (status ``failed``), move on;
+    ``retry`` puts it back once the cause is fixed."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,8 @@ def catalog_sender(catalog: CatalogBackend, state: StateDb | None = None) -> Cal
                 catalog.record_drift(DriftRecord.model_validate(payload))
             else:
                 raise Permanent(f"unknown outbox entry kind {kind!r}")
-        except UpstreamUnavailable as e:
+        except (UpstreamUnavailable, Unauthorized, Forbidden) as e:
+            # credentials refused is a setting to fix (a rotated password), not a write to drop
             raise Retryable(str(e)) from e
         except (CatalogError, ValidationError, KeyError) as e:
             raise Permanent(f"{type(e).__name__}: {e}") from e
@@ -86,11 +90,23 @@ def enqueue(conn: sqlite3.Connection, kind: str, payload: dict[str, Any]) -> Non
                  (kind, json.dumps(payload, sort_keys=True), int(time.time() * 1000)))
 
 
-def entries(db: StateDb, *, include_done: bool = False, limit: int = 1000) -> list[OutboxEntry]:
-    where = "" if include_done else "WHERE status = 'pending'"
+def entries(db: StateDb, *, include_done: bool = False, limit: int = 1000, pending_only: bool = False
+            ) -> list[OutboxEntry]:
+    """Entries in order: not yet delivered (pending and parked), plus delivered ones with ``include_done``; only
+    pending ones (what the replayer sends next) with ``pending_only``."""
+    where = "WHERE status = 'pending'" if pending_only else "" if include_done else "WHERE status != 'done'"
     rows = db.conn().execute(f"SELECT * FROM outbox {where} ORDER BY seq LIMIT ?", (limit,)).fetchall()
     return [OutboxEntry(r["seq"], r["kind"], json.loads(r["payload"]), r["created_ms"], r["status"], r["attempts"],
                         r["last_error"]) for r in rows]
+
+
+def retry(db: StateDb, seq: int | None = None) -> list[int]:
+    """Put parked entries back in line (one, or all with ``seq=None``); the sequence numbers put back."""
+    with db.tx() as c:
+        where, args = ("AND seq = ?", (seq,)) if seq is not None else ("", ())
+        rows = c.execute(f"SELECT seq FROM outbox WHERE status = 'failed' {where} ORDER BY seq", args).fetchall()
+        c.execute(f"UPDATE outbox SET status = 'pending', done_ms = NULL WHERE status = 'failed' {where}", args)
+    return [r["seq"] for r in rows]
 
 
 class Replayer:
@@ -118,7 +134,7 @@ class Replayer:
         """Wait until nothing is pending (for shutdown and tests)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not entries(self.db, limit=1):
+            if not entries(self.db, limit=1, pending_only=True):
                 return True
             self.wake()
             time.sleep(0.05)
@@ -127,7 +143,7 @@ class Replayer:
     def _run(self) -> None:
         backoff = 0.5
         while not self._stop.is_set():
-            pending = entries(self.db, limit=1)
+            pending = entries(self.db, limit=1, pending_only=True)
             if not pending:
                 self._wake.wait(5.0)
                 self._wake.clear()

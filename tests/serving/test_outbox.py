@@ -242,3 +242,47 @@ def test_stored_errors_never_carry_a_password(tmp_path: Path) -> None:
     [entry] = entries(db, include_done=True)
     assert entry.last_error is not None and "s3cret" not in entry.last_error and "u:***@db" in entry.last_error
     db.close()
+
+
+def test_refused_credentials_are_retried_and_refused_content_is_parked_until_retried(tmp_path: Path) -> None:
+    from catalog import Forbidden, InvalidInput, Unauthorized
+    from serving.platform.outbox import Replayer, catalog_sender, enqueue, entries, retry
+    from serving.platform.state import StateDb
+
+    db = StateDb(tmp_path / "platform.db")
+    answers: list[Exception | None] = [Unauthorized("HTTP 401"), Forbidden("HTTP 403"), None,  # entry 1
+                                       InvalidInput("the catalog refuses this"),  # entry 2: parked
+                                       None]  # entry 2 again, after `retry`
+    seen: list[str] = []
+
+    class Catalog:
+        def record_deployment(self, record: Any) -> Any:
+            seen.append(record.crn)
+            answer = answers.pop(0)
+            if answer is not None:
+                raise answer
+            return type("Written", (), {"guid": None})()
+
+    send = catalog_sender(Catalog(), None)  # type: ignore[arg-type]
+    from catalog import DeploymentRecord
+
+    crn = "crn:cdp:ml:local:acct:workspace:ws/"
+    record = DeploymentRecord(crn=crn + "d", build_crn=crn + "b", model_crn=crn + "m", model_name="m", name="d",
+                              status="deployed", create_time_ms=1, deployed_time_ms=2, cpu_millicores=1000)
+    with db.tx() as c:
+        enqueue(c, "deployment", record.model_dump(mode="json"))
+        enqueue(c, "deployment", record.model_copy(update={"crn": crn + "e"}).model_dump(mode="json"))
+    replayer = Replayer(db, send, max_backoff=0.05)
+    replayer.start()
+    try:
+        wait_until(lambda: [e.status for e in entries(db, include_done=True)] == ["done", "failed"], timeout=20,
+                   what="the first delivered after two refusals of its credentials, the second parked")
+        assert entries(db, include_done=True)[0].attempts == 3
+        assert retry(db) == [2]
+        replayer.wake()
+        wait_until(lambda: [e.status for e in entries(db, include_done=True)] == ["done", "done"], timeout=20,
+                   what="the parked entry delivered once retried")
+    finally:
+        replayer.stop()
+    assert entries(db) == [] and answers == []
+    db.close()
