@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
@@ -49,7 +48,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from procs import find_pg_admin_url  # noqa: E402
+from procs import find_pg_admin_url, load_average, phase, status  # noqa: E402
 
 from serving.metrics import MetricRecord, MetricsStore, open_metrics_store, sqlite_url  # noqa: E402
 
@@ -291,22 +290,6 @@ def sqlite_size(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- main
-
-
-@contextlib.contextmanager
-def phase(title: str) -> Iterator[None]:
-    print(f"\n== {title}", flush=True)
-    started = time.perf_counter()
-    yield
-    print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def status(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("MET" if ok else "NOT MET")
 
 
 def main() -> None:

@@ -70,7 +70,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,7 @@ import numpy.typing as npt
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from procs import PgDatabases, find_pg_admin_url  # noqa: E402
+from procs import PgDatabases, find_pg_admin_url, load_average, phase, status  # noqa: E402
 
 from serving.examples.wine.data import FEATURES, STATS, generate  # noqa: E402
 from serving.metrics import MetricRecord, open_metrics_store, sqlite_url  # noqa: E402
@@ -652,22 +652,6 @@ def wasserstein_vs_evidently(result: WindowResult, evidently: EvidentlyFigures) 
 
 
 # ---------------------------------------------------------------------------------------------- main
-
-
-@contextlib.contextmanager
-def phase(title: str) -> Iterator[None]:
-    print(f"\n== {title}", flush=True)
-    started = time.perf_counter()
-    yield
-    print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def status(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("MET" if ok else "NOT MET")
 
 
 def parse_args() -> argparse.Namespace:

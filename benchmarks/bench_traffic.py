@@ -25,7 +25,6 @@ Everything is written under one tempfile.mkdtemp() directory, removed unless --k
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import shutil
@@ -34,7 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -44,6 +43,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from procs import load_average, phase  # noqa: E402
 
 from serving.platform.gateway import GatewayMetrics  # noqa: E402
 from serving.platform.state import StateDb  # noqa: E402
@@ -162,18 +163,6 @@ def accuracy(ours: TrafficSeries, theirs: Points) -> tuple[float, float]:
     true = np.array([q for _, _, _, q in theirs])
     err = np.abs(got - true) / true
     return float(err.max()), float(err.mean())
-
-
-@contextlib.contextmanager
-def phase(title: str) -> Iterator[None]:
-    print(f"\n== {title}", flush=True)
-    started = time.perf_counter()
-    yield
-    print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:

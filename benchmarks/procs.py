@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -150,3 +151,22 @@ def find_pg_admin_url(given: str | None, prefix: str) -> tuple[PgDatabases | Non
         except Exception as exc:  # noqa: BLE001 - any driver failure means "try the next candidate"
             errors.append(f"{url}: {str(exc).strip().splitlines()[0]}")
     return None, "PostgreSQL not reachable (" + "; ".join(errors) + ")"
+
+
+# -- what the scripts print ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def phase(title: str) -> Iterator[None]:
+    print(f"\n== {title}", flush=True)
+    started = time.perf_counter()
+    yield
+    print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def status(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("MET" if ok else "NOT MET")
