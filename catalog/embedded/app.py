@@ -1,8 +1,9 @@
 """The embedded store's Atlas REST API over HTTP: an ASGI app meant to be mounted at ``/api/atlas``.
 
-It authenticates (HTTP Basic, one user) and hands the request to :class:`AtlasApi` in a worker thread. Every
-answer, errors included (unknown paths, 401, 500), is Atlas's ``{errorCode, errorMessage}``: the app never lets
-an exception out, so the application it is mounted in keeps its own error shape for its own routes.
+It authenticates (HTTP Basic, one user), refuses a body over its size limit (413) and hands the request to
+:class:`AtlasApi` in a worker thread. Every answer, errors included (unknown paths, 401, 413, 500), is Atlas's
+``{errorCode, errorMessage}``: the app never lets an exception out, so the application it is mounted in keeps its
+own error shape for its own routes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from starlette.routing import Mount, Router
 from starlette.types import Receive, Scope, Send
 
 from catalog.embedded.errors import ErrorCode
-from catalog.embedded.routes import AtlasApi, Reply, error_reply
+from catalog.embedded.limits import Limits
+from catalog.embedded.routes import DEFAULT_LIMITS, AtlasApi, Reply, error_reply
 from catalog.embedded.store import EmbeddedStore
 
 ATLAS_PREFIX = "/api/atlas"
@@ -27,8 +29,9 @@ _JSON = (b"content-type", b"application/json")
 class AtlasApp:
     """ASGI app of the Atlas API (paths relative to where it is mounted: ``/v2/...``, ``/admin/...``)."""
 
-    def __init__(self, store: EmbeddedStore, *, user: str, password: str) -> None:
-        self.api = AtlasApi(store)
+    def __init__(self, store: EmbeddedStore, *, user: str, password: str, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.api = AtlasApi(store, limits)
+        self.limits = limits
         self.user = user.encode()
         self.password = password.encode()
 
@@ -44,9 +47,16 @@ class AtlasApp:
             await _send(send, error_reply(ErrorCode.NOT_AUTHENTICATED),
                         [(b"www-authenticate", b'Basic realm="atlas"')])
             return
-        body = await _read_body(receive)
+        max_bytes = self.limits.max_body_bytes
+        if _declared_length(scope) > max_bytes:
+            await _send(send, error_reply(ErrorCode.REQUEST_TOO_LARGE, max_bytes), [(b"connection", b"close")])
+            return  # refused before a byte of it is read
+        body = await _read_body(receive, max_bytes)
         if body is None:
             return  # the client went away
+        if len(body) > max_bytes:  # a chunked body that outgrew the limit: reading stopped there
+            await _send(send, error_reply(ErrorCode.REQUEST_TOO_LARGE, max_bytes), [(b"connection", b"close")])
+            return
         reply = await run_in_threadpool(self.api.dispatch, scope["method"], path, scope.get("query_string", b""),
                                         body, user)
         await _send(send, reply)
@@ -68,14 +78,28 @@ class AtlasApp:
         return None
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+def _declared_length(scope: Scope) -> int:
+    for key, value in scope.get("headers", []):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0  # the server refuses a malformed Content-Length before the app sees the request
+    return 0
+
+
+async def _read_body(receive: Receive, max_bytes: int) -> bytes | None:
+    """The body, or as much of it as makes it longer than ``max_bytes``; ``None`` if the client went away."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes or not message.get("more_body", False):
             return b"".join(chunks)
 
 
@@ -89,11 +113,14 @@ async def _send(send: Send, reply: Reply, extra_headers: list[tuple[bytes, bytes
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(store: EmbeddedStore, *, password: str, user: str = "admin") -> AtlasApp:
-    """The Atlas API of ``store``, to mount at :data:`ATLAS_PREFIX`."""
-    return AtlasApp(store, user=user, password=password)
+def create_app(store: EmbeddedStore, *, password: str, user: str = "admin", limits: Limits = DEFAULT_LIMITS
+               ) -> AtlasApp:
+    """The Atlas API of ``store``, to mount at :data:`ATLAS_PREFIX`; ``limits``: the request body size and the
+    search page (see :mod:`catalog.embedded.limits`)."""
+    return AtlasApp(store, user=user, password=password, limits=limits)
 
 
-def standalone_app(store: EmbeddedStore, *, password: str, user: str = "admin") -> Any:
+def standalone_app(store: EmbeddedStore, *, password: str, user: str = "admin", limits: Limits = DEFAULT_LIMITS
+                   ) -> Any:
     """The Atlas API alone, served at ``/api/atlas`` (tests and benchmarks run it with uvicorn)."""
-    return Router(routes=[Mount(ATLAS_PREFIX, app=create_app(store, password=password, user=user))])
+    return Router(routes=[Mount(ATLAS_PREFIX, app=create_app(store, password=password, user=user, limits=limits))])

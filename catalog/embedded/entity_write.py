@@ -26,6 +26,7 @@ from catalog.embedded.entity_read import (
     unique_key_value,
 )
 from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.instance_checks import check_classification, check_entity
 from catalog.embedded.typedefs import strip_nulls
 from catalog.embedded.typesystem import AttrDef, RelEnd, StructType, TypeRegistry
 from catalog.embedded.values import InvalidValue, ValueNormalizer
@@ -84,11 +85,15 @@ class EntityWriter:
 
     # -- entry points -------------------------------------------------------------------------------
     def create_or_update(self, entities: list[Any], referred: dict[str, Any] | None, partial: bool) -> None:
+        if referred is not None and not isinstance(referred, dict):
+            raise AtlasError(ErrorCode.BAD_REQUEST, "referredEntities must be an object of guid: entity")
         reqs: list[dict[str, Any]] = []
         for raw in [*entities, *(referred or {}).values()]:
             if not isinstance(raw, dict):
                 raise AtlasError(ErrorCode.BAD_REQUEST, "every entity must be a JSON object")
-            reqs.append(strip_nulls(raw))
+            req = strip_nulls(raw)
+            check_entity(req)
+            reqs.append(req)
         if not reqs:
             raise AtlasError(ErrorCode.INVALID_PARAMETERS, "no entities to create/update")
         for req in reqs:
@@ -178,6 +183,8 @@ class EntityWriter:
         if not isinstance(value, dict):
             raise InvalidValue(f"{path}: invalid object-id {value!r}")
         guid = value.get("guid")
+        if isinstance(guid, int) and not isinstance(guid, bool):
+            guid = str(guid)  # Jackson's reading of a number where AtlasObjectId has a string
         type_name = value.get("typeName")
         uniq = value.get("uniqueAttributes")
         if isinstance(guid, str) and guid:
@@ -305,7 +312,11 @@ class EntityWriter:
                 continue
             rel_attrs: dict[str, Any] = {}
             if isinstance(v, dict) and isinstance(v.get("relationshipAttributes"), dict):
-                rel_attrs = dict(v["relationshipAttributes"].get("attributes") or {})
+                given = v["relationshipAttributes"].get("attributes") or {}
+                if not isinstance(given, dict):
+                    self.errors.append(f"{path}: relationshipAttributes.attributes must be an object")
+                    continue
+                rel_attrs = dict(given)
             out.append((target.guid, end.rel_type, rel_attrs))
         ends = t.rel_attrs[name]
         if not isinstance(value, list) and all(e.cardinality == "SINGLE" for e in ends):
@@ -545,6 +556,7 @@ def purge_entities(conn: sqlite3.Connection, guids: list[str], result: MutationR
 def add_classification(conn: sqlite3.Connection, registry: TypeRegistry, guid: str, c: dict[str, Any],
                        replace: bool) -> None:
     c = strip_nulls(c)
+    check_classification(c)
     type_name = c.get("typeName")
     ct = registry.get(type_name) if isinstance(type_name, str) else None
     if ct is None or ct.category != "CLASSIFICATION":

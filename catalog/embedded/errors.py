@@ -26,6 +26,29 @@ class ErrorCode(Enum):
     CIRCULAR_REFERENCE = ("ATLAS-400-00-002", "{0}: invalid supertypes - circular reference back to self {1}")
     TYPE_MATCH_FAILED = ("ATLAS-400-00-010", "Given type {0} doesn't match {1}")
     INVALID_TYPE_DEFINITION = ("ATLAS-400-00-011", "Invalid type definition {0}")
+    TYPE_NAME_INVALID_FORMAT = (
+        "ATLAS-400-00-019",
+        "{0}: invalid name for {1}.  Names must consist of a letter followed by a sequence of letter, number, space, "
+        "or '_' characters",
+    )
+    ATTRIBUTE_NAME_INVALID_CHARS = (
+        "ATLAS-400-00-09A",
+        "{0}: invalid name. Attribute names must begin with a letter followed by a sequence of letters, numbers, "
+        "or '_' characters",
+    )
+    ATTRIBUTE_NAME_ALREADY_EXISTS_IN_ANOTHER_PARENT_TYPE = (
+        "ATLAS-400-00-09E",
+        "Invalid attribute name: {0}.{1}. Attribute already exists in another parent type: {2}",
+    )
+    UNSUPPORTED_TYPE_NAME = (
+        "ATLAS-400-00-102",
+        "Unsupported {0} name. Names such as 'description','version','options','name','servicetype' are not "
+        "supported",
+    )
+    DUPLICATE_BUSINESS_METADATA_ATTRIBUTE = (
+        "ATLAS-400-00-092",
+        "Duplicate business-metadata attributes: {0} not allowed within the same business-metadata: {1}",
+    )
     TYPE_NAME_INVALID = ("ATLAS-400-00-014", "Type {0} with name {1} does not exist")
     INVALID_PARAMETERS = ("ATLAS-400-00-01A", "invalid parameters: {0}")
     INVALID_OBJECT_ID = ("ATLAS-400-00-021", "invalid object-id: {0}")
@@ -56,6 +79,26 @@ class ErrorCode(Enum):
         "ATLAS-400-00-045",
         "invalid entity-type for relationship attribute {0}: entity-type {1} not in {2}",
     )
+    INVALID_QUERY_PARAM_LENGTH = ("ATLAS-400-00-057", "Length of query param {0} exceeds the limit")
+    INVALID_QUERY_LENGTH = ("ATLAS-400-00-058", "Invalid query length, update {0} to change the limit")
+    INVALID_CUSTOM_ATTRIBUTE_KEY_LENGTH = (
+        "ATLAS-400-00-08C",
+        "Invalid key: {0} in custom attribute, key size should not be greater than 50",
+    )
+    INVALID_CUSTOM_ATTRIBUTE_KEY_CHARACTERS = (
+        "ATLAS-400-00-08D",
+        "Invalid key: {0} in custom attribute, key should only contain alphanumeric characters, '_' or '-'",
+    )
+    INVALID_CUSTOM_ATTRIBUTE_VALUE = (
+        "ATLAS-400-00-08E",
+        "Invalid value: {0} in custom attribute, value length is greater than {1}",
+    )
+    INVALID_LABEL_LENGTH = ("ATLAS-400-00-08F", "Invalid label: {0}, label size should not be greater than {1}")
+    INVALID_LABEL_CHARACTERS = (
+        "ATLAS-400-00-090",
+        "Invalid label: {0}, label should contain alphanumeric characters, '_' or '-'",
+    )
+    PURGE_REQUEST_SIZE_EXCEEDS_LIMIT = ("ATLAS-400-00-109", "purge request size {0} exceeds maximum limit {1}")
     INVALID_SEARCH_PARAMS = (
         "ATLAS-400-00-047",
         "No search parameter was found. One of the following MUST be specified in the request; "
@@ -85,6 +128,9 @@ class ErrorCode(Enum):
     UNAUTHORIZED_ACCESS = ("ATLAS-403-00-001", "{0} is not authorized to perform {1}")
     # Atlas's own 401 comes from Spring Security with no body; this code is ours and collides with none of Atlas's.
     NOT_AUTHENTICATED = ("ATLAS-401-00-001", "Authentication required")
+    # Atlas's Jetty sets no limit on a request body (only on headers: atlas.jetty.request.buffer.size), so Atlas has
+    # no code for it; this one is ours and collides with none of Atlas's.
+    REQUEST_TOO_LARGE = ("ATLAS-413-00-001", "Request body exceeds the limit of {0} bytes")
     TYPE_ALREADY_EXISTS = ("ATLAS-409-00-001", "Given type {0} already exists")
     TYPE_HAS_REFERENCES = ("ATLAS-409-00-002", "Given type {0} has references")
     RELATIONSHIP_ALREADY_EXISTS = (

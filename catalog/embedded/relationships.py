@@ -18,6 +18,7 @@ from catalog.embedded.entity_read import (
 )
 from catalog.embedded.entity_write import is_assigned_guid, now_ms
 from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.instance_checks import check_relationship
 from catalog.embedded.typedefs import strip_nulls
 from catalog.embedded.typesystem import TypeRegistry
 from catalog.embedded.values import InvalidValue, ValueNormalizer
@@ -93,6 +94,7 @@ def create_relationship(conn: sqlite3.Connection, registry: TypeRegistry, body: 
     if not isinstance(body, dict):
         raise AtlasError(ErrorCode.BAD_REQUEST, "body must be an AtlasRelationship")
     body = strip_nulls(body)
+    check_relationship(body)
     type_name = body.get("typeName")
     rdef = registry.relationship_def(type_name) if isinstance(type_name, str) else None
     if rdef is None:
@@ -108,22 +110,7 @@ def create_relationship(conn: sqlite3.Connection, registry: TypeRegistry, body: 
                        "AND status = 'ACTIVE'", (type_name, e1.guid, e2.guid)).fetchone()
     if dup:
         raise AtlasError(ErrorCode.RELATIONSHIP_ALREADY_EXISTS, type_name, e1.guid, e2.guid)
-    rt = registry.get(str(type_name))
-    assert rt is not None
-    attrs_in = body.get("attributes") or {}
-    norm = ValueNormalizer(registry)
-    attrs: dict[str, Any] = {}
-    for name, a in rt.attributes.items():
-        v = attrs_in.get(name)
-        if v is None:
-            if not a.optional:
-                raise AtlasError(ErrorCode.INSTANCE_CRUD_INVALID_PARAMS,
-                                 f"{type_name}.{name}: mandatory attribute value missing in type {type_name}")
-            continue
-        try:
-            attrs[name] = norm.normalize(v, a.type_ref, f"{type_name}.{name}")
-        except InvalidValue as e:
-            raise AtlasError(ErrorCode.INSTANCE_CRUD_INVALID_PARAMS, str(e)) from e
+    attrs = _attributes(registry, str(type_name), body.get("attributes") or {}, complete=True)
     now = now_ms()
     end = t1.rel_end(str(d1.get("name")), str(type_name))
     label = end.label if end is not None else f"r:{type_name}"
@@ -138,13 +125,40 @@ def create_relationship(conn: sqlite3.Connection, registry: TypeRegistry, body: 
     return _rel_json(load_relationship(conn, guid), e1, e2)
 
 
+def _attributes(registry: TypeRegistry, type_name: str, given: dict[str, Any], *, complete: bool
+                ) -> dict[str, Any]:
+    """The relationship type's attributes of ``given``, normalised (others dropped, as Atlas drops them);
+    ``complete``: every mandatory attribute must be there."""
+    rt = registry.get(type_name)
+    if rt is None:
+        raise AtlasError(ErrorCode.TYPE_NAME_NOT_FOUND, type_name)
+    norm = ValueNormalizer(registry)
+    attrs: dict[str, Any] = {}
+    for name, a in rt.attributes.items():
+        v = given.get(name)
+        if v is None:
+            if complete and not a.optional:
+                raise AtlasError(ErrorCode.INSTANCE_CRUD_INVALID_PARAMS,
+                                 f"{type_name}.{name}: mandatory attribute value missing in type {type_name}")
+            continue
+        try:
+            attrs[name] = norm.normalize(v, a.type_ref, f"{type_name}.{name}")
+        except InvalidValue as e:
+            raise AtlasError(ErrorCode.INSTANCE_CRUD_INVALID_PARAMS, str(e)) from e
+    return attrs
+
+
 def update_relationship(conn: sqlite3.Connection, registry: TypeRegistry, body: Any, user: str
                         ) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("guid"), str):
+    if not isinstance(body, dict):
+        raise AtlasError(ErrorCode.BAD_REQUEST, "body must be an AtlasRelationship")
+    body = strip_nulls(body)
+    check_relationship(body)
+    if not isinstance(body.get("guid"), str):
         raise AtlasError(ErrorCode.BAD_REQUEST, "relationship guid is required for update")
     r = load_relationship(conn, body["guid"])
     attrs = dict(r.body.get("attributes") or {})
-    attrs.update(strip_nulls(body.get("attributes") or {}))
+    attrs.update(_attributes(registry, r.type_name, body.get("attributes") or {}, complete=False))
     r.body["attributes"] = attrs
     if body.get("propagateTags"):
         r.body["propagateTags"] = body["propagateTags"]

@@ -12,16 +12,29 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
 from starlette.datastructures import QueryParams
 from starlette.routing import Match, Route
 
+from catalog.embedded import search_params
 from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.limits import (
+    JAVA_INT,
+    MAX_BODY_DEPTH,
+    PURGE_MAX_GUIDS,
+    QUERY_PARAM_MAX_LENGTH,
+    Limits,
+    depth_exceeds,
+    in_range,
+    shown,
+)
 from catalog.embedded.store import EmbeddedStore
 
 log = logging.getLogger(__name__)
+DEFAULT_LIMITS = Limits()
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no"}
 DEF_KINDS = {
@@ -47,6 +60,7 @@ class AtlasRequest:
     query: QueryParams
     body: bytes
     user: str
+    limits: Limits = DEFAULT_LIMITS
 
     def param(self, name: str) -> str:
         return self.path_params[name]
@@ -55,9 +69,12 @@ class AtlasRequest:
         if not self.body.strip():
             raise AtlasError(ErrorCode.BAD_REQUEST, "request body is required")
         try:
-            return orjson.loads(self.body)
+            value = orjson.loads(self.body)
         except orjson.JSONDecodeError as e:
             raise AtlasError(ErrorCode.BAD_REQUEST, f"malformed JSON: {e}") from e
+        if depth_exceeds(value, MAX_BODY_DEPTH):
+            raise AtlasError(ErrorCode.BAD_REQUEST, f"the request body nests more than {MAX_BODY_DEPTH} levels")
+        return value
 
     def qbool(self, name: str, default: bool = False) -> bool:
         v = self.query.get(name)
@@ -68,16 +85,19 @@ class AtlasRequest:
             return True
         if low in FALSE:
             return False
-        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={v} is not a boolean")
+        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={shown(v, 60)} is not a boolean")
 
     def qint(self, name: str, default: int) -> int:
         v = self.query.get(name)
         if v is None or v == "":
             return default
         try:
-            return int(v)
+            number = int(v)
         except ValueError as e:
-            raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={v} is not an integer") from e
+            raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={shown(v, 60)} is not an integer") from e
+        if not in_range(number, JAVA_INT):  # Jersey reads an int query parameter as a Java int
+            raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={shown(v, 60)} is out of range")
+        return number
 
     def unique_attrs(self, prefix: str = "attr:") -> dict[str, Any]:
         return {k[len(prefix):]: v for k, v in self.query.items() if k.startswith(prefix)}
@@ -90,7 +110,7 @@ class AtlasRequest:
                 try:
                     groups.setdefault(int(idx), {})[attr] = v
                 except ValueError as e:
-                    raise AtlasError(ErrorCode.INVALID_PARAMETERS, k) from e
+                    raise AtlasError(ErrorCode.INVALID_PARAMETERS, shown(k)) from e
         return [groups[i] for i in sorted(groups)]
 
 
@@ -102,6 +122,10 @@ class Reply:
     content: Any = None
 
     def body(self) -> bytes:
+        return self.encoded
+
+    @cached_property
+    def encoded(self) -> bytes:
         return b"" if self.content is None else orjson.dumps(self.content)
 
 
@@ -335,21 +359,25 @@ def search_get(store: EmbeddedStore, req: AtlasRequest) -> Reply:
     params["excludeDeletedEntities"] = req.qbool("excludeDeletedEntities", False)
     params["limit"] = req.qint("limit", 100)
     params["offset"] = req.qint("offset", 0)
-    return ok(store.search(params))
+    return ok(store.search(search_params.normalize(params, req.limits)))
 
 
 def search_post(store: EmbeddedStore, req: AtlasRequest) -> Reply:
-    body = req.json()
-    if not isinstance(body, dict):
-        raise AtlasError(ErrorCode.BAD_REQUEST, "body must be SearchParameters")
-    return ok(store.search({k: v for k, v in body.items() if v is not None}))
+    return ok(store.search(search_params.normalize(search_params.from_body(req.json()), req.limits)))
 
 
 def purge(store: EmbeddedStore, req: AtlasRequest) -> Reply:
     body = req.json()
     if not isinstance(body, list) or not all(isinstance(g, str) for g in body):
         raise AtlasError(ErrorCode.BAD_REQUEST, "body must be a JSON list of guids")
-    return ok(store.purge(body))
+    guids = list(dict.fromkeys(body))  # AdminResource.purgeByIds takes a Set<String>
+    if not guids:
+        raise AtlasError(ErrorCode.INVALID_PARAMETERS, "Guid(s) not specified")
+    if len(guids) > PURGE_MAX_GUIDS:
+        raise AtlasError(ErrorCode.PURGE_REQUEST_SIZE_EXCEEDS_LIMIT, len(guids), PURGE_MAX_GUIDS)
+    if any(len(g) > QUERY_PARAM_MAX_LENGTH for g in guids):
+        raise AtlasError(ErrorCode.INVALID_QUERY_PARAM_LENGTH, "guid")
+    return ok(store.purge(guids))
 
 
 def version(store: EmbeddedStore, req: AtlasRequest) -> Reply:
@@ -410,6 +438,9 @@ ROUTES: list[tuple[str, str, Handler]] = [
 ]
 
 
+_PARAM_NAMES = {"type_name": "typeName"}  # a path parameter as Atlas's resources name it
+
+
 class _HandlerRoute(Route):
     def __init__(self, method: str, path: str, handler: Handler) -> None:
         super().__init__(path, endpoint=_unused, methods=[method])
@@ -423,8 +454,9 @@ def _unused() -> None:  # pragma: no cover - routes are matched by AtlasApi, nev
 class AtlasApi:
     """The Atlas REST surface of one store: ``dispatch`` answers a request with Atlas's status and body."""
 
-    def __init__(self, store: EmbeddedStore) -> None:
+    def __init__(self, store: EmbeddedStore, limits: Limits = DEFAULT_LIMITS) -> None:
         self.store = store
+        self.limits = limits
         # Starlette's route matching (path templates, converters, method checks) without its request machinery.
         self._routes = [_HandlerRoute(method, path, handler) for method, path, handler in ROUTES]
 
@@ -438,16 +470,21 @@ class AtlasApi:
         for route in self._routes:
             match, child = route.matches(scope)
             if match is Match.FULL:
-                request = AtlasRequest(child["path_params"], QueryParams(query_string), body, user)
+                for name, value in child["path_params"].items():
+                    if len(value) > QUERY_PARAM_MAX_LENGTH:  # Servlets.validateQueryParamLength, on every route
+                        return error_reply(ErrorCode.INVALID_QUERY_PARAM_LENGTH, _PARAM_NAMES.get(name, name))
+                request = AtlasRequest(child["path_params"], QueryParams(query_string), body, user, self.limits)
                 return self._call(route.handler, request)
             allowed = allowed or match is Match.PARTIAL
         if allowed:
-            return error_reply(ErrorCode.METHOD_NOT_ALLOWED, method, "/api/atlas" + path)
-        return error_reply(ErrorCode.EMPTY_RESULTS, f"{method} /api/atlas{path}")
+            return error_reply(ErrorCode.METHOD_NOT_ALLOWED, method, shown("/api/atlas" + path, 300))
+        return error_reply(ErrorCode.EMPTY_RESULTS, shown(f"{method} /api/atlas{path}", 300))
 
     def _call(self, handler: Handler, request: AtlasRequest) -> Reply:
         try:
-            return handler(self.store, request)
+            reply = handler(self.store, request)
+            reply.encoded  # noqa: B018 - encoded here, so a value JSON can not hold is this request's 500
+            return reply
         except AtlasError as e:
             return Reply(e.http_status, e.body())
         except Exception:

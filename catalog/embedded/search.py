@@ -12,6 +12,7 @@ import orjson
 
 from catalog.embedded.entity_read import ENTITY_COLS, EntityRow, header, relationship_refs_many
 from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.limits import SEARCH_DEFAULT_LIMIT
 from catalog.embedded.typesystem import TypeRegistry
 from catalog.embedded.values import to_epoch_ms
 
@@ -30,8 +31,6 @@ SYSTEM_ATTRS = {
     "__timestamp": lambda e: e.create_time,
     "__modificationTimestamp": lambda e: e.update_time,
 }
-MAX_LIMIT = 10000  # atlas.search.maxlimit
-DEFAULT_LIMIT = 100  # atlas.search.defaultlimit
 
 
 class _NoType:
@@ -137,9 +136,19 @@ _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def _match(op: str, actual: Any, expected: Any) -> bool:
+# Every operator _match knows, in canonical form (see canonical_operator).
+OPERATORS = frozenset({"isnull", "notnull", "notempty", *_LIST_MATCHERS, *_SCALAR_MATCHERS, *_TEXT_MATCHERS,
+                       *_COMPARISONS})
+
+
+def canonical_operator(op: str) -> str:
+    """One spelling per operator: every symbol of Atlas's SearchParameters.Operator, case-insensitively."""
     op = op.strip().lower()
-    op = OPERATOR_ALIASES.get(op, op)
+    return OPERATOR_ALIASES.get(op, op)
+
+
+def _match(op: str, actual: Any, expected: Any) -> bool:
+    op = canonical_operator(op)
     if op == "isnull":
         return actual in _EMPTY_VALUES
     if op in ("notnull", "notempty"):
@@ -251,14 +260,11 @@ def _sort_key(v: Any) -> tuple[int, Any]:
 
 
 def _page(params: dict[str, Any]) -> tuple[int, int]:
-    """(limit, offset) as DiscoveryREST checks and QueryParams normalises them."""
-    limit = int(params.get("limit") or 0)
-    offset = int(params.get("offset") or 0)
-    if limit < 0 or offset < 0:
-        raise AtlasError(ErrorCode.BAD_REQUEST, "Limit/offset should be non-negative")  # DiscoveryREST's check
-    if limit == 0 or limit > MAX_LIMIT:
-        limit = DEFAULT_LIMIT  # QueryParams.getNormalizedParams: out of range means the default
-    return limit, offset
+    """(limit, offset): the route has checked and normalised them (search_params.normalize)."""
+    limit = params.get("limit")
+    offset = params.get("offset")
+    return (limit if isinstance(limit, int) and limit > 0 else SEARCH_DEFAULT_LIMIT,
+            offset if isinstance(offset, int) and offset > 0 else 0)
 
 
 def _entity_types(registry: TypeRegistry, type_name: Any, include_sub: Any) -> list[str]:

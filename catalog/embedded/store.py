@@ -24,6 +24,7 @@ from catalog.embedded.entity_write import (
     purge_entities,
 )
 from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.instance_checks import check_classification
 from catalog.embedded.typedefs import TypeDefService, flatten_typesdef, group_defs
 from catalog.embedded.typesystem import TypeRegistry
 
@@ -236,8 +237,7 @@ class EmbeddedStore:
         with self.db.write() as conn:
             er.require_entity(conn, guid)
             for c in classifications:
-                if not isinstance(c, dict):
-                    raise AtlasError(ErrorCode.BAD_REQUEST, "each classification must be an object")
+                check_classification(c)
                 if replace and conn.execute("SELECT 1 FROM classification WHERE entity_guid = ? AND type_name = ?",
                                             (guid, c.get("typeName"))).fetchone() is None:
                     raise AtlasError(ErrorCode.CLASSIFICATION_NOT_FOUND, c.get("typeName"))
@@ -248,6 +248,8 @@ class EmbeddedStore:
         if not isinstance(body, dict) or not isinstance(body.get("classification"), dict):
             raise AtlasError(ErrorCode.BAD_REQUEST, "body must be a ClassificationAssociateRequest")
         guids = body.get("entityGuids") or []
+        if not isinstance(guids, list) or not all(isinstance(g, str) for g in guids):
+            raise AtlasError(ErrorCode.BAD_REQUEST, "entityGuids must be a list of guids")
         with self.db.write():
             for g in guids:
                 self.add_classifications(g, [body["classification"]], user)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
 
 from catalog.embedded.db import Database
 from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.limits import shown
+from catalog.embedded.typedef_checks import check_typedef
 from catalog.embedded.typesystem import CATEGORY_KEYS, KEY_CATEGORIES, TypeRegistry
 
 BOOKKEEPING = ("guid", "createdBy", "updatedBy", "createTime", "updateTime", "version", "subTypes",
@@ -26,11 +28,10 @@ def strip_nulls(value: Any) -> Any:
     return value
 
 
-def flatten_typesdef(body: Any) -> list[dict[str, Any]]:
+def _raw_defs(body: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(category, def) of every def of an AtlasTypesDef body, each an object with a name."""
     if not isinstance(body, dict):
         raise AtlasError(ErrorCode.BAD_REQUEST, "request body must be an AtlasTypesDef object")
-    out: list[dict[str, Any]] = []
-    seen: set[str] = set()
     for key, cat in KEY_CATEGORIES.items():
         defs = body.get(key) or []
         if not isinstance(defs, list):
@@ -38,14 +39,28 @@ def flatten_typesdef(body: Any) -> list[dict[str, Any]]:
         for d in defs:
             if not isinstance(d, dict) or not isinstance(d.get("name"), str) or not d["name"].strip():
                 raise AtlasError(ErrorCode.BAD_REQUEST, f"{key}: every def needs a name")
-            d = strip_nulls(d)
-            d["category"] = cat
-            normalize_def(d)
-            if d["name"] in seen:
-                raise AtlasError(ErrorCode.BAD_REQUEST, f"type {d['name']} appears twice in the request")
-            seen.add(d["name"])
-            out.append(d)
+            yield cat, d
+
+
+def flatten_typesdef(body: Any) -> list[dict[str, Any]]:
+    """The defs of an AtlasTypesDef to create or update: checked (:func:`check_typedef`), with Atlas's defaults."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for cat, raw in _raw_defs(body):
+        d = strip_nulls(raw)
+        d["category"] = cat
+        check_typedef(d)
+        normalize_def(d)
+        if d["name"] in seen:
+            raise AtlasError(ErrorCode.BAD_REQUEST, f"type {shown(d['name'])} appears twice in the request")
+        seen.add(d["name"])
+        out.append(d)
     return out
+
+
+def typedef_names(body: Any) -> list[str]:
+    """The names of an AtlasTypesDef's defs (a delete request needs nothing more of them)."""
+    return [d["name"] for _, d in _raw_defs(body)]
 
 
 ATTRIBUTE_DEFAULTS: dict[str, Any] = {
@@ -161,7 +176,7 @@ class TypeDefService:
 
     def delete(self, body: Any) -> None:
         with self.db.write():
-            self._delete_names([d["name"] for d in flatten_typesdef(body)])
+            self._delete_names(typedef_names(body))
 
     def delete_names(self, names: list[str]) -> None:
         with self.db.write():
@@ -270,6 +285,7 @@ class TypeDefService:
         if not changes:
             return []
         new_reg = reg.with_defs(changes)  # raises on dangling references before anything is written
+        new_reg.check_inherited_attributes(changes)
         with self.db.write() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO typedef(name, guid, category, body) VALUES (?, ?, ?, ?)",

@@ -7,10 +7,12 @@ readers never see a half-applied typedef request (Atlas takes a type-update lock
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.limits import MAX_SUPERTYPE_DEPTH, MAX_TYPE_NESTING, shown
 
 PRIMITIVES = frozenset(
     {"boolean", "byte", "short", "int", "long", "float", "double", "biginteger", "bigdecimal", "string", "date"}
@@ -47,10 +49,13 @@ class TypeRef:
         return out
 
 
-def parse_type(type_name: str) -> TypeRef:
+def parse_type(type_name: str, _nesting: int = 0) -> TypeRef:
+    if _nesting > MAX_TYPE_NESTING:
+        raise AtlasError(ErrorCode.INVALID_TYPE_DEFINITION,
+                         f"{shown(type_name)}: array/map types nest more than {MAX_TYPE_NESTING} levels")
     t = type_name.strip()
     if t.startswith("array<") and t.endswith(">"):
-        return TypeRef("array", t, elem=parse_type(t[6:-1]))
+        return TypeRef("array", t, elem=parse_type(t[6:-1], _nesting + 1))
     if t.startswith("map<") and t.endswith(">"):
         inner = t[4:-1]
         depth = 0
@@ -60,12 +65,13 @@ def parse_type(type_name: str) -> TypeRef:
             elif ch == ">":
                 depth -= 1
             elif ch == "," and depth == 0:
-                return TypeRef("map", t, key=parse_type(inner[:i]), elem=parse_type(inner[i + 1 :]))
-        raise AtlasError(ErrorCode.UNKNOWN_TYPE, type_name)
+                return TypeRef("map", t, key=parse_type(inner[:i], _nesting + 1),
+                               elem=parse_type(inner[i + 1 :], _nesting + 1))
+        raise AtlasError(ErrorCode.UNKNOWN_TYPE, shown(type_name))
     if t in PRIMITIVES:
         return TypeRef("primitive", t)
     if not t or "<" in t or ">" in t:
-        raise AtlasError(ErrorCode.UNKNOWN_TYPE, type_name)
+        raise AtlasError(ErrorCode.UNKNOWN_TYPE, shown(type_name))
     return TypeRef("named", t)
 
 
@@ -198,15 +204,18 @@ class TypeRegistry:
         for name, raw in self.defs.items():
             cat = raw["category"]
             if cat in ("ENTITY", "STRUCT", "CLASSIFICATION", "BUSINESS_METADATA", "RELATIONSHIP"):
-                self.types[name] = StructType(name, cat, raw, list(raw.get("superTypes") or []))
+                # Only entity and classification types have supertypes (Atlas ignores the field elsewhere).
+                supers = raw.get("superTypes") if cat in ("ENTITY", "CLASSIFICATION") else None
+                self.types[name] = StructType(name, cat, raw, list(supers or []))
         # Supertypes must exist and be of the same category.
         for t in self.types.values():
             for s in t.super_types:
                 st = self.types.get(s)
                 if st is None or st.category != t.category:
                     raise AtlasError(ErrorCode.TYPE_NAME_NOT_FOUND, s)
+        self._lineages = self._linearize_all()
         for t in self.types.values():
-            t.all_super_types = self._closure(t.name, set())
+            t.all_super_types = set(self._lineages[t.name][:-1])
         for t in self.types.values():
             for s in t.all_super_types:
                 self.types[s].all_sub_types.add(t.name)
@@ -221,33 +230,58 @@ class TypeRegistry:
         for t in self.types.values():
             t.unique_attrs = [a for a in t.attributes.values() if a.unique]
 
-    def _closure(self, name: str, seen: set[str]) -> set[str]:
-        out: set[str] = set()
-        for s in self.types[name].super_types:
-            if s in seen or s == name:
-                raise AtlasError(ErrorCode.CIRCULAR_REFERENCE, name, name)
-            out.add(s)
-            out |= self._closure(s, seen | {name})
-        return out
+    def _linearize_all(self) -> dict[str, list[str]]:
+        """Every type's supertypes, depth first and each once, then the type itself (the order its attributes are
+        shown in). Without recursion: a hostile chain of supertypes must not exhaust the stack."""
+        lineages: dict[str, list[str]] = {}
+        depths: dict[str, int] = {}
+        for root in self.types:
+            stack: list[tuple[str, bool]] = [(root, False)]
+            on_path: set[str] = set()
+            while stack:
+                name, expanded = stack.pop()
+                supers = self.types[name].super_types
+                if expanded:
+                    on_path.discard(name)
+                    order = dict.fromkeys(x for s in supers for x in lineages[s])
+                    lineages[name] = [*order, name]
+                    depths[name] = 1 + max((depths[s] for s in supers), default=0)
+                    if depths[name] > MAX_SUPERTYPE_DEPTH:
+                        raise AtlasError(ErrorCode.INVALID_TYPE_DEFINITION,
+                                         f"{shown(name)}: supertypes nest more than {MAX_SUPERTYPE_DEPTH} levels")
+                elif name not in lineages:
+                    if name in on_path:
+                        raise AtlasError(ErrorCode.CIRCULAR_REFERENCE, name, name)
+                    on_path.add(name)
+                    stack.append((name, True))
+                    stack.extend((s, False) for s in reversed(supers) if s not in lineages)
+        return lineages
 
     def _collect_attrs(self, t: StructType) -> None:
-        ordered: list[StructType] = []
         # Supertypes' attributes first so the entity shows inherited attributes in Atlas's order.
-        for s in self._linearize(t.name):
-            ordered.append(self.types[s])
-        for st in ordered:
+        for s in self._lineages[t.name]:
+            st = self.types[s]
             for raw_attr in st.raw.get("attributeDefs") or []:
                 a = _attr_def(raw_attr, st.name)
                 t.attributes.setdefault(a.name, a)
 
-    def _linearize(self, name: str) -> list[str]:
-        out: list[str] = []
-        for s in self.types[name].super_types:
-            for x in self._linearize(s):
-                if x not in out:
-                    out.append(x)
-        out.append(name)
-        return out
+    def check_inherited_attributes(self, names: Iterable[str]) -> None:
+        """AtlasEntityType/AtlasClassificationType.collectTypeHierarchyInfo: an attribute is defined by one type of
+        a hierarchy only, so a subtype can not redefine (or retype) what it inherits. Checked for ``names`` and their
+        subtypes only, so a store written before this rule still opens."""
+        todo: set[str] = set()
+        for n in names:
+            t = self.types.get(n)
+            if t is not None and t.category in ("ENTITY", "CLASSIFICATION"):
+                todo |= t.type_and_sub_types
+        for n in sorted(todo):
+            owners: dict[str, str] = {}
+            for s in self._lineages[n]:
+                for raw_attr in self.types[s].raw.get("attributeDefs") or []:
+                    attr = str(raw_attr.get("name"))
+                    owner = owners.setdefault(attr, s)
+                    if owner != s:
+                        raise AtlasError(ErrorCode.ATTRIBUTE_NAME_ALREADY_EXISTS_IN_ANOTHER_PARENT_TYPE, s, attr, owner)
 
     def _check_type_exists(self, ref: TypeRef, owner: str) -> None:
         for n in ref.named_types():

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from catalog.embedded.limits import shown
 from catalog.embedded.typesystem import TypeRef, TypeRegistry
 
 INT_RANGES = {
@@ -100,7 +101,7 @@ def _to_float(value: Any, type_name: str) -> float:
 def _to_biginteger(value: Any, type_name: str) -> int:
     if isinstance(value, bool):
         raise ValueError("not a number")
-    return int(str(value).strip())
+    return _storable(int(str(value).strip()), type_name)
 
 
 def _to_bigdecimal(value: Any, type_name: str) -> int | float:
@@ -108,11 +109,28 @@ def _to_bigdecimal(value: Any, type_name: str) -> int | float:
         d = Decimal(str(value).strip())
     except InvalidOperation as e:
         raise ValueError("not a decimal") from e
-    return float(d) if d != d.to_integral_value() else int(d)
+    if not d.is_finite():
+        raise ValueError("not finite")
+    if d == d.to_integral_value():
+        return _storable(int(d), type_name)
+    f = float(d)
+    if not math.isfinite(f):
+        raise ValueError(f"out of range for {type_name}")
+    return f
+
+
+def _storable(value: int, type_name: str) -> int:
+    """Java's BigInteger has no bound, the stored JSON has: 64 bits (a value beyond is refused, never cut)."""
+    if not INT_RANGES["long"][0] <= value <= INT_RANGES["long"][1]:
+        raise ValueError(f"out of range for {type_name} (this store keeps 64-bit integers)")
+    return value
 
 
 def _to_date(value: Any, type_name: str) -> int:
-    return to_epoch_ms(value)
+    ms = to_epoch_ms(value)
+    if not INT_RANGES["long"][0] <= ms <= INT_RANGES["long"][1]:
+        raise ValueError("out of range for date (a Java long of milliseconds)")
+    return ms
 
 
 # Atlas's primitive type name -> (value, type name) -> the normalised value, or ValueError.
@@ -179,15 +197,18 @@ class ValueNormalizer:
 
     @staticmethod
     def _enum(value: Any, raw: dict[str, Any], path: str) -> str:
-        elems = raw.get("elementDefs") or []
-        for e in elems:
+        elems = raw.get("elementDefs")
+        # A def stored before elementDefs were checked may hold anything: no element matches then.
+        for e in elems if isinstance(elems, list) else []:
+            if not isinstance(e, dict):
+                continue
             if isinstance(value, str) and str(e.get("value")).lower() == value.lower():
                 return str(e.get("value"))
             if isinstance(value, int) and not isinstance(value, bool) and e.get("ordinal") == value:
                 return str(e.get("value"))
         if isinstance(value, dict) and "value" in value:
             return ValueNormalizer._enum(value["value"], raw, path)
-        raise InvalidValue(f"{path}: invalid value {value!r} for enum {raw['name']}")
+        raise InvalidValue(f"{path}: invalid value {shown(value, 60)} for enum {raw['name']}")
 
     def _struct(self, value: Any, type_name: str, path: str) -> dict[str, Any]:
         if not isinstance(value, dict):

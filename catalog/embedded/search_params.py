@@ -1,0 +1,131 @@
+"""Basic-search parameters (POST body or GET query) checked and normalised as Atlas's DiscoveryREST does.
+
+Jackson reads the POST body into ``SearchParameters``: strings, booleans (also "true"/"false"), Java ints for
+``limit``/``offset`` (also as numeric strings), ``SortOrder`` and ``Operator`` enums, nested ``FilterCriteria``; a
+value of another type is a 400. DiscoveryREST then bounds the lengths of ``typeName``, ``classification``,
+``sortBy`` and ``query``, refuses a negative page, and ``QueryParams.getNormalizedParams`` turns a limit out of
+(0, atlas.search.maxlimit] into atlas.search.defaultlimit. The search itself then only sees well-formed values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.limits import (
+    FULLTEXT_QUERY_MAX_LENGTH,
+    JAVA_INT,
+    MAX_FILTER_DEPTH,
+    QUERY_PARAM_MAX_LENGTH,
+    Limits,
+    in_range,
+    shown,
+)
+from catalog.embedded.search import OPERATORS, canonical_operator
+
+_STRINGS = ("query", "typeName", "classification", "termName", "sortBy", "marker", "relationshipName")
+_BOOLEANS = ("excludeDeletedEntities", "includeSubTypes", "includeSubClassifications",
+             "includeClassificationAttributes", "excludeHeaderAttributes")
+_FILTERS = ("entityFilters", "tagFilters", "relationshipFilters")
+_SCALAR = str | int | float | bool
+
+
+def _bad(message: str) -> AtlasError:
+    return AtlasError(ErrorCode.BAD_REQUEST, message)
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise _bad(f"{name} must be a boolean, not {shown(value, 60)}")
+
+
+def java_int(name: str, value: Any) -> int:
+    """An int as Jackson reads one: a number or its text, integral, within 32 bits."""
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or not in_range(number, JAVA_INT):
+        raise _bad(f"{name} must be an integer (32 bits), not {shown(value, 60)}")
+    return number
+
+
+def check_filter(criteria: Any, name: str, depth: int = 1) -> None:
+    """A FilterCriteria: attributeName/operator/attributeValue, or a condition over nested criteria."""
+    if criteria is None:
+        return
+    if not isinstance(criteria, dict):
+        raise _bad(f"{name} must be an object, not {shown(criteria, 60)}")
+    if depth > MAX_FILTER_DEPTH:
+        raise _bad(f"{name} nests more than {MAX_FILTER_DEPTH} levels of criteria")
+    for key in ("attributeName", "operator", "condition"):
+        if criteria.get(key) is not None and not isinstance(criteria[key], str):
+            raise _bad(f"{name}.{key} must be a string, not {shown(criteria[key], 60)}")
+    condition = criteria.get("condition")
+    if condition is not None and condition.upper() not in ("AND", "OR"):
+        raise _bad(f"{name}.condition must be AND or OR, not {shown(condition, 60)}")
+    operator = criteria.get("operator")
+    if operator is not None and canonical_operator(operator) not in OPERATORS:
+        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"unsupported filter operator {shown(operator, 60)}")
+    value = criteria.get("attributeValue")
+    if value is not None and not isinstance(value, _SCALAR) and not (
+            isinstance(value, list) and all(isinstance(v, _SCALAR) for v in value)):
+        raise _bad(f"{name}.attributeValue must be a string or a list of strings, not {shown(value, 60)}")
+    criterion = criteria.get("criterion")
+    if criterion is None:
+        return
+    if not isinstance(criterion, list):
+        raise _bad(f"{name}.criterion must be a list, not {shown(criterion, 60)}")
+    for c in criterion:
+        check_filter(c, f"{name}.criterion", depth + 1)
+
+
+def from_body(body: Any) -> dict[str, Any]:
+    """The parameters of a POST body, typed as SearchParameters types them (unknown fields kept, as echoed)."""
+    if not isinstance(body, dict):
+        raise _bad("body must be SearchParameters")
+    params = {k: v for k, v in body.items() if v is not None}
+    for key in _STRINGS:
+        if key in params and not isinstance(params[key], str):
+            raise _bad(f"{key} must be a string, not {shown(params[key], 60)}")
+    for key in _BOOLEANS:
+        if key in params:
+            params[key] = _boolean(key, params[key])
+    for key in ("limit", "offset"):
+        if key in params:
+            params[key] = java_int(key, params[key])
+    order = params.get("sortOrder")
+    if order is not None:
+        if not isinstance(order, str) or order.upper() not in ("ASCENDING", "DESCENDING"):
+            raise _bad(f"sortOrder must be ASCENDING or DESCENDING, not {shown(order, 60)}")
+        params["sortOrder"] = order.upper()
+    attributes = params.get("attributes")
+    if attributes is not None and not (isinstance(attributes, list) and all(isinstance(a, str) for a in attributes)):
+        raise _bad(f"attributes must be a list of strings, not {shown(attributes, 60)}")
+    for key in _FILTERS:
+        check_filter(params.get(key), key)
+    return params
+
+
+def normalize(params: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """DiscoveryREST's length checks and the page as Atlas normalises it (echoed so in searchParameters)."""
+    for key in ("typeName", "classification", "sortBy"):
+        value = params.get(key)
+        if isinstance(value, str) and len(value) > QUERY_PARAM_MAX_LENGTH:
+            raise AtlasError(ErrorCode.INVALID_QUERY_PARAM_LENGTH, key)
+    query = params.get("query")
+    if isinstance(query, str) and len(query) > FULLTEXT_QUERY_MAX_LENGTH:
+        raise AtlasError(ErrorCode.INVALID_QUERY_LENGTH, "atlas.graph.fulltext-max-query-str-length")
+    limit, offset = params.get("limit", 0), params.get("offset", 0)
+    if limit < 0 or offset < 0:
+        raise _bad("Limit/offset should be non-negative")  # DiscoveryREST's own words
+    if not 0 < limit <= limits.search_max_limit:
+        limit = limits.search_default_limit
+    return {**params, "limit": limit, "offset": offset}
