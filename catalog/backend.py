@@ -4,24 +4,59 @@
 REST API by :class:`catalog.remote.RemoteCatalog`; which one a process uses is chosen by URL where it is assembled.
 Both raise the catalog's errors (``catalog.errors``); :class:`~catalog.errors.UpstreamUnavailable` means "try
 again later", anything else that the request itself cannot succeed.
+
+The requests are bounded to what the catalog stores: integers to their Atlas types (``int`` is 32 bits, ``date``
+epoch ms in 64), strings to a length and without control characters (a NUL cannot reach a path, a git argument
+or a URL), lists and maps to a size; anything else is refused before any write.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, Self
+import re
+from typing import Annotated, Literal, Protocol, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 DEPLOYMENT_STATUSES = ("unknown", "deploying", "deployed", "stopping", "stopped")
 DriftStatus = Literal["ok", "warning", "drifting", "unknown"]
+
+INT32_MAX = 2**31 - 1  # Atlas's int
+INT64_MAX = 2**63 - 1  # Atlas's long and date; SQLite's and PostgreSQL's largest integer
+# C0 and C1 controls, DEL, and lone surrogates (JSON's "\ud800" decodes to one; it cannot be encoded as UTF-8)
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_BUT_LAYOUT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")  # keeps \t \n \r
+
+
+def no_control(value: str) -> str:
+    """``value``, or ValueError when it holds a control character (a pydantic validator)."""
+    if CONTROL.search(value):
+        raise ValueError("control characters (and lone surrogates) are not allowed")
+    return value
+
+
+def _text(value: str) -> str:
+    if _CONTROL_BUT_LAYOUT.search(value):
+        raise ValueError("control characters other than tab and line breaks (and lone surrogates) are not allowed")
+    return value
+
+
+EpochMs = Annotated[int, Field(ge=0, le=INT64_MAX, description="epoch milliseconds")]
+Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
+CrnText = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(no_control)]
+Name = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(no_control)]
+PathText = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(no_control)]
+UrlText = Annotated[str, Field(max_length=4096), AfterValidator(no_control)]
+MetadataKey = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(no_control)]
+MetadataValue = Annotated[str, Field(max_length=16_384), AfterValidator(_text)]
+ColumnText = Annotated[str, Field(max_length=4096), AfterValidator(_text)]  # a metric's name, as tracked
 
 
 class BuildRequest(BaseModel):
     """Record builds of a project on the catalog's filesystem (as ``mlcatalog build`` does)."""
 
-    project_dir: str
-    models: list[str] | None = None
-    commit: str = "HEAD"
+    project_dir: PathText
+    models: Annotated[list[Name], Field(max_length=1000)] | None = None
+    commit: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(no_control)] = "HEAD"
     allow_unresolved: bool = False
 
 
@@ -46,21 +81,21 @@ class BuildResult(BaseModel):
 class DeploymentRecord(BaseModel):
     """A deployment to record (used by the serving platform); CRNs are minted by the caller."""
 
-    crn: str
-    build_crn: str
-    model_crn: str
-    model_name: str
-    name: str
+    crn: CrnText
+    build_crn: CrnText
+    model_crn: CrnText
+    model_name: Name
+    name: Name
     status: str = Field(pattern="^(" + "|".join(DEPLOYMENT_STATUSES) + ")$")
-    create_time_ms: int
-    deployed_time_ms: int
-    cpu_millicores: int = Field(ge=0)
-    memory_mb: int | None = Field(default=None, ge=0)
-    gpus: int | None = Field(default=None, ge=0)
-    replicas: int | None = Field(default=None, ge=0)
-    endpoint_url: str | None = None
-    user: str = "mlcatalog"
-    metadata: dict[str, str] = Field(default_factory=dict)
+    create_time_ms: EpochMs
+    deployed_time_ms: EpochMs
+    cpu_millicores: Count
+    memory_mb: Count | None = None
+    gpus: Count | None = None
+    replicas: Count | None = None
+    endpoint_url: UrlText | None = None
+    user: Name = "mlcatalog"
+    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=100)
 
 
 class WriteResult(BaseModel):
@@ -78,12 +113,13 @@ class DriftRecord(BaseModel):
     exactly while its status is ``drifting``.
     """
 
-    crn: str = Field(min_length=1, description="the deployment's CRN")
+    crn: CrnText = Field(description="the deployment's CRN")
     status: DriftStatus
-    columns: list[str] = Field(default_factory=list, description="the columns that crossed their threshold")
-    checked_time_ms: int = Field(ge=0, description="when the window was checked (epoch ms)")
-    window_start_ms: int = Field(ge=0, description="start of the monitoring window (epoch ms, inclusive)")
-    window_end_ms: int = Field(ge=0, description="end of the monitoring window (epoch ms, exclusive)")
+    columns: list[ColumnText] = Field(default_factory=list, max_length=10_000,
+                                description="the columns that crossed their threshold")
+    checked_time_ms: EpochMs = Field(description="when the window was checked (epoch ms)")
+    window_start_ms: EpochMs = Field(description="start of the monitoring window (epoch ms, inclusive)")
+    window_end_ms: EpochMs = Field(description="end of the monitoring window (epoch ms, exclusive)")
 
     @model_validator(mode="after")
     def _window_in_order(self) -> Self:

@@ -29,6 +29,7 @@ from fastapi import Depends, FastAPI, Header
 from catalog.api.app import API_PREFIX, TokenAuth, build_router
 from catalog.api.docs import install_docs
 from catalog.api.errors import install_error_handlers
+from catalog.api.limits import MB, BodyLimit
 from catalog.atlas.connect import is_embedded
 from catalog.backend import CatalogBackend
 from catalog.embedded.app import ATLAS_PREFIX, create_app
@@ -236,6 +237,7 @@ def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -
     app.include_router(build_monitor_router(runtime.monitors, runtime.platform.resolve_deployment, [Depends(user)]))
     install_pages(app)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_mb * MB, prefix=API_PREFIX)
     app.add_middleware(GatewayMiddleware, gateway=runtime.gateway)
     app.state.runtime = runtime
     return app

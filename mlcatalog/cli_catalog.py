@@ -229,12 +229,13 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         import uvicorn
 
         from catalog.api.app import TokenAuth, create_catalog_app
+        from catalog.api.limits import MB
         from mlcatalog.settings import redact
 
         s = _settings(atlas_url, atlas_user, atlas_password)
         catalog = _catalog(s)
         token = s.api.token.get_secret_value() if s.api.token else None
-        asgi = create_catalog_app(catalog, TokenAuth(token, s.api.read_auth))
+        asgi = create_catalog_app(catalog, TokenAuth(token, s.api.read_auth), max_body=s.api.max_body_mb * MB)
         typer.echo(f"mlcatalog catalog API on http://{host}:{port}/api/v1 (Atlas {redact(s.atlas_url_client())})")
         try:
             uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False)

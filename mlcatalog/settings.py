@@ -36,6 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
+from catalog.redact import redact_url
+
 __all__ = [
     "ATLAS_USER",
     "CONFIG_ENV",
@@ -86,6 +88,7 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_CRN_WORKSPACE": "crn.workspace",
     "MLCATALOG_API_TOKEN": "api.token",
     "MLCATALOG_API_READ_AUTH": "api.read_auth",
+    "MLCATALOG_API_MAX_BODY_MB": "api.max_body_mb",
     "MLCATALOG_BUSY_TIMEOUT": "serving.busy_timeout_s",
     "MLCATALOG_REQUEST_TIMEOUT": "serving.request_timeout_s",
     "MLCATALOG_METRICS_URL": "serving.metrics_url",
@@ -120,6 +123,13 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _blank_is_unset(value: Any) -> Any:
+    """A password, token or key of only whitespace is none at all (a mistake, never a credential to accept)."""
+    if isinstance(value, SecretStr):
+        return None if not value.get_secret_value().strip() else value
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class ServerSettings(_Section):
     host: str = Field(default="127.0.0.1", min_length=1, description="address to bind")
     port: int = Field(default=21000, ge=1, le=65535, description="TCP port to bind")
@@ -146,7 +156,7 @@ class AtlasSettings(_Section):
     @field_validator("password", "url", "ui_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
-        return None if value == "" else value
+        return _blank_is_unset(value)
 
 
 class HiveSettings(_Section):
@@ -156,12 +166,22 @@ class HiveSettings(_Section):
     auth: Literal["NONE", "NOSASL", "LDAP", "CUSTOM"] = Field(default="NONE", description="PyHive auth mode")
     password: SecretStr | None = None
 
+    @field_validator('password', mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return _blank_is_unset(value)
+
 
 class S3Settings(_Section):
     endpoint_url: str | None = Field(default=None, description="S3 endpoint; unset = S3 sources are declared")
     access_key_id: str | None = None
     secret_access_key: SecretStr | None = None
     region: str = "us-east-1"
+
+    @field_validator('secret_access_key', mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return _blank_is_unset(value)
 
 
 class CrnSettings(_Section):
@@ -176,6 +196,13 @@ class ApiSettings(_Section):
     admin_key: SecretStr | None = Field(default=None, min_length=16,
                                         description="administrative credential of the platform (API keys, outbox); "
                                                     "unset: mlcatalog up creates one and prints it once")
+    max_body_mb: int = Field(default=5, ge=1, le=1024,
+                             description="largest request body of the /api/v1 routes, in MB (more is 413)")
+
+    @field_validator('token', 'admin_key', mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return _blank_is_unset(value)
 
 
 class ServingSettings(_Section):
@@ -199,12 +226,22 @@ class MonitoringSettings(_Section):
     webhook_secret: SecretStr | None = Field(default=None, min_length=16,
                                              description="HMAC-SHA256 key signing drift alerts")
 
+    @field_validator('webhook_secret', mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return _blank_is_unset(value)
+
 
 class ClientSettings(_Section):
     """How commands and the SDK reach a running platform."""
 
     url: str = Field(default=DEFAULT_URL, pattern=r"^https?://\S+$", description="the platform (mlcatalog up)")
     api_key: SecretStr | None = Field(default=None, description="API key sent as Authorization: Bearer")
+
+    @field_validator('api_key', mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return _blank_is_unset(value)
 
 
 class Settings(_Section):
@@ -283,12 +320,8 @@ class Settings(_Section):
 
 
 def redact(url: str) -> str:
-    """``url`` without the password of its user info (safe to print)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    """``url`` without its password (safe to print): :func:`catalog.redact_url`."""
+    return redact_url(url)
 
 
 def is_loopback_host(host: str) -> bool:

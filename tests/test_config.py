@@ -159,6 +159,20 @@ def test_non_loopback_host_requires_a_password(tmp_path: Path, host: str) -> Non
     assert host in str(info.value)
 
 
+@pytest.mark.parametrize("blank", [" ", "   ", "\t", " \n "])
+def test_a_whitespace_password_is_no_password(tmp_path: Path, blank: str) -> None:
+    s = load_settings({"server.host": "0.0.0.0"}, environ={
+        "MLCATALOG_ATLAS_PASSWORD": blank, "MLCATALOG_API_TOKEN": blank, "MLCATALOG_ADMIN_KEY": blank * 16,
+        "MLCATALOG_WEBHOOK_SECRET": blank * 16, "MLCATALOG_API_KEY": blank, "MLCATALOG_HIVE_PASSWORD": blank,
+        "MLCATALOG_S3_SECRET_ACCESS_KEY": blank}, cwd=tmp_path)
+    assert (s.atlas.password, s.api.token, s.api.admin_key, s.monitoring.webhook_secret, s.client.api_key,
+            s.hive.password, s.s3.secret_access_key) == (None,) * 7
+    with pytest.raises(ConfigError, match="MLCATALOG_ATLAS_PASSWORD"):
+        s.atlas_server_password()  # not a password on a reachable host
+    (tmp_path / "mlcatalog.toml").write_text('[atlas]\npassword = "  "\n')
+    assert load_settings(environ={}, cwd=tmp_path).atlas.password is None
+
+
 def test_configured_password_is_used_on_any_host(tmp_path: Path) -> None:
     s = load_settings({"server.host": "0.0.0.0"}, environ={"MLCATALOG_ATLAS_PASSWORD": "s3cret"}, cwd=tmp_path)
     assert not s.uses_default_password
@@ -208,3 +222,14 @@ def test_atlas_ui_url_for_lineage_links(tmp_path: Path) -> None:
         "https://knox.example/gateway/cdp-proxy/atlas"
     with pytest.raises(ConfigError, match="MLCATALOG_ATLAS_UI_URL"):
         load_settings(environ={"MLCATALOG_ATLAS_UI_URL": "atlas.example"}, cwd=tmp_path)
+
+
+def test_api_body_limit_from_env_and_file(tmp_path: Path) -> None:
+    assert load_settings(environ={}, cwd=tmp_path).api.max_body_mb == 5
+    write(tmp_path / "mlcatalog.toml", "[api]\nmax_body_mb = 20\n")
+    assert load_settings(environ={}, cwd=tmp_path).api.max_body_mb == 20
+    assert load_settings(environ={"MLCATALOG_API_MAX_BODY_MB": "1"}, cwd=tmp_path).api.max_body_mb == 1
+    source = r"api\.max_body_mb \(from environment variable MLCATALOG_API_MAX_BODY_MB\)"
+    for wrong in ("0", "-1", "2048", "lots"):
+        with pytest.raises(ConfigError, match=source):
+            load_settings(environ={"MLCATALOG_API_MAX_BODY_MB": wrong}, cwd=tmp_path)

@@ -1,5 +1,9 @@
 """``/api/v1``: projects, models, builds (and their training inputs), deployments (and their drift), lineage (a
-deployment's tree, and the layered graph of any entity), impact; writes need a Bearer token."""
+deployment's tree, and the layered graph of any entity), impact; writes need a Bearer token.
+
+Path and query parameters end up in the URLs of the catalog's Atlas calls: each is refused (400) when longer than
+:data:`MAX_PARAM` characters or holding a control character, before a route runs.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,22 @@ import hmac
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from catalog.api.docs import install_docs
 from catalog.api.errors import install_error_handlers
+from catalog.api.limits import DEFAULT_MAX_BODY, BodyLimit
 from catalog.atlas.models import Direction
-from catalog.backend import BuildRequest, BuildResult, DatasetRef, DeploymentRecord, DriftRecord, WriteResult
+from catalog.backend import (
+    CONTROL,
+    BuildRequest,
+    BuildResult,
+    DatasetRef,
+    DeploymentRecord,
+    DriftRecord,
+    WriteResult,
+)
 from catalog.errors import Forbidden, InvalidInput, Unauthorized
 from catalog.lineage_graph import DEFAULT_DEPTH, MAX_DEPTH, LineageGraph, LineageGraphs
 from catalog.queries import Build, CatalogQueries, Deployment, DeploymentLineage, Impact, Model, Project
@@ -21,6 +34,7 @@ from catalog.service import LocalCatalog
 
 T = TypeVar("T")
 API_PREFIX = "/api/v1"
+MAX_PARAM = 2048
 
 
 class TokenAuth:
@@ -61,6 +75,18 @@ def _auth_dependencies(auth: TokenAuth) -> tuple[list[Any], list[Any]]:
             auth.check(authorization)
 
     return [Depends(reader)], [Depends(writer)]
+
+
+def _plain_params(request: Request) -> None:
+    """InvalidInput for a path or query parameter that cannot be part of a URL or a name."""
+    params = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in params:
+        if not isinstance(value, str):
+            continue
+        if len(value) > MAX_PARAM:
+            raise InvalidInput(f"{name}: longer than {MAX_PARAM} characters")
+        if CONTROL.search(value):
+            raise InvalidInput(f"{name}: control characters are not allowed")
 
 
 def _query_router(queries: CatalogQueries, read: list[Any]) -> APIRouter:
@@ -175,7 +201,7 @@ def _lineage_router(lineage: LineageGraphs, read: list[Any]) -> APIRouter:
 def build_router(catalog: LocalCatalog, auth: TokenAuth) -> APIRouter:
     """All ``/api/v1`` catalog routes, registered in this order (a route is matched in registration order)."""
     read, write = _auth_dependencies(auth)
-    r = APIRouter(prefix=API_PREFIX, dependencies=[])
+    r = APIRouter(prefix=API_PREFIX, dependencies=[Depends(_plain_params)])
     r.include_router(_query_router(catalog.queries, read))
     r.include_router(_record_router(catalog, write))
     r.include_router(_impact_router(catalog.queries, read))
@@ -183,11 +209,13 @@ def build_router(catalog: LocalCatalog, auth: TokenAuth) -> APIRouter:
     return r
 
 
-def create_catalog_app(catalog: LocalCatalog, auth: TokenAuth) -> FastAPI:
-    """The catalog API alone (``mlcatalog api``, e.g. in front of a real Atlas)."""
+def create_catalog_app(catalog: LocalCatalog, auth: TokenAuth, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+    """The catalog API alone (``mlcatalog api``, e.g. in front of a real Atlas); ``max_body``: the largest request
+    body, in bytes."""
     app = FastAPI(title="mlcatalog catalog API", version="1", openapi_url=f"{API_PREFIX}/openapi.json",
                   docs_url=None, redoc_url=None)
     install_docs(app, API_PREFIX)
     app.include_router(build_router(catalog, auth))
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=max_body, prefix=API_PREFIX)
     return app

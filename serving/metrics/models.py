@@ -3,7 +3,9 @@
 A record is either a prediction (``prediction_uuid`` set, written by ``@model_metrics``) or an aggregate
 (``prediction_uuid`` None, written by ``track_aggregate_metrics``). ``metrics`` holds JSON values only, checked
 here at the boundary so that both backends store exactly the same things: SQLite would accept NaN or a NUL
-character that PostgreSQL's JSONB rejects, and a 100-digit int that orjson cannot encode.
+character that PostgreSQL's JSONB rejects, and a 100-digit int that orjson cannot encode. Values nest at most
+:data:`MAX_NESTING` lists/objects deep: orjson encodes no deeper than 254, and a record stored deeper than its
+readers can encode (inside their own envelopes) would fail every later read of its window.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 MAX_MS = 2**63 - 1  # PostgreSQL bigint
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1  # what orjson and every JSON consumer in the chain agree on
+#: Lists/objects a metric value may nest (the metrics object itself not counted): far beyond any real metric, far
+#: below orjson's 254 and the interpreter's recursion limit, with room for the envelopes readers wrap records in.
+MAX_NESTING = 64
 
 EpochMs = Annotated[int, Field(strict=True, ge=0, le=MAX_MS)]
 CrnText = Annotated[str, Field(min_length=1, max_length=1024)]
@@ -82,12 +87,12 @@ def normalize_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """A plain-JSON copy of ``metrics``; ValueError naming the offending key if a value cannot be stored."""
     if not isinstance(metrics, Mapping):
         raise ValueError(f"metrics must be a JSON object, not {type(metrics).__name__}")
-    return {_check_key(k, "metrics"): _normalize(v, f"metrics.{k}") for k, v in metrics.items()}
+    return {_check_key(k, "metrics"): _normalize(v, f"metrics.{k}", MAX_NESTING) for k, v in metrics.items()}
 
 
 def normalize_metric(key: Any, value: Any) -> Any:
     """One metric's value as stored (``normalize_metrics({key: value})[key]`` without the dicts)."""
-    return _normalize(value, f"metrics.{_check_key(key, 'metrics')}")
+    return _normalize(value, f"metrics.{_check_key(key, 'metrics')}", MAX_NESTING)
 
 
 def encode_metrics(metrics: Mapping[str, Any]) -> str:
@@ -101,7 +106,8 @@ def decode_metrics(text: str | bytes) -> dict[str, Any]:
     return value
 
 
-def _normalize(value: Any, path: str) -> Any:
+def _normalize(value: Any, path: str, levels: int) -> Any:
+    """``levels``: how many more lists/objects may open below this value."""
     kind = type(value)
     if kind is str:
         return _check_str(value, path)
@@ -109,27 +115,31 @@ def _normalize(value: Any, path: str) -> Any:
         return value
     if kind is int:
         if not _INT_MIN <= value <= _INT_MAX:
-            raise ValueError(f"{path}: integer {value} does not fit in 64 bits")
+            # bit_length, not the digits: str() of a huge int is slow, and refused past 4300 digits
+            raise ValueError(f"{path}: an integer of {value.bit_length()} bits does not fit in 64 bits")
         return value
     if kind is float:
         if not math.isfinite(value):
             raise ValueError(f"{path}: {value} is not a JSON number")
         return value
-    if isinstance(value, Mapping):
-        return {_check_key(k, path): _normalize(v, f"{path}.{k}") for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_normalize(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Mapping | list | tuple):
+        if levels == 0:
+            shown = path if len(path) <= 120 else path[:120] + "..."  # as long as the nesting is deep
+            raise ValueError(f"{shown}: nested more than {MAX_NESTING} lists/objects deep")
+        if isinstance(value, Mapping):
+            return {_check_key(k, path): _normalize(v, f"{path}.{k}", levels - 1) for k, v in value.items()}
+        return [_normalize(v, f"{path}[{i}]", levels - 1) for i, v in enumerate(value)]
     # Subclasses (IntEnum, str enums) and numpy scalars/arrays (which have tolist()) come from model code often
     # enough that refusing them would push the same conversion into every predict function.
     if isinstance(value, int):
-        return _normalize(int(value), path)
+        return _normalize(int(value), path, levels)
     if isinstance(value, float):
-        return _normalize(float(value), path)
+        return _normalize(float(value), path, levels)
     if isinstance(value, str):  # str.__str__: the characters, not a (str, Enum) member's "Class.NAME"
         return _check_str(str.__str__(value), path)
     tolist = getattr(value, "tolist", None)
     if callable(tolist):
-        return _normalize(tolist(), path)
+        return _normalize(tolist(), path, levels)
     raise ValueError(f"{path}: {kind.__name__} is not a JSON value (str, number, bool, None, list or dict)")
 
 

@@ -3,6 +3,11 @@
 It is the hot path of the platform, so it is served by a raw ASGI middleware in front of the application
 (:class:`GatewayMiddleware`): no routing over the ~65 Atlas and catalog routes, no dependency injection, no
 request object. The replica already sends the complete 200 body; the gateway forwards it untouched.
+
+Every answer is CML's ``{"success": false, "code", "message"}`` on failure, also for hostile input: a body over
+:data:`MAX_BODY` (413), malformed JSON or JSON nested deeper than the replicas can be sent (400: orjson reads
+1,024 levels but writes 254, so the request is re-encoded before it is forwarded, and one that cannot be is the
+caller's error, counted for its deployment like any other refusal).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from serving.platform.traffic import TrafficRecorder
 from serving.replica import OK
 
 MAX_BODY = 5 * 1024 * 1024
+MAX_NESTING = 254  # orjson.dumps's limit: the lists/objects a request may nest to reach the replica
 PATH = "/model"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -150,7 +156,12 @@ class ModelGateway:
                 gm.count(crn, "403")
                 return _err(403, "forbidden", "the API key is not valid (unknown, revoked or expired)")
         try:
-            answer, _ = await pool.call(orjson.dumps(data["request"]), busy_timeout=self.busy_timeout,
+            forwarded = orjson.dumps(data["request"])
+        except orjson.JSONEncodeError:  # parsed, but nested too deep to encode again (the only failure of JSON)
+            gm.count(crn, "400")
+            return _err(400, "bad_request", f"the request is nested more than {MAX_NESTING} lists/objects deep")
+        try:
+            answer, _ = await pool.call(forwarded, busy_timeout=self.busy_timeout,
                                         request_timeout=self.request_timeout)
         except NoFreeReplica:
             self._done(crn, "429", "busy", started)
@@ -206,7 +217,7 @@ class GatewayMiddleware:
         authorization: str | None = None
         for key, value in scope["headers"]:
             if key == b"content-length" and value.isdigit():
-                declared = int(value)
+                declared = int(value) if len(value) < 19 else MAX_BODY + 1  # int() refuses over 4,300 digits
             elif key == b"authorization":
                 authorization = value.decode("latin-1")
         try:

@@ -1,30 +1,65 @@
 """HTTP surface of the platform: Prometheus ``/metrics``, the serving admin API (``/api/v1/serving``), the metrics
-API the SDK uses (``/api/v1/metrics``) and the documented twin of the gateway's ``POST /model``."""
+API the SDK uses (``/api/v1/metrics``) and the documented twin of the gateway's ``POST /model``.
+
+Every body, path and query value is bounded to what the stores hold (epoch ms in 64 bits, metrics as
+:func:`~serving.metrics.models.normalize_metrics` accepts them, no control characters) and refused whole, as a
+400, before anything is written.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from catalog import CrnError, InvalidInput, NotFound, bare_id, resolve_ref
+from serving.metrics.models import MAX_MS, CrnText, normalize_metrics
 from serving.platform import outbox
 from serving.platform.apikeys import ApiKeyInfo, ApiKeys
 from serving.platform.gateway import MAX_BODY, Auth, ModelGateway, too_large
-from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
+from serving.platform.service import CONTROL, DeploymentInfo, DeployRequest, DeployResult, Platform, no_control
 from serving.platform.state import StateDb
 from serving.platform.traffic import TrafficRecorder, TrafficSeries
 
+MAX_PARAM = 2048
+# Traffic ranges are rounded out to whole steps: a bound well inside 64 bits (and exact in a JavaScript number)
+MAX_TRAFFIC_MS = 2**53 - 1
+
+
+def _plain_params(request: Request) -> None:
+    """InvalidInput for a path or query parameter too long or holding a control character (PostgreSQL refuses a
+    NUL in text; nothing here names anything with one)."""
+    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        if not isinstance(value, str):
+            continue
+        if len(value) > MAX_PARAM:
+            raise InvalidInput(f"{name}: longer than {MAX_PARAM} characters")
+        if CONTROL.search(value):
+            raise InvalidInput(f"{name}: control characters are not allowed")
+
+
+EpochMs = Annotated[int, Field(ge=0, le=MAX_MS, description="epoch milliseconds")]
+Metrics = Annotated[dict[str, Any], Field(min_length=1), AfterValidator(normalize_metrics)]
+PlainCrn = Annotated[CrnText, AfterValidator(no_control)]
+
 
 class ApiKeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    expires_ms: int | None = Field(default=None, gt=0, description="epoch ms after which the key is refused")
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_control)]
+    expires_ms: EpochMs | None = Field(default=None, gt=0, description="epoch ms after which the key is refused")
     admin: bool = Field(default=False, description="may manage keys and read the outbox")
+
+
+class OutboxRetry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int | None = Field(default=None, ge=1, le=2**63 - 1, description="a parked entry; null: every one")
 
 
 class ApiKeyOut(BaseModel):
@@ -48,15 +83,25 @@ class ReplicaLog(BaseModel):
 
 
 class MetricsAggregate(BaseModel):
-    metrics: dict[str, Any] = Field(min_length=1)
-    start_timestamp_ms: int
-    end_timestamp_ms: int
-    model_deployment_crn: str
+    model_config = ConfigDict(extra="forbid")
+
+    metrics: Metrics
+    start_timestamp_ms: EpochMs
+    end_timestamp_ms: EpochMs
+    model_deployment_crn: PlainCrn
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        if self.end_timestamp_ms < self.start_timestamp_ms:
+            raise ValueError("end_timestamp_ms is before start_timestamp_ms")
+        return self
 
 
 class MetricsDelayed(BaseModel):
-    metrics: dict[str, Any] = Field(min_length=1)
-    prediction_uuid: str = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid")
+
+    metrics: Metrics
+    prediction_uuid: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(no_control)]
 
 
 def _key_out(k: ApiKeyInfo) -> dict[str, Any]:
@@ -109,9 +154,10 @@ def _serving_router(platform: Platform, state: StateDb, recorder: TrafficRecorde
            summary="A deployment's requests, errors and latency percentiles over time",
            description="Points only for steps that saw requests; the range is widened to whole steps. The default "
                        "range is the last hour, the default step gives at most about 240 points.")
-    async def traffic(crn: str, start_ms: Annotated[int | None, Query(ge=0)] = None,
-                      end_ms: Annotated[int | None, Query(ge=0)] = None,
-                      step_ms: Annotated[int | None, Query(description="a multiple of 10000")] = None,
+    async def traffic(crn: str, start_ms: Annotated[int | None, Query(ge=0, le=MAX_TRAFFIC_MS)] = None,
+                      end_ms: Annotated[int | None, Query(ge=0, le=MAX_TRAFFIC_MS)] = None,
+                      step_ms: Annotated[int | None, Query(le=MAX_TRAFFIC_MS,
+                                                          description="a multiple of 10000")] = None,
                       ) -> TrafficSeries:
         resolved = await run_in_threadpool(platform.resolve_deployment, crn)  # 404 for an unknown deployment
         if recorder is None:
@@ -131,6 +177,13 @@ def _serving_router(platform: Platform, state: StateDb, recorder: TrafficRecorde
     async def pending(all: bool = False) -> list[dict[str, Any]]:
         rows = await run_in_threadpool(outbox.entries, state, include_done=all)
         return [e.__dict__ for e in rows]
+
+    @r.post("/api/v1/serving/outbox/retry", dependencies=admin_only)
+    async def retry(body: OutboxRetry) -> dict[str, list[int]]:
+        """Put parked entries (the catalog refused them) back in line: one, or all when ``seq`` is null."""
+        again = await run_in_threadpool(outbox.retry, state, body.seq)
+        platform.wake_outbox()
+        return {"retried": again}
 
     return r
 
@@ -185,8 +238,8 @@ def _metrics_router(platform: Platform, metrics_store: Any, guarded: list[Any]) 
     @r.get("/api/v1/metrics", dependencies=guarded)
     async def read_metrics(model_deployment_crn: str | None = None, model_crn: str | None = None,
                            model_build_crn: str | None = None,
-                           start_timestamp_ms: Annotated[int, Query(ge=0)] = 0,
-                           end_timestamp_ms: int | None = None) -> JSONResponse:
+                           start_timestamp_ms: Annotated[int, Query(ge=0, le=MAX_MS)] = 0,
+                           end_timestamp_ms: Annotated[int | None, Query(ge=0, le=MAX_MS)] = None) -> JSONResponse:
         if not (model_deployment_crn or model_crn or model_build_crn):
             raise InvalidInput("give model_deployment_crn, model_crn or model_build_crn")
         records = await _call(metrics_store.read,
@@ -227,7 +280,7 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
 
     guarded = [Depends(user)]
     admin_only = [Depends(admin)]
-    r = APIRouter()
+    r = APIRouter(dependencies=[Depends(_plain_params)])
     r.include_router(_model_router(gateway))
     r.include_router(_serving_router(platform, state, gateway.recorder, guarded, admin_only))
     r.include_router(_api_key_router(auth.keys, admin_only))

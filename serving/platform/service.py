@@ -1,4 +1,9 @@
-"""The serving platform: deployments (deploy, list, stop, restore), their catalog records, the gateway pools."""
+"""The serving platform: deployments (deploy, list, stop, restore), their catalog records, the gateway pools.
+
+A deploy request is checked whole before anything is written (bounded numbers and strings, no control characters,
+the project, file and function as committed); a refused one leaves no deployment and no outbox entry. Messages
+name paths as the caller gave them: never the server's own (its working directory, interpreter, store).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,10 @@ import re
 import secrets
 import time
 import uuid
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from catalog import (
     BuildIdentity,
@@ -35,19 +40,50 @@ from serving.platform.traffic import TrafficRecorder
 log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_REPLICAS = 16
+MAX_CPU_MILLICORES = 1_000_000  # a thousand cores
+MAX_MEMORY_MB = 16 * 1024 * 1024  # 16 TiB
+MAX_NAME = 200
 CATALOG_GUID_WAIT_S = 5.0
+# C0 and C1 controls, DEL, lone surrogates: never part of a path, a name or a replica's command line
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# an absolute path (two components or more) in a message: everything up to its last component
+_DIRECTORIES = re.compile(r"(?<![\w:/.~-])/(?:[^/\s'\"|:,;()]+/)+")
+
+
+def no_control(value: str) -> str:
+    """``value``, or ValueError when it holds a control character (a pydantic validator)."""
+    if CONTROL.search(value):
+        raise ValueError("control characters (and lone surrogates) are not allowed")
+    return value
+
+
+def _absolute(value: str) -> str:
+    # A relative path would be resolved against the server's working directory, and name it in messages.
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path on the platform's host")
+    return value
+
+
+def _without_directories(text: str) -> str:
+    """``text`` with every absolute path cut to its last component (a replica's log tail, an OS error)."""
+    return _DIRECTORIES.sub("", text)
 
 
 class DeployRequest(BaseModel):
-    project_dir: str
-    model: str = Field(min_length=1)
-    file: str = Field(min_length=1, description="model file, relative to the project directory")
-    function: str = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid")
+
+    project_dir: Annotated[str, Field(min_length=1, max_length=4096, description="the project's absolute path"),
+                           AfterValidator(no_control), AfterValidator(_absolute)]
+    model: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(no_control)]
+    file: Annotated[str, Field(min_length=1, max_length=1024,
+                               description="model file, relative to the project directory"),
+                    AfterValidator(no_control)]
+    function: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(no_control)]
     replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
-    cpu_millicores: int = Field(default=1000, ge=1)
-    memory_mb: int = Field(default=2048, ge=1)
+    cpu_millicores: int = Field(default=1000, ge=1, le=MAX_CPU_MILLICORES)
+    memory_mb: int = Field(default=2048, ge=1, le=MAX_MEMORY_MB)
     auth_enabled: bool = True
-    name: str | None = None
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(no_control)] | None = None
 
 
 class DeployResult(BaseModel):
@@ -164,14 +200,17 @@ class Platform:
         self.wake_outbox()
 
     def validate(self, req: DeployRequest) -> tuple[Path, Path, BuildIdentity]:
-        project = Path(req.project_dir).expanduser().resolve()
-        if not project.is_dir():
-            raise InvalidInput(f"project directory {project} does not exist")
-        file = (project / req.file).resolve()
-        if not file.is_relative_to(project):
-            raise InvalidInput(f"model file {req.file} is outside the project directory {project}")
-        if not file.is_file():
-            raise InvalidInput(f"model file {file} does not exist")
+        try:
+            project = Path(req.project_dir).resolve()
+            if not project.is_dir():
+                raise InvalidInput(f"project directory {req.project_dir} does not exist")
+            file = (project / req.file).resolve()
+            if not file.is_relative_to(project):
+                raise InvalidInput(f"model file {req.file} is outside the project directory {req.project_dir}")
+            if not file.is_file():
+                raise InvalidInput(f"model file {PurePosixPath(req.project_dir) / req.file} does not exist")
+        except OSError as e:  # a name too long for the file system, a loop of links, no permission
+            raise InvalidInput(f"the project directory or model file cannot be read: {e.strerror or e}") from None
         if not IDENTIFIER.match(req.function):
             raise InvalidInput(f"function name {req.function!r} is not a Python identifier")
         check_model_file(file, req.function, req.file)
@@ -187,7 +226,7 @@ class Platform:
         project_crn, model_crn, build_crn, commit = build.project_crn, build.model_crn, build.build_crn, build.commit
         crn = self.scope.crn(uuid.uuid4())
         now = int(time.time() * 1000)
-        name = req.name or re.sub(r"[^a-z0-9]+", "-", req.model.lower()).strip("-") or "model"
+        name = req.name or re.sub(r"[^a-z0-9]+", "-", req.model.lower())[:MAX_NAME].strip("-") or "model"
         d: dict[str, Any] = {
             "crn": crn, "name": name, "model_name": req.model, "model_crn": model_crn, "build_crn": build_crn,
             "project_crn": project_crn, "project_dir": str(project), "commit_sha": commit, "file": str(file),
@@ -206,7 +245,10 @@ class Platform:
             await self.supervisor.start(self._spec(d))
         except Exception as e:
             self._set_status(d, "stopped")
-            raise Conflict(f"deployment {crn} failed to start: {e}") from e
+            why = " ".join(str(e).split())  # one line: the log tail may hold line breaks of its own
+            log.warning("deployment %s failed to start: %s", crn, why)
+            raise Conflict(f"deployment {crn} failed to start: {_without_directories(why)} "
+                           f"(the replica logs: mlcatalog logs {crn})") from e
         self.by_access_key[d["access_key"]] = d
         self._set_status(d, "deployed")
         return DeployResult(crn=crn, modelCrn=model_crn, buildCrn=build_crn, accessKey=d["access_key"],

@@ -173,3 +173,26 @@ def test_the_sibling_routes_still_answer(served: Served) -> None:
     assert d.status_code == 200 and d.json()["crn"] == served.crn
     logs = served.client.get(f"/api/v1/serving/deployments/{served.crn}/logs", headers=AUTH)
     assert logs.status_code == 200 and len(logs.json()) == 1
+
+
+def test_parked_outbox_entries_are_retried_through_the_api(tmp_path: Path) -> None:
+    from serving.platform.outbox import enqueue
+
+    with platform_app(tmp_path / "store") as client:
+        state = client.app.state.runtime.state  # type: ignore[attr-defined]
+        with state.tx() as c:
+            enqueue(c, "nonsense", {"x": 1})  # a kind no catalog takes: parked at once
+        wait_until(lambda: client.get("/api/v1/serving/outbox", headers=AUTH).json()[0]["status"] == "failed",
+                   timeout=20, what="the entry parked")
+        [parked] = client.get("/api/v1/serving/outbox", headers=AUTH).json()
+        assert "unknown outbox entry kind" in parked["last_error"]
+        assert client.post("/api/v1/serving/outbox/retry", json={"seq": parked["seq"]}).status_code == 401
+        r = client.post("/api/v1/serving/outbox/retry", json={"seq": "all"}, headers=AUTH)
+        assert r.status_code == 400 and json_of(r)["code"] == "invalid_input"
+        r = client.post("/api/v1/serving/outbox/retry", json={"seq": parked["seq"]}, headers=AUTH)
+        assert r.status_code == 200 and r.json() == {"retried": [parked["seq"]]}
+        # sent again, refused again: parked again, with one more attempt
+        wait_until(lambda: client.get("/api/v1/serving/outbox", headers=AUTH).json()[0]["attempts"] == 2,
+                   timeout=20, what="the entry sent again")
+        assert client.get("/api/v1/serving/outbox", headers=AUTH).json()[0]["status"] == "failed"
+        assert client.post("/api/v1/serving/outbox/retry", json={}, headers=AUTH).json() == {"retried": [parked["seq"]]}
