@@ -6,7 +6,9 @@ which a process records builds, deployments and their drift in a catalog and rea
 in-process or over its REST API.
 """
 
+from catalog.api.limits import plain_params
 from catalog.backend import (
+    CONTROL,
     DEPLOYMENT_STATUSES,
     BuildRequest,
     BuildResult,
@@ -17,6 +19,7 @@ from catalog.backend import (
     DriftRecord,
     DriftStatus,
     WriteResult,
+    no_control,
 )
 from catalog.crn import Crn, CrnError, CrnScope, bare_id, dev_crn, is_crn_ref, parse_crn, resolve_ref
 from catalog.errors import (
@@ -35,6 +38,7 @@ from catalog.redact import redact_text, redact_url
 from catalog.sqlite_migrations import Migration, NewerSchemaError, apply_migrations
 
 __all__ = [
+    "CONTROL",
     "DEPLOYMENT_STATUSES",
     "HTTP_STATUS",
     "BuildIdentity",
@@ -65,7 +69,9 @@ __all__ = [
     "dev_crn",
     "identify_build",
     "is_crn_ref",
+    "no_control",
     "parse_crn",
+    "plain_params",
     "redact_text",
     "redact_url",
     "resolve_ref",

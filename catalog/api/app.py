@@ -11,15 +11,14 @@ import hmac
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query
 from starlette.concurrency import run_in_threadpool
 
 from catalog.api.docs import install_docs
 from catalog.api.errors import install_error_handlers
-from catalog.api.limits import DEFAULT_MAX_BODY, BodyLimit
+from catalog.api.limits import DEFAULT_MAX_BODY, BodyLimit, plain_params
 from catalog.atlas.models import Direction
 from catalog.backend import (
-    CONTROL,
     BuildRequest,
     BuildResult,
     DatasetRef,
@@ -34,7 +33,6 @@ from catalog.service import LocalCatalog
 
 T = TypeVar("T")
 API_PREFIX = "/api/v1"
-MAX_PARAM = 2048
 
 
 class TokenAuth:
@@ -75,18 +73,6 @@ def _auth_dependencies(auth: TokenAuth) -> tuple[list[Any], list[Any]]:
             auth.check(authorization)
 
     return [Depends(reader)], [Depends(writer)]
-
-
-def _plain_params(request: Request) -> None:
-    """InvalidInput for a path or query parameter that cannot be part of a URL or a name."""
-    params = [*request.path_params.items(), *request.query_params.multi_items()]
-    for name, value in params:
-        if not isinstance(value, str):
-            continue
-        if len(value) > MAX_PARAM:
-            raise InvalidInput(f"{name}: longer than {MAX_PARAM} characters")
-        if CONTROL.search(value):
-            raise InvalidInput(f"{name}: control characters are not allowed")
 
 
 def _query_router(queries: CatalogQueries, read: list[Any]) -> APIRouter:
@@ -201,7 +187,7 @@ def _lineage_router(lineage: LineageGraphs, read: list[Any]) -> APIRouter:
 def build_router(catalog: LocalCatalog, auth: TokenAuth) -> APIRouter:
     """All ``/api/v1`` catalog routes, registered in this order (a route is matched in registration order)."""
     read, write = _auth_dependencies(auth)
-    r = APIRouter(prefix=API_PREFIX, dependencies=[Depends(_plain_params)])
+    r = APIRouter(prefix=API_PREFIX, dependencies=[Depends(plain_params)])
     r.include_router(_query_router(catalog.queries, read))
     r.include_router(_record_router(catalog, write))
     r.include_router(_impact_router(catalog.queries, read))

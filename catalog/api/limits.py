@@ -10,10 +10,14 @@ their own.
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from catalog.api.errors import error_response
+from catalog.backend import CONTROL
+from catalog.errors import InvalidInput
 
+MAX_PARAM = 2048  # characters of a path or query parameter (they end up in Atlas URLs)
 MB = 1024 * 1024
 DEFAULT_MAX_BODY = 5 * MB
 
@@ -81,3 +85,15 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
+
+
+def plain_params(request: Request) -> None:
+    """A route dependency: InvalidInput for a path or query parameter longer than :data:`MAX_PARAM` or holding a
+    control character (PostgreSQL refuses a NUL in text; nothing names anything with one)."""
+    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        if not isinstance(value, str):
+            continue
+        if len(value) > MAX_PARAM:
+            raise InvalidInput(f"{name}: longer than {MAX_PARAM} characters")
+        if CONTROL.search(value):
+            raise InvalidInput(f"{name}: control characters are not allowed")

@@ -17,30 +17,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from catalog import CrnError, InvalidInput, NotFound, bare_id, resolve_ref
+from catalog import CrnError, InvalidInput, NotFound, bare_id, no_control, plain_params, resolve_ref
 from serving.metrics.models import MAX_MS, CrnText, normalize_metrics
 from serving.platform import outbox
 from serving.platform.apikeys import ApiKeyInfo, ApiKeys
 from serving.platform.gateway import MAX_BODY, Auth, ModelGateway, too_large
-from serving.platform.service import CONTROL, DeploymentInfo, DeployRequest, DeployResult, Platform, no_control
+from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
 from serving.platform.state import StateDb
 from serving.platform.traffic import TrafficRecorder, TrafficSeries
 
-MAX_PARAM = 2048
 # Traffic ranges are rounded out to whole steps: a bound well inside 64 bits (and exact in a JavaScript number)
 MAX_TRAFFIC_MS = 2**53 - 1
-
-
-def _plain_params(request: Request) -> None:
-    """InvalidInput for a path or query parameter too long or holding a control character (PostgreSQL refuses a
-    NUL in text; nothing here names anything with one)."""
-    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
-        if not isinstance(value, str):
-            continue
-        if len(value) > MAX_PARAM:
-            raise InvalidInput(f"{name}: longer than {MAX_PARAM} characters")
-        if CONTROL.search(value):
-            raise InvalidInput(f"{name}: control characters are not allowed")
 
 
 EpochMs = Annotated[int, Field(ge=0, le=MAX_MS, description="epoch milliseconds")]
@@ -280,7 +267,7 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
 
     guarded = [Depends(user)]
     admin_only = [Depends(admin)]
-    r = APIRouter(dependencies=[Depends(_plain_params)])
+    r = APIRouter(dependencies=[Depends(plain_params)])
     r.include_router(_model_router(gateway))
     r.include_router(_serving_router(platform, state, gateway.recorder, guarded, admin_only))
     r.include_router(_api_key_router(auth.keys, admin_only))

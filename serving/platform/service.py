@@ -28,6 +28,7 @@ from catalog import (
     NotFound,
     bare_id,
     identify_build,
+    no_control,
     resolve_ref,
     uncommitted_change,
 )
@@ -44,17 +45,8 @@ MAX_CPU_MILLICORES = 1_000_000  # a thousand cores
 MAX_MEMORY_MB = 16 * 1024 * 1024  # 16 TiB
 MAX_NAME = 200
 CATALOG_GUID_WAIT_S = 5.0
-# C0 and C1 controls, DEL, lone surrogates: never part of a path, a name or a replica's command line
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # an absolute path (two components or more) in a message: everything up to its last component
 _DIRECTORIES = re.compile(r"(?<![\w:/.~-])/(?:[^/\s'\"|:,;()]+/)+")
-
-
-def no_control(value: str) -> str:
-    """``value``, or ValueError when it holds a control character (a pydantic validator)."""
-    if CONTROL.search(value):
-        raise ValueError("control characters (and lone surrogates) are not allowed")
-    return value
 
 
 def _absolute(value: str) -> str:
