@@ -56,7 +56,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from procs import find_pg_admin_url, load_average, phase, status  # noqa: E402
+from procs import find_pg_admin_url, load_average, phase, print_summary, status  # noqa: E402
 
 from serving.metrics import MetricRecord, MetricsStore, open_metrics_store, sqlite_url  # noqa: E402
 
@@ -399,12 +399,7 @@ def print_table(rates: dict[str, Rate], mlflow_rate: float | None, reads: dict[s
             rows.append((f"read 1 h ({r.rows:,} records) of {r.load.predictions:,}, {name}, {label}",
                          f"{value:.1f} ms", "-", "-", f"< {GOAL_READ_MS:.0f} ms", status(value < GOAL_READ_MS)))
     headers = ("metric", "ours", "baseline (MLflow log_batch)", "ratio", "goal", "MET/NOT MET")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    print("\n== summary")
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    print_summary(headers, rows)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ import numpy.typing as npt
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from procs import PgDatabases, find_pg_admin_url, load_average, phase, status  # noqa: E402
+from procs import PgDatabases, find_pg_admin_url, load_average, phase, print_summary, status  # noqa: E402
 
 from serving.examples.wine.data import FEATURES, STATS, generate  # noqa: E402
 from serving.metrics import MetricRecord, open_metrics_store, sqlite_url  # noqa: E402
@@ -808,12 +808,7 @@ def print_table(runs: dict[str, RunFigures], numpy_s: float, evidently: Evidentl
                  f"{ratio:.1f}x" if ratio else "n/a", "(info)", "-"))
     headers = ("metric", "ours", "baseline (Evidently DataDriftPreset, in memory)", "ratio (baseline / ours)", "goal",
                "MET/NOT MET")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    print("\n== summary")
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    print_summary(headers, rows)
 
 
 if __name__ == "__main__":

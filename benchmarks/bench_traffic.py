@@ -44,7 +44,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from procs import load_average, phase  # noqa: E402
+from procs import load_average, phase, print_summary  # noqa: E402
 
 from serving.platform.gateway import GatewayMetrics  # noqa: E402
 from serving.platform.state import StateDb  # noqa: E402
@@ -242,12 +242,7 @@ def main() -> None:
             shutil.rmtree(workdir, ignore_errors=True)
 
     headers = ("metric", "ours", "baseline (numpy.percentile, in memory)", "ratio", "goal", "MET/NOT MET")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    print("\n== summary")
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    print_summary(headers, rows)
     print(f"\ntotal {time.perf_counter() - began:.0f} s; load average at the end {load_average()} (2 cores shared with "
           "anything else running: figures are noisy when it is above ~1)")
 

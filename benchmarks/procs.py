@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -170,3 +170,13 @@ def load_average() -> str:
 
 def status(ok: bool | None) -> str:
     return "n/a" if ok is None else ("MET" if ok else "NOT MET")
+
+
+def print_summary(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """The closing table of a benchmark, as Markdown (ready for a note or benchmarks/README.md)."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    print("\n== summary")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
