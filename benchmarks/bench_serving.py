@@ -529,7 +529,8 @@ class PlatformUnderTest:
         self.env = {**os.environ, "MLCATALOG_ATLAS_PASSWORD": ATLAS_PASSWORD, "MLCATALOG_STORE": str(self.store),
                     "MLCATALOG_URL": self.url, "MLCATALOG_CRN_REGION": "us-west-1",
                     "MLCATALOG_CRN_ACCOUNT": "bench", "MLCATALOG_CRN_WORKSPACE": "bench",
-                    "MLCATALOG_ADMIN_KEY": secrets.token_urlsafe(24)}
+                    "MLCATALOG_ADMIN_KEY": secrets.token_urlsafe(24),
+                    "MLCATALOG_PROJECTS_ROOT": str(tmp)}  # the wine projects are made beside the store
         self.env.pop("MLCATALOG_API_KEY", None)
         self.env["PYTHONPATH"] = str(REPO) + (os.pathsep + self.env["PYTHONPATH"] if self.env.get("PYTHONPATH")
                                               else "")
@@ -906,7 +907,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
             targets.append(Target(srv.name, url, lua_bare if "/model" in url else lua_mlflow, one(srv)))
         print(f"  mlcatalog up: pid {pu.server.pid}, ready in {pu.server.startup_s:.1f} s; metrics store "
               f"sqlite:///{pu.store / 'metrics.db'} (the default)")
-        pu.key = pu.cli("api-keys", "create", "bench").strip()
+        pu.key = pu.cli("api-keys", "create", "bench", "--role", "deployer", "--project", "*").strip()
         deployments: dict[int, dict[str, Any]] = {}
         ours: dict[int, Target] = {}
         for n in (1, 2):

@@ -6,6 +6,16 @@ which a process records builds, deployments and their drift in a catalog and rea
 in-process or over its REST API.
 """
 
+from catalog.access import (
+    EVERY_PROJECT,
+    ROLES,
+    Action,
+    Principal,
+    ProjectRef,
+    Role,
+    administrator,
+    project_path,
+)
 from catalog.api.limits import plain_params
 from catalog.backend import (
     CONTROL,
@@ -34,13 +44,19 @@ from catalog.errors import (
     UpstreamUnavailable,
 )
 from catalog.identity import BuildIdentity, identify_build, uncommitted_change
+from catalog.receive_timeout import BodyTimeouts, ReceiveTimeout, TimeoutAnswer
 from catalog.redact import redact_text, redact_url
 from catalog.sqlite_migrations import Migration, NewerSchemaError, apply_migrations
+from catalog.sync.snapshot import ResolvedBuild
 
 __all__ = [
     "CONTROL",
     "DEPLOYMENT_STATUSES",
+    "EVERY_PROJECT",
     "HTTP_STATUS",
+    "ROLES",
+    "Action",
+    "BodyTimeouts",
     "BuildIdentity",
     "BuildRequest",
     "BuildResult",
@@ -60,10 +76,17 @@ __all__ = [
     "Migration",
     "NewerSchemaError",
     "NotFound",
+    "Principal",
+    "ProjectRef",
+    "ReceiveTimeout",
+    "ResolvedBuild",
+    "Role",
+    "TimeoutAnswer",
     "Unauthorized",
     "Unresolved",
     "UpstreamUnavailable",
     "WriteResult",
+    "administrator",
     "apply_migrations",
     "bare_id",
     "dev_crn",
@@ -72,6 +95,7 @@ __all__ = [
     "no_control",
     "parse_crn",
     "plain_params",
+    "project_path",
     "redact_text",
     "redact_url",
     "resolve_ref",

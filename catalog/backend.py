@@ -13,9 +13,12 @@ or a URL), lists and maps to a size; anything else is refused before any write.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol, Self
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
+
+if TYPE_CHECKING:  # catalog.sync.snapshot builds on the bounded types below
+    from catalog.sync.snapshot import ResolvedBuild
 
 DEPLOYMENT_STATUSES = ("unknown", "deploying", "deployed", "stopping", "stopped")
 DriftStatus = Literal["ok", "warning", "drifting", "unknown"]
@@ -141,6 +144,11 @@ class DatasetRef(BaseModel):
 
 class CatalogBackend(Protocol):
     def record_build(self, request: BuildRequest) -> BuildResult: ...
+
+    def record_resolved_build(self, resolved: ResolvedBuild) -> BuildResult:
+        """Record builds resolved elsewhere (:meth:`catalog.service.LocalCatalog.resolve_build`): from the snapshot,
+        without reading the project it was resolved from."""
+        ...
 
     def record_deployment(self, record: DeploymentRecord) -> WriteResult: ...
 

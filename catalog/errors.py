@@ -54,6 +54,7 @@ HTTP_STATUS: dict[str, int] = {
     "not_found": 404,
     "unknown_prediction": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "conflict": 409,
     "too_large": 413,
     "upstream_unavailable": 503,

@@ -44,8 +44,13 @@ def build_crn(scope: CrnScope, model_crn_: str, commit: str) -> str:
 
 
 def committed_lineage(head: GitHead) -> LineageFile:
+    return lineage_of(head.lineage_bytes, head.lineage_path)
+
+
+def lineage_of(data: bytes | str, path: str) -> LineageFile:
+    """The parsed lineage file; InvalidInput listing its problems (``file:line:column: ...``) when it does not parse."""
     try:
-        return parse_lineage(head.lineage_bytes, head.lineage_path)
+        return parse_lineage(data, path)
     except LineageFileError as e:
         raise InvalidInput("\n".join(str(p) for p in e.problems)) from e
 

@@ -23,6 +23,7 @@ from catalog.errors import (
     Unresolved,
     UpstreamUnavailable,
 )
+from catalog.sync.snapshot import ResolvedBuild
 
 T = TypeVar("T")
 _WRITE_RESULT = TypeAdapter(WriteResult)
@@ -54,6 +55,9 @@ class RemoteCatalog:
 
     def record_build(self, request: BuildRequest) -> BuildResult:
         return self._call("POST", "/api/v1/builds", request, _BUILD_RESULT, "BuildResult")
+
+    def record_resolved_build(self, resolved: ResolvedBuild) -> BuildResult:
+        return self._call("POST", "/api/v1/builds/resolved", resolved, _BUILD_RESULT, "BuildResult")
 
     def record_deployment(self, record: DeploymentRecord) -> WriteResult:
         return self._call("PUT", f"/api/v1/deployments/{_seg(record.crn)}", record, _WRITE_RESULT, "WriteResult")

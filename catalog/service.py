@@ -21,6 +21,7 @@ from catalog.lineage_graph import LineageGraphs
 from catalog.queries import CatalogQueries
 from catalog.sync.builder import DeploymentInput, DriftInput
 from catalog.sync.engine import Catalog, PrefixDescriber, SyncResult, TableDescriber
+from catalog.sync.snapshot import ResolvedBuild
 
 
 class LocalCatalog:
@@ -44,6 +45,15 @@ class LocalCatalog:
 
     def record_build(self, request: BuildRequest) -> BuildResult:
         return build_result(self.build(request))
+
+    def resolve_build(self, request: BuildRequest) -> ResolvedBuild:
+        """The request's builds resolved (git, the lineage file, HiveServer2 and S3; not Atlas), to record later
+        with :meth:`record_resolved_build`, here or in another catalog."""
+        return self.writer.resolve_build(Path(request.project_dir), request.models,
+                                         allow_unresolved=request.allow_unresolved, commit=request.commit)
+
+    def record_resolved_build(self, resolved: ResolvedBuild) -> BuildResult:
+        return build_result(self.writer.build_resolved(resolved))
 
     def record_deployment(self, record: DeploymentRecord) -> WriteResult:
         d = DeploymentInput(crn=record.crn, build_crn=record.build_crn, model_crn=record.model_crn,

@@ -24,17 +24,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header
+from fastapi import FastAPI, Header
+from fastapi.responses import JSONResponse
 
+from catalog import Action, Principal
 from catalog.api.app import API_PREFIX, TokenAuth, build_router
 from catalog.api.docs import install_docs
-from catalog.api.errors import install_error_handlers
+from catalog.api.errors import error_response, install_error_handlers
 from catalog.api.limits import MB, BodyLimit
 from catalog.atlas.connect import is_embedded
 from catalog.backend import CatalogBackend
-from catalog.embedded.app import ATLAS_PREFIX, create_app
+from catalog.embedded.app import ATLAS_PREFIX, create_app, timeout_answer
 from catalog.embedded.db import StoreVersionError
+from catalog.embedded.limits import Limits
 from catalog.embedded.store import EmbeddedStore
+from catalog.receive_timeout import BodyTimeouts, ReceiveTimeout
 from catalog.remote import RemoteCatalog
 from catalog.service import LocalCatalog
 from mlcatalog.assemble import local_catalog, table_sampler
@@ -48,6 +52,7 @@ from serving.monitoring.scheduler import MonitorScheduler
 from serving.monitoring.service import DeploymentFacts, MonitorService
 from serving.monitoring.worker import Computer, InProcessComputer, ProcessComputer
 from serving.platform.apikeys import ApiKeys
+from serving.platform.gateway import PATH as GATEWAY_PATH
 from serving.platform.gateway import Auth, GatewayMetrics, GatewayMiddleware, ModelGateway
 from serving.platform.outbox import Replayer, catalog_sender
 from serving.platform.routes import build_router as build_serving_router
@@ -119,10 +124,6 @@ class Runtime:
             return f"embedded store in {self.settings.server.store}"
         return f"{redact(url)} (user {self.settings.atlas.user})"
 
-    def accept(self, token: str) -> bool:
-        """Credentials the catalog API accepts besides its configured token: the platform's keys."""
-        return self.auth.accepts(token)
-
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
         self.metrics_store = open_metrics_store(self.metrics_url)
@@ -176,13 +177,14 @@ def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) ->
     admin_key = settings.api.admin_key.get_secret_value() if settings.api.admin_key else None
     new_admin_key = None
     if admin_key is None and not keys.has_active_admin():
-        _, new_admin_key = keys.create("admin (created by mlcatalog up)", admin=True)
+        _, new_admin_key = keys.create("admin (created by mlcatalog up)", role="admin")
     token = settings.api.token.get_secret_value() if settings.api.token else None
     auth = Auth(keys, token, admin_key)
     supervisor = Supervisor(store_dir / "replicas", metrics_url, settings.serving.replica_poll_us)
     replayer = Replayer(state, catalog_sender(backend, state))
     traffic = TrafficRecorder(state)
-    platform = Platform(state, supervisor, catalog.scope, public, replayer.wake, traffic=traffic)
+    platform = Platform(state, supervisor, catalog.scope, public, replayer.wake, traffic=traffic,
+                        projects_root=settings.serving.projects_root, resolve=catalog.resolve_build)
     gateway = ModelGateway(platform, auth, GatewayMetrics(), busy_timeout=settings.serving.busy_timeout_s,
                            request_timeout=settings.serving.request_timeout_s, recorder=traffic)
     runtime = Runtime(settings=settings, store=store, catalog=catalog, backend=backend, state=state, keys=keys,
@@ -224,21 +226,34 @@ def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -
     app = FastAPI(title="mlcatalog", version="1", redoc_url=None, openapi_url=f"{API_PREFIX}/openapi.json",
                   docs_url=None, lifespan=runtime.lifespan)
     install_docs(app, API_PREFIX)
-    app.mount(ATLAS_PREFIX, create_app(store, user=ATLAS_USER, password=password))
+    limits = Limits(max_body_bytes=settings.atlas.max_body_mb * MB, search_max_limit=settings.atlas.search_max_limit,
+                    search_default_limit=settings.atlas.search_default_limit)
+    app.mount(ATLAS_PREFIX, create_app(store, user=ATLAS_USER, password=password, limits=limits))
     token = settings.api.token.get_secret_value() if settings.api.token else None
-    app.include_router(build_router(runtime.catalog, TokenAuth(token, settings.api.read_auth, accept=runtime.accept)))
+    app.include_router(build_router(runtime.catalog, TokenAuth(token, settings.api.read_auth, runtime.auth.identify,
+                                                            projects_root=settings.serving.projects_root)))
     app.include_router(build_serving_router(runtime.platform, runtime.auth, runtime.state, _LazyStore(runtime),
                                             runtime.gateway))
     assert runtime.monitors is not None
 
-    def user(authorization: Annotated[str | None, Header()] = None) -> None:
-        runtime.auth.require(authorization)
+    def who(authorization: Annotated[str | None, Header()] = None) -> Principal:
+        return runtime.auth.require(authorization)
 
-    app.include_router(build_monitor_router(runtime.monitors, runtime.platform.resolve_deployment, [Depends(user)]))
+    def authorize(caller: Principal, crn: str, action: Action) -> None:
+        caller.require(action, runtime.platform.project_for("crn", crn), what=crn)
+
+    app.include_router(build_monitor_router(runtime.monitors, runtime.platform.resolve_deployment, who, authorize))
     install_pages(app)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_mb * MB, prefix=API_PREFIX)
     app.add_middleware(GatewayMiddleware, gateway=runtime.gateway)
+    # Outermost: it bounds every reader of a body (the gateway, BodyLimit, the Atlas API), in each surface's shape.
+    app.add_middleware(
+        ReceiveTimeout, timeouts=BodyTimeouts(settings.server.body_timeout_s, settings.server.body_total_timeout_s),
+        answers=[(ATLAS_PREFIX, timeout_answer),
+                 (GATEWAY_PATH, lambda reason: JSONResponse(
+                     {"success": False, "code": "request_timeout", "message": reason}, status_code=408))],
+        default=lambda reason: error_response("request_timeout", reason, status=408))
     app.state.runtime = runtime
     return app
 

@@ -279,8 +279,12 @@ def _demo_player(server: uvicorn.Server, settings: Settings, runtime: Any, once:
     key = runtime.new_admin_key or (settings.api.admin_key.get_secret_value() if settings.api.admin_key else None)
     note = ("the administrative key printed above" if runtime.new_admin_key else
             "your MLCATALOG_ADMIN_KEY (or any API key)")
+    from mlcatalog.demo import DEMO_PROJECT, demo_dir
+
+    runtime.platform.other_roots.append(demo_dir(settings.server.store))  # the demo's project lives in the store
     if key is None:  # an administrative key exists, but only its hash: a key of the demo's own
-        key = runtime.keys.create("demo (created by mlcatalog up --demo)")[1]
+        key = runtime.keys.create("demo (created by mlcatalog up --demo)", role="deployer",
+                                  projects=[DEMO_PROJECT])[1]
         note = f"{key} (an API key made for this demo)"
     player = _DemoPlayer(server, settings, key, once, warehouse, note)
     player.start()

@@ -230,12 +230,15 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
 
         from catalog.api.app import TokenAuth, create_catalog_app
         from catalog.api.limits import MB
+        from catalog.receive_timeout import BodyTimeouts
         from mlcatalog.settings import redact
 
         s = _settings(atlas_url, atlas_user, atlas_password)
         catalog = _catalog(s)
         token = s.api.token.get_secret_value() if s.api.token else None
-        asgi = create_catalog_app(catalog, TokenAuth(token, s.api.read_auth), max_body=s.api.max_body_mb * MB)
+        auth = TokenAuth(token, s.api.read_auth, projects_root=s.serving.projects_root)
+        asgi = create_catalog_app(catalog, auth, max_body=s.api.max_body_mb * MB,
+                                  body_timeouts=BodyTimeouts(s.server.body_timeout_s, s.server.body_total_timeout_s))
         typer.echo(f"mlcatalog catalog API on http://{host}:{port}/api/v1 (Atlas {redact(s.atlas_url_client())})")
         try:
             uvicorn.run(asgi, host=host, port=port, log_level="warning", access_log=False)

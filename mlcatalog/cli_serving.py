@@ -67,6 +67,16 @@ def _request(method: str, url: str | None, path: str, body: Any = None, *, admin
     return data
 
 
+def _env_pairs(items: list[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _fail(f"--env {item.partition('=')[0]!r}: expected KEY=VALUE", 2)  # never echo a value
+        pairs[key] = value
+    return pairs
+
+
 def _ts(ms: int | None) -> str:
     return "-" if not ms else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -92,11 +102,19 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                cpu_millicores: Annotated[int, typer.Option("--cpu-millicores", min=1)] = 1000,
                memory_mb: Annotated[int, typer.Option("--memory-mb", min=1)] = 2048,
                no_auth: Annotated[bool, typer.Option("--no-auth", help="serve without API-key checks")] = False,
+               env: Annotated[list[str] | None, typer.Option(
+                   "--env", metavar="KEY=VALUE",
+                   help="an environment variable of the replicas (repeatable); they get no other but PATH, HOME, "
+                        "the locale and what the SDK needs")] = None,
                url: Url = None, as_json: Json = False) -> None:
-        """Build (lineage.yml at HEAD) and deploy a model; returns once its replicas answer."""
-        body = {"project_dir": str(project_dir.expanduser().resolve()), "model": model, "file": file,
-                "function": function, "replicas": replicas, "cpu_millicores": cpu_millicores,
-                "memory_mb": memory_mb, "auth_enabled": not no_auth}
+        """Build (lineage.yml at HEAD) and deploy a model; returns once its replicas answer.
+
+        DIR is the project's directory: a path here that the platform shares, or one relative to the platform's
+        projects root (serving.projects_root)."""
+        local = project_dir.expanduser()
+        body = {"project_dir": str(local.resolve()) if local.exists() else str(project_dir), "model": model,
+                "file": file, "function": function, "replicas": replicas, "cpu_millicores": cpu_millicores,
+                "memory_mb": memory_mb, "auth_enabled": not no_auth, "env": _env_pairs(env or [])}
         res = _request("POST", url, "/api/v1/serving/deployments", body)
         if as_json:
             typer.echo(json.dumps({k: res.get(k) for k in ("crn", "modelCrn", "buildCrn", "accessKey", "endpoint",
@@ -129,6 +147,13 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
             typer.echo(f"{d['status']:<10} {d['name']:<24} {alive}/{d['replicas']} replicas  "
                        f"{restarts} restart{'' if restarts == 1 else 's'}  drift {drift}  {d['crn']}  "
                        f"guid {d.get('catalog_guid') or '-'}")
+
+    @app.command("whoami")
+    def whoami(url: Url = None) -> None:
+        """The role and scope of the API key in use (MLCATALOG_API_KEY)."""
+        me = _request("GET", url, "/api/v1/serving/whoami")
+        scope = ", ".join([*me["projects"], *me["deployments"]]) or "everything"
+        typer.echo(f"{me['who']}: {me['role']} ({scope})")
 
     @app.command("stop")
     def stop(crn: Annotated[str, typer.Argument(metavar="CRN")], url: Url = None) -> None:
@@ -207,23 +232,41 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
 
     @keys_app.command("create")
     def keys_create(name: Annotated[str, typer.Argument(metavar="NAME")],
+                    role: Annotated[str | None, typer.Option(
+                        "--role", metavar="ROLE",
+                        help="admin (keys, everything), deployer (deploy, stop, read in its projects), viewer "
+                             "(read its projects), caller (call the models of its deployments or projects)")] = None,
+                    project: Annotated[list[str] | None, typer.Option(
+                        "--project", metavar="P", help="a project (name or CRN) the key acts in; repeatable; "
+                                                       "'*': every project")] = None,
+                    deployment: Annotated[list[str] | None, typer.Option(
+                        "--deployment", metavar="CRN", help="caller keys: a deployment whose model it may call; "
+                                                            "repeatable")] = None,
                     expires_days: Annotated[float | None, typer.Option("--expires-days", min=0)] = None,
-                    admin: Annotated[bool, typer.Option("--admin", help="may manage keys and read the outbox")]
-                    = False,
+                    admin: Annotated[bool, typer.Option("--admin", help="the same as --role admin")] = False,
                     store: StoreOpt = None, url: Url = None) -> None:
         """Create an API key and print it once."""
+        from catalog import ROLES
+
         expires = int((time.time() + expires_days * 86400) * 1000) if expires_days else None
+        role = role or ("admin" if admin else None)
+        if role not in ROLES:
+            raise _fail(f"give the key's role: --role {'|'.join(ROLES)}" if role is None else
+                        f"--role {role}: not a role ({', '.join(ROLES)})", 2)
         if store is not None:
             from serving.platform.apikeys import ApiKeys
 
             try:
-                info, key = ApiKeys(_offline_state(store)).create(name, expires, admin=admin)
+                info, key = ApiKeys(_offline_state(store)).create(name, expires, role=role,
+                                                                  projects=project or [],
+                                                                  deployments=deployment or [])
             except ValueError as e:
-                raise _fail(str(e)) from None
+                raise _fail(str(e), 2) from None
             key_id = info.key_id
         else:
             res = _request("POST", url, "/api/v1/serving/api-keys",
-                           {"name": name, "expires_ms": expires, "admin": admin}, admin=True)
+                           {"name": name, "expires_ms": expires, "role": role, "projects": project or [],
+                            "deployments": deployment or []}, admin=True)
             key, key_id = res["key"], res["key_id"]
         typer.echo(key)
         typer.echo(f"(key id {key_id}; it is not shown again)", err=True)
@@ -239,9 +282,9 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
             rows = _request("GET", url, "/api/v1/serving/api-keys", admin=True)
         for k in rows:
             state = "active" if k["active"] else ("revoked" if k["revoked_ms"] else "expired")
-            role = " admin" if k["admin"] else ""
-            typer.echo(f"{k['key_id']}  {state:<8} created {_ts(k['created_ms'])}  expires {_ts(k['expires_ms'])}  "
-                       f"{k['name']}{role}")
+            scope = ", ".join([*k["projects"], *k["deployments"]]) or "everything"
+            typer.echo(f"{k['key_id']}  {state:<8} {k['role']:<8} created {_ts(k['created_ms'])}  "
+                       f"expires {_ts(k['expires_ms'])}  {k['name']}  ({scope})")
 
     @keys_app.command("revoke")
     def keys_revoke(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")], store: StoreOpt = None,

@@ -47,6 +47,7 @@ Row = tuple[list[float], str]
 
 MODEL = "Predict w/ Monitoring & Lineage"
 DEPLOYMENT_NAME = "wine-demo"
+DEMO_PROJECT = "wine-project"  # the project's directory, in the demo's directory of the store
 BUCKET = "mlcatalog-demo"
 SOURCE_TABLE = "default.wineds_ext@cm"
 NOLABEL_TABLE = "default.wineds_ext_nolabel@cm"
@@ -72,6 +73,11 @@ STEADY_RATE = 3.0
 #: (serving/monitoring/service.py LAG_MS): labels of the last second of a window come too late for it.
 TRUTH_DELAY_S = 3.0
 _REPORT_EVERY_S = 5.0
+
+
+def demo_dir(store: Path) -> Path:
+    """Where the demo keeps its project, training data and access key: in the store, the owner's alone."""
+    return store / "demo"
 
 
 def demo_missing() -> str | None:
@@ -273,7 +279,7 @@ class Demo:
         self.should_stop = should_stop
         self.key_note = key_note  # which key opens the pages (they ask for one)
         self.http = httpx.Client(base_url=self.base, headers={"Authorization": f"Bearer {api_key}"}, timeout=600)
-        self.dir = store / "demo"
+        self.dir = demo_dir(store)
         self.say = say
         self._reported: set[tuple[int, int]] = set()
         self._next_report = 0.0
@@ -313,7 +319,7 @@ class Demo:
         from serving.examples.wine.data import generate
         from serving.examples.wine.train import train
 
-        project = self.dir / "wine-project"
+        project = self.dir / DEMO_PROJECT
         training = self.dir / "training.csv"
         if not (project / ".git").is_dir():
             examples = Path(__file__).resolve().parents[1] / "serving" / "examples" / "wine"
@@ -332,14 +338,21 @@ class Demo:
         return project, training
 
     def deployment(self, project: Path) -> dict[str, Any]:
+        # The platform keeps access keys hashed: the demo keeps its deployment's own, to call it again next time.
+        kept = self.dir / "access-key"
+        known = kept.read_text().split() if kept.is_file() else []
         for d in self._call("GET", "/api/v1/serving/deployments"):
-            if d["name"] == DEPLOYMENT_NAME and d["status"] == "deployed":
+            if d["name"] == DEPLOYMENT_NAME and d["status"] == "deployed" and known[:1] == [d["crn"]]:
                 self.say(f"demo: reusing deployment {d['crn']}")
-                return {"crn": d["crn"], "accessKey": d["access_key"], "build_crn": d["build_crn"]}
+                return {"crn": d["crn"], "accessKey": known[1], "build_crn": d["build_crn"]}
+            if d["name"] == DEPLOYMENT_NAME and d["status"] == "deployed":  # one whose key the demo lost
+                self._call("POST", f"/api/v1/serving/stop/{d['crn']}")
         self.say("demo: building and deploying the model on 2 replicas")
         d = self._call("POST", "/api/v1/serving/deployments", {
             "project_dir": str(project), "model": MODEL, "file": "model.py", "function": "predict",
             "replicas": 2, "name": DEPLOYMENT_NAME})
+        kept.write_text(f"{d['crn']} {d['accessKey']}\n")
+        kept.chmod(0o600)
         self.say(f"demo: deployed {d['crn']}")
         return {"crn": d["crn"], "accessKey": d["accessKey"], "build_crn": d["buildCrn"]}
 

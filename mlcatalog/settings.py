@@ -34,7 +34,16 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from catalog.redact import redact_url
 
@@ -69,11 +78,16 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_HOST": "server.host",
     "MLCATALOG_PORT": "server.port",
     "MLCATALOG_STORE": "server.store",
+    "MLCATALOG_BODY_TIMEOUT": "server.body_timeout_s",
+    "MLCATALOG_BODY_TOTAL_TIMEOUT": "server.body_total_timeout_s",
     "MLCATALOG_ATLAS_PASSWORD": "atlas.password",
     "MLCATALOG_ATLAS_URL": "atlas.url",
     "MLCATALOG_ATLAS_USER": "atlas.user",
     "MLCATALOG_ATLAS_UI_URL": "atlas.ui_url",
     "MLCATALOG_NAMESPACE": "atlas.namespace",
+    "MLCATALOG_ATLAS_MAX_BODY_MB": "atlas.max_body_mb",
+    "MLCATALOG_ATLAS_SEARCH_MAX_LIMIT": "atlas.search_max_limit",
+    "MLCATALOG_ATLAS_SEARCH_DEFAULT_LIMIT": "atlas.search_default_limit",
     "MLCATALOG_HIVE_HOST": "hive.host",
     "MLCATALOG_HIVE_PORT": "hive.port",
     "MLCATALOG_HIVE_USER": "hive.username",
@@ -95,6 +109,7 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_PUBLIC_URL": "serving.public_url",
     "MLCATALOG_REPLICA_POLL_US": "serving.replica_poll_us",
     "MLCATALOG_CATALOG_URL": "serving.catalog_url",
+    "MLCATALOG_PROJECTS_ROOT": "serving.projects_root",
     "MLCATALOG_ADMIN_KEY": "api.admin_key",
     "MLCATALOG_MONITORING": "monitoring.enabled",
     "MLCATALOG_MONITOR_WORKER": "monitoring.worker",
@@ -112,7 +127,7 @@ EMBEDDED_ATLAS_URL = "atlas+embedded:"
 DEFAULT_URL = "http://127.0.0.1:21000"
 
 #: Settings resolved relative to the config file's directory when given there as relative paths.
-_PATH_SETTINGS = ("server.store",)
+_PATH_SETTINGS = ("server.store", "serving.projects_root")
 
 
 class ConfigError(Exception):
@@ -134,6 +149,11 @@ class ServerSettings(_Section):
     host: str = Field(default="127.0.0.1", min_length=1, description="address to bind")
     port: int = Field(default=21000, ge=1, le=65535, description="TCP port to bind")
     store: Path = Field(default=Path(".mlcatalog"), description="directory of the embedded store")
+    # Defaults and why: catalog.receive_timeout.BodyTimeouts.
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600,
+                                  description="most seconds between two parts of a request body (then 408)")
+    body_total_timeout_s: float = Field(default=120.0, gt=0, le=3600,
+                                        description="most seconds a whole request body may take (then 408)")
 
     @field_validator("store")
     @classmethod
@@ -152,11 +172,26 @@ class AtlasSettings(_Section):
     ui_url: str | None = Field(default=None, pattern=r"^https?://\S+$",
                                description="Atlas web UI that lineage nodes link to; default: the configured Atlas "
                                            "url when it is http(s), none for the embedded store")
+    # Limits of the Atlas API mlcatalog up serves (catalog.embedded.limits); the defaults are those of the store.
+    max_body_mb: int = Field(default=16, ge=1, le=1024,
+                             description="largest request body of the served Atlas API, in MiB (more is 413)")
+    search_max_limit: int = Field(default=10_000, ge=1, le=100_000,
+                                  description="largest search page of the served Atlas API (atlas.search.maxlimit)")
+    search_default_limit: int = Field(default=100, ge=1, le=100_000,
+                                      description="search page when none or one over the largest is asked for "
+                                                  "(atlas.search.defaultlimit)")
 
     @field_validator("password", "url", "ui_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return _blank_is_unset(value)
+
+    @model_validator(mode="after")
+    def _default_page_fits(self) -> AtlasSettings:
+        if self.search_default_limit > self.search_max_limit:  # a page over the largest one, whenever none is asked
+            raise ValueError(f"search_default_limit ({self.search_default_limit}) is over search_max_limit "
+                             f"({self.search_max_limit})")
+        return self
 
 
 class HiveSettings(_Section):
@@ -216,6 +251,15 @@ class ServingSettings(_Section):
     catalog_url: str | None = Field(default=None, pattern=r"^https?://\S+$",
                                     description="catalog API the platform records builds and deployments in; "
                                                 "unset: the catalog of this process")
+    projects_root: Path | None = Field(default=None,
+                                       description="the only directory deployable projects may live under (a "
+                                                   "deploy names one relative to it); unset: the directory "
+                                                   "mlcatalog up starts in")
+
+    @field_validator("projects_root")
+    @classmethod
+    def _expand_projects_root(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
 
 class MonitoringSettings(_Section):

@@ -31,8 +31,9 @@ def settings_env(**extra: str) -> dict[str, str]:
 def platform_app(store_dir: Path, env: dict[str, str] | None = None, *, raise_server_exceptions: bool = True
                  ) -> Iterator[TestClient]:
     """``raise_server_exceptions=False``: a failure inside the app is answered (a 500) instead of raised here."""
-    settings = load_settings({"server.store": store_dir}, environ=settings_env(**(env or {})),
-                             cwd=store_dir.parent)
+    # the tests' projects are made in pytest's temporary directories, beside the store
+    env = {"MLCATALOG_PROJECTS_ROOT": str(store_dir.parents[1]), **(env or {})}
+    settings = load_settings({"server.store": store_dir}, environ=settings_env(**env), cwd=store_dir.parent)
     store = open_store(settings.server.store)
     try:
         with TestClient(build_app(settings, store), base_url="http://testserver",

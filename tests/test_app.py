@@ -136,7 +136,8 @@ def test_the_platform_records_into_a_remote_catalog_when_one_is_configured(tmp_p
     from tests.inprocess import settings_env
     from tests.servers import serving_in_thread, wait_until
 
-    remote_settings = load_settings({"server.store": tmp_path / "b"}, environ=settings_env(), cwd=tmp_path)
+    remote_settings = load_settings({"server.store": tmp_path / "b"},
+                                    environ=settings_env(MLCATALOG_PROJECTS_ROOT=str(tmp_path)), cwd=tmp_path)
     remote_store = open_store(remote_settings.server.store)
     project = make_project(tmp_path / "work", TWO_MODELS)
     try:

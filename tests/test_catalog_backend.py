@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from catalog.errors import Forbidden, InvalidInput, NotFound, UpstreamUnavailabl
 from catalog.queries import Deployment
 from catalog.remote import RemoteCatalog
 from catalog.service import LocalCatalog
+from catalog.sync.snapshot import ResolvedBuild
 from mlcatalog.assemble import atlas_client
 from mlcatalog.settings import load_settings
 from tests.api.support import CHURN_MODEL, CHURN_TABLES, TWO_MODELS, WINE_MODEL, WINE_TABLES, commit_file, make_project
@@ -86,6 +88,31 @@ def test_a_build_is_recorded_once_per_commit(backend: CatalogBackend, project: P
     (b,) = again.builds
     assert (b.new, b.version, again.creates, again.updates) == (False, 1, 0, 0)
     assert b.guid == next(x.guid for x in first.builds if x.model_name == WINE_MODEL)
+
+
+def test_a_resolved_build_is_recorded_without_its_project(backend: CatalogBackend, project: Path,
+                                                          tmp_path: Path) -> None:
+    # resolved by a catalog whose Atlas nobody serves: resolving never asks it
+    settings = load_settings(environ={"MLCATALOG_ATLAS_PASSWORD": "pw"}, cwd=tmp_path)
+    resolving = LocalCatalog(atlas_client(settings, f"http://127.0.0.1:{free_port()}"), SCOPE, "cm")
+    try:
+        resolved = resolving.resolve_build(BuildRequest(project_dir=str(project), models=[WINE_MODEL],
+                                                        allow_unresolved=True))
+    finally:
+        resolving.close()
+    shutil.rmtree(project)
+    first = backend.record_resolved_build(resolved)
+    (b,) = first.builds
+    assert (b.model_name, b.build_crn, b.version, b.new) == (WINE_MODEL, resolved.models[0].build_crn, 1, True)
+    assert (first.project_crn, first.commit) == (resolved.project_crn, resolved.commit)
+    assert b.guid and first.creates > 0 and any("declared" in n for n in first.notes)
+    assert [d.qualified_name for d in backend.build_inputs(b.build_crn)] == WINE_TABLES
+    again = backend.record_resolved_build(resolved)
+    assert (again.creates, again.updates, again.builds[0].guid) == (0, 0, b.guid)
+    body = resolved.model_dump(mode="json")
+    del body["tables"][WINE_TABLES[0]]
+    with pytest.raises(InvalidInput, match="not the inputs its lineage file names"):
+        backend.record_resolved_build(ResolvedBuild.model_validate(body))
 
 
 def test_a_deployment_is_recorded_idempotently(backend: CatalogBackend, project: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -40,7 +41,8 @@ def elsewhere(tmp_path: Path) -> Path:
 
 
 def test_api_keys_are_managed_through_the_platform(platform: Platform, elsewhere: Path) -> None:
-    created = run(elsewhere, "api-keys", "create", "ci robot", MLCATALOG_URL=platform.url,
+    created = run(elsewhere, "api-keys", "create", "ci robot",
+        "--role", "deployer", "--project", "*", MLCATALOG_URL=platform.url,
                   MLCATALOG_ADMIN_KEY=ADMIN_KEY)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
@@ -66,7 +68,7 @@ def test_an_admin_key_created_with_admin_manages_keys(platform: Platform, elsewh
     admin = run(elsewhere, "api-keys", "create", "ops", "--admin", MLCATALOG_URL=platform.url,
                 MLCATALOG_ADMIN_KEY=ADMIN_KEY).stdout.strip()
     listed = run(elsewhere, "api-keys", "list", MLCATALOG_URL=platform.url, MLCATALOG_ADMIN_KEY=admin)
-    assert listed.returncode == 0 and "ops admin" in listed.stdout
+    assert listed.returncode == 0 and re.search(r"active +admin .* ops ", listed.stdout)
 
 
 def test_outbox_and_deployments_come_from_the_running_platform(platform: Platform, elsewhere: Path) -> None:
@@ -79,7 +81,7 @@ def test_outbox_and_deployments_come_from_the_running_platform(platform: Platfor
 
 
 def test_no_platform_is_a_one_line_error_and_nothing_is_created(elsewhere: Path) -> None:
-    for args in (("outbox",), ("api-keys", "create", "me"), ("deployments",)):
+    for args in (("outbox",), ("api-keys", "create", "me", "--role", "deployer", "--project", "*"), ("deployments",)):
         r = run(elsewhere, *args, MLCATALOG_URL="http://127.0.0.1:9", MLCATALOG_ADMIN_KEY=ADMIN_KEY)
         assert r.returncode == 1
         assert r.stderr.strip().splitlines() == [
@@ -91,7 +93,8 @@ def test_no_platform_is_a_one_line_error_and_nothing_is_created(elsewhere: Path)
 def test_offline_administration_names_the_store(tmp_path: Path, elsewhere: Path) -> None:
     p = start_platform(tmp_path / "store")
     p.stop()
-    created = run(elsewhere, "api-keys", "create", "offline", "--store", str(p.store))
+    created = run(elsewhere, "api-keys", "create", "offline",
+        "--role", "deployer", "--project", "*", "--store", str(p.store))
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     outbox = run(elsewhere, "outbox", "--json", "--store", str(p.store))
@@ -102,7 +105,8 @@ def test_offline_administration_names_the_store(tmp_path: Path, elsewhere: Path)
         assert r.status_code == 200, r.text
     finally:
         p2.stop()
-    wrong = run(elsewhere, "api-keys", "create", "x", "--store", str(elsewhere / "not-a-store"))
+    wrong = run(elsewhere, "api-keys", "create", "x",
+        "--role", "deployer", "--project", "*", "--store", str(elsewhere / "not-a-store"))
     assert wrong.returncode == 2 and "not a platform store" in wrong.stderr
     assert list(elsewhere.iterdir()) == []
 

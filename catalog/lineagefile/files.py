@@ -30,8 +30,8 @@ def load_lineage_file(path: Path) -> LineageFile:
         info = path.stat()
     except FileNotFoundError:
         raise LineageFileError([Problem(str(path), 1, 1, "no such file or directory")]) from None
-    except OSError as exc:
-        raise LineageFileError([Problem(str(path), 1, 1, f"cannot read: {exc.strerror or exc}")]) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path, which no file name can hold
+        raise LineageFileError([Problem(str(path), 1, 1, f"cannot read: {_reason(exc)}")]) from None
     if stat.S_ISDIR(info.st_mode):
         raise LineageFileError([Problem(str(path), 1, 1, "expected a lineage file, got a directory")])
     if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
@@ -42,8 +42,13 @@ def load_lineage_file(path: Path) -> LineageFile:
         with path.open("rb") as stream:
             data = stream.read(MAX_FILE_BYTES + 1)  # a file growing since stat() is still caught by parse_lineage
     except OSError as exc:
-        raise LineageFileError([Problem(str(path), 1, 1, f"cannot read: {exc.strerror or exc}")]) from None
+        raise LineageFileError([Problem(str(path), 1, 1, f"cannot read: {_reason(exc)}")]) from None
     return parse_lineage(data, str(path))
+
+
+def _reason(exc: OSError | ValueError) -> str:
+    # strerror alone: str(OSError) repeats the path, which the problem already starts with (and may be 4 KiB long).
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
 def lint_paths(paths: list[Path]) -> list[Problem]:
@@ -51,7 +56,7 @@ def lint_paths(paths: list[Path]) -> list[Problem]:
     problems: list[Problem] = []
     for path in paths:
         try:
-            if path.is_dir():
+            if _is_dir(path):
                 found = find_lineage_file(path)
                 if found is None:
                     names = " or ".join(LINEAGE_FILE_NAMES)
@@ -62,3 +67,12 @@ def lint_paths(paths: list[Path]) -> list[Problem]:
         except LineageFileError as exc:
             problems.extend(exc.problems)
     return problems
+
+
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory; False when it cannot even be looked at (a name too long, a symlink loop),
+    which :func:`load_lineage_file` then reports."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False

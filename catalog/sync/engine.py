@@ -1,4 +1,8 @@
-"""Build and deployment capture: git HEAD + lineage.yml + Hive/S3 resolution → Atlas, idempotently."""
+"""Build and deployment capture: git HEAD + lineage.yml + Hive/S3 resolution → Atlas, idempotently.
+
+A build is captured in two steps: :meth:`Catalog.resolve_build` (git, the lineage file, HiveServer2 and S3: no
+Atlas) makes a :class:`~catalog.sync.snapshot.ResolvedBuild`, which :meth:`Catalog.build_resolved` records (Atlas
+only); ``mlcatalog build`` does both at once, the serving platform's outbox the second one later."""
 
 from __future__ import annotations
 
@@ -7,19 +11,21 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from catalog.atlas.client import SEARCH_CHUNK, AtlasCatalogClient
 from catalog.atlas.errors import AtlasBadRequest
 from catalog.atlas.models import Classification, Entity, EntityHeader
 from catalog.crn import CrnScope
-from catalog.errors import InvalidInput, NotFound, Unresolved
-from catalog.identity import build_crn, committed_lineage, model_crn, project_input
-from catalog.lineagefile import ModelLineage, S3Ref
+from catalog.errors import InvalidInput, NotFound, Unresolved, UpstreamUnavailable
+from catalog.identity import build_crn, committed_lineage, lineage_of, model_crn, project_input
+from catalog.lineagefile import HiveTableRef, LineageFile, ModelLineage, S3Ref
 from catalog.registration import apply_typedefs
 from catalog.resolve.errors import ResolveError, is_not_found, to_catalog_error
 from catalog.sync import diff
@@ -28,10 +34,9 @@ from catalog.sync.builder import (
     MANAGED_MARKER,
     TABLE_READ_ATTRS,
     BuildInput,
-    Column,
     DeploymentInput,
     DriftInput,
-    TableFacts,
+    ProjectInput,
     TableInput,
     add_build,
     add_deployment,
@@ -44,6 +49,15 @@ from catalog.sync.builder import (
 )
 from catalog.sync.git import GitHead, read_head, uncommitted
 from catalog.sync.graph import Graph
+from catalog.sync.snapshot import (
+    ASK_AGAIN,
+    HiveFacts,
+    Lookup,
+    ResolvedBuild,
+    ResolvedModel,
+    S3Lookup,
+    TableLookup,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +126,81 @@ def _stale_parts(h: EntityHeader, graph: Graph, table_qn: str) -> list[tuple[str
     return out
 
 
-def _facts(info: Any) -> TableFacts:
-    def cols(items: Sequence[Any]) -> tuple[Column, ...]:
-        return tuple(Column(name=c.name, type=c.type, comment=c.comment or None, position=c.position) for c in items)
+def describe_table(hive: TableDescriber | None, ref: HiveTableRef) -> TableLookup:
+    """What HiveServer2 says of the table (``not_asked`` without one)."""
+    if hive is None:
+        return TableLookup(lookup="not_asked")
+    try:
+        return TableLookup(lookup="described", facts=HiveFacts.of(hive.describe_table(ref.db, ref.table)))
+    except ResolveError as e:
+        return TableLookup(lookup=_failure(e), message=str(e))
+    except ValidationError as e:
+        return TableLookup(lookup="failed", message=f"HiveServer2 described hive table {ref.qualified_name} beyond "
+                                                    f"what the catalog records: {_one_line(e)}")
 
-    return TableFacts(
-        columns=cols(info.columns), partition_keys=cols(info.partition_keys), table_type=info.table_type,
-        location=info.location, owner=info.owner, create_time_ms=info.create_time_ms, comment=info.comment or None,
-        input_format=info.input_format, output_format=info.output_format, serde=info.serde,
-        parameters=tuple(sorted((info.parameters or {}).items())), view_text=info.view_text,
-    )
+
+def describe_s3(s3: PrefixDescriber | None, uri: str) -> S3Lookup:
+    """What S3 says of the source (``not_asked`` without an S3 endpoint)."""
+    if s3 is None:
+        return S3Lookup(lookup="not_asked")
+    try:
+        info = s3.describe_prefix(uri)
+        return S3Lookup(lookup="described", kind=info.kind, object_count=info.object_count,
+                        total_size_bytes=info.total_size_bytes, newest_modified_ms=info.newest_modified_ms)
+    except ResolveError as e:
+        return S3Lookup(lookup=_failure(e), message=str(e))
+    except ValidationError as e:
+        return S3Lookup(lookup="failed", message=f"S3 described {uri} beyond what the catalog records: "
+                                                 f"{_one_line(e)}")
+
+
+def _failure(e: ResolveError) -> Lookup:
+    if is_not_found(e):
+        return "not_found"
+    return "unavailable" if isinstance(to_catalog_error(e), UpstreamUnavailable) else "failed"
+
+
+def _raise_unresolved(lookup: Lookup, message: str | None) -> None:
+    """What a lookup that could not be made is to the caller (as the resolver's error would have been)."""
+    if lookup == "unavailable":
+        raise UpstreamUnavailable(message or "a resolver was unavailable")
+    if lookup == "failed":
+        raise InvalidInput(message or "a resolver failed")
+
+
+def _one_line(e: ValidationError) -> str:
+    first = e.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def _select(lineage: LineageFile, models: list[str] | None, path: str) -> list[ModelLineage]:
+    """The lineage file's entries of ``models`` (each once), or all of them for None."""
+    if models:
+        unknown = [m for m in models if m not in lineage.models]
+        if unknown:
+            raise InvalidInput(f"{path}: no model named {', '.join(map(repr, unknown))} "
+                               f"(models: {', '.join(map(repr, lineage.models))})")
+        selected = [lineage.models[m] for m in dict.fromkeys(models)]
+    else:
+        selected = list(lineage.models.values())
+    if not selected:
+        raise InvalidInput(f"{path}: the file declares no models")
+    return selected
+
+
+def _snapshot_models(resolved: ResolvedBuild) -> list[ModelLineage]:
+    """The snapshot's models as its lineage file declares them; InvalidInput when its lookups are not exactly of
+    their inputs (a snapshot is a request body too)."""
+    selected = _select(lineage_of(resolved.lineage_text, resolved.lineage_path), [m.name for m in resolved.models],
+                       resolved.lineage_path)
+    tables = {t.qualified_name for m in selected for t in m.hive_tables}
+    sources = {s.uri for m in selected for s in m.s3_sources}
+    if set(resolved.tables) != tables or set(resolved.s3) != sources:
+        raise InvalidInput("the resolved build's tables and S3 sources are not the inputs its lineage file names "
+                           "for its models")
+    return selected
 
 
 def working_tree_note(head: GitHead) -> str | None:
@@ -171,35 +250,65 @@ class Catalog:
     # -- builds -------------------------------------------------------------------------------------
     def build(self, project_dir: Path, models: list[str] | None = None, *, allow_unresolved: bool = False,
               progress: Callable[[int, int], None] | None = None, commit: str = "HEAD") -> SyncResult:
+        """Resolve the build and record it at once: a lookup HiveServer2 or S3 could not make fails the build now
+        (as UpstreamUnavailable or InvalidInput) rather than being made a second time."""
+        resolved = self.resolve_build(project_dir, models, allow_unresolved=allow_unresolved, commit=commit)
+        return self.build_resolved(resolved, progress=progress, ask_again=False)
+
+    def resolve_build(self, project_dir: Path, models: list[str] | None = None, *, allow_unresolved: bool = False,
+                      commit: str = "HEAD") -> ResolvedBuild:
+        """What recording builds of ``models`` (None: every model of the lineage file) at ``commit`` needs besides
+        Atlas: the project's git facts and committed lineage file, the builds' CRNs, and what HiveServer2 and S3
+        say of their inputs. Never reads Atlas. A lookup that cannot be made is kept as such (see
+        :meth:`build_resolved`); InvalidInput for a project, commit or lineage file that cannot be built."""
         head = read_head(project_dir, commit)
-        lineage = committed_lineage(head)
-        if models:
-            unknown = [m for m in models if m not in lineage.models]
-            if unknown:
-                raise InvalidInput(f"{head.lineage_path}: no model named {', '.join(map(repr, unknown))} "
-                                   f"(models: {', '.join(map(repr, lineage.models))})")
-            selected = [lineage.models[m] for m in models]
-        else:
-            selected = list(lineage.models.values())
-        if not selected:
-            raise InvalidInput(f"{head.lineage_path}: the file declares no models")
-        self.ensure_typedefs()
-        result = SyncResult(commit=head.commit)
+        selected = _select(committed_lineage(head), models, head.lineage_path)
+        notes: list[str] = []
         if commit == "HEAD":  # a build replayed at a named commit is not expected to match the working tree
             note = working_tree_note(head)
             if note is not None:
-                result.notes.append(note)
+                notes.append(note)
         project = project_input(self.scope, project_dir, head)
-        result.project_crn = project.crn
+        tables = {t.qualified_name: t for m in selected for t in m.hive_tables}
+        sources = {s.uri for m in selected for s in m.s3_sources}
+        try:
+            return ResolvedBuild(
+                project_crn=project.crn, project_name=project.name, git_url=project.git_url, commit=head.commit,
+                author=head.author, commit_time_ms=head.commit_time_ms, lineage_path=head.lineage_path,
+                lineage_text=head.lineage_bytes.decode("utf-8"), models=[self._identity(project.crn, m.name,
+                                                                                        head.commit)
+                                                                         for m in selected],
+                reuse_unchanged=not models, allow_unresolved=allow_unresolved, notes=notes,
+                tables={qn: describe_table(self.hive, ref) for qn, ref in tables.items()},
+                s3={uri: describe_s3(self.s3, uri) for uri in sources})
+        except ValidationError as e:
+            raise InvalidInput(f"{head.lineage_path} at {head.commit[:12]}: the build cannot be recorded: "
+                               f"{_one_line(e)}") from None
+
+    def _identity(self, project_crn: str, model: str, commit: str) -> ResolvedModel:
+        mc = model_crn(self.scope, project_crn, model)
+        return ResolvedModel(name=model, model_crn=mc, build_crn=build_crn(self.scope, mc, commit))
+
+    def build_resolved(self, resolved: ResolvedBuild, *, progress: Callable[[int, int], None] | None = None,
+                       ask_again: bool = True) -> SyncResult:
+        """Record a resolved build in Atlas, from the snapshot alone: never the project directory or its repository.
+
+        A lookup that could not be made when it was resolved is made again here with ``ask_again`` (by the resolver
+        configured in this catalog; without one, the input is declared), else it fails the build as it did then:
+        UpstreamUnavailable for a server that was unavailable, InvalidInput for one that refused."""
+        selected = _snapshot_models(resolved)
+        self.ensure_typedefs()
+        result = SyncResult(project_crn=resolved.project_crn, commit=resolved.commit, notes=list(resolved.notes))
+        project = ProjectInput(crn=resolved.project_crn, name=resolved.project_name, git_url=resolved.git_url)
         graph = Graph()
         add_project(graph, project, int(time.time() * 1000))
         # Building every model of the file: a model whose lineage entry is unchanged since its latest build keeps
         # that build. Naming models builds them at this commit (a new version per new commit).
-        builds = self._versions(project.crn, selected, head.commit, reuse_unchanged=not models)
+        builds = self._versions(resolved, selected)
         selected = [m for m in selected if not builds[m.name].reused]
         stale: list[tuple[str, str]] = []
-        known = self._resolve_tables(graph, selected, allow_unresolved, result.notes, stale)
-        s3_inputs, s3_meta = self._resolve_s3(graph, selected, allow_unresolved, result.notes)
+        known = self._record_tables(graph, selected, resolved, ask_again, result.notes, stale)
+        s3_inputs, s3_meta = self._record_s3(graph, selected, resolved, ask_again, result.notes)
         for m in selected:
             v = builds[m.name]
             if v.written:
@@ -207,8 +316,8 @@ class Catalog:
             metadata = {**m.metadata, **{k: val for k, val in s3_meta.items() if k.split(" ", 1)[1] in
                                          {s.uri for s in m.s3_sources}}}
             add_build(graph, project, BuildInput(
-                crn=v.build_crn, model_crn=v.model_crn, model_name=m.name, version=v.version, commit=head.commit,
-                author=head.author, commit_time_ms=head.commit_time_ms, lineage_path=head.lineage_path,
+                crn=v.build_crn, model_crn=v.model_crn, model_name=m.name, version=v.version, commit=resolved.commit,
+                author=resolved.author, commit_time_ms=resolved.commit_time_ms, lineage_path=resolved.lineage_path,
                 lineage_digest=lineage_digest(m), metadata=tuple(sorted(metadata.items())),
                 tables=tuple(t.qualified_name for t in m.hive_tables),
                 s3_inputs=tuple(s3_inputs[s.uri] for s in m.s3_sources)))
@@ -219,15 +328,17 @@ class Catalog:
             b.guid = found[b.build_crn].guid if b.build_crn in found else None
         return result
 
-    def _resolve_tables(self, graph: Graph, models: list[ModelLineage], allow_unresolved: bool, notes: list[str],
-                        stale: list[tuple[str, str]]) -> dict[tuple[str, str], EntityHeader | None]:
+    def _record_tables(self, graph: Graph, models: list[ModelLineage], resolved: ResolvedBuild, ask_again: bool,
+                       notes: list[str], stale: list[tuple[str, str]]
+                       ) -> dict[tuple[str, str], EntityHeader | None]:
         """Add the models' tables to the graph; returns what was read of them from Atlas (for the diff). Columns
         and processes of those tables that HiveServer2 no longer reports are added to ``stale``."""
         refs = {t.qualified_name: t for m in models for t in m.hive_tables}
         if not refs:
             return {}
         # Without HiveServer2 only what a declared table carries is compared (columns etc. are never written).
-        attrs = TABLE_READ_ATTRS if self.hive is not None else ["name", "parameters", "db"]
+        asked = any(resolved.tables[qn].lookup != "not_asked" for qn in refs)
+        attrs = TABLE_READ_ATTRS if asked else ["name", "parameters", "db"]
         existing = self.client.find_by_qualified_names("hive_table", list(refs), attrs)
         known: dict[tuple[str, str], EntityHeader | None] = {("hive_table", qn): existing.get(qn) for qn in refs}
         problems: list[str] = []
@@ -238,24 +349,20 @@ class Catalog:
             if h is not None and MANAGED_MARKER not in params:
                 add_table(graph, TableInput(ref.db, ref.table, ref.namespace, None, existing_foreign=True))
                 continue
-            facts: TableFacts | None = None
-            if self.hive is None:
+            look = self._table_lookup(ref, resolved.tables[qn], ask_again, notes)
+            if look.lookup == "not_asked":
                 declared_note = True
-            else:
-                try:
-                    facts = _facts(self.hive.describe_table(ref.db, ref.table))
-                except ResolveError as e:
-                    if not is_not_found(e):
-                        raise to_catalog_error(e) from e
-                    if not allow_unresolved:
-                        problems.append(f"hive table {qn}: {e}")
-                        continue
-                    if h is not None and params.get(MANAGED_MARKER) == "hiveserver2":
-                        # Keep what an earlier build learnt rather than half-downgrading it to "declared".
-                        notes.append(f"hive table {qn} not found in HiveServer2: kept its earlier record")
-                        add_table(graph, TableInput(ref.db, ref.table, ref.namespace, None, existing_foreign=True))
-                        continue
-                    notes.append(f"hive table {qn} not found in HiveServer2: recorded as declared")
+            elif look.lookup == "not_found":
+                if not resolved.allow_unresolved:
+                    problems.append(f"hive table {qn}: {look.message}")
+                    continue
+                if h is not None and params.get(MANAGED_MARKER) == "hiveserver2":
+                    # Keep what an earlier build learnt rather than half-downgrading it to "declared".
+                    notes.append(f"hive table {qn} not found in HiveServer2: kept its earlier record")
+                    add_table(graph, TableInput(ref.db, ref.table, ref.namespace, None, existing_foreign=True))
+                    continue
+                notes.append(f"hive table {qn} not found in HiveServer2: recorded as declared")
+            facts = look.facts.table_facts() if look.facts is not None else None
             add_table(graph, TableInput(ref.db, ref.table, ref.namespace, facts))
             if facts is not None and h is not None:
                 stale.extend(_stale_parts(h, graph, qn))
@@ -265,8 +372,18 @@ class Catalog:
             notes.append("no HiveServer2 configured: tables not already in Atlas are recorded as declared")
         return known
 
-    def _resolve_s3(self, graph: Graph, models: list[ModelLineage], allow_unresolved: bool,
-                    notes: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    def _table_lookup(self, ref: HiveTableRef, look: TableLookup, ask_again: bool, notes: list[str]) -> TableLookup:
+        if ask_again and look.lookup in ASK_AGAIN:
+            if self.hive is None:
+                notes.append(f"hive table {ref.qualified_name} could not be described when the build was resolved "
+                             f"({look.message}); no HiveServer2 is configured here")
+                return TableLookup(lookup="not_asked")
+            look = describe_table(self.hive, ref)
+        _raise_unresolved(look.lookup, look.message)
+        return look
+
+    def _record_s3(self, graph: Graph, models: list[ModelLineage], resolved: ResolvedBuild, ask_again: bool,
+                   notes: list[str]) -> tuple[dict[str, str], dict[str, str]]:
         """Add the models' S3 sources to the graph: an object (what S3 said is one, or, unresolved, what looks like a
         file) or the deepest directory of a prefix. Returns uri -> the build input's qualifiedName, and the
         ``s3 <uri>`` build metadata of what S3 described."""
@@ -274,22 +391,21 @@ class Catalog:
         inputs: dict[str, str] = {}
         meta: dict[str, str] = {}
         problems: list[str] = []
-        described: dict[str, Any] = {}  # uri -> what S3 said, None when nothing could be asked or it was not found
+        described: dict[str, S3Lookup | None] = {}  # uri -> what S3 said, None when not asked or not found
+        not_asked = False
         for uri in refs:
-            info: Any = None
-            if self.s3 is not None:
-                try:
-                    info = self.s3.describe_prefix(uri)
-                    meta[f"s3 {uri}"] = (f"objects={info.object_count} bytes={info.total_size_bytes} "
-                                         f"newest={_iso(info.newest_modified_ms)}")
-                except ResolveError as e:
-                    if not is_not_found(e):
-                        raise to_catalog_error(e) from e
-                    if not allow_unresolved:
-                        problems.append(f"s3 source {uri}: {e}")
-                        continue
-                    notes.append(f"s3 source {uri} not found: recorded as declared")
-            described[uri] = info
+            look = self._s3_lookup(uri, resolved.s3[uri], ask_again, notes)
+            if look.lookup == "described":
+                meta[f"s3 {uri}"] = (f"objects={look.object_count} bytes={look.total_size_bytes} "
+                                     f"newest={_iso(look.newest_modified_ms)}")
+            elif look.lookup == "not_found":
+                if not resolved.allow_unresolved:
+                    problems.append(f"s3 source {uri}: {look.message}")
+                    continue
+                notes.append(f"s3 source {uri} not found: recorded as declared")
+            else:
+                not_asked = True
+            described[uri] = look if look.lookup == "described" else None
         if problems:
             raise Unresolved([*problems, "(use --allow-unresolved to record them as declared)"])
         recorded = self._recorded_objects([ref for uri, ref in refs.items() if described[uri] is None])
@@ -302,9 +418,19 @@ class Catalog:
                 inputs[uri] = s3_object(graph, ref.scheme, ref.bucket, ref.prefix, self.namespace)
             else:
                 inputs[uri] = s3_directories(graph, ref.scheme, ref.bucket, ref.prefix, self.namespace)
-        if refs and self.s3 is None:
+        if not_asked:
             notes.append("no S3 endpoint configured: S3 sources are recorded as declared")
         return inputs, meta
+
+    def _s3_lookup(self, uri: str, look: S3Lookup, ask_again: bool, notes: list[str]) -> S3Lookup:
+        if ask_again and look.lookup in ASK_AGAIN:
+            if self.s3 is None:
+                notes.append(f"s3 source {uri} could not be described when the build was resolved ({look.message}); "
+                             "no S3 endpoint is configured here")
+                return S3Lookup(lookup="not_asked")
+            look = describe_s3(self.s3, uri)
+        _raise_unresolved(look.lookup, look.message)
+        return look
 
     def _recorded_objects(self, refs: list[S3Ref]) -> set[str]:
         """The URIs of S3 sources nobody could look up that Atlas has as an object: what an earlier build learnt from
@@ -319,14 +445,11 @@ class Catalog:
         found = self.client.find_by_qualified_names("aws_s3_v2_object", list(names))
         return {names[qn] for qn, h in found.items() if h.type_name == "aws_s3_v2_object"}
 
-    def _versions(self, project_crn: str, models: list[ModelLineage], commit: str, *, reuse_unchanged: bool
-                  ) -> dict[str, _Version]:
+    def _versions(self, resolved: ResolvedBuild, models: list[ModelLineage]) -> dict[str, _Version]:
         """Per model: its build at this commit (existing: same version), else the latest build when its lineage
-        entry is unchanged and ``reuse_unchanged``, else a new build numbered after the latest."""
-        ids: dict[str, tuple[str, str]] = {}
-        for m in models:
-            mc = model_crn(self.scope, project_crn, m.name)
-            ids[m.name] = (mc, build_crn(self.scope, mc, commit))
+        entry is unchanged and the snapshot says ``reuse_unchanged``, else a new build numbered after the latest."""
+        reuse_unchanged = resolved.reuse_unchanged
+        ids = {m.name: (m.model_crn, m.build_crn) for m in resolved.models}
         found = self.client.find_by_qualified_names("ml_model_build", [b for _, b in ids.values()],
                                                     ["version", "lineageDigest"])
         need_new = sorted({mc for mc, bc in ids.values() if bc not in found})

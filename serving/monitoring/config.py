@@ -28,7 +28,8 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d|w)\s*$")
 
 
 class Thresholds(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # infinity passes gt=0 but is stored as JSON null, which would make the stored monitor unreadable
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     chisquare: float = Field(default=0.05, gt=0, lt=1, description="p-value under which a categorical column drifts")
     ks: float = Field(default=0.05, gt=0, lt=1, description="KS p-value under which a numeric column drifts")

@@ -14,11 +14,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, HttpUrl, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
-from catalog import Conflict, DatasetRef, DriftRecord, InvalidInput, NotFound
+from catalog import Conflict, DatasetRef, DriftRecord, InvalidInput, NotFound, no_control
 from serving.metrics import MetricsStore
 from serving.monitoring import alerts
 from serving.monitoring.config import MonitorConfig, NumericTest, Thresholds, format_duration
@@ -30,18 +30,23 @@ from serving.monitoring.worker import Computer
 
 log = logging.getLogger(__name__)
 LAG_MS = 2000  # a window is computed this long after it ends: predictions in flight at its end get written
+#: A metric's name, as the metrics API accepts one (the keys are matched against tracked metrics).
+MetricKey = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(no_control)]
 
 
 class MonitorAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt optional field would silently become its default
+
     deployment_crn: str = Field(min_length=1)
     every_ms: int
     window_ms: int | None = Field(default=None, description="default: every_ms (back-to-back windows)")
     reference: ReferenceRequest = Field(default_factory=ReferenceRequest)
     numeric_test: NumericTest = "auto"
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    min_n: int = 30
-    prediction_key: str = "prediction"
-    actual_key: str = "actual_result"
+    # bounded here, not in MonitorConfig, so that monitors already stored still load
+    min_n: int = Field(default=30, ge=1, le=1_000_000_000)
+    prediction_key: MetricKey = "prediction"
+    actual_key: MetricKey = "actual_result"
     min_accuracy: float | None = None
     webhook_url: HttpUrl | None = None
     max_catch_up: int = 48

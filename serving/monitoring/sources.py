@@ -4,13 +4,14 @@ lineage (over HiveServer2), a CSV/Parquet file, an earlier window of the deploym
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from catalog import DatasetRef, InvalidInput
 from serving.metrics import MetricsStore
@@ -30,6 +31,7 @@ from serving.monitoring.reference import (
 from serving.monitoring.window import read_window
 
 TRACKED_SAMPLE = 200  # latest predictions looked at to learn which metrics a deployment tracks
+MAX_EXPECTED_CATEGORIES = 10_000  # a prediction with more categories than this is not categorical
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,28 @@ TableSampler = Callable[[str, int], SampledTable]
 
 
 class ReferenceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     table: str | None = Field(default=None, description="qualifiedName of a table in the build's lineage")
     file: str | None = Field(default=None, description="absolute path of a CSV or Parquet file")
     window: tuple[int, int] | None = Field(default=None, description="(start_ms, end_ms) of earlier predictions")
     expected: dict[str, float] | None = Field(default=None, description="shares of the prediction's categories")
     column_map: dict[str, str] = Field(default_factory=dict, description="metric -> reference column")
     sample_rows: int = Field(default=DEFAULT_MAX_ROWS, ge=30, le=1_000_000)
+
+    @field_validator("expected")
+    @classmethod
+    def _shares(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        # what the chi-square test can weigh; refused here rather than by every window computed later
+        if value is None:
+            return None
+        if len(value) > MAX_EXPECTED_CATEGORIES:
+            raise ValueError(f"at most {MAX_EXPECTED_CATEGORIES} categories")
+        if any(not math.isfinite(v) or v < 0 for v in value.values()):
+            raise ValueError("shares are finite numbers, 0 or more")
+        if not 0 < sum(value.values()) < math.inf:
+            raise ValueError("shares must not all be 0, and their sum must be a finite number")
+        return value
 
 
 def tracked_metrics(store: MetricsStore, crn: str) -> dict[str, Kind] | None:

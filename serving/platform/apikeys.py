@@ -3,18 +3,24 @@
 A key is ``mlk_<id>_<secret>`` with a 256-bit random secret. Because the secret is random (not a password),
 a single SHA-256 is enough to make a leaked database useless and keeps per-request checks cheap; verified keys
 are cached for a short time so revocation takes effect within ``CACHE_SECONDS``.
+
+Each key has a role and a scope (:mod:`catalog.access`): the projects it acts in, and for a ``caller`` the
+deployments whose models it may call.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import json
 import secrets
+import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from serving.platform.state import StateDb
+from catalog import EVERY_PROJECT, Principal, Role
+from serving.platform.state import StateDb, sha256_hex
 
 PREFIX = "mlk_"
 CACHE_SECONDS = 2.0
@@ -27,7 +33,18 @@ class ApiKeyInfo:
     created_ms: int
     expires_ms: int | None
     revoked_ms: int | None
-    admin: bool = False
+    role: Role = "deployer"
+    projects: tuple[str, ...] = ()
+    deployments: tuple[str, ...] = field(default=())
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(who=f"key {self.key_id}", role=self.role, projects=frozenset(self.projects),
+                         deployments=frozenset(self.deployments))
 
     @property
     def active(self) -> bool:
@@ -35,8 +52,29 @@ class ApiKeyInfo:
         return self.revoked_ms is None and (self.expires_ms is None or self.expires_ms > now)
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+def _scope(role: Role, projects: Iterable[str], deployments: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    projects = tuple(dict.fromkeys(p.strip() for p in projects if p.strip()))
+    deployments = tuple(dict.fromkeys(d.strip() for d in deployments if d.strip()))
+    if role == "admin":
+        if projects or deployments:
+            raise ValueError("an admin key acts everywhere: it takes no --project or --deployment")
+    elif role == "caller":
+        if not (projects or deployments):
+            raise ValueError("a caller key needs the deployments (--deployment CRN) or projects (--project P) "
+                             "whose models it may call")
+    else:
+        if deployments:
+            raise ValueError(f"a {role} key is scoped to projects (--project); --deployment is for caller keys")
+        if not projects:
+            raise ValueError(f"a {role} key needs its projects: --project NAME (repeatable; {EVERY_PROJECT!r}: every "
+                             "project)")
+    return projects, deployments
+
+
+def _row_info(r: sqlite3.Row) -> ApiKeyInfo:
+    scope = json.loads(r["scope"])
+    return ApiKeyInfo(r["key_id"], r["name"], r["created_ms"], r["expires_ms"], r["revoked_ms"], r["role"],
+                      tuple(scope.get("projects", ())), tuple(scope.get("deployments", ())))
 
 
 def split_key(key: str) -> tuple[str, str] | None:
@@ -51,26 +89,31 @@ def split_key(key: str) -> tuple[str, str] | None:
 class ApiKeys:
     def __init__(self, db: StateDb) -> None:
         self.db = db
-        self._cache: dict[str, tuple[float, str, bool]] = {}  # key -> (checked_at, key_id, admin)
+        self._cache: dict[str, tuple[float, ApiKeyInfo]] = {}  # key -> (checked_at, what it is)
         self._lock = threading.Lock()
 
-    def create(self, name: str, expires_ms: int | None = None, *, admin: bool = False) -> tuple[ApiKeyInfo, str]:
-        """A new key; the returned plaintext is shown once and not stored."""
+    def create(self, name: str, expires_ms: int | None = None, *, role: Role = "deployer",
+               projects: Iterable[str] = (), deployments: Iterable[str] = ()) -> tuple[ApiKeyInfo, str]:
+        """A new key; the returned plaintext is shown once and not stored. ValueError for a scope that does not
+        fit the role (an admin with projects, a deployer without)."""
         if not name.strip():
             raise ValueError("an API key needs a name")
+        scoped_projects, scoped_deployments = _scope(role, projects, deployments)
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         now = int(time.time() * 1000)
+        scope = json.dumps({"projects": list(scoped_projects), "deployments": list(scoped_deployments)})
         with self.db.tx() as c:
-            c.execute("INSERT INTO api_key(key_id, name, secret_hash, created_ms, expires_ms, admin) "
-                      "VALUES (?, ?, ?, ?, ?, ?)", (key_id, name.strip(), _hash(secret), now, expires_ms, int(admin)))
-        return ApiKeyInfo(key_id, name.strip(), now, expires_ms, None, admin), f"{PREFIX}{key_id}_{secret}"
+            c.execute("INSERT INTO api_key(key_id, name, secret_hash, created_ms, expires_ms, admin, role, scope) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (key_id, name.strip(), sha256_hex(secret), now, expires_ms,
+                                                          int(role == "admin"), role, scope))
+        info = ApiKeyInfo(key_id, name.strip(), now, expires_ms, None, role, scoped_projects, scoped_deployments)
+        return info, f"{PREFIX}{key_id}_{secret}"
 
     def list(self) -> list[ApiKeyInfo]:
-        rows = self.db.conn().execute("SELECT key_id, name, created_ms, expires_ms, revoked_ms, admin FROM api_key "
-                                      "ORDER BY created_ms").fetchall()
-        return [ApiKeyInfo(r["key_id"], r["name"], r["created_ms"], r["expires_ms"], r["revoked_ms"], bool(r["admin"]))
-                for r in rows]
+        rows = self.db.conn().execute("SELECT key_id, name, created_ms, expires_ms, revoked_ms, role, scope "
+                                      "FROM api_key ORDER BY created_ms").fetchall()
+        return [_row_info(r) for r in rows]
 
     def has_active_admin(self) -> bool:
         return any(k.admin and k.active for k in self.list())
@@ -81,38 +124,28 @@ class ApiKeys:
                             (int(time.time() * 1000), key_id))
             changed = cur.rowcount > 0
         with self._lock:
-            self._cache = {k: v for k, v in self._cache.items() if v[1] != key_id}
+            self._cache = {k: v for k, v in self._cache.items() if v[1].key_id != key_id}
         return changed
 
-    def verify(self, key: str) -> str | None:
-        """The key id if ``key`` is a valid, active key; else None. Constant-time secret comparison."""
-        found = self._check(key)
-        return found[0] if found else None
-
-    def verify_admin(self, key: str) -> bool:
-        """Whether ``key`` is a valid, active administrative key."""
-        found = self._check(key)
-        return bool(found and found[1])
-
-    def _check(self, key: str) -> tuple[str, bool] | None:
+    def verify(self, key: str) -> ApiKeyInfo | None:
+        """What ``key`` is if it is a valid, active key; else None. Constant-time secret comparison."""
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and now - hit[0] < CACHE_SECONDS:
-            return hit[1], hit[2]
+            return hit[1]
         parts = split_key(key)
         if parts is None:
             return None
         key_id, secret = parts
-        row = self.db.conn().execute(
-            "SELECT secret_hash, expires_ms, revoked_ms, admin FROM api_key WHERE key_id = ?", (key_id,)).fetchone()
+        row = self.db.conn().execute("SELECT * FROM api_key WHERE key_id = ?", (key_id,)).fetchone()
         if row is None or row["revoked_ms"] is not None:
             return None
         if row["expires_ms"] is not None and row["expires_ms"] <= int(time.time() * 1000):
             return None
-        if not hmac.compare_digest(row["secret_hash"], _hash(secret)):
+        if not hmac.compare_digest(row["secret_hash"], sha256_hex(secret)):
             return None
-        admin = bool(row["admin"])
+        info = _row_info(row)
         with self._lock:
-            self._cache[key] = (now, key_id, admin)
-        return key_id, admin
+            self._cache[key] = (now, info)
+        return info

@@ -20,7 +20,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from catalog import Forbidden, Unauthorized
+from catalog import Forbidden, Principal, Unauthorized, administrator
 from serving.platform.apikeys import ApiKeys
 from serving.platform.pool import NoFreeReplica, ReplicaDown, ReplicaTimeout
 from serving.platform.service import Platform
@@ -70,8 +70,8 @@ def too_large() -> tuple[int, bytes]:
 
 
 class Auth:
-    """Bearer credentials: a model API key, the configured API token (operators), or an administrative credential
-    (the configured admin key, or a key created as admin), which alone may manage keys."""
+    """Bearer credentials to a :class:`~catalog.Principal`: the configured admin key and API token are
+    administrators; an API key is what its role and scope say (serving/platform/apikeys.py)."""
 
     def __init__(self, keys: ApiKeys, token: str | None, admin_key: str | None = None) -> None:
         self.keys = keys
@@ -83,35 +83,39 @@ class Auth:
         scheme, _, given = (authorization or "").partition(" ")
         return given.strip() if scheme.lower() == "bearer" and given.strip() else None
 
-    def _is_admin(self, given: str) -> bool:
-        if self.admin_key is not None and hmac.compare_digest(given.encode(), self.admin_key.encode()):
-            return True
-        return self.keys.verify_admin(given)
+    def identify(self, given: str) -> Principal | None:
+        """Who ``given`` is, or None when it is no valid credential."""
+        for who, secret in (("admin key", self.admin_key), ("api token", self.token)):
+            if secret is not None and hmac.compare_digest(given.encode(), secret.encode()):
+                return administrator(who)
+        info = self.keys.verify(given)
+        return info.principal if info is not None else None
 
-    def accepts(self, given: str) -> bool:
-        if self.token is not None and hmac.compare_digest(given.encode(), self.token.encode()):
-            return True
-        return self.keys.verify(given) is not None or self._is_admin(given)
-
-    def valid(self, authorization: str | None) -> bool | None:
-        """None: no credentials given; else whether they are valid."""
+    def principal(self, authorization: str | None) -> Principal | None:
+        """None: no credentials given; Forbidden: credentials that are not valid."""
         given = self._bearer(authorization)
-        return None if given is None else self.accepts(given)
-
-    def require(self, authorization: str | None) -> None:
-        ok = self.valid(authorization)
-        if ok is None:
-            raise Unauthorized("an API key is required: Authorization: Bearer <key> (mlcatalog api-keys create)")
-        if not ok:
+        if given is None:
+            return None
+        found = self.identify(given)
+        if found is None:
             raise Forbidden("the API key is not valid (unknown, revoked or expired)")
+        return found
 
-    def require_admin(self, authorization: str | None) -> None:
+    def require(self, authorization: str | None) -> Principal:
+        found = self.principal(authorization)
+        if found is None:
+            raise Unauthorized("an API key is required: Authorization: Bearer <key> (mlcatalog api-keys create)")
+        return found
+
+    def require_admin(self, authorization: str | None) -> Principal:
         given = self._bearer(authorization)
         if given is None:
             raise Unauthorized("an administrative key is required: Authorization: Bearer <key> (MLCATALOG_ADMIN_KEY, "
                                "or the key mlcatalog up printed when it created the store)")
-        if not self._is_admin(given):
+        found = self.identify(given)
+        if found is None or not found.is_admin:
             raise Forbidden("this needs an administrative key; the key given is not one (or is not valid)")
+        return found
 
 
 class ModelGateway:
@@ -132,6 +136,19 @@ class ModelGateway:
         if self.recorder is not None:
             self.recorder.record(crn, error_kind, time.perf_counter() - started)
 
+    def _refused(self, d: dict[str, Any], authorization: str | None) -> tuple[int, bytes] | None:
+        """The answer when the credentials may not call this deployment (the access key alone is no right)."""
+        given = Auth._bearer(authorization)
+        who = self.auth.identify(given) if given is not None else None
+        if given is None:
+            return _err(401, "unauthorized", "this model requires an API key: Authorization: Bearer <key>")
+        if who is None:
+            return _err(403, "forbidden", "the API key is not valid (unknown, revoked or expired)")
+        if not who.may("call", self.platform.project_ref(d), deployment=d["crn"]):
+            return _err(403, "forbidden", f"this {who.role} key may not call this model (its deployments and "
+                                          "projects do not include it)")
+        return None
+
     async def handle(self, body: bytes, authorization: str | None) -> tuple[int, bytes]:
         """(HTTP status, JSON body) for one call."""
         started = time.perf_counter()
@@ -148,13 +165,10 @@ class ModelGateway:
         crn = d["crn"]
         gm = self.metrics
         if d["auth_enabled"]:
-            ok = self.auth.valid(authorization)
-            if ok is None:
-                gm.count(crn, "401")
-                return _err(401, "unauthorized", "this model requires an API key: Authorization: Bearer <key>")
-            if not ok:
-                gm.count(crn, "403")
-                return _err(403, "forbidden", "the API key is not valid (unknown, revoked or expired)")
+            refused = self._refused(d, authorization)
+            if refused is not None:
+                gm.count(crn, str(refused[0]))
+                return refused
         try:
             forwarded = orjson.dumps(data["request"])
         except orjson.JSONEncodeError:  # parsed, but nested too deep to encode again (the only failure of JSON)

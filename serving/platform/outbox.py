@@ -4,6 +4,8 @@ Atlas (or the catalog API in front of it) being down never blocks a deployment: 
 outbox in the same transaction as the platform's own state change, and a replay thread sends entries one by
 one, oldest first, retrying while the catalog is unavailable. Every entry is an idempotent upsert (the catalog
 diffs against Atlas), so an entry replayed after a crash between "sent" and "marked done" writes nothing twice.
+A build entry carries the build as resolved at deploy time (git facts, the committed lineage file, what HiveServer2
+and S3 said): replaying it never needs the project directory.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from catalog import (
     DeploymentRecord,
     DriftRecord,
     Forbidden,
+    ResolvedBuild,
     Unauthorized,
     UpstreamUnavailable,
     redact_text,
@@ -62,7 +65,9 @@ def catalog_sender(catalog: CatalogBackend, state: StateDb | None = None) -> Cal
 
     def send(kind: str, payload: dict[str, Any]) -> None:
         try:
-            if kind == "build":
+            if kind == "build" and "resolved" in payload:
+                catalog.record_resolved_build(ResolvedBuild.model_validate(payload["resolved"]))
+            elif kind == "build":  # stored before builds carried their facts: the project is read again
                 catalog.record_build(BuildRequest(project_dir=payload["project_dir"], models=[payload["model"]],
                                                   commit=payload["commit"], allow_unresolved=True))
             elif kind == "deployment":

@@ -17,7 +17,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from catalog import CrnError, InvalidInput, NotFound, bare_id, no_control, plain_params, resolve_ref
+from catalog import (
+    Action,
+    CrnError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Principal,
+    Role,
+    bare_id,
+    no_control,
+    plain_params,
+    resolve_ref,
+)
 from serving.metrics.models import MAX_MS, CrnText, normalize_metrics
 from serving.platform import outbox
 from serving.platform.apikeys import ApiKeyInfo, ApiKeys
@@ -35,12 +47,30 @@ Metrics = Annotated[dict[str, Any], Field(min_length=1), AfterValidator(normaliz
 PlainCrn = Annotated[CrnText, AfterValidator(no_control)]
 
 
+ScopeName = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(no_control)]
+
+
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_control)]
     expires_ms: EpochMs | None = Field(default=None, gt=0, description="epoch ms after which the key is refused")
-    admin: bool = Field(default=False, description="may manage keys and read the outbox")
+    role: Role | None = Field(default=None, description="admin, deployer, viewer or caller")
+    projects: list[ScopeName] = Field(default_factory=list, max_length=1000,
+                                      description="project names or CRNs the key acts in; '*': every project")
+    deployments: list[ScopeName] = Field(default_factory=list, max_length=1000,
+                                         description="a caller key: the deployments whose models it may call")
+    admin: bool = Field(default=False, description="the same as role admin (before roles)")
+
+    @model_validator(mode="after")
+    def _role(self) -> Self:
+        if self.role is None:
+            if not self.admin:
+                raise ValueError("give the key's role: admin, deployer, viewer or caller")
+            self.role = "admin"
+        elif self.admin and self.role != "admin":
+            raise ValueError(f"admin is true but role is {self.role}")
+        return self
 
 
 class OutboxRetry(BaseModel):
@@ -52,6 +82,9 @@ class OutboxRetry(BaseModel):
 class ApiKeyOut(BaseModel):
     key_id: str
     name: str
+    role: Role
+    projects: list[str]
+    deployments: list[str]
     admin: bool
     active: bool
     created_ms: int
@@ -92,8 +125,16 @@ class MetricsDelayed(BaseModel):
 
 
 def _key_out(k: ApiKeyInfo) -> dict[str, Any]:
-    return {"key_id": k.key_id, "name": k.name, "admin": k.admin, "active": k.active, "created_ms": k.created_ms,
+    return {"key_id": k.key_id, "name": k.name, "role": k.role, "projects": list(k.projects),
+            "deployments": list(k.deployments), "admin": k.admin, "active": k.active, "created_ms": k.created_ms,
             "expires_ms": k.expires_ms, "revoked_ms": k.revoked_ms}
+
+
+class WhoAmI(BaseModel):
+    who: str
+    role: Role
+    projects: list[str]
+    deployments: list[str]
 
 
 def _model_router(gateway: ModelGateway) -> APIRouter:
@@ -118,26 +159,41 @@ def _model_router(gateway: ModelGateway) -> APIRouter:
     return r
 
 
-def _serving_router(platform: Platform, state: StateDb, recorder: TrafficRecorder | None, guarded: list[Any],
+def _deployment(platform: Platform, who: Principal, crn: str, action: Action) -> DeploymentInfo:
+    """The deployment ``crn`` (404 when the platform never had it), if ``who`` may ``action`` in its project."""
+    info = platform.get(crn)
+    who.require(action, platform.project_ref(info), what=info.crn)
+    return info
+
+
+def _serving_router(platform: Platform, state: StateDb, recorder: TrafficRecorder | None, who: Any,
                     admin_only: list[Any]) -> APIRouter:
     """The serving admin API: deploy, list, logs, traffic, get, stop; the outbox."""
     r = APIRouter()
+    me = Depends(who)  # a default, not an Annotated alias: postponed annotations cannot see a local alias
 
-    @r.post("/api/v1/serving/deployments", dependencies=guarded)
-    async def deploy(body: DeployRequest) -> DeployResult:
-        return await platform.deploy(body)
+    @r.post("/api/v1/serving/deployments")
+    async def deploy(body: DeployRequest, caller: Principal = me) -> DeployResult:
+        return await platform.deploy(body, caller)
 
-    @r.get("/api/v1/serving/deployments", dependencies=guarded)
-    async def deployments() -> list[DeploymentInfo]:
-        return await run_in_threadpool(platform.list)
+    @r.get("/api/v1/serving/deployments", description="The deployments of the key's projects.")
+    async def deployments(caller: Principal = me) -> list[DeploymentInfo]:
+        every = await run_in_threadpool(platform.list)
+        return [d for d in every if caller.may("read", platform.project_ref(d))]
+
+    @r.get("/api/v1/serving/whoami", summary="The credential's role and scope")
+    async def whoami(caller: Principal = me) -> WhoAmI:
+        return WhoAmI(who=caller.who, role=caller.role, projects=sorted(caller.projects),
+                      deployments=sorted(caller.deployments))
 
     # Before ".../{crn:path}", which would match ".../logs" and ".../traffic" too.
-    @r.get("/api/v1/serving/deployments/{crn:path}/logs", dependencies=guarded)
-    async def logs(crn: str, lines: Annotated[int, Query(ge=1, le=100_000)] = 200) -> list[ReplicaLog]:
-        await run_in_threadpool(platform.get, crn)  # 404 for a deployment the platform never had
+    @r.get("/api/v1/serving/deployments/{crn:path}/logs")
+    async def logs(crn: str, lines: Annotated[int, Query(ge=1, le=100_000)] = 200,
+                   caller: Principal = me) -> list[ReplicaLog]:
+        await run_in_threadpool(_deployment, platform, caller, crn, "read")
         return [ReplicaLog.model_validate(x) for x in await run_in_threadpool(platform.supervisor.logs, crn, lines)]
 
-    @r.get("/api/v1/serving/deployments/{crn:path}/traffic", dependencies=guarded,
+    @r.get("/api/v1/serving/deployments/{crn:path}/traffic",
            summary="A deployment's requests, errors and latency percentiles over time",
            description="Points only for steps that saw requests; the range is widened to whole steps. The default "
                        "range is the last hour, the default step gives at most about 240 points.")
@@ -145,19 +201,22 @@ def _serving_router(platform: Platform, state: StateDb, recorder: TrafficRecorde
                       end_ms: Annotated[int | None, Query(ge=0, le=MAX_TRAFFIC_MS)] = None,
                       step_ms: Annotated[int | None, Query(le=MAX_TRAFFIC_MS,
                                                           description="a multiple of 10000")] = None,
-                      ) -> TrafficSeries:
+                      caller: Principal = me) -> TrafficSeries:
         resolved = await run_in_threadpool(platform.resolve_deployment, crn)  # 404 for an unknown deployment
+        await run_in_threadpool(_deployment, platform, caller, resolved, "read")
         if recorder is None:
             raise NotFound("this platform does not record request traffic")
         series: TrafficSeries = await run_in_threadpool(recorder.series, resolved, start_ms, end_ms, step_ms)
         return series
 
-    @r.get("/api/v1/serving/deployments/{crn:path}", dependencies=guarded)
-    async def deployment(crn: str) -> DeploymentInfo:
-        return await run_in_threadpool(platform.get, crn)
+    @r.get("/api/v1/serving/deployments/{crn:path}")
+    async def deployment(crn: str, caller: Principal = me) -> DeploymentInfo:
+        info: DeploymentInfo = await run_in_threadpool(_deployment, platform, caller, crn, "read")
+        return info
 
-    @r.post("/api/v1/serving/stop/{crn:path}", dependencies=guarded)
-    async def stop(crn: str) -> DeploymentInfo:
+    @r.post("/api/v1/serving/stop/{crn:path}")
+    async def stop(crn: str, caller: Principal = me) -> DeploymentInfo:
+        await run_in_threadpool(_deployment, platform, caller, crn, "deploy")
         return await platform.stop(crn)
 
     @r.get("/api/v1/serving/outbox", dependencies=admin_only)
@@ -181,7 +240,11 @@ def _api_key_router(keys: ApiKeys, admin_only: list[Any]) -> APIRouter:
 
     @r.post("/api/v1/serving/api-keys", dependencies=admin_only, status_code=201)
     async def create_key(body: ApiKeyCreate) -> ApiKeyCreated:
-        info, key = await run_in_threadpool(keys.create, body.name, body.expires_ms, admin=body.admin)
+        try:
+            info, key = await run_in_threadpool(keys.create, body.name, body.expires_ms, role=body.role or "admin",
+                                                projects=body.projects, deployments=body.deployments)
+        except ValueError as e:
+            raise InvalidInput(str(e)) from None
         return ApiKeyCreated(key=key, **_key_out(info))
 
     @r.get("/api/v1/serving/api-keys", dependencies=admin_only)
@@ -218,37 +281,54 @@ def _call(fn: Callable[..., Any], *a: Any, **k: Any) -> Any:
     return run_in_threadpool(fn, *a, **k)
 
 
-def _metrics_router(platform: Platform, metrics_store: Any, guarded: list[Any]) -> APIRouter:
+def _may_metrics(platform: Platform, who: Principal, action: Action, crns: dict[str, str | None]) -> None:
+    """Forbidden unless ``who`` may ``action`` in the projects of the deployment/model/build CRNs given (a CRN
+    this platform never deployed belongs to no project: only an administrator reaches it)."""
+    for kind, crn in crns.items():
+        if crn is not None:
+            who.require(action, platform.project_for(kind, crn), what=crn)
+
+
+def _metrics_router(platform: Platform, metrics_store: Any, who: Any) -> APIRouter:
     """The metrics API (the SDK's read/aggregate/delayed calls)."""
     r = APIRouter()
+    me = Depends(who)  # a default, not an Annotated alias: postponed annotations cannot see a local alias
 
-    @r.get("/api/v1/metrics", dependencies=guarded)
+    @r.get("/api/v1/metrics")
     async def read_metrics(model_deployment_crn: str | None = None, model_crn: str | None = None,
                            model_build_crn: str | None = None,
                            start_timestamp_ms: Annotated[int, Query(ge=0, le=MAX_MS)] = 0,
-                           end_timestamp_ms: Annotated[int | None, Query(ge=0, le=MAX_MS)] = None) -> JSONResponse:
+                           end_timestamp_ms: Annotated[int | None, Query(ge=0, le=MAX_MS)] = None,
+                           caller: Principal = me) -> JSONResponse:
         if not (model_deployment_crn or model_crn or model_build_crn):
             raise InvalidInput("give model_deployment_crn, model_crn or model_build_crn")
-        records = await _call(metrics_store.read,
-                              model_deployment_crn=_resolve_crn(platform, model_deployment_crn, "crn"),
-                              model_crn=_resolve_crn(platform, model_crn, "model_crn"),
-                              model_build_crn=_resolve_crn(platform, model_build_crn, "build_crn"),
+        crns = {"crn": _resolve_crn(platform, model_deployment_crn, "crn"),
+                "model_crn": _resolve_crn(platform, model_crn, "model_crn"),
+                "build_crn": _resolve_crn(platform, model_build_crn, "build_crn")}
+        await _call(_may_metrics, platform, caller, "read", crns)
+        records = await _call(metrics_store.read, model_deployment_crn=crns["crn"], model_crn=crns["model_crn"],
+                              model_build_crn=crns["build_crn"],
                               start_ms=start_timestamp_ms,
                               end_ms=end_timestamp_ms)  # None: no upper bound (a record of this very ms stays)
         return JSONResponse({"metrics": [rec.to_cml() for rec in records]})
 
-    @r.post("/api/v1/metrics/aggregate", dependencies=guarded)
-    async def aggregate(body: MetricsAggregate) -> JSONResponse:
+    @r.post("/api/v1/metrics/aggregate")
+    async def aggregate(body: MetricsAggregate, caller: Principal = me) -> JSONResponse:
         crn = _resolve_crn(platform, body.model_deployment_crn, "crn")
         if crn is None:
             raise InvalidInput("model_deployment_crn is empty")
+        await _call(_may_metrics, platform, caller, "deploy", {"crn": crn})
         d = platform.by_crn(crn)
         await _call(metrics_store.write_aggregate, crn, body.start_timestamp_ms, body.end_timestamp_ms, body.metrics,
                     model_build_crn=d.build_crn if d else None, model_crn=d.model_crn if d else None)
         return JSONResponse({"success": True, "model_deployment_crn": crn})
 
-    @r.post("/api/v1/metrics/delayed", dependencies=guarded)
-    async def delayed(body: MetricsDelayed) -> Response:
+    @r.post("/api/v1/metrics/delayed",
+            description="Ground truth for a prediction, by its UUID (which only its caller was given): a key that "
+                        "may call or deploy models (not a viewer).")
+    async def delayed(body: MetricsDelayed, caller: Principal = me) -> Response:
+        if caller.role == "viewer":
+            raise Forbidden("a viewer key may not record metrics")
         rec = await _call(metrics_store.merge_delayed, body.prediction_uuid, body.metrics)
         return JSONResponse({"success": True, "record": rec.to_cml()})
 
@@ -259,17 +339,16 @@ def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: 
                  ) -> APIRouter:
     """The platform's routes, registered in this order (a route is matched in registration order)."""
 
-    def user(authorization: Annotated[str | None, Header()] = None) -> None:
-        auth.require(authorization)
+    def who(authorization: Annotated[str | None, Header()] = None) -> Principal:
+        return auth.require(authorization)
 
     def admin(authorization: Annotated[str | None, Header()] = None) -> None:
         auth.require_admin(authorization)
 
-    guarded = [Depends(user)]
     admin_only = [Depends(admin)]
     r = APIRouter(dependencies=[Depends(plain_params)])
     r.include_router(_model_router(gateway))
-    r.include_router(_serving_router(platform, state, gateway.recorder, guarded, admin_only))
+    r.include_router(_serving_router(platform, state, gateway.recorder, who, admin_only))
     r.include_router(_api_key_router(auth.keys, admin_only))
-    r.include_router(_metrics_router(platform, metrics_store, guarded))
+    r.include_router(_metrics_router(platform, metrics_store, who))
     return r

@@ -14,6 +14,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
@@ -21,25 +22,37 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from catalog import (
     BuildIdentity,
+    BuildRequest,
     Conflict,
     CrnError,
     CrnScope,
     InvalidInput,
     NotFound,
+    Principal,
+    ProjectRef,
+    ResolvedBuild,
+    administrator,
     bare_id,
     identify_build,
     no_control,
+    project_path,
     resolve_ref,
     uncommitted_change,
 )
 from serving.platform import outbox
 from serving.platform.modelfile import check_model_file
-from serving.platform.state import StateDb
+from serving.platform.state import StateDb, sha256_hex
 from serving.platform.supervisor import DeploymentSpec, Supervisor
 from serving.platform.traffic import TrafficRecorder
 
 log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The platform's own settings, and what the replica is started with: a model must not shadow or read them.
+RESERVED_ENV_PREFIXES = ("MLCATALOG_", "CDSW_")
+RESERVED_ENV = frozenset({"PATH", "HOME", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "LD_PRELOAD",
+                          "LD_LIBRARY_PATH", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE"})
+MAX_ENV = 100
 MAX_REPLICAS = 16
 MAX_CPU_MILLICORES = 1_000_000  # a thousand cores
 MAX_MEMORY_MB = 16 * 1024 * 1024  # 16 TiB
@@ -49,11 +62,22 @@ CATALOG_GUID_WAIT_S = 5.0
 _DIRECTORIES = re.compile(r"(?<![\w:/.~-])/(?:[^/\s'\"|:,;()]+/)+")
 
 
-def _absolute(value: str) -> str:
-    # A relative path would be resolved against the server's working directory, and name it in messages.
-    if not value.startswith("/"):
-        raise ValueError("must be an absolute path on the platform's host")
+def _env_name(name: str) -> str:
+    if not ENV_NAME.match(name):
+        raise ValueError(f"{name[:64]!r} is not an environment variable name (letters, digits, _)")
+    if name.upper().startswith(RESERVED_ENV_PREFIXES) or name.upper() in RESERVED_ENV:
+        raise ValueError(f"{name} is set by the platform (or is one of its settings): a deployment cannot set it")
+    return name
+
+
+def _env_value(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("an environment variable's value cannot hold a NUL character")
     return value
+
+
+EnvName = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_env_name)]
+EnvValue = Annotated[str, Field(max_length=32_768), AfterValidator(_env_value)]
 
 
 def _without_directories(text: str) -> str:
@@ -64,8 +88,10 @@ def _without_directories(text: str) -> str:
 class DeployRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    project_dir: Annotated[str, Field(min_length=1, max_length=4096, description="the project's absolute path"),
-                           AfterValidator(no_control), AfterValidator(_absolute)]
+    project_dir: Annotated[str, Field(min_length=1, max_length=4096,
+                                      description="the project's directory, relative to the platform's projects "
+                                                  "root (an absolute path must lie under it)"),
+                           AfterValidator(no_control)]
     model: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(no_control)]
     file: Annotated[str, Field(min_length=1, max_length=1024,
                                description="model file, relative to the project directory"),
@@ -76,13 +102,16 @@ class DeployRequest(BaseModel):
     memory_mb: int = Field(default=2048, ge=1, le=MAX_MEMORY_MB)
     auth_enabled: bool = True
     name: Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(no_control)] | None = None
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict, max_length=MAX_ENV,
+                                         description="environment variables of the replicas, besides the minimal "
+                                                     "environment the platform gives them")
 
 
 class DeployResult(BaseModel):
     crn: str
     modelCrn: str
     buildCrn: str
-    accessKey: str
+    accessKey: str = Field(description="the deployment's access key: shown once, here, and stored only hashed")
     endpoint: str
     guid: str | None = None  # the deployment entity in the catalog; None while the outbox has not delivered it
 
@@ -94,12 +123,16 @@ class DeploymentInfo(BaseModel):
     model_crn: str
     build_crn: str
     project_crn: str
+    project: str = Field(description="the project's name (its directory's)")
+    owner: str = Field(default="", description="the credential that deployed it (a key id), for audit")
     status: str
     replicas: int
     cpu_millicores: int
     memory_mb: int
     auth_enabled: bool
-    access_key: str
+    access_key_hint: str = Field(description="the access key's first characters (the key is shown once, at deploy)")
+    env: list[str] = Field(default_factory=list, description="the environment variables declared for its replicas "
+                                                            "(names only)")
     endpoint: str
     create_time_ms: int
     deployed_time_ms: int
@@ -114,8 +147,13 @@ class DeploymentInfo(BaseModel):
 
 class Platform:
     def __init__(self, state: StateDb, supervisor: Supervisor, scope: CrnScope, endpoint: str,
-                 wake_outbox: Any = None, traffic: TrafficRecorder | None = None) -> None:
+                 wake_outbox: Any = None, traffic: TrafficRecorder | None = None, *,
+                 projects_root: Path | None = None, resolve: Callable[[BuildRequest], ResolvedBuild]) -> None:
+        """``resolve``: a build's facts (the catalog's ``resolve_build``), which the outbox records later."""
         self.state = state
+        self.resolve = resolve
+        self.projects_root = projects_root or Path.cwd()  # deployable projects live under it
+        self.other_roots: list[Path] = []  # the platform's own projects (the demo's, in its store)
         self.traffic = traffic  # what the gateway records: the last request's time in the deployment info
         self.supervisor = supervisor
         self.scope = scope  # where deployment CRNs are minted
@@ -131,7 +169,9 @@ class Platform:
         return DeploymentInfo(crn=d["crn"], name=d["name"], model_name=d["model_name"], model_crn=d["model_crn"],
                               build_crn=d["build_crn"], project_crn=d["project_crn"], status=d["status"],
                               replicas=d["replicas"], cpu_millicores=d["cpu_millicores"], memory_mb=d["memory_mb"],
-                              auth_enabled=bool(d["auth_enabled"]), access_key=d["access_key"], endpoint=self.endpoint,
+                              auth_enabled=bool(d["auth_enabled"]), access_key_hint=d["access_key_hint"],
+                              endpoint=self.endpoint, project=PurePosixPath(d["project_dir"]).name, owner=d["owner"],
+                              env=sorted(json.loads(d["env"])),
                               create_time_ms=d["create_time_ms"], deployed_time_ms=d["deployed_time_ms"],
                               catalog_guid=d["catalog_guid"], replica_status=self.supervisor.replicas(d["crn"]),
                               drift_status=drift[0] if drift else None,
@@ -170,7 +210,25 @@ class Platform:
         return crn
 
     def route(self, access_key: str) -> dict[str, Any] | None:
-        return self.by_access_key.get(access_key)
+        return self.by_access_key.get(sha256_hex(access_key))
+
+    @staticmethod
+    def project_ref(d: dict[str, Any] | DeploymentInfo) -> ProjectRef:
+        """The project a deployment (its row, or its info) belongs to, for authorization."""
+        if isinstance(d, DeploymentInfo):
+            return ProjectRef(crn=d.project_crn, name=d.project)
+        return ProjectRef(crn=d["project_crn"], name=PurePosixPath(d["project_dir"]).name)
+
+    def project_for(self, kind: str, crn: str) -> ProjectRef | None:
+        """The project of a deployment (``kind`` "crn"), model ("model_crn") or build ("build_crn") this platform
+        deployed; None when it never did."""
+        column = {"crn": "crn", "build_crn": "build_crn", "model_crn": "model_crn"}[kind]
+        row = self.state.conn().execute(f"SELECT project_crn, project_dir FROM deployment WHERE {column} = ? "
+                                        "LIMIT 1", (crn,)).fetchone()
+        return None if row is None else self.project_ref(dict(row))
+
+    def project_path(self, given: str) -> Path:
+        return project_path(self.projects_root, given, self.other_roots)
 
     # -- commands -----------------------------------------------------------------------------------
     def _record(self, d: dict[str, Any], status: str, deployed_ms: int) -> dict[str, Any]:
@@ -179,7 +237,7 @@ class Platform:
                 "create_time_ms": d["create_time_ms"], "deployed_time_ms": deployed_ms,
                 "cpu_millicores": d["cpu_millicores"], "memory_mb": d["memory_mb"], "replicas": d["replicas"],
                 "endpoint_url": self.endpoint, "user": "mlcatalog",
-                "metadata": {"accessKeyHint": d["access_key"][:6]}}
+                "metadata": {"accessKeyHint": d["access_key_hint"]}}
 
     def _set_status(self, d: dict[str, Any], status: str) -> None:
         now = int(time.time() * 1000)
@@ -192,8 +250,8 @@ class Platform:
         self.wake_outbox()
 
     def validate(self, req: DeployRequest) -> tuple[Path, Path, BuildIdentity]:
+        project = self.project_path(req.project_dir)
         try:
-            project = Path(req.project_dir).resolve()
             if not project.is_dir():
                 raise InvalidInput(f"project directory {req.project_dir} does not exist")
             file = (project / req.file).resolve()
@@ -213,16 +271,25 @@ class Platform:
             raise InvalidInput(f"{why}: commit it, so that the build the catalog records is the code that is served")
         return project, file, build
 
-    async def deploy(self, req: DeployRequest) -> DeployResult:
+    async def deploy(self, req: DeployRequest, who: Principal | None = None) -> DeployResult:
+        """``who``: the credential asking (None: the platform itself); it must be allowed to deploy in the project,
+        which is known only once the request is validated (its CRN comes from the repository)."""
         project, file, build = self.validate(req)
+        who = who or administrator("platform")
+        who.require("deploy", ProjectRef(crn=build.project_crn, name=project.name), what=req.project_dir)
         project_crn, model_crn, build_crn, commit = build.project_crn, build.model_crn, build.build_crn, build.commit
+        # Resolved now, at the validated commit: the outbox may deliver the build once the project is gone.
+        resolved = await asyncio.to_thread(self.resolve, BuildRequest(
+            project_dir=str(project), models=[req.model], commit=commit, allow_unresolved=True))
+        access_key = secrets.token_hex(16)
         crn = self.scope.crn(uuid.uuid4())
         now = int(time.time() * 1000)
         name = req.name or re.sub(r"[^a-z0-9]+", "-", req.model.lower())[:MAX_NAME].strip("-") or "model"
         d: dict[str, Any] = {
             "crn": crn, "name": name, "model_name": req.model, "model_crn": model_crn, "build_crn": build_crn,
             "project_crn": project_crn, "project_dir": str(project), "commit_sha": commit, "file": str(file),
-            "function": req.function, "access_key": secrets.token_hex(16), "auth_enabled": int(req.auth_enabled),
+            "function": req.function, "access_key_hash": sha256_hex(access_key), "access_key_hint": access_key[:6],
+            "owner": who.who, "env": json.dumps(req.env, sort_keys=True), "auth_enabled": int(req.auth_enabled),
             "replicas": req.replicas, "cpu_millicores": req.cpu_millicores, "memory_mb": req.memory_mb,
             "status": "deploying", "create_time_ms": now, "deployed_time_ms": now, "updated_ms": now,
         }
@@ -230,7 +297,8 @@ class Platform:
             cols = ", ".join(d)
             c.execute(f"INSERT INTO deployment({cols}) VALUES ({', '.join('?' * len(d))})", list(d.values()))
             # Build first, then the deployment: the outbox replays in this order.
-            outbox.enqueue(c, "build", {"project_dir": str(project), "model": req.model, "commit": commit})
+            outbox.enqueue(c, "build", {"model": req.model, "commit": commit,
+                                        "resolved": resolved.model_dump(mode="json")})
             outbox.enqueue(c, "deployment", self._record(d, "deploying", now))
         self.wake_outbox()
         try:
@@ -241,9 +309,9 @@ class Platform:
             log.warning("deployment %s failed to start: %s", crn, why)
             raise Conflict(f"deployment {crn} failed to start: {_without_directories(why)} "
                            f"(the replica logs: mlcatalog logs {crn})") from e
-        self.by_access_key[d["access_key"]] = d
+        self.by_access_key[d["access_key_hash"]] = d
         self._set_status(d, "deployed")
-        return DeployResult(crn=crn, modelCrn=model_crn, buildCrn=build_crn, accessKey=d["access_key"],
+        return DeployResult(crn=crn, modelCrn=model_crn, buildCrn=build_crn, accessKey=access_key,
                             endpoint=self.endpoint, guid=await self._catalog_guid(crn))
 
     async def _catalog_guid(self, crn: str, wait_s: float = CATALOG_GUID_WAIT_S) -> str | None:
@@ -261,7 +329,7 @@ class Platform:
     def _spec(d: dict[str, Any]) -> DeploymentSpec:
         return DeploymentSpec(crn=d["crn"], name=d["name"], model_crn=d["model_crn"], build_crn=d["build_crn"],
                               project_dir=d["project_dir"], file=d["file"], function=d["function"],
-                              replicas=d["replicas"])
+                              replicas=d["replicas"], env=json.loads(d["env"]))
 
     async def stop(self, crn: str) -> DeploymentInfo:
         row = self.state.conn().execute("SELECT * FROM deployment WHERE crn = ?", (crn,)).fetchone()
@@ -270,7 +338,7 @@ class Platform:
         d = dict(row)
         if d["status"] != "stopped":
             self._set_status(d, "stopping")
-            self.by_access_key.pop(d["access_key"], None)
+            self.by_access_key.pop(d["access_key_hash"], None)
             await self.supervisor.stop(crn)
             self._set_status(d, "stopped")
         return self.get(crn)
@@ -291,6 +359,6 @@ class Platform:
                 log.error("could not restore deployment %s: %s", d["crn"], e)
                 self._set_status(d, "stopped")
                 continue
-            self.by_access_key[d["access_key"]] = d
+            self.by_access_key[d["access_key_hash"]] = d
             if d["status"] != "deployed":
                 self._set_status(d, "deployed")

@@ -8,6 +8,7 @@ processes use it (``mlcatalog up`` and CLI commands like ``mlcatalog api-keys cr
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -109,7 +110,26 @@ MIGRATIONS: list[Migration] = [
         PRIMARY KEY (crn, bucket_ms)
     ) WITHOUT ROWID;
     """),
+    # roles and scopes of API keys (catalog.access): keys made before were all-powerful, so a non-admin key keeps
+    # every project as a deployer. Access keys stored hashed like API keys (the plaintext is shown once, at
+    # deploy), who deployed, and the environment variables declared for the deployment's replicas.
+    Migration(6, "roles_hashed_access_keys_env", """
+    ALTER TABLE api_key ADD COLUMN role TEXT NOT NULL DEFAULT 'deployer';
+    ALTER TABLE api_key ADD COLUMN scope TEXT NOT NULL DEFAULT '{"projects": ["*"], "deployments": []}';
+    UPDATE api_key SET role = 'admin', scope = '{"projects": [], "deployments": []}' WHERE admin = 1;
+    ALTER TABLE deployment RENAME COLUMN access_key TO access_key_hash;
+    ALTER TABLE deployment ADD COLUMN access_key_hint TEXT NOT NULL DEFAULT '';
+    UPDATE deployment SET access_key_hint = substr(access_key_hash, 1, 6),
+                          access_key_hash = mlcatalog_sha256(access_key_hash);
+    ALTER TABLE deployment ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE deployment ADD COLUMN env TEXT NOT NULL DEFAULT '{}';
+    """),
 ]
+
+
+def sha256_hex(text: str) -> str:
+    """How access keys (and API key secrets) are stored: random secrets need no slow hash."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class StateDb:
@@ -146,7 +166,9 @@ class StateDb:
 
     def _migrate(self) -> None:
         # A schema newer than the code raises NewerSchemaError, a RuntimeError like before the shared helper.
-        apply_migrations(self.conn(), MIGRATIONS, what="platform state")
+        c = self.conn()
+        c.create_function("mlcatalog_sha256", 1, sha256_hex, deterministic=True)  # migration 6 hashes access keys
+        apply_migrations(c, MIGRATIONS, what="platform state")
 
     def close(self) -> None:
         with self._lock:

@@ -309,6 +309,45 @@ def test_a_hostile_catalog_write_is_refused(world: World, caplog: pytest.LogCapt
     refused(world, caplog, send, 400, "invalid_input")
 
 
+def post_resolved(change: Callable[[dict[str, Any]], Any]) -> Send:
+    """The world's project resolved as the platform resolves a deployed build, changed, sent to be recorded."""
+
+    def send(w: World) -> Any:
+        from catalog import BuildRequest
+
+        resolve = w.client.app.state.runtime.catalog.resolve_build  # type: ignore[attr-defined]
+        body = resolve(BuildRequest(project_dir=str(w.project), models=[MODEL])).model_dump(mode="json")
+        return w.client.post("/api/v1/builds/resolved", json=change(body), headers=WRITE)
+
+    return send
+
+
+RESOLVED_BUILD_CASES = [
+    pytest.param(post_resolved(lambda b: {**b, "lineage_text": "x" * (MB + 1)}), id="lineage-over-1MiB"),
+    pytest.param(post_resolved(lambda b: {**b, "lineage_text": b["lineage_text"] + "\x00"}), id="lineage-NUL"),
+    pytest.param(post_resolved(lambda b: {**b, "lineage_text": '"m":\n  hive_table_qualified_names: ["x"]\n'}),
+                 id="lineage-unparseable"),
+    pytest.param(post_resolved(lambda b: {**b, "commit": "HEAD"}), id="commit-HEAD"),
+    pytest.param(post_resolved(lambda b: {**b, "commit": "--output=/tmp/owned"}), id="commit-git-option"),
+    pytest.param(post_resolved(lambda b: {**b, "tables": {}}), id="tables-not-the-lineage-files"),
+    pytest.param(post_resolved(lambda b: {**b, "tables": {f"d.t{i}@cm": {"lookup": "not_asked"}
+                                                          for i in range(100_001)}}), id="tables-100001"),
+    pytest.param(post_resolved(lambda b: {**b, "tables": {k: {"lookup": "described"} for k in b["tables"]}}),
+                 id="table-described-without-facts"),
+    pytest.param(post_resolved(lambda b: {**b, "models": [{**b["models"][0], "name": "Nope"}]}),
+                 id="model-not-in-the-lineage-file"),
+    pytest.param(post_resolved(lambda b: {**b, "models": [{**b["models"][0], "build_crn": "c\x00"}]}),
+                 id="build_crn-NUL"),
+    pytest.param(post_resolved(lambda b: {**b, "project_dir": "/srv/elsewhere"}), id="unknown-field"),
+    pytest.param(post_resolved(lambda b: [b]), id="body-array"),
+]
+
+
+@pytest.mark.parametrize("send", RESOLVED_BUILD_CASES)
+def test_a_hostile_resolved_build_is_refused(world: World, caplog: pytest.LogCaptureFixture, send: Send) -> None:
+    refused(world, caplog, send, 400, "invalid_input")
+
+
 CATALOG_READ_CASES = [
     pytest.param("/api/v1/projects/a%00b", id="project-crn-NUL"),
     pytest.param("/api/v1/models/" + "m" * 3000, id="model-crn-3000-chars"),

@@ -34,7 +34,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 @pytest.fixture(scope="module")
 def api_key(platform: Platform) -> str:
-    return platform.cli("api-keys", "create", "monitor-e2e").stdout.strip()
+    return platform.cli("api-keys", "create", "monitor-e2e", "--role", "deployer", "--project", "*").stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +220,7 @@ def test_monitors_survive_a_restart_and_catch_up_what_they_missed(tmp_path: Path
     computed after it comes back, each once, with no gap."""
     p = start_platform(tmp_path / "store")
     try:
-        key = p.cli("api-keys", "create", "k").stdout.strip()
+        key = p.cli("api-keys", "create", "k", "--role", "deployer", "--project", "*").stdout.strip()
         project = make_wine_project(tmp_path / "wine")
         d = json.loads(cli(p, key, "deploy", "--project-dir", str(project), "--model", MODEL, "--file", "model.py",
                            "--function", "predict", "--json").stdout)

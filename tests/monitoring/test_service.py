@@ -63,7 +63,7 @@ def state_with_deployment(path: Path) -> StateDb:
     state = StateDb(path)
     with state.tx() as c:
         c.execute("INSERT INTO deployment (crn, name, model_name, model_crn, build_crn, project_crn, project_dir, "
-                  "commit_sha, file, function, access_key, auth_enabled, replicas, cpu_millicores, memory_mb, "
+                  "commit_sha, file, function, access_key_hash, auth_enabled, replicas, cpu_millicores, memory_mb, "
                   "status, create_time_ms, deployed_time_ms, updated_ms) VALUES (?, 'wine', 'wine', ?, ?, 'p', '/p', "
                   "'c', 'model.py', 'predict', 'k', 1, 1, 1000, 2048, 'deployed', 0, 0, 0)", (CRN, MODEL, BUILD))
     return state

@@ -57,7 +57,9 @@ def start_platform(store: Path, extra_env: dict[str, str] | None = None) -> Plat
     env = {**os.environ, "MLCATALOG_ATLAS_PASSWORD": "pw", "MLCATALOG_STORE": str(store),
            "MLCATALOG_URL": f"http://127.0.0.1:{port}", "MLCATALOG_CRN_REGION": "us-west-1",
            "MLCATALOG_CRN_ACCOUNT": "acct", "MLCATALOG_CRN_WORKSPACE": "ws", "MLCATALOG_BUSY_TIMEOUT": "5",
-           "MLCATALOG_ADMIN_KEY": ADMIN_KEY, **(extra_env or {})}
+           "MLCATALOG_ADMIN_KEY": ADMIN_KEY,
+           # the tests' projects are made in pytest's temporary directories, beside the store
+           "MLCATALOG_PROJECTS_ROOT": str(store.parents[1]), **(extra_env or {})}
     env.pop("MLCATALOG_API_KEY", None)
     store.mkdir(parents=True, exist_ok=True)
     log = store.parent / f"up-{port}.log"

@@ -62,7 +62,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def admin_key(gw: Platform) -> str:
-    out = gw.cli("api-keys", "create", "admin")
+    out = gw.cli("api-keys", "create", "admin", "--role", "deployer", "--project", "*")
     return out.stdout.strip()
 
 
@@ -83,7 +83,7 @@ def call(p: Platform, key: str | None, access_key: str, request: Any, timeout: f
 
 # -- API keys --------------------------------------------------------------------------------------------
 def test_create_prints_the_key_once_and_list_never_shows_it(gw: Platform) -> None:
-    out = gw.cli("api-keys", "create", "ci robot")
+    out = gw.cli("api-keys", "create", "ci robot", "--role", "deployer", "--project", "*")
     lines = out.stdout.splitlines()
     assert len(lines) == 1, out.stdout
     m = KEY_LINE.match(lines[0])
@@ -96,13 +96,13 @@ def test_create_prints_the_key_once_and_list_never_shows_it(gw: Platform) -> Non
     assert "active" in row and "ci robot" in row
     assert secret not in listing and lines[0] not in listing
     # a second create gives another key; the first one is not shown again anywhere
-    out2 = gw.cli("api-keys", "create", "other")
+    out2 = gw.cli("api-keys", "create", "other", "--role", "deployer", "--project", "*")
     assert lines[0] not in out2.stdout + out2.stderr
 
 
 def test_the_secret_is_neither_logged_nor_stored(gw: Platform, slow: dict[str, Any], open_dep: dict[str, Any],
                                                  admin_key: str) -> None:
-    key = gw.cli("api-keys", "create", "leak check").stdout.strip()
+    key = gw.cli("api-keys", "create", "leak check", "--role", "deployer", "--project", "*").stdout.strip()
     secret = KEY_LINE.match(key).group(2)  # type: ignore[union-attr]
     # use it every way a client can: model call, admin API, metrics API, a wrong secret for the same id
     assert call(gw, key, slow["accessKey"], {"id": 1}).status_code == 200
@@ -124,7 +124,7 @@ def test_the_secret_is_neither_logged_nor_stored(gw: Platform, slow: dict[str, A
 
 
 def test_revoked_key_is_refused_within_seconds(gw: Platform, slow: dict[str, Any]) -> None:
-    key = gw.cli("api-keys", "create", "short lived").stdout.strip()
+    key = gw.cli("api-keys", "create", "short lived", "--role", "deployer", "--project", "*").stdout.strip()
     key_id = KEY_LINE.match(key).group(1)  # type: ignore[union-attr]
     assert call(gw, key, slow["accessKey"], {"id": 1}).status_code == 200  # now cached as valid
     out = gw.cli("api-keys", "revoke", key_id)
@@ -143,7 +143,8 @@ def test_revoked_key_is_refused_within_seconds(gw: Platform, slow: dict[str, Any
 
 
 def test_expired_key_is_refused(gw: Platform, slow: dict[str, Any]) -> None:
-    out = gw.cli("api-keys", "create", "expiring", "--expires-days", "0.00002")  # ~1.7 s
+    out = gw.cli("api-keys", "create", "expiring",
+        "--role", "deployer", "--project", "*", "--expires-days", "0.00002")  # ~1.7 s
     key = out.stdout.strip()
     key_id = KEY_LINE.match(key).group(1)  # type: ignore[union-attr]
     wait_until(lambda: call(gw, key, slow["accessKey"], {"id": 1}).status_code == 403, 6, 0.2,

@@ -41,7 +41,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 @pytest.fixture(scope="module")
 def key(platform: Platform) -> str:
-    return platform.cli("api-keys", "create", "cli-replicas").stdout.strip()
+    return platform.cli("api-keys", "create", "cli-replicas", "--role", "deployer", "--project", "*").stdout.strip()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ MODEL_PY = "def predict(args):\n    return {'echo': args}\n"
 
 @pytest.fixture(scope="module")
 def key(platform: Platform) -> str:
-    return platform.cli("api-keys", "create", "deploy-errors").stdout.strip()
+    return platform.cli("api-keys", "create", "deploy-errors", "--role", "deployer", "--project", "*").stdout.strip()
 
 
 @pytest.fixture(scope="module")

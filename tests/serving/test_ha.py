@@ -55,7 +55,7 @@ def predict(args):
 
 @pytest.fixture(scope="module")
 def api_key(platform: Platform) -> str:
-    return platform.cli("api-keys", "create", "ha").stdout.strip()
+    return platform.cli("api-keys", "create", "ha", "--role", "deployer", "--project", "*").stdout.strip()
 
 
 def post(client: httpx.Client, url: str, key: str, access_key: str, request: Any) -> tuple[int, Any, int]:
@@ -290,7 +290,7 @@ def test_a_replica_that_timed_out_returns_to_rotation(tmp_path: Path, echo_proje
 
     p = start_platform(tmp_path / "store", {"MLCATALOG_REQUEST_TIMEOUT": "1", "MLCATALOG_BUSY_TIMEOUT": "2"})
     try:
-        key = p.cli("api-keys", "create", "timeout").stdout.strip()
+        key = p.cli("api-keys", "create", "timeout", "--role", "deployer", "--project", "*").stdout.strip()
         dep = deploy(p, key, echo_project, "Echo", "model.py", "predict")
         ak = dep["accessKey"]
         with httpx.Client(timeout=30) as client:

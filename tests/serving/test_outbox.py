@@ -123,7 +123,7 @@ def start_b(ctx: dict[str, Any]) -> Platform:
 def test_atlas_outage_and_platform_crash_lose_nothing_and_write_nothing_twice(setup: dict[str, Any]) -> None:
     atlas: FixedPortAtlas = setup["atlas"]
     b = start_b(setup)
-    key = b.cli("api-keys", "create", "outbox").stdout.strip()
+    key = b.cli("api-keys", "create", "outbox", "--role", "deployer", "--project", "*").stdout.strip()
     project = setup["project"]
 
     # 1. Atlas up: deploy -> the catalog (on B, backed by A) shows the deployment
@@ -285,4 +285,87 @@ def test_refused_credentials_are_retried_and_refused_content_is_parked_until_ret
     finally:
         replayer.stop()
     assert entries(db) == [] and answers == []
+    db.close()
+
+
+# -- build entries carry the build resolved at deploy time ----------------------------------------------------
+@pytest.mark.slow
+def test_a_deployment_made_while_atlas_is_down_is_recorded_after_its_project_is_deleted(tmp_path: Path) -> None:
+    """Issue 14's reproduction, in-process: Atlas down, deploy, delete the project directory, Atlas back. The outbox
+    delivers the build (resolved at deploy time) and the deployment: tables -> build -> deployment, nothing failed."""
+    import shutil
+
+    from serving.platform.outbox import entries
+    from tests.conftest import free_port
+    from tests.inprocess import ADMIN_KEY, ATLAS_PASSWORD, platform_app
+
+    atlas = FixedPortAtlas(tmp_path / "atlas-a", ATLAS_PASSWORD, free_port())  # the same store when it comes back
+    project = make_project(tmp_path / "project", {"model.py": MODEL_PY, "lineage.yml": json.dumps(LINEAGE)},
+                           list(LINEAGE))
+    headers = auth(ADMIN_KEY)
+    try:
+        with platform_app(tmp_path / "store", {"MLCATALOG_ATLAS_URL": f"http://127.0.0.1:{atlas.fixed_port}"}) as c:
+            runtime = c.app.state.runtime  # type: ignore[attr-defined]
+            r = c.post("/api/v1/serving/deployments", headers=headers, json={
+                "project_dir": str(project), "model": "Second", "file": "model.py", "function": "predict"})
+            assert r.status_code == 200, r.text
+            dep = r.json()
+            assert dep["guid"] is None  # not in the catalog yet
+            pending = entries(runtime.state)
+            assert [(e.kind, e.payload.get("status")) for e in pending] == [
+                ("build", None), ("deployment", "deploying"), ("deployment", "deployed")]
+            assert pending[0].payload["model"] == "Second" and "project_dir" not in pending[0].payload
+            shutil.rmtree(project)
+
+            atlas.start()
+            assert runtime.replayer.drain(60), entries(runtime.state)
+            delivered = entries(runtime.state, include_done=True)
+            assert [(e.kind, e.status, e.last_error) for e in delivered] == [
+                ("build", "done", None), ("deployment", "done", None), ("deployment", "done", None)], delivered
+            d = c.get(f"/api/v1/deployments/{dep['crn']}", headers=headers)
+            assert d.status_code == 200 and d.json()["build_crn"] == dep["buildCrn"], d.text
+            lin = c.get(f"/api/v1/deployments/{dep['crn']}/lineage", headers=headers)
+            assert lin.status_code == 200, lin.text
+            tree = json.dumps(lin.json()["tree"])
+            assert "default.second_a@cm" in tree and "default.second_b@cm" in tree and dep["buildCrn"] in tree
+        assert entity_counts(atlas) == {
+            "ml_project": {"ACTIVE": 1}, "ml_model_build": {"ACTIVE": 1}, "ml_model_train_build_process": {"ACTIVE": 1},
+            "ml_model_deployment": {"ACTIVE": 1}, "ml_model_deploy_process": {"ACTIVE": 1},
+            "hive_table": {"ACTIVE": 2}}
+    finally:
+        if atlas.alive():
+            atlas.stop()
+
+
+def test_build_entries_stored_before_they_carried_their_build_are_still_replayed(tmp_path: Path) -> None:
+    from catalog import BuildRequest, CrnScope, ResolvedBuild
+    from catalog.atlas.connect import open_atlas
+    from catalog.service import LocalCatalog
+    from serving.platform.outbox import Replayer, catalog_sender, enqueue, entries
+    from serving.platform.state import StateDb
+
+    catalog = LocalCatalog(open_atlas(f"atlas+embedded://{tmp_path / 'atlas'}"), CrnScope("r", "a", "w"), "cm")
+    project = make_project(tmp_path / "project", {"lineage.yml": json.dumps(LINEAGE)}, list(LINEAGE))
+    resolved = catalog.resolve_build(BuildRequest(project_dir=str(project), models=["Second"],
+                                                  allow_unresolved=True))
+    db = StateDb(tmp_path / "platform.db")
+    with db.tx() as c:
+        enqueue(c, "build", {"project_dir": str(project), "model": "First", "commit": resolved.commit})  # the old form
+        new_form = {"model": "Second", "commit": resolved.commit, "resolved": resolved.model_dump(mode="json")}
+        enqueue(c, "build", new_form)
+        hostile = {**resolved.model_dump(mode="json"), "lineage_text": "x" * (1024 * 1024 + 1)}
+        enqueue(c, "build", {"model": "Second", "commit": resolved.commit, "resolved": hostile})
+    replayer = Replayer(db, catalog_sender(catalog), max_backoff=0.05)
+    replayer.start()
+    try:
+        wait_until(lambda: [e.status for e in entries(db, include_done=True)] == ["done", "done", "failed"], 30, 0.1,
+                   "the two builds delivered and the out-of-bounds one parked")
+    finally:
+        replayer.stop()
+    assert "lineage_text" in (entries(db)[0].last_error or "")
+    builds = {str(h.attributes.get("modelName")) for h in catalog.client.search_all(
+        type_name="ml_model_build", attributes=["modelName"])}
+    assert builds == {"First", "Second"}
+    assert ResolvedBuild.model_validate(entries(db, include_done=True)[1].payload["resolved"]) == resolved
+    catalog.close()
     db.close()

@@ -21,7 +21,7 @@ MODEL = "Predict w/ Monitoring & Lineage"
 
 @pytest.fixture(scope="module")
 def api_key(platform: Platform) -> str:
-    out = platform.cli("api-keys", "create", "e2e")
+    out = platform.cli("api-keys", "create", "e2e", "--role", "deployer", "--project", "*")
     return out.stdout.strip()
 
 

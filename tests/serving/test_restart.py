@@ -55,7 +55,7 @@ def call(p: Platform, key: str, access_key: str) -> httpx.Response:
 
 def test_a_stop_interrupted_by_a_crash_is_finished_at_restart(ctx: dict[str, Any]) -> None:
     p = start(ctx)
-    key = p.cli("api-keys", "create", "restart").stdout.strip()
+    key = p.cli("api-keys", "create", "restart", "--role", "deployer", "--project", "*").stdout.strip()
     stopped = deploy(p, key, ctx["project"], "Echo", "model.py", "predict")
     running = deploy(p, key, ctx["project"], "Echo", "model.py", "predict")
     assert call(p, key, stopped["accessKey"]).status_code == 200

@@ -174,7 +174,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 def test_a_project_with_its_own_serving_catalog_and_typedefs_deploys_and_predicts(
         platform: Platform, tmp_path: Path) -> None:
     project = make_project(tmp_path / "project", {**USER_PACKAGES, "model.py": MODEL_PY}, ["Shadow"])
-    key = platform.cli("api-keys", "create", "user-packages").stdout.strip()
+    key = platform.cli("api-keys", "create", "user-packages", "--role", "deployer", "--project", "*").stdout.strip()
     dep = deploy(platform, key, project, "Shadow", "model.py", "predict")
 
     def call(request: dict[str, Any]) -> dict[str, Any]:
