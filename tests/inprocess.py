@@ -8,11 +8,13 @@ where a process boundary is the point (crash/restart, replicas, the CLI end to e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from mlcatalog.app import build_app, open_store
@@ -47,3 +49,23 @@ def json_of(r: Any) -> Any:
     """The JSON body of a response, which must say it is JSON."""
     assert r.headers.get("content-type", "").startswith("application/json"), (r.status_code, r.text)
     return r.json()
+
+
+PLATFORM_ERROR_KEYS = {"code", "message", "problems"}
+
+
+def assert_refusal_body(r: Any, code: str, server_paths: Iterable[str], caplog: pytest.LogCaptureFixture
+                        ) -> dict[str, Any]:
+    """A refusal as a hostile-input case expects it: mlcatalog's error body with ``code``, small, naming none of
+    ``server_paths``, with at most one log line (no traceback) about it. Returns the body."""
+    body = json_of(r)
+    assert set(body) == PLATFORM_ERROR_KEYS, body
+    assert body["code"] == code and isinstance(body["message"], str) and body["message"], body
+    assert isinstance(body["problems"], list) and all(isinstance(p, str) for p in body["problems"])
+    assert len(r.content) < 16_384, f"an answer of {len(r.content)} bytes"
+    for path in server_paths:
+        assert path not in r.text, f"the answer names the server path {path}: {r.text[:1000]}"
+    ours = [rec for rec in caplog.records if rec.levelno >= logging.WARNING]
+    assert len(ours) <= 1 and all(rec.exc_info is None and "\n" not in rec.getMessage() for rec in ours), \
+        [rec.getMessage()[:300] for rec in ours]
+    return dict(body)

@@ -20,19 +20,11 @@ from starlette.testclient import TestClient
 
 from tests.inprocess import ADMIN_KEY, json_of, platform_app
 from tests.servers import wait_until
+from tests.serving.conftest import ECHO_MODEL_PY as MODEL_PY
 from tests.serving.conftest import make_project
 
 TOKEN = "roles-catalog-token"
 MODEL = "Echo"
-MODEL_PY = '''
-import cdsw
-
-
-@cdsw.model_metrics
-def predict(args):
-    cdsw.track_metric("input", args)
-    return {"echo": args}
-'''
 ROLES = ("admin", "deployer", "viewer", "caller", "caller_project", "no_key", "unknown_key", "access_key")
 OWN, FOREIGN = "alpha", "beta"
 
@@ -179,6 +171,10 @@ TARGETED: dict[str, Op] = {
     "write delayed metrics": delayed,
     "monitor": get("/api/v1/serving/monitors/{crn}"),
     "monitor windows": get("/api/v1/serving/monitors/{crn}/windows"),
+    "run monitor": lambda w, role, target: w.client.post(f"/api/v1/serving/monitors/{_d(w, target)['crn']}/run",
+                                                         headers=w.headers(role)),
+    "remove monitor": lambda w, role, target: w.client.delete(f"/api/v1/serving/monitors/{_d(w, target)['crn']}",
+                                                              headers=w.headers(role)),
     "catalog project": get("/api/v1/projects/{project}"),
     "catalog build": get("/api/v1/builds/{buildCrn}"),
     "catalog build inputs": get("/api/v1/builds/{buildCrn}/inputs"),
@@ -194,7 +190,8 @@ TARGETED: dict[str, Op] = {
 READ = {"get deployment", "replica logs", "traffic", "read metrics", "read model metrics", "monitor",
         "monitor windows", "catalog project", "catalog build", "catalog build inputs", "catalog model",
         "catalog deployment", "catalog deployment lineage"}
-DEPLOY = {"deploy", "stop", "call model", "write aggregate metrics", "write delayed metrics", "record build"}
+DEPLOY = {"deploy", "stop", "call model", "write aggregate metrics", "write delayed metrics", "record build",
+          "run monitor", "remove monitor"}
 ADMIN_ONLY = {"record deployment"}
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "admin": (READ | DEPLOY | ADMIN_ONLY, READ | DEPLOY | ADMIN_ONLY),
@@ -203,7 +200,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "caller": ({"call model", "write delayed metrics"}, {"write delayed metrics"}),
     "caller_project": ({"call model", "write delayed metrics"}, {"write delayed metrics"}),
 }
-NOT_THERE = {"monitor", "monitor windows"}  # allowed, and then 404: no monitor on these deployments
+NOT_THERE = {"monitor", "monitor windows", "run monitor", "remove monitor"}  # allowed, then 404: no monitor here
 
 
 def expected(role: str, op: str, target: str) -> int:

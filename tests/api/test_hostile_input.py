@@ -28,8 +28,9 @@ import fastapi
 import pytest
 from starlette.testclient import TestClient
 
-from tests.inprocess import ADMIN_KEY, json_of, platform_app
+from tests.inprocess import ADMIN_KEY, PLATFORM_ERROR_KEYS, assert_refusal_body, json_of, platform_app
 from tests.servers import wait_until
+from tests.serving.conftest import ECHO_MODEL_PY as MODEL_PY
 from tests.serving.conftest import make_project
 
 TOKEN = "hostile-input-token"
@@ -39,18 +40,8 @@ JSON = {"content-type": "application/json"}
 MODEL = "Echo"
 # Fails when a replica imports it, after every check a deploy makes before it starts replicas.
 BROKEN_PY = "open('/srv/models/weights.bin')\n\n\ndef predict(args):\n    return 1\n"
-MODEL_PY = '''
-import cdsw
-
-
-@cdsw.model_metrics
-def predict(args):
-    cdsw.track_metric("input", args)
-    return {"echo": args}
-'''
 MB = 1024 * 1024
 ONE_MB = "x" * MB
-PLATFORM_ERROR_KEYS = {"code", "message", "problems"}
 
 
 @dataclass
@@ -718,16 +709,7 @@ def refused(w: World, caplog: pytest.LogCaptureFixture, send: Send, status: int,
     started = time.monotonic()
     r = send(w)
     assert r.status_code == status, (r.status_code, r.text[:1000])
-    body = json_of(r)
-    assert set(body) == PLATFORM_ERROR_KEYS, body
-    assert body["code"] == code and isinstance(body["message"], str) and body["message"], body
-    assert isinstance(body["problems"], list) and all(isinstance(p, str) for p in body["problems"])
-    assert len(r.content) < 16_384, f"an answer of {len(r.content)} bytes"
-    for path in w.server_paths():
-        assert path not in r.text, f"the answer names the server path {path}: {r.text[:1000]}"
-    ours = [rec for rec in caplog.records if rec.levelno >= logging.WARNING]
-    assert len(ours) <= 1 and all(rec.exc_info is None and "\n" not in rec.getMessage() for rec in ours), \
-        [rec.getMessage()[:300] for rec in ours]
+    body = assert_refusal_body(r, code, w.server_paths(), caplog)
     assert time.monotonic() - started < 30
     assert w.state() == before
-    return dict(body)
+    return body

@@ -29,7 +29,7 @@ from starlette.testclient import TestClient
 
 from serving.metrics.models import MAX_MS
 from serving.monitoring.config import MAX_WINDOW_MS
-from tests.inprocess import ADMIN_KEY, json_of, platform_app
+from tests.inprocess import ADMIN_KEY, assert_refusal_body, json_of, platform_app
 from tests.servers import wait_until
 from tests.serving.conftest import make_project
 
@@ -47,7 +47,6 @@ def predict(args):
     cdsw.track_metric("prediction", "a" if x > 0 else "b")
     return {"ok": 1}
 '''
-PLATFORM_ERROR_KEYS = {"code", "message", "problems"}
 MONITORS = "/api/v1/serving/monitors"
 HOUR = 3_600_000
 EXPECTED = {"a": 0.5, "b": 0.5}
@@ -418,16 +417,7 @@ def refused(w: World, caplog: pytest.LogCaptureFixture, send: Send, status: int 
     try:
         r = send(w)
         assert r.status_code in allowed, (r.status_code, r.text[:1000])
-        body = json_of(r)
-        assert set(body) == PLATFORM_ERROR_KEYS, body
-        assert body["code"] == allowed[r.status_code] and isinstance(body["message"], str) and body["message"], body
-        assert isinstance(body["problems"], list) and all(isinstance(p, str) for p in body["problems"])
-        assert len(r.content) < 16_384, f"an answer of {len(r.content)} bytes"
-        for path in w.server_paths():
-            assert path not in r.text, f"the answer names the server path {path}: {r.text[:1000]}"
-        ours = [rec for rec in caplog.records if rec.levelno >= logging.WARNING]
-        assert len(ours) <= 1 and all(rec.exc_info is None and "\n" not in rec.getMessage() for rec in ours), \
-            [rec.getMessage()[:300] for rec in ours]
+        body = assert_refusal_body(r, str(allowed[r.status_code]), w.server_paths(), caplog)
         assert time.monotonic() - started < 30
         assert w.state() == before
     finally:

@@ -24,6 +24,16 @@ REPO = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "test-admin-key-0123456789"  # the platform's administrative credential in these tests
 WINE = REPO / "serving" / "examples" / "wine"
 SHARED_CSV = REPO.parent / "shared" / "data" / "WineNewGBTDataSet.csv"
+# A model that echoes its request and tracks it as a metric (each prediction gets a UUID and a record).
+ECHO_MODEL_PY = '''
+import cdsw
+
+
+@cdsw.model_metrics
+def predict(args):
+    cdsw.track_metric("input", args)
+    return {"echo": args}
+'''
 
 
 @dataclass
