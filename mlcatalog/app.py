@@ -32,7 +32,7 @@ from catalog.api.app import API_PREFIX, TokenAuth, build_router
 from catalog.api.docs import install_docs
 from catalog.api.errors import error_response, install_error_handlers
 from catalog.api.limits import MB, BodyLimit
-from catalog.atlas.connect import is_embedded
+from catalog.atlas.connect import InvalidAtlasUrl, check_atlas_url, is_embedded
 from catalog.backend import CatalogBackend
 from catalog.embedded.app import ATLAS_PREFIX, create_app, timeout_answer
 from catalog.embedded.db import StoreVersionError
@@ -43,7 +43,7 @@ from catalog.remote import RemoteCatalog
 from catalog.service import LocalCatalog
 from mlcatalog.assemble import local_catalog, table_sampler
 from mlcatalog.pages import install_pages
-from mlcatalog.settings import ATLAS_USER, Settings, redact
+from mlcatalog.settings import ATLAS_USER, ConfigError, Settings, redact
 from serving.metrics import open_metrics_store, sqlite_url
 from serving.monitoring.ledger import Ledger
 from serving.monitoring.prometheus import MonitorCollector
@@ -61,13 +61,36 @@ from serving.platform.state import StateDb
 from serving.platform.supervisor import Supervisor
 from serving.platform.traffic import TrafficRecorder
 
-__all__ = ["Runtime", "StoreError", "assemble", "build_app", "open_store", "self_host"]
+__all__ = ["Runtime", "StoreError", "assemble", "build_app", "check_before_store", "open_store", "self_host"]
 
 log = logging.getLogger(__name__)
 
 
 class StoreError(Exception):
     """The store directory cannot be created or opened; ``str(exc)`` is a one-line message."""
+
+
+def check_before_store(settings: Settings) -> None:
+    """Refuse what stops start-up and is known before the store exists, so that a refused start creates nothing:
+    the served password, the Atlas the catalog records into, a configured metrics store.
+
+    Raises :class:`mlcatalog.settings.ConfigError` for the settings, :class:`StoreError` for the metrics store."""
+    settings.atlas_server_password()
+    url = settings.atlas_url_served()
+    settings.atlas_client_password(url)
+    try:
+        check_atlas_url(url)
+    except InvalidAtlasUrl as e:
+        raise ConfigError(e.message) from None
+    if settings.serving.metrics_url:
+        _check_metrics_store(settings.serving.metrics_url)
+
+
+def _check_metrics_store(url: str) -> None:
+    try:
+        open_metrics_store(url).close()  # a schema needing an upgrade stops start-up, with the command
+    except Exception as e:
+        raise StoreError(f"metrics store: {e}") from e
 
 
 def open_store(directory: Path) -> EmbeddedStore:
@@ -162,10 +185,7 @@ def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) ->
         backend = RemoteCatalog(settings.serving.catalog_url, settings.client_key())
     metrics_url = settings.serving.metrics_url or sqlite_url(store_dir / "metrics.db")
     try:
-        try:
-            open_metrics_store(metrics_url).close()  # a schema needing an upgrade stops start-up, with the command
-        except Exception as e:
-            raise StoreError(f"metrics store: {e}") from e
+        _check_metrics_store(metrics_url)
         try:
             state = StateDb(store_dir / "platform.db")
         except (OSError, sqlite3.Error, RuntimeError) as e:
@@ -219,7 +239,7 @@ def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -
     """The complete ASGI app for ``settings``, serving ``store`` (the caller owns and closes it).
 
     Raises :class:`mlcatalog.settings.ConfigError` if the settings do not allow serving (e.g. no password for a
-    non-loopback host): check :meth:`Settings.atlas_server_password` before :func:`open_store` to fail first.
+    non-loopback host): :func:`check_before_store` before :func:`open_store` fails first.
     """
     password = settings.atlas_server_password()
     runtime = assemble(settings, store, tables=tables)

@@ -48,8 +48,15 @@ def _main() -> None:
     configure_process()
 
 
+#: Longest message ``up`` prints: a message may quote a URL, a path or a server's answer of any length.
+MESSAGE_CHARS = 500
+
+
 def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"mlcatalog: error: {message}", err=True)
+    from catalog.lineagefile.problems import printable
+
+    shown = message if len(message) <= MESSAGE_CHARS else message[:MESSAGE_CHARS] + "..."
+    typer.echo(f"mlcatalog: error: {printable(shown)}", err=True)  # one line, nothing a terminal would obey
     return typer.Exit(code)
 
 
@@ -185,7 +192,7 @@ def _serve(settings: Settings, *, demo: bool = False, once: bool = False,
     """Open the store, serve it until SIGINT/SIGTERM (graceful shutdown), close the store."""
     # Imported here so that `mlcatalog --help` stays fast.
     from catalog.errors import CatalogError
-    from mlcatalog.app import StoreError, build_app, open_store
+    from mlcatalog.app import StoreError, build_app, check_before_store, open_store
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s")
     # Everything this process and its replicas create (databases, logs, the demo's project) is the owner's alone:
@@ -196,7 +203,10 @@ def _serve(settings: Settings, *, demo: bool = False, once: bool = False,
     previous = {sig: signal.signal(sig, shutdown) for sig in handled}
     try:
         try:
+            check_before_store(settings)
             embedded_store = open_store(settings.server.store)
+        except ConfigError as exc:
+            raise _fail(str(exc), 2) from None
         except StoreError as exc:
             raise _fail(str(exc), 1) from None
         try:

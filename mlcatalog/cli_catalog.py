@@ -54,6 +54,24 @@ def _run(fn: Any) -> Any:
         raise _fail(str(e), 2) from None
 
 
+def _build_request(project_dir: Path, models: list[str] | None, allow_unresolved: bool) -> Any:
+    """The request of ``mlcatalog build``: an option the catalog's bounds refuse (a NUL in a --model) is an
+    InvalidInput naming the option."""
+    from pydantic import ValidationError
+
+    from catalog.backend import BuildRequest
+    from catalog.errors import InvalidInput
+
+    try:
+        return BuildRequest(project_dir=str(project_dir), models=models or None, allow_unresolved=allow_unresolved)
+    except ValidationError as e:
+        first = e.errors(include_url=False)[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        option = {"project_dir": "--project-dir", "models": "--model"}.get(field, field)
+        given = first.get("input")
+        raise InvalidInput(f"{option} {given!r:.80}: {first['msg']}".strip()) from None
+
+
 def _client(s: Settings) -> Any:
     from mlcatalog.assemble import atlas_client
 
@@ -106,8 +124,6 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         """Record a model build: lineage.yml as committed at HEAD → Atlas (project, build, lineage)."""
         from rich.progress import Progress
 
-        from catalog.backend import BuildRequest
-
         s = _settings(atlas_url, atlas_user, atlas_password)
         catalog = _catalog(s)
         try:
@@ -117,9 +133,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-                request = BuildRequest(project_dir=str(project_dir), models=model or None,
-                                       allow_unresolved=allow_unresolved)
-                result = _run(lambda: catalog.build(request, progress))
+                result = _run(lambda: catalog.build(_build_request(project_dir, model, allow_unresolved), progress))
         finally:
             catalog.close()
         if as_json:

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import Field, TypeAdapter, ValidationError
 
-from mlcatalog.cli_serving import Json, Url, _fail, _request, _ts
+from mlcatalog.cli_serving import Json, Shape, Url, _fail, _plain, _request, _segment, _ts
 from serving.monitoring.config import (
     Thresholds,
     parse_duration,
@@ -22,6 +23,69 @@ from serving.monitoring.config import (
 )
 
 _THRESHOLD_NAMES = ("chisquare", "ks", "psi", "wasserstein", "drift_share")
+
+
+class _Reference(Shape):
+    description: str
+    numeric: dict[str, str]
+    categorical: dict[str, str]
+    rows: dict[str, Any]
+
+
+class _Monitor(Shape):
+    deployment_crn: str
+    status: str
+    stopped_reason: str | None = None
+    every: str
+    window: str
+    reference: _Reference
+    drift_status: str | None = None
+    drift_columns: list[str] | None = None
+    last_window_end_ms: int | None = None
+    next_window_end_ms: int | None = None
+
+
+class _Removed(Shape):
+    deployment_crn: str
+
+
+class _Test(Shape):
+    column: str
+    test: str
+    statistic: float | None
+    p_value: float | None = None
+    drifted: bool | None
+    reason: str | None = None
+
+
+class _Classification(Shape):
+    n: int
+    accuracy: float | None = None
+
+
+class _Regression(Shape):
+    n: int
+    mae: float | None = None
+    rmse: float | None = None
+
+
+class _Window(Shape):
+    start_ms: int | None
+    end_ms: int | None
+    status: str
+    predictions: int
+    drifted_columns: list[str] | None = None
+    drifted_share: float | None = None
+    deciding_test: dict[str, str] | None = None
+    tests: list[_Test] = Field(default_factory=list)
+    classification: _Classification | None = None
+    regression: _Regression | None = None
+
+
+MONITOR: TypeAdapter[Any] = TypeAdapter(_Monitor)
+MONITORS: TypeAdapter[Any] = TypeAdapter(list[_Monitor])
+REMOVED: TypeAdapter[Any] = TypeAdapter(_Removed)
+WINDOWS: TypeAdapter[Any] = TypeAdapter(list[_Window])
 
 
 def _parse(fn: Any, *args: Any) -> Any:
@@ -44,8 +108,11 @@ def _thresholds(items: list[str]) -> dict[str, float]:
             raise _fail(f"bad --threshold {k}={v}: not a number", 2) from None
     try:
         Thresholds(**out)
-    except ValueError as e:
-        raise _fail(f"bad --threshold: {str(e).splitlines()[-1].strip()}", 2) from None
+    except ValidationError as e:
+        first = e.errors(include_url=False)[0]
+        name = ".".join(str(part) for part in first["loc"])
+        raise _fail(f"bad --threshold {_plain(name, 40)}={_plain(first.get('input'), 40)}: {first['msg']}", 2) \
+            from None
     return out
 
 
@@ -116,7 +183,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                 "numeric_test": numeric_test, "thresholds": _thresholds(threshold or []), "min_n": min_n,
                 "prediction_key": prediction_key, "actual_key": actual_key, "min_accuracy": min_accuracy,
                 "webhook_url": webhook}
-        m = _request("POST", url, "/api/v1/serving/monitors", body)
+        m = _request("POST", url, "/api/v1/serving/monitors", body, shape=MONITOR)
         if as_json:
             typer.echo(json.dumps(m, indent=2))
             return
@@ -129,7 +196,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
     @mon.command("list")
     def list_monitors(url: Url = None, as_json: Json = False) -> None:
         """Monitors with their latest drift status."""
-        rows = _request("GET", url, "/api/v1/serving/monitors")
+        rows = _request("GET", url, "/api/v1/serving/monitors", shape=MONITORS)
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
             return
@@ -141,7 +208,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
     @mon.command("remove")
     def remove(crn: Annotated[str, typer.Argument(metavar="CRN")], url: Url = None) -> None:
         """Stop and remove a deployment's monitor (its results stay in the metrics store)."""
-        m = _request("DELETE", url, f"/api/v1/serving/monitors/{crn}")
+        m = _request("DELETE", url, f"/api/v1/serving/monitors/{_segment(crn, '/:')}", shape=REMOVED)
         typer.echo(f"removed the monitor of {m['deployment_crn']}")
 
     @mon.command("run")
@@ -155,7 +222,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         if window:
             start, end = _parse(parse_window, window)
             body = {"start_ms": start, "end_ms": end}
-        results = _request("POST", url, f"/api/v1/serving/monitors/{crn}/run", body, timeout=3600.0)
+        results = _request("POST", url, f"/api/v1/serving/monitors/{_segment(crn, '/:')}/run", body, timeout=3600.0,
+                           shape=WINDOWS)
         if as_json:
             typer.echo(json.dumps(results, indent=2))
             return
@@ -183,5 +251,5 @@ def _print_result(r: dict[str, Any]) -> None:
     if c and c.get("accuracy") is not None:
         typer.echo(f"  accuracy {c['accuracy']:.3f} on {c['n']} labelled predictions")
     g = r.get("regression")
-    if g and g.get("mae") is not None:
+    if g and g.get("mae") is not None and g.get("rmse") is not None:
         typer.echo(f"  MAE {g['mae']:.4g}, RMSE {g['rmse']:.4g} on {g['n']} labelled predictions")

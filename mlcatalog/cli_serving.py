@@ -8,14 +8,20 @@ platform's store; ``api-keys`` and ``outbox`` also work offline, on a store name
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from mlcatalog.settings import DEFAULT_URL, ConfigError, Settings, load_settings
+
+#: Longest text of a server's answer (or of an argument) a message shows.
+SHOW_CHARS = 300
 
 Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 Url = Annotated[str | None, typer.Option(
@@ -27,10 +33,111 @@ StoreOpt = Annotated[Path | None, typer.Option(
     help="work offline on this platform store directory instead of asking the running platform")]
 
 
+class Shape(BaseModel):
+    """What a command reads of the platform's answer: a field it indexes is required, one it ``.get``s has a
+    default (a default fills nothing in: the command goes on with the answer as it came); others pass unread."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class _Deployed(Shape):
+    crn: str
+    modelCrn: str
+    buildCrn: str
+    accessKey: str
+    endpoint: str
+    guid: str | None = None
+
+
+class _Replica(Shape):
+    alive: bool | None = None
+    restarts: int | None = None
+
+
+class _Deployment(Shape):
+    crn: str
+    name: str
+    status: str
+    replicas: int
+    replica_status: list[_Replica] = Field(default_factory=list)
+    drift_status: str | None = None
+    drift_columns: list[str] | None = None
+    catalog_guid: str | None = None
+
+
+class _WhoAmI(Shape):
+    who: str
+    role: str
+    projects: list[str]
+    deployments: list[str]
+
+
+class _Stopped(Shape):
+    name: str
+    status: str
+
+
+class _ReplicaLog(Shape):
+    replica: int
+    path: str
+    lines: list[str]
+
+
+class _OutboxEntry(Shape):
+    seq: int
+    kind: str
+    payload: dict[str, Any]
+    created_ms: int | None
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+class _Retried(Shape):
+    retried: list[int]
+
+
+class _KeyCreated(Shape):
+    key: str
+    key_id: str
+
+
+class _Key(Shape):
+    key_id: str
+    name: str
+    role: str
+    projects: list[str]
+    deployments: list[str]
+    active: bool
+    created_ms: int | None
+    expires_ms: int | None
+    revoked_ms: int | None
+
+
+DEPLOYED: TypeAdapter[Any] = TypeAdapter(_Deployed)
+DEPLOYMENTS: TypeAdapter[Any] = TypeAdapter(list[_Deployment])
+WHOAMI: TypeAdapter[Any] = TypeAdapter(_WhoAmI)
+STOPPED: TypeAdapter[Any] = TypeAdapter(_Stopped)
+LOGS: TypeAdapter[Any] = TypeAdapter(list[_ReplicaLog])
+OUTBOX: TypeAdapter[Any] = TypeAdapter(list[_OutboxEntry])
+RETRIED: TypeAdapter[Any] = TypeAdapter(_Retried)
+KEY_CREATED: TypeAdapter[Any] = TypeAdapter(_KeyCreated)
+KEYS: TypeAdapter[Any] = TypeAdapter(list[_Key])
+AN_OBJECT: TypeAdapter[Any] = TypeAdapter(dict[str, Any])
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
     for line in message.splitlines() or [message]:
         typer.echo(f"mlcatalog: error: {line}", err=True)
     return typer.Exit(code)
+
+
+def _plain(text: object, limit: int = SHOW_CHARS) -> str:
+    """``text`` for a one-line message: control characters escaped (a server's answer or a user's argument may hold
+    terminal escape sequences that would rewrite the screen), cut to ``limit`` characters."""
+    raw = str(text)
+    shown = "".join(c if c == " " or c.isprintable() else ascii(c)[1:-1] for c in raw[:limit])
+    return f"{shown}... ({len(raw)} characters)" if len(raw) > limit else shown
 
 
 def _settings(url: str | None) -> Settings:
@@ -40,8 +147,54 @@ def _settings(url: str | None) -> Settings:
         raise _fail(str(e), 2) from None
 
 
-def _request(method: str, url: str | None, path: str, body: Any = None, *, admin: bool = False,
-             params: dict[str, Any] | None = None, timeout: float = 300.0) -> Any:
+def _unreachable(base: str, why: str) -> typer.Exit:
+    return _fail(f"the platform at {_plain(base)} is not reachable ({why}); "
+                 "is `mlcatalog up` running? (set MLCATALOG_URL to reach another one)")
+
+
+def _unexpected(base: str, why: str) -> typer.Exit:
+    return _fail(f"the platform at {_plain(base)} answered something that is not what mlcatalog expects ({why})")
+
+
+def _error_message(resp: Any, admin: bool) -> str:
+    try:
+        data = resp.json()
+    except ValueError:
+        data = resp.text.strip()
+    message = (data.get("message") or data.get("detail")) if isinstance(data, dict) else data
+    shown = _plain(message if isinstance(message, str) else json.dumps(message)) if message else ""
+    shown = shown or f"HTTP {resp.status_code}"
+    if resp.status_code in (401, 403):
+        hint = ("set MLCATALOG_ADMIN_KEY to the administrative key" if admin else
+                "set MLCATALOG_API_KEY; an administrator creates one with `mlcatalog api-keys create NAME`")
+        shown = f"{shown} ({hint})"
+    return shown
+
+
+def _answer(resp: Any, base: str, shape: TypeAdapter[Any]) -> Any:
+    """The JSON of a 2xx answer, checked against ``shape`` (what the command reads of it): a proxy, a redirect or
+    another service at that address must be a message, not a KeyError in the middle of the output."""
+    if not 200 <= resp.status_code < 300:
+        where = resp.headers.get("location")
+        raise _unexpected(base, f"HTTP {resp.status_code}" + (f", a redirect to {_plain(where, 80)}" if where else ""))
+    try:
+        data = resp.json()
+    except ValueError:
+        raise _unexpected(base, f"HTTP {resp.status_code}, not JSON: {_plain(resp.text, 80)}") from None
+    try:
+        # strict: what passes is what the command reads, unconverted (it goes on with the answer as it came)
+        shape.validate_python(data, strict=True)
+    except ValidationError as e:
+        first = e.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        raise _unexpected(base, f"HTTP {resp.status_code}, {_plain(where, 80)}: {_plain(first['msg'], 120)}") \
+            from None
+    return data
+
+
+def _request(method: str, url: str | None, path: str, body: Any = None, *, shape: TypeAdapter[Any],
+             admin: bool = False, params: dict[str, Any] | None = None, timeout: float = 300.0) -> Any:
+    """``method`` ``path`` on the platform; its JSON answer, of the shape ``shape``, or a one-line error."""
     import httpx
 
     s = _settings(url)
@@ -49,22 +202,22 @@ def _request(method: str, url: str | None, path: str, body: Any = None, *, admin
     key = s.client_key(admin=admin)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        resp = httpx.request(method, base + path, json=body, params=params, headers=headers, timeout=timeout)
+        # the settings check the URL's form; httpx refuses more (a bad IPv6 or IPv4 address, a NUL in the host)
+        target = httpx.URL(base + path)
+        resp = httpx.request(method, target, json=body, params=params, headers=headers, timeout=timeout)
     except httpx.HTTPError as e:
-        raise _fail(f"the platform at {base} is not reachable ({type(e).__name__}); "
-                    "is `mlcatalog up` running? (set MLCATALOG_URL to reach another one)") from None
-    try:
-        data = resp.json()
-    except ValueError:
-        data = {"message": resp.text.strip()[:300]}
+        raise _unreachable(base, type(e).__name__) from None
+    except (httpx.InvalidURL, UnicodeError) as e:  # UnicodeError: the idna codec, a host label over 63 characters
+        raise _unreachable(base, f"not a usable URL: {_plain(e, 120)}") from None
     if resp.status_code >= 400:
-        message = data.get("message") if isinstance(data, dict) else str(data)
-        if resp.status_code in (401, 403):
-            hint = ("set MLCATALOG_ADMIN_KEY to the administrative key" if admin else
-                    "set MLCATALOG_API_KEY; an administrator creates one with `mlcatalog api-keys create NAME`")
-            message = f"{message} ({hint})"
-        raise _fail(str(message))
-    return data
+        raise _fail(_error_message(resp, admin))
+    return _answer(resp, base, shape)
+
+
+def _segment(value: str, safe: str = "") -> str:
+    """``value`` percent-encoded for a URL path: a ``?`` or ``#`` in an argument stays part of it instead of ending
+    the path, and a control character is sent (and refused by the platform) instead of refused by httpx."""
+    return quote(value, safe=safe)
 
 
 def _env_pairs(items: list[str]) -> dict[str, str]:
@@ -78,7 +231,23 @@ def _env_pairs(items: list[str]) -> dict[str, str]:
 
 
 def _ts(ms: int | None) -> str:
-    return "-" if not ms else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if not ms:
+        return "-"
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):  # past year 9999 (a store written before expiry was bounded)
+        return f"{ms} ms"
+
+
+def _expires_ms(days: float | None) -> int | None:
+    """Epoch ms ``days`` from now (None: never). How far is too far is the platform's to say (ApiKeys.create);
+    here only what is no number of milliseconds at all (infinity) is refused."""
+    if not days:
+        return None
+    ms = (time.time() + days * 86400) * 1000
+    if not math.isfinite(ms):
+        raise _fail(f"--expires-days {days}: not a number of days a key can live", 2)
+    return int(ms)
 
 
 def _offline_state(store: Path) -> Any:
@@ -115,7 +284,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         body = {"project_dir": str(local.resolve()) if local.exists() else str(project_dir), "model": model,
                 "file": file, "function": function, "replicas": replicas, "cpu_millicores": cpu_millicores,
                 "memory_mb": memory_mb, "auth_enabled": not no_auth, "env": _env_pairs(env or [])}
-        res = _request("POST", url, "/api/v1/serving/deployments", body)
+        res = _request("POST", url, "/api/v1/serving/deployments", body, shape=DEPLOYED)
         if as_json:
             typer.echo(json.dumps({k: res.get(k) for k in ("crn", "modelCrn", "buildCrn", "accessKey", "endpoint",
                                                              "guid")}))
@@ -131,14 +300,14 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
     @app.command("deployments")
     def deployments(url: Url = None, as_json: Json = False) -> None:
         """List deployments with their status, live replicas and replica restarts."""
-        rows = _request("GET", url, "/api/v1/serving/deployments")
+        rows = _request("GET", url, "/api/v1/serving/deployments", shape=DEPLOYMENTS)
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
             return
         if not rows:
             typer.echo("no deployments")
         for d in rows:
-            replicas = d.get("replica_status", [])
+            replicas = d.get("replica_status") or []
             alive = sum(1 for r in replicas if r.get("alive"))
             restarts = sum(int(r.get("restarts") or 0) for r in replicas)
             drift = d.get("drift_status") or "-"
@@ -151,14 +320,14 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
     @app.command("whoami")
     def whoami(url: Url = None) -> None:
         """The role and scope of the API key in use (MLCATALOG_API_KEY)."""
-        me = _request("GET", url, "/api/v1/serving/whoami")
+        me = _request("GET", url, "/api/v1/serving/whoami", shape=WHOAMI)
         scope = ", ".join([*me["projects"], *me["deployments"]]) or "everything"
         typer.echo(f"{me['who']}: {me['role']} ({scope})")
 
     @app.command("stop")
     def stop(crn: Annotated[str, typer.Argument(metavar="CRN")], url: Url = None) -> None:
         """Stop a deployment's replicas and record its status."""
-        d = _request("POST", url, f"/api/v1/serving/stop/{crn}")
+        d = _request("POST", url, f"/api/v1/serving/stop/{_segment(crn, '/:')}", shape=STOPPED)
         typer.echo(f"{d['name']}: {d['status']}")
 
     @app.command("logs")
@@ -166,7 +335,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
              lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="last lines per replica")] = 200,
              url: Url = None) -> None:
         """Print the end of each replica's log (model output and tracebacks of failed predictions)."""
-        replicas = _request("GET", url, f"/api/v1/serving/deployments/{crn}/logs", params={"lines": lines})
+        replicas = _request("GET", url, f"/api/v1/serving/deployments/{_segment(crn, '/:')}/logs",
+                            params={"lines": lines}, shape=LOGS)
         if not replicas:
             typer.echo("no replica logs")
         for r in replicas:
@@ -192,7 +362,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
 
             rows = [r.__dict__ for r in entries(_offline_state(store), include_done=all_entries)]
         else:
-            rows = _request("GET", url, "/api/v1/serving/outbox", params={"all": all_entries}, admin=True)
+            rows = _request("GET", url, "/api/v1/serving/outbox", params={"all": all_entries}, admin=True,
+                            shape=OUTBOX)
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
             return
@@ -200,7 +371,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         if not waiting:
             typer.echo("outbox empty: every catalog write was delivered")
         for r in rows:
-            what = r["payload"].get("status") or r["payload"].get("model") or ""
+            what = str(r["payload"].get("status") or r["payload"].get("model") or "")
             err = f"  last error: {r['last_error']}" if r["last_error"] else ""
             typer.echo(f"#{r['seq']} {r['status']:<8} {r['kind']:<10} {what:<10} {_ts(r['created_ms'])} "
                        f"attempts={r['attempts']}{err}")
@@ -221,7 +392,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
 
             again = retry(_offline_state(store), seq)
         else:
-            again = _request("POST", url, "/api/v1/serving/outbox/retry", body={"seq": seq}, admin=True)["retried"]
+            again = _request("POST", url, "/api/v1/serving/outbox/retry", body={"seq": seq}, admin=True,
+                             shape=RETRIED)["retried"]
         if not again:
             raise _fail(f"entry #{seq} is not parked" if seq is not None else "no entry is parked", 1)
         typer.echo(f"retrying {', '.join(f'#{n}' for n in again)}")
@@ -248,7 +420,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         """Create an API key and print it once."""
         from catalog import ROLES
 
-        expires = int((time.time() + expires_days * 86400) * 1000) if expires_days else None
+        expires = _expires_ms(expires_days)
         role = role or ("admin" if admin else None)
         if role not in ROLES:
             raise _fail(f"give the key's role: --role {'|'.join(ROLES)}" if role is None else
@@ -266,7 +438,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         else:
             res = _request("POST", url, "/api/v1/serving/api-keys",
                            {"name": name, "expires_ms": expires, "role": role, "projects": project or [],
-                            "deployments": deployment or []}, admin=True)
+                            "deployments": deployment or []}, admin=True, shape=KEY_CREATED)
             key, key_id = res["key"], res["key_id"]
         typer.echo(key)
         typer.echo(f"(key id {key_id}; it is not shown again)", err=True)
@@ -279,7 +451,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
 
             rows = [{**k.__dict__, "active": k.active} for k in ApiKeys(_offline_state(store)).list()]
         else:
-            rows = _request("GET", url, "/api/v1/serving/api-keys", admin=True)
+            rows = _request("GET", url, "/api/v1/serving/api-keys", admin=True, shape=KEYS)
         for k in rows:
             state = "active" if k["active"] else ("revoked" if k["revoked_ms"] else "expired")
             scope = ", ".join([*k["projects"], *k["deployments"]]) or "everything"
@@ -294,10 +466,10 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
             from serving.platform.apikeys import ApiKeys
 
             if not ApiKeys(_offline_state(store)).revoke(key_id):
-                raise _fail(f"no active API key with id {key_id}")
+                raise _fail(f"no active API key with id {_plain(key_id, 80)}")
         else:
-            _request("DELETE", url, f"/api/v1/serving/api-keys/{key_id}", admin=True)
-        typer.echo(f"revoked {key_id}")
+            _request("DELETE", url, f"/api/v1/serving/api-keys/{_segment(key_id)}", admin=True, shape=AN_OBJECT)
+        typer.echo(f"revoked {_plain(key_id, 80)}")
 
 
 def register_metrics_db(app: typer.Typer) -> None:

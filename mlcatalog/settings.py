@@ -28,24 +28,26 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
 )
-
-from catalog.redact import redact_url
 
 __all__ = [
     "ATLAS_USER",
@@ -138,6 +140,44 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_MAX_DIGITS = 30  # far beyond any count or port, far below what int() refuses
+
+
+def _int_from_text(value: Any) -> Any:
+    """Environment variables are text: ``"21000"`` is that number. Any other value must be an int already: strict,
+    so that TOML's ``port = true`` (an int to lax pydantic) or ``port = 21000.0`` is no port."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+        if len(value.strip()) > _MAX_DIGITS:  # int() refuses 4300 digits with advice for programmers
+            raise ValueError("number out of range")
+        return int(value)
+    return value
+
+
+def _float_from_text(value: Any) -> Any:
+    """As :func:`_int_from_text`, for seconds: text is parsed, a boolean is refused (strict: ints are taken)."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _usable_path(value: Path) -> Path:
+    """``~`` expanded; a NUL refused here, where the message names the setting, not in the first system call."""
+    if "\x00" in str(value):
+        raise ValueError("a path cannot contain a NUL character")
+    return value.expanduser()
+
+
+#: A number of something (a port, MB, a page size) from TOML, the environment or a flag.
+Count = Annotated[int, BeforeValidator(_int_from_text), Strict()]
+#: Seconds.
+Seconds = Annotated[float, BeforeValidator(_float_from_text), Strict()]
+#: A file system path (relative ones are made absolute by :func:`load_settings`).
+UsablePath = Annotated[Path, AfterValidator(_usable_path)]
+
+
 def _blank_is_unset(value: Any) -> Any:
     """A password, token or key of only whitespace is none at all (a mistake, never a credential to accept)."""
     if isinstance(value, SecretStr):
@@ -147,18 +187,13 @@ def _blank_is_unset(value: Any) -> Any:
 
 class ServerSettings(_Section):
     host: str = Field(default="127.0.0.1", min_length=1, description="address to bind")
-    port: int = Field(default=21000, ge=1, le=65535, description="TCP port to bind")
-    store: Path = Field(default=Path(".mlcatalog"), description="directory of the embedded store")
+    port: Count = Field(default=21000, ge=1, le=65535, description="TCP port to bind")
+    store: UsablePath = Field(default=Path(".mlcatalog"), description="directory of the embedded store")
     # Defaults and why: catalog.receive_timeout.BodyTimeouts.
-    body_timeout_s: float = Field(default=30.0, gt=0, le=3600,
-                                  description="most seconds between two parts of a request body (then 408)")
-    body_total_timeout_s: float = Field(default=120.0, gt=0, le=3600,
-                                        description="most seconds a whole request body may take (then 408)")
-
-    @field_validator("store")
-    @classmethod
-    def _expand_user(cls, value: Path) -> Path:
-        return value.expanduser()
+    body_timeout_s: Seconds = Field(default=30.0, gt=0, le=3600,
+                                    description="most seconds between two parts of a request body (then 408)")
+    body_total_timeout_s: Seconds = Field(default=120.0, gt=0, le=3600,
+                                          description="most seconds a whole request body may take (then 408)")
 
 
 class AtlasSettings(_Section):
@@ -173,13 +208,14 @@ class AtlasSettings(_Section):
                                description="Atlas web UI that lineage nodes link to; default: the configured Atlas "
                                            "url when it is http(s), none for the embedded store")
     # Limits of the Atlas API mlcatalog up serves (catalog.embedded.limits); the defaults are those of the store.
-    max_body_mb: int = Field(default=16, ge=1, le=1024,
-                             description="largest request body of the served Atlas API, in MiB (more is 413)")
-    search_max_limit: int = Field(default=10_000, ge=1, le=100_000,
-                                  description="largest search page of the served Atlas API (atlas.search.maxlimit)")
-    search_default_limit: int = Field(default=100, ge=1, le=100_000,
-                                      description="search page when none or one over the largest is asked for "
-                                                  "(atlas.search.defaultlimit)")
+    max_body_mb: Count = Field(default=16, ge=1, le=1024,
+                               description="largest request body of the served Atlas API, in MiB (more is 413)")
+    search_max_limit: Count = Field(default=10_000, ge=1, le=100_000,
+                                    description="largest search page of the served Atlas API "
+                                                "(atlas.search.maxlimit)")
+    search_default_limit: Count = Field(default=100, ge=1, le=100_000,
+                                        description="search page when none or one over the largest is asked for "
+                                                    "(atlas.search.defaultlimit)")
 
     @field_validator("password", "url", "ui_url", mode="before")
     @classmethod
@@ -196,7 +232,7 @@ class AtlasSettings(_Section):
 
 class HiveSettings(_Section):
     host: str | None = Field(default=None, description="HiveServer2 host; unset = tables are recorded as declared")
-    port: int = Field(default=10000, ge=1, le=65535)
+    port: Count = Field(default=10000, ge=1, le=65535)
     username: str = "mlcatalog"
     auth: Literal["NONE", "NOSASL", "LDAP", "CUSTOM"] = Field(default="NONE", description="PyHive auth mode")
     password: SecretStr | None = None
@@ -231,8 +267,8 @@ class ApiSettings(_Section):
     admin_key: SecretStr | None = Field(default=None, min_length=16,
                                         description="administrative credential of the platform (API keys, outbox); "
                                                     "unset: mlcatalog up creates one and prints it once")
-    max_body_mb: int = Field(default=5, ge=1, le=1024,
-                             description="largest request body of the /api/v1 routes, in MB (more is 413)")
+    max_body_mb: Count = Field(default=5, ge=1, le=1024,
+                               description="largest request body of the /api/v1 routes, in MB (more is 413)")
 
     @field_validator('token', 'admin_key', mode="before")
     @classmethod
@@ -241,25 +277,20 @@ class ApiSettings(_Section):
 
 
 class ServingSettings(_Section):
-    busy_timeout_s: float = Field(default=30.0, gt=0, description="wait this long for a free replica, then 429")
-    request_timeout_s: float = Field(default=60.0, gt=0, description="a replica's answer must come within this")
+    busy_timeout_s: Seconds = Field(default=30.0, gt=0, description="wait this long for a free replica, then 429")
+    request_timeout_s: Seconds = Field(default=60.0, gt=0, description="a replica's answer must come within this")
     metrics_url: str | None = Field(default=None, description="metrics store; default sqlite in the store dir")
     public_url: str | None = Field(default=None, description="URL clients use to reach the platform")
-    replica_poll_us: int = Field(default=1000, ge=0, le=100_000,
-                                 description="most a replica polls for its next request before sleeping "
-                                             "(adaptive; 0 = never poll)")
+    replica_poll_us: Count = Field(default=1000, ge=0, le=100_000,
+                                   description="most a replica polls for its next request before sleeping "
+                                               "(adaptive; 0 = never poll)")
     catalog_url: str | None = Field(default=None, pattern=r"^https?://\S+$",
                                     description="catalog API the platform records builds and deployments in; "
                                                 "unset: the catalog of this process")
-    projects_root: Path | None = Field(default=None,
-                                       description="the only directory deployable projects may live under (a "
-                                                   "deploy names one relative to it); unset: the directory "
-                                                   "mlcatalog up starts in")
-
-    @field_validator("projects_root")
-    @classmethod
-    def _expand_projects_root(cls, value: Path | None) -> Path | None:
-        return value.expanduser() if value is not None else None
+    projects_root: UsablePath | None = Field(default=None,
+                                             description="the only directory deployable projects may live under "
+                                                         "(a deploy names one relative to it); unset: the "
+                                                         "directory mlcatalog up starts in")
 
 
 class MonitoringSettings(_Section):
@@ -328,8 +359,11 @@ class Settings(_Section):
         return self.atlas.url or EMBEDDED_ATLAS_URL
 
     def atlas_url_client(self) -> str:
-        """The Atlas other commands talk to: the configured one, else the Atlas API of the platform."""
-        return self.atlas.url or self.client.url
+        """The Atlas other commands talk to: the configured one, else the Atlas API of the platform. An embedded
+        store is opened only if it exists (``?mode=rw``): only ``mlcatalog up`` creates a store."""
+        from catalog.atlas.connect import existing_store_url
+
+        return existing_store_url(self.atlas.url or self.client.url)
 
     def atlas_ui_url(self) -> str | None:
         """The Atlas web UI the catalog links entities to: the configured one, else the configured Atlas when it
@@ -337,9 +371,12 @@ class Settings(_Section):
         if self.atlas.ui_url is not None:
             return self.atlas.ui_url
         url = self.atlas.url
-        if url is None or urlsplit(url).scheme.lower() not in ("http", "https"):
+        try:
+            parts = urlsplit(url) if url is not None else None
+        except ValueError:  # no URL at all: the Atlas client refuses it, with the reason
             return None
-        parts = urlsplit(url)
+        if parts is None or parts.scheme.lower() not in ("http", "https"):
+            return None
         return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
     def atlas_client_password(self, url: str) -> str | None:
@@ -349,7 +386,10 @@ class Settings(_Section):
             return None
         if self.atlas.password is not None:
             return self.atlas.password.get_secret_value()
-        host = urlsplit(url).hostname or ""
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:  # not a URL at all: no host that could be loopback (the client says what is wrong)
+            host = ""
         if is_loopback_host(host):
             return DEFAULT_LOOPBACK_PASSWORD
         raise ConfigError(f"no Atlas password configured for {redact(url)}: set MLCATALOG_ATLAS_PASSWORD "
@@ -364,8 +404,10 @@ class Settings(_Section):
 
 
 def redact(url: str) -> str:
-    """``url`` without its password (safe to print): :func:`catalog.redact_url`."""
-    return redact_url(url)
+    """``url`` without its password, printable and short (safe to print), even when it is no URL at all."""
+    from catalog.atlas.client import shown_url
+
+    return shown_url(url)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -385,14 +427,10 @@ def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
     tree[key] = value
 
 
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+def _flatten(tree: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``section.key`` -> value. A table deeper down stays one value, which the settings refuse by its name
+    (``server.deep``): settings are two levels deep, and a file's nesting can be thousands."""
+    return {f"{section}.{key}": value for section, table in tree.items() for key, value in table.items()}
 
 
 def _config_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
@@ -412,6 +450,12 @@ def _read_config_file(path: Path) -> dict[str, Any]:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: invalid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:  # tomllib decodes the whole file first (a ValueError, not a TOMLDecodeError)
+        raise ConfigError(f"config file {path}: not UTF-8 text (byte {exc.start}), as TOML must be") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively, without a limit
+        raise ConfigError(f"config file {path}: invalid TOML: arrays or tables nested too deep") from None
+    except ValueError as exc:  # an integer of more than 4300 digits (int's own limit)
+        raise ConfigError(f"config file {path}: invalid TOML: {str(exc).partition(':')[0]}") from None
     except OSError as exc:
         raise ConfigError(f"config file {path}: cannot read: {exc.strerror or exc}") from exc
     for key, value in data.items():
@@ -420,7 +464,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     flat = _flatten(data)
     for dotted in _PATH_SETTINGS:
         value = flat.get(dotted)
-        if isinstance(value, str):
+        if isinstance(value, str) and "\x00" not in value:  # one with a NUL is refused by its setting, as it is
             flat[dotted] = str(path.parent / Path(value).expanduser())
     return flat
 

@@ -4,19 +4,22 @@ Built on httpx. Over the network it talks to any Atlas (``http(s)://host:port[/p
 timeout on every call); handed a transport it talks to whatever answers there, e.g. the embedded store in the
 same process (:mod:`catalog.atlas.connect`, ``atlas+embedded:``) or an ``httpx.MockTransport`` in tests. Errors
 become typed :class:`AtlasClientError` subclasses carrying the HTTP status and Atlas's errorCode; explicit nulls
-are never sent (typed models only serialise what is set).
+are never sent (typed models only serialise what is set). A URL that cannot be called is an
+:class:`InvalidAtlasUrl` when the client is made; an answer that is not Atlas's JSON of the expected shape an
+:class:`AtlasBadAnswer`, never a parsing error of the caller's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
-from typing import Any, Self
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
-from catalog.atlas.errors import AtlasClientError, AtlasUnavailable, error_for
+from catalog.atlas.errors import AtlasBadAnswer, AtlasClientError, AtlasUnavailable, InvalidAtlasUrl, error_for
 from catalog.atlas.models import (
     Classification,
     Direction,
@@ -30,6 +33,7 @@ from catalog.atlas.models import (
     typesdef_from_atlas,
     typesdef_to_atlas,
 )
+from catalog.lineagefile.problems import printable
 from catalog.redact import redact_text, redact_url
 
 BASE_URI = "api/atlas/"
@@ -38,6 +42,12 @@ SEARCH_CHUNK = 250  # qualifiedNames per "in" filter: few requests, each still s
 #: Atlas's answers to removing a classification an entity does not have: NO_CLASSIFICATIONS_FOUND_FOR_ENTITY (it has
 #: none), CLASSIFICATION_NOT_ASSOCIATED_WITH_ENTITY (it has others).
 NOT_ASSOCIATED = frozenset({"ATLAS-404-00-003", "ATLAS-400-00-06D"})
+#: Longest text of an answer (an error message, a parse error) a message quotes: answers may be megabytes.
+SHOW_CHARS = 300
+#: What a model conversion raises on JSON of another shape (a missing key, a list for an object, a bad value).
+SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError)
+
+T = TypeVar("T")
 
 
 class AtlasCatalogClient:
@@ -45,11 +55,16 @@ class AtlasCatalogClient:
                  transport: httpx.BaseTransport | None = None, label: str | None = None,
                  on_close: Callable[[], None] | None = None) -> None:
         """``url``: the Atlas base URL (Knox-style prefixes kept); ``label``: how messages name this Atlas."""
-        self.url = label or redact_url(url.rstrip("/"))  # messages name this Atlas; they never carry its password
+        self.url = label or shown_url(url.rstrip("/"))  # messages name this Atlas; they never carry its password
         self._on_close = on_close
-        self._http = httpx.Client(base_url=url.rstrip("/") + "/", auth=(user, password), timeout=timeout_s,
-                                  verify=verify, transport=transport,
-                                  headers={"Accept": "application/json"})
+        if transport is None:
+            check_http_url(url)
+        try:
+            self._http = httpx.Client(base_url=url.rstrip("/") + "/", auth=(user, password), timeout=timeout_s,
+                                      verify=verify, transport=transport,
+                                      headers={"Accept": "application/json"})
+        except (httpx.InvalidURL, ValueError) as e:  # e.g. a transport's URL; http(s) ones were checked above
+            raise InvalidAtlasUrl(f"invalid Atlas URL {self.url}: {shown(str(e))}") from None
 
     def close(self) -> None:
         self._http.close()
@@ -72,31 +87,57 @@ class AtlasCatalogClient:
             resp = self._http.request(method, base + path.lstrip("/"), params=_params(params), content=content,
                                       headers=headers)
         except httpx.TransportError as e:
-            raise AtlasUnavailable(redact_text(f"Atlas at {self.url} is not reachable: {type(e).__name__}: {e}")) from e
+            raise AtlasUnavailable(f"Atlas at {self.url} is not reachable: {type(e).__name__}: "
+                                   f"{shown(redact_text(str(e)))}") from e
+        except (httpx.InvalidURL, UnicodeError) as e:  # what the URL check cannot see: a path, the resolver's IDNA
+            raise InvalidAtlasUrl(f"Atlas at {self.url}: cannot call {method} {shown(path)}: {shown(str(e))}"
+                                  ) from None
         if resp.status_code != status:
             raise _error(resp, method, path)
         if status == HTTPStatus.NO_CONTENT or not resp.content:
             return None
-        return orjson.loads(resp.content)
+        try:
+            return orjson.loads(resp.content)
+        except orjson.JSONDecodeError as e:
+            raise self._bad_answer(resp.status_code, method, path, f"not JSON ({e})") from None
+
+    def _read(self, path: str, method: str, parse: Callable[[dict[str, Any]], T], *, empty_ok: bool = False,
+              **kwargs: Any) -> T:
+        """:meth:`call`, then ``parse`` of the JSON object it answers (``empty_ok``: no body or ``null`` is ``{}``).
+
+        Anything but an object, or an object ``parse`` cannot read, is an :class:`AtlasBadAnswer`."""
+        raw = self.call(path, method, **kwargs)
+        if raw is None and empty_ok:
+            raw = {}
+        status = int(kwargs.get("status", HTTPStatus.OK))
+        if not isinstance(raw, dict):
+            raise self._bad_answer(status, method, path, f"{_json_kind(raw)} where an object belongs")
+        try:
+            return parse(raw)
+        except SHAPE_ERRORS as e:
+            raise self._bad_answer(status, method, path, f"{type(e).__name__}: {e}") from None
+
+    def _bad_answer(self, status: int, method: str, path: str, why: str) -> AtlasBadAnswer:
+        return AtlasBadAnswer(f"the Atlas at {self.url} answered {method} {shown(path)} with something that is not "
+                              f"Atlas's JSON: {shown(why)}", status=status)
 
     # -- health -------------------------------------------------------------------------------------
     def ping(self) -> None:
-        self.call("admin/version", "GET", base=BASE_URI)
+        self._read("admin/version", "GET", lambda d: None, base=BASE_URI)
 
     # -- typedefs -----------------------------------------------------------------------------------
     def get_typedefs(self, names: list[str] | None = None) -> dict[str, TypeDef]:
         out: dict[str, TypeDef] = {}
         if names is None:
-            raw = self.call("types/typedefs", "GET")
-            return {d.name: d for d in typesdef_from_atlas(raw)}
+            return self._read("types/typedefs", "GET", lambda raw: {d.name: d for d in typesdef_from_atlas(raw)})
         for name in names:
             try:
-                raw = self.call(f"types/typedef/name/{name}", "GET")
+                out[name] = self._read(f"types/typedef/name/{name}", "GET",
+                                       lambda raw: TypeDef.from_atlas(str(raw.get("category")), raw))
             except AtlasClientError as e:
                 if e.status == 404:
                     continue
                 raise
-            out[name] = TypeDef.from_atlas(str(raw.get("category")), raw)
         return out
 
     def create_typedefs(self, defs: list[TypeDef]) -> None:
@@ -112,35 +153,32 @@ class AtlasCatalogClient:
         """Create-or-update in one request (Atlas resolves by qualifiedName)."""
         if not specs:
             return MutationResult()
-        raw = self.call("entity/bulk", "POST", body={"entities": [s.to_atlas() for s in specs]})
-        return MutationResult.from_atlas(raw or {})
+        return self._read("entity/bulk", "POST", MutationResult.from_atlas, empty_ok=True,
+                          body={"entities": [s.to_atlas() for s in specs]})
 
     def partial_update(self, type_name: str, qualified_name: str, attributes: dict[str, Any]) -> MutationResult:
-        raw = self.call(f"entity/uniqueAttribute/type/{type_name}", "PUT",
-                        params={"attr:qualifiedName": qualified_name},
-                        body={"entity": {"typeName": type_name, "attributes": attributes}})
-        return MutationResult.from_atlas(raw or {})
+        return self._read(f"entity/uniqueAttribute/type/{type_name}", "PUT", MutationResult.from_atlas,
+                          empty_ok=True, params={"attr:qualifiedName": qualified_name},
+                          body={"entity": {"typeName": type_name, "attributes": attributes}})
 
     def get_entity(self, guid: str) -> Entity:
-        raw = self.call(f"entity/guid/{guid}", "GET", params={"minExtInfo": "true"})
-        return Entity.from_atlas(raw["entity"])
+        return self._read(f"entity/guid/{guid}", "GET", _entity, params={"minExtInfo": "true"})
 
     def find_entity(self, type_name: str, qualified_name: str) -> Entity | None:
         try:
-            raw = self.call(f"entity/uniqueAttribute/type/{type_name}", "GET",
-                            params={"attr:qualifiedName": qualified_name, "minExtInfo": "true"})
+            return self._read(f"entity/uniqueAttribute/type/{type_name}", "GET", _entity,
+                              params={"attr:qualifiedName": qualified_name, "minExtInfo": "true"})
         except AtlasClientError as e:
             if e.status == 404:
                 return None
             raise
-        return Entity.from_atlas(raw["entity"])
 
     def delete(self, guid: str) -> MutationResult:
-        return MutationResult.from_atlas(self.call(f"entity/guid/{guid}", "DELETE") or {})
+        return self._read(f"entity/guid/{guid}", "DELETE", MutationResult.from_atlas, empty_ok=True)
 
     def classifications(self, guid: str) -> list[Classification]:
-        raw = self.call(f"entity/guid/{guid}/classifications", "GET")
-        return [Classification.from_atlas(c) for c in (raw or {}).get("list") or []]
+        return self._read(f"entity/guid/{guid}/classifications", "GET",
+                          lambda raw: [Classification.from_atlas(c) for c in raw.get("list") or []], empty_ok=True)
 
     def add_classification(self, guid: str, classification: Classification) -> None:
         """Associate a classification with the entity. Atlas refuses one it already has (400 ATLAS-400-00-01A)."""
@@ -164,8 +202,7 @@ class AtlasCatalogClient:
 
     # -- lineage and search -------------------------------------------------------------------------
     def lineage(self, guid: str, direction: Direction = "BOTH", depth: int = 3) -> Lineage:
-        raw = self.call(f"lineage/{guid}", "GET", params={"direction": direction, "depth": depth})
-        return Lineage.from_atlas(raw)
+        return self._read(f"lineage/{guid}", "GET", Lineage.from_atlas, params={"direction": direction, "depth": depth})
 
     def search(self, *, type_name: str | None = None, classification: str | None = None, query: str | None = None,
                filters: dict[str, Any] | None = None, attributes: list[str] | None = None,
@@ -175,9 +212,7 @@ class AtlasCatalogClient:
                            ("entityFilters", filters), ("attributes", attributes)):
             if value is not None:
                 params[key] = value
-        raw = self.call("search/basic", "POST", body=params) or {}
-        return SearchResult(entities=[EntityHeader.from_atlas(h) for h in raw.get("entities") or []],
-                            approximate_count=int(raw.get("approximateCount", -1)))
+        return self._read("search/basic", "POST", _search_result, empty_ok=True, body=params)
 
     def search_all(self, *, page_size: int = 1000, **kwargs: Any) -> Iterator[EntityHeader]:
         offset = 0
@@ -209,6 +244,59 @@ class AtlasCatalogClient:
                 if h.qualified_name and h.qualified_name.startswith(prefix)}
 
 
+def shown(text: str) -> str:
+    """``text`` fit for a one-line message: control characters escaped, cut to :data:`SHOW_CHARS`."""
+    return printable(text if len(text) <= SHOW_CHARS else text[:SHOW_CHARS] + "...")
+
+
+def shown_url(url: str) -> str:
+    """How messages name the Atlas at ``url``: without its password, printable, short."""
+    try:
+        return shown(redact_url(url))
+    except ValueError:  # not even urlsplit can read it (an unclosed "[")
+        return shown(redact_text(url))
+
+
+def check_http_url(url: str) -> None:
+    """Raise :class:`InvalidAtlasUrl` unless ``url`` is an http(s) URL a request can be sent to: a host (a valid IP
+    address or a name the resolver can encode), a port in range, no control characters."""
+    why = _http_url_problem(url)
+    if why:
+        raise InvalidAtlasUrl(f"invalid Atlas URL {shown_url(url)}: {why}")
+
+
+def _http_url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check (range, digits)
+        parsed = httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as e:  # httpx.InvalidURL is no ValueError
+        return shown(str(e))
+    if parts.scheme.lower() not in ("http", "https"):
+        return "expected http(s)://host[:port][/prefix]"
+    if not parsed.host:
+        return "no host"
+    try:
+        parsed.raw_host.decode("ascii").encode("idna")  # what the resolver does with it: label lengths
+    except UnicodeError as e:
+        return f"the host cannot be resolved: {shown(str(e))}"
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def _entity(raw: dict[str, Any]) -> Entity:
+    return Entity.from_atlas(raw["entity"])
+
+
+def _search_result(raw: dict[str, Any]) -> SearchResult:
+    return SearchResult(entities=[EntityHeader.from_atlas(h) for h in raw.get("entities") or []],
+                        approximate_count=int(raw.get("approximateCount", -1)))
+
+
 def _params(params: dict[str, Any] | None) -> dict[str, Any] | None:
     """Query values as Atlas's Jersey reads them: booleans as ``true``/``false``."""
     if not params:
@@ -224,8 +312,8 @@ def _error(resp: httpx.Response, method: str, path: str) -> AtlasClientError:
     except ValueError:
         err = None
     if isinstance(err, dict):
-        code = err.get("errorCode")
+        code = err.get("errorCode") if isinstance(err.get("errorCode"), str) else None
         message = str(err.get("errorMessage") or err.get("error") or message)
     elif resp.text.strip():
-        message = resp.text.strip().splitlines()[0][:300]
-    return error_for(resp.status_code, f"{method} {path}: {message}", code)
+        message = resp.text.strip().splitlines()[0]
+    return error_for(resp.status_code, f"{method} {shown(path)}: {shown(message)}", code and shown(code))

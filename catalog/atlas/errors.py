@@ -41,6 +41,16 @@ class AtlasUnavailable(AtlasClientError, UpstreamUnavailable):
     """No answer, a timeout, or a 5xx: the caller may retry later (the outbox does)."""
 
 
+class AtlasBadAnswer(AtlasUnavailable):
+    """A 2xx answer that is not Atlas's JSON (an HTML login page of a proxy, another service on the port, a
+    truncated body): nothing usable came back, as when nothing answers."""
+
+
+class InvalidAtlasUrl(InvalidInput):
+    """The Atlas URL cannot be used at all (scheme, host, port, no such store): a configuration error, raised before
+    any call."""
+
+
 def error_for(status: int, message: str, error_code: str | None) -> AtlasClientError:
     # Atlas reports entity validation failures (ATLAS-404-00-007) as 404: they are bad requests, not absences.
     if error_code in ("ATLAS-404-00-007", "ATLAS-404-00-00A"):

@@ -19,11 +19,18 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from catalog import EVERY_PROJECT, Principal, Role
+from catalog import CONTROL, EVERY_PROJECT, Principal, Role
 from serving.platform.state import StateDb, sha256_hex
 
 PREFIX = "mlk_"
 CACHE_SECONDS = 2.0
+# The bounds of a key, the same on every path that creates one (the HTTP API's body model states them too):
+# names are shown in listings and logs, and an expiry past year 9999 is no date a listing can print.
+NAME_MAX = 200
+SCOPE_NAME_MAX = 1024
+SCOPE_MAX = 1000
+MAX_LIFETIME_DAYS = 36525  # 100 years
+_SHOW = 40  # characters of a refused name a message shows
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,38 @@ class ApiKeyInfo:
         return self.revoked_ms is None and (self.expires_ms is None or self.expires_ms > now)
 
 
+def _shown(value: str) -> str:
+    """``value`` quoted for a message, control characters escaped and cut: it may be 1 MB of terminal escapes."""
+    return repr(value[:_SHOW]) + (f"... ({len(value)} characters)" if len(value) > _SHOW else "")
+
+
+def _plain_name(what: str, value: str, limit: int) -> str:
+    """``value`` stripped, or ValueError when it holds a control character or is longer than ``limit``."""
+    if CONTROL.search(value):
+        raise ValueError(f"{what} {_shown(value)} holds control characters")
+    stripped = value.strip()
+    if len(stripped) > limit:
+        raise ValueError(f"{what} {_shown(value)} is longer than {limit} characters")
+    return stripped
+
+
+def _names(what: str, values: Iterable[str]) -> tuple[str, ...]:
+    names = [_plain_name(what, v, SCOPE_NAME_MAX) for v in values]
+    if len(names) > SCOPE_MAX:
+        raise ValueError(f"at most {SCOPE_MAX} {what}s per key")
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _expiry(expires_ms: int | None, now: int) -> int | None:
+    if expires_ms is not None and not 0 < expires_ms <= now + MAX_LIFETIME_DAYS * 86_400_000:
+        raise ValueError(f"a key expires within 100 years of its creation (--expires-days {MAX_LIFETIME_DAYS} "
+                         "at most)")
+    return expires_ms
+
+
 def _scope(role: Role, projects: Iterable[str], deployments: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    projects = tuple(dict.fromkeys(p.strip() for p in projects if p.strip()))
-    deployments = tuple(dict.fromkeys(d.strip() for d in deployments if d.strip()))
+    projects = _names("project", projects)
+    deployments = _names("deployment", deployments)
     if role == "admin":
         if projects or deployments:
             raise ValueError("an admin key acts everywhere: it takes no --project or --deployment")
@@ -95,19 +131,22 @@ class ApiKeys:
     def create(self, name: str, expires_ms: int | None = None, *, role: Role = "deployer",
                projects: Iterable[str] = (), deployments: Iterable[str] = ()) -> tuple[ApiKeyInfo, str]:
         """A new key; the returned plaintext is shown once and not stored. ValueError for a scope that does not
-        fit the role (an admin with projects, a deployer without)."""
-        if not name.strip():
+        fit the role (an admin with projects, a deployer without), a name or scope name with control characters
+        or over its length, an expiry more than 100 years away."""
+        name = _plain_name("the key name", name, NAME_MAX)
+        if not name:
             raise ValueError("an API key needs a name")
         scoped_projects, scoped_deployments = _scope(role, projects, deployments)
+        now = int(time.time() * 1000)
+        expires_ms = _expiry(expires_ms, now)
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        now = int(time.time() * 1000)
         scope = json.dumps({"projects": list(scoped_projects), "deployments": list(scoped_deployments)})
         with self.db.tx() as c:
             c.execute("INSERT INTO api_key(key_id, name, secret_hash, created_ms, expires_ms, admin, role, scope) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (key_id, name.strip(), sha256_hex(secret), now, expires_ms,
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (key_id, name, sha256_hex(secret), now, expires_ms,
                                                           int(role == "admin"), role, scope))
-        info = ApiKeyInfo(key_id, name.strip(), now, expires_ms, None, role, scoped_projects, scoped_deployments)
+        info = ApiKeyInfo(key_id, name, now, expires_ms, None, role, scoped_projects, scoped_deployments)
         return info, f"{PREFIX}{key_id}_{secret}"
 
     def list(self) -> list[ApiKeyInfo]:

@@ -36,6 +36,7 @@ from catalog import (
 from serving.platform.state import StateDb
 
 log = logging.getLogger(__name__)
+MAX_SEQ = 2**63 - 1  # SQLite's largest integer
 
 
 class Retryable(Exception):
@@ -107,6 +108,8 @@ def entries(db: StateDb, *, include_done: bool = False, limit: int = 1000, pendi
 
 def retry(db: StateDb, seq: int | None = None) -> list[int]:
     """Put parked entries back in line (one, or all with ``seq=None``); the sequence numbers put back."""
+    if seq is not None and not 1 <= seq <= MAX_SEQ:
+        return []  # no entry has it (and SQLite could not even compare it: OverflowError)
     with db.tx() as c:
         where, args = ("AND seq = ?", (seq,)) if seq is not None else ("", ())
         rows = c.execute(f"SELECT seq FROM outbox WHERE status = 'failed' {where} ORDER BY seq", args).fetchall()

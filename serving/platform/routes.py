@@ -32,7 +32,7 @@ from catalog import (
 )
 from serving.metrics.models import MAX_MS, CrnText, normalize_metrics
 from serving.platform import outbox
-from serving.platform.apikeys import ApiKeyInfo, ApiKeys
+from serving.platform.apikeys import NAME_MAX, SCOPE_MAX, SCOPE_NAME_MAX, ApiKeyInfo, ApiKeys
 from serving.platform.gateway import MAX_BODY, Auth, ModelGateway, too_large
 from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
 from serving.platform.state import StateDb
@@ -47,18 +47,18 @@ Metrics = Annotated[dict[str, Any], Field(min_length=1), AfterValidator(normaliz
 PlainCrn = Annotated[CrnText, AfterValidator(no_control)]
 
 
-ScopeName = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(no_control)]
+ScopeName = Annotated[str, Field(min_length=1, max_length=SCOPE_NAME_MAX), AfterValidator(no_control)]
 
 
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_control)]
+    name: Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(no_control)]
     expires_ms: EpochMs | None = Field(default=None, gt=0, description="epoch ms after which the key is refused")
     role: Role | None = Field(default=None, description="admin, deployer, viewer or caller")
-    projects: list[ScopeName] = Field(default_factory=list, max_length=1000,
+    projects: list[ScopeName] = Field(default_factory=list, max_length=SCOPE_MAX,
                                       description="project names or CRNs the key acts in; '*': every project")
-    deployments: list[ScopeName] = Field(default_factory=list, max_length=1000,
+    deployments: list[ScopeName] = Field(default_factory=list, max_length=SCOPE_MAX,
                                          description="a caller key: the deployments whose models it may call")
     admin: bool = Field(default=False, description="the same as role admin (before roles)")
 
