@@ -16,11 +16,9 @@ and a real Atlas.
   left of its leftmost consumer, a downstream one just right of its rightmost producer), so every edge goes from
   a lower layer to a higher one. Lineage alternates data sets and processes, so processes get layers of their
   own. The one exception is a cycle (a process that reads and writes the same table): its closing edge goes back.
-- **Classifications**: a node's own, plus every one on any entity upstream of it, over its whole upstream and
-  not only what is drawn (the rule of :mod:`catalog.queries`: a tag anywhere upstream reaches a deployment).
-  A real Atlas also reports the propagations it made itself, with their source; the embedded store makes none, so
-  they are computed from lineage: the base's whole upstream, and the whole upstream of each drawn downstream leaf
-  (one lineage call each).
+- **Classifications**: a node's own, then those Atlas propagated to it (from anything upstream, drawn or not), each
+  with the entity it comes from, as Atlas reports them on either backend. Where Atlas's lineage answer names them
+  only (``classificationNames`` mixes both kinds), the node's classifications are read (one call per such node).
 - **Deleted** entities are part of Atlas's lineage (its UI greys them) and are drawn, with status DELETED.
 """
 
@@ -28,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeGuard
 
@@ -37,16 +35,22 @@ from pydantic import BaseModel, Field
 from catalog.atlas.client import SEARCH_CHUNK, AtlasCatalogClient
 from catalog.atlas.connect import is_embedded
 from catalog.atlas.errors import AtlasNotFound
-from catalog.atlas.models import Direction, Entity, EntityHeader, Lineage
+from catalog.atlas.models import Classification, Direction, Entity, EntityHeader, Lineage
 from catalog.errors import InvalidInput, NotFound
-from catalog.queries import NOT_A_LINEAGE_ENTITY, S3_SCHEMES, split_s3_namespace
+from catalog.queries import (
+    NOT_A_LINEAGE_ENTITY,
+    S3_SCHEMES,
+    complete_classifications,
+    own_classifications,
+    split_s3_namespace,
+)
 
 NodeKind = Literal["s3", "table", "column", "process", "project", "build", "deployment", "dataset", "other"]
 Scalar = str | int | float | bool
 
 DEFAULT_DEPTH = 3
 MAX_DEPTH = 20
-PARALLEL_CALLS = 8  # lineage calls in flight at once to an Atlas over the network
+PARALLEL_CALLS = 8  # classification reads in flight at once to an Atlas over the network
 #: Atlas's ML types, by the kind they are drawn as; their qualifiedName is their CRN.
 ML_KINDS: dict[str, NodeKind] = {"ml_project": "project", "ml_model_build": "build",
                                  "ml_model_deployment": "deployment"}
@@ -67,7 +71,7 @@ class LineageEdge(BaseModel):
 
 class NodeClassification(BaseModel):
     name: str
-    propagated: bool = Field(description="reaches the node from an entity upstream of it")
+    propagated: bool = Field(description="Atlas propagated it to the node from an entity upstream of it")
     source_guid: str = Field(description="the entity it is set on: the node itself unless propagated")
 
 
@@ -104,9 +108,7 @@ class _Graph:
         self.parents: dict[str, set[str]] = {}
         for lin in answers:
             self.add(lin)
-        # The base as lineage lists it when it can: Atlas's search headers name propagated classifications among
-        # the entity's own (classificationNames), its lineage headers say where each comes from.
-        self.headers.setdefault(base.guid, base)
+        self.headers.setdefault(base.guid, base)  # as found, when it has no lineage at all
 
     def add(self, lin: Lineage) -> None:
         for guid, h in lin.entities.items():
@@ -136,8 +138,8 @@ class LineageGraphs:
         is_process = "Process" in self._chain(base.type_name)
         up_depth = depth if direction != "OUTPUT" else 0
         down_depth = depth if direction != "INPUT" else 0
-        # The whole upstream (depth 0 = unlimited): what is drawn, whether more exists, and every tag that reaches
-        # the base. Downstream one hop further than drawn, to know whether more exists.
+        # The whole upstream (depth 0 = unlimited): what is drawn and whether more exists. Downstream one hop
+        # further than drawn, to know whether more exists.
         up = self._lineage(base.guid, "INPUT", 0)
         down = self._lineage(base.guid, "OUTPUT", down_depth + 1)
         shape = _Graph(base, [up, down])
@@ -149,9 +151,8 @@ class LineageGraphs:
         layers = {base.guid: 0}
         layers.update((g, -d) for g, d in _longest_paths(base.guid, upstream, shape.parents).items())
         layers.update((g, d) for g, d in _longest_paths(base.guid, downstream, shape.children).items())
-        leaves = sorted(g for g in downstream if not shape.children.get(g, set()) & downstream)
-        tags = _Graph(base, [up, down, *self._upstreams(leaves)])
-        nodes = self._nodes(shape, layers, _classifications(tags, layers))
+        drawn = complete_classifications(self.client, {g: shape.headers[g] for g in layers}, self._map)
+        nodes = self._nodes(shape, layers, {g: _classifications(h) for g, h in drawn.items()})
         edges = sorted({(a, b) for a in layers for b in shape.children.get(a, ()) if b in layers})
         return LineageGraph(base_guid=base.guid, direction=direction, depth=depth, nodes=nodes,
                             edges=[LineageEdge(from_guid=a, to_guid=b) for a, b in edges],
@@ -238,14 +239,16 @@ class LineageGraphs:
             # Neither a DataSet nor a Process (a hive_db, say): it stands alone.
             return Lineage(base_guid=guid, direction=direction, depth=depth, entities={}, relations=[])
 
-    def _upstreams(self, guids: list[str]) -> list[Lineage]:
-        """The whole upstream of each entity. Over the network several calls at a time (each is mostly waiting);
-        in process one after another: they are CPU-bound under one GIL, and each new thread would open a
-        connection of its own to the store."""
-        if self._in_process or len(guids) < 2:
-            return [self._lineage(g, "INPUT", 0) for g in guids]
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(guids))) as pool:
-            return list(pool.map(lambda g: self._lineage(g, "INPUT", 0), guids))
+    def _map(self, read: Callable[[str], list[Classification]], guids: Iterable[str]
+             ) -> Iterator[list[Classification]]:
+        """``read`` of each guid. Over the network several calls at a time (each is mostly waiting); in process one
+        after another: they are CPU-bound under one GIL, and each new thread would open a connection of its own to
+        the store."""
+        wanted = list(guids)
+        if self._in_process or len(wanted) < 2:
+            return map(read, wanted)
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(wanted))) as pool:
+            return iter(list(pool.map(read, wanted)))
 
     def _chain(self, type_name: str) -> frozenset[str]:
         """The type and all its supertypes (typedefs read once per type for the life of this object: Atlas never
@@ -397,32 +400,13 @@ def _back_edges(starts: list[str], nxt: dict[str, list[str]]) -> set[tuple[str, 
     return back
 
 
-def _own_tags(h: EntityHeader) -> set[str]:
-    if h.classifications:
-        return {c.type_name for c in h.classifications if c.entity_guid in (None, h.guid)}
-    return set(h.classification_names)  # an Atlas that sends names only: taken as the entity's own
-
-
-def _classifications(graph: _Graph, nodes: Iterable[str]) -> dict[str, list[NodeClassification]]:
-    """Each node's own classifications, then those of every entity upstream of it in ``graph``, and those Atlas
-    itself reports as propagated."""
-    own = {g: _own_tags(h) for g, h in graph.headers.items()}
-    reached: dict[str, set[tuple[str, str]]] = {}
-    for source, names in own.items():
-        if names:
-            for g in _distances(source, graph.children):
-                if g != source:
-                    reached.setdefault(g, set()).update((name, source) for name in names)
-    out: dict[str, list[NodeClassification]] = {}
-    for g in nodes:
-        propagated = set(reached.get(g, ()))
-        for c in graph.headers[g].classifications:
-            if c.entity_guid is not None and c.entity_guid != g:
-                propagated.add((c.type_name, c.entity_guid))
-        out[g] = [NodeClassification(name=name, propagated=False, source_guid=g) for name in sorted(own[g])]
-        out[g] += [NodeClassification(name=name, propagated=True, source_guid=source)
-                   for name, source in sorted(propagated)]
-    return out
+def _classifications(h: EntityHeader) -> list[NodeClassification]:
+    """The node's own classifications (by name), then those Atlas propagated to it (by name, then source)."""
+    propagated = {(c.type_name, c.entity_guid) for c in h.classifications
+                  if c.entity_guid is not None and c.entity_guid != h.guid}
+    return ([NodeClassification(name=name, propagated=False, source_guid=h.guid) for name in own_classifications(h)]
+            + [NodeClassification(name=name, propagated=True, source_guid=source)
+               for name, source in sorted(propagated)])
 
 
 def _scalars(attributes: dict[str, Any]) -> dict[str, Scalar]:

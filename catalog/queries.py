@@ -1,19 +1,20 @@
 """The catalog's read side: projects, models, builds, deployments, lineage trees, impact, classifications.
 
 Everything is computed from Atlas through the typed client, so it answers the same against the embedded store
-and a real Atlas. Classifications are reported the way Atlas propagates them: a tag on anything upstream in
-a deployment's lineage (a table, an S3 directory, a build) is reported on the deployment.
+and a real Atlas. Classifications are Atlas's own: a deployment's are those attached to it and those Atlas propagated
+to it (a tag with ``propagate`` on a table, an S3 directory or a build upstream reaches it along the lineage), as
+Atlas's headers name them and its search finds them; a lineage tree's nodes carry their own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from catalog.atlas.client import AtlasCatalogClient
-from catalog.atlas.errors import AtlasNotFound
-from catalog.atlas.models import EntityHeader, Lineage, ObjectRef
+from catalog.atlas.models import Classification, EntityHeader, Lineage, ObjectRef
 from catalog.backend import DatasetRef
 from catalog.errors import InvalidInput, NotFound
 
@@ -85,7 +86,7 @@ class LineageNode(BaseModel):
     qualified_name: str | None = None
     name: str | None = None
     status: str
-    classifications: list[str] = Field(default_factory=list)
+    classifications: list[str] = Field(default_factory=list, description="its own (propagated ones are not listed)")
     upstream: list[LineageNode] = Field(default_factory=list)
 
 
@@ -123,7 +124,7 @@ def _build(h: EntityHeader) -> Build:
                  project_crn=_ref_qn(a.get("project")), create_time=a.get("createTime") or None, guid=h.guid)
 
 
-def _deployment(h: EntityHeader, classifications: list[str] | None = None) -> Deployment:
+def _deployment(h: EntityHeader) -> Deployment:
     a = h.attributes
     return Deployment(crn=str(a.get("crn") or h.qualified_name), name=str(a.get("name") or ""),
                       model_crn=a.get("modelCrn"), model_name=a.get("modelName"), status=a.get("status"),
@@ -132,8 +133,7 @@ def _deployment(h: EntityHeader, classifications: list[str] | None = None) -> De
                       create_time=a.get("createTime") or None, deployed_time=a.get("deployedTime") or None,
                       build_crn=_ref_qn(a.get("build")), metadata=a.get("metadata") or {},
                       drift_status=a.get("driftStatus") or None, drift_columns=list(a.get("driftColumns") or []),
-                      classifications=sorted(set(classifications if classifications is not None
-                                                 else h.classification_names)), guid=h.guid)
+                      classifications=sorted(set(h.classification_names)), guid=h.guid)
 
 
 class CatalogQueries:
@@ -235,11 +235,12 @@ class CatalogQueries:
 
     def deployments(self, *, classification: str | None = None, model_crn: str | None = None,
                     status: str | None = None) -> list[Deployment]:
-        headers = list(self.client.search_all(type_name="ml_model_deployment", attributes=DEPLOYMENT_ATTRS))
-        if classification is not None:
-            wanted = self._downstream_of_classification(classification)
-            headers = [h for h in headers if h.guid in wanted]
-        out = [_deployment(h, self._effective_classifications(h)) for h in headers]
+        if classification is not None and not self.client.get_typedefs([classification]):
+            return []  # an unknown classification tags nothing (Atlas's search would refuse the name)
+        # Atlas's search finds a classification propagated to an entity as it finds its own.
+        headers = self.client.search_all(type_name="ml_model_deployment", classification=classification,
+                                         attributes=DEPLOYMENT_ATTRS)
+        out = [_deployment(h) for h in headers]
         if model_crn:
             out = [d for d in out if d.model_crn == model_crn]
         if status:
@@ -247,15 +248,14 @@ class CatalogQueries:
         return sorted(out, key=lambda d: d.create_time or 0)
 
     def deployment(self, crn: str) -> Deployment:
-        h = self._one("ml_model_deployment", crn, DEPLOYMENT_ATTRS)
-        return _deployment(h, self._effective_classifications(h))
+        return _deployment(self._one("ml_model_deployment", crn, DEPLOYMENT_ATTRS))
 
     # -- lineage, impact, classifications ----------------------------------------------------------
     def deployment_lineage(self, crn: str) -> DeploymentLineage:
         h = self._one("ml_model_deployment", crn, DEPLOYMENT_ATTRS)
         lin = self.client.lineage(h.guid, "INPUT", 0)
-        return DeploymentLineage(deployment=_deployment(h, _upstream_tags(lin, h)),
-                                 tree=upstream_tree(lin, h.guid, h), atlas_lineage=lin.raw)
+        tree = lin.model_copy(update={"entities": complete_classifications(self.client, lin.entities)})
+        return DeploymentLineage(deployment=_deployment(h), tree=upstream_tree(tree, h.guid, h), atlas_lineage=lin.raw)
 
     def impact(self, qualified_name: str) -> Impact:
         sources = self._sources(qualified_name)
@@ -297,27 +297,6 @@ class CatalogQueries:
             sources.update((h.guid, h) for name, h in exact.items() if "/" not in name[len(path) + 1 :])
         return list(sources.values())
 
-    def _effective_classifications(self, h: EntityHeader) -> list[str]:
-        lin = self.client.lineage(h.guid, "INPUT", 0)
-        return _upstream_tags(lin, h)
-
-    def _downstream_of_classification(self, classification: str) -> set[str]:
-        out: set[str] = set()
-        if not self.client.get_typedefs([classification]):
-            return out  # an unknown classification tags nothing
-        for tagged in self.client.search_all(type_name=None, classification=classification):
-            out.add(tagged.guid)
-            if tagged.type_name == "ml_model_deployment":
-                continue
-            try:
-                lin = self.client.lineage(tagged.guid, "OUTPUT", 0)
-            except AtlasNotFound as e:
-                if e.error_code != NOT_A_LINEAGE_ENTITY:
-                    raise
-                continue  # a tagged column or other non-DataSet/Process: nothing downstream of it
-            out.update(g for g, e in lin.entities.items() if e.type_name == "ml_model_deployment")
-        return out
-
     def _one(self, type_name: str, crn: str, attrs: list[str]) -> EntityHeader:
         found = self.client.find_by_qualified_names(type_name, [crn], attrs)
         h = found.get(crn)
@@ -348,11 +327,25 @@ def _by_position(refs: list[ObjectRef], headers: dict[str, EntityHeader]) -> lis
     return [name for *_, name in sorted(found)]
 
 
-def _upstream_tags(lin: Lineage, base: EntityHeader) -> list[str]:
-    tags = set(base.classification_names)
-    for e in lin.entities.values():
-        tags.update(e.classification_names)
-    return sorted(tags)
+Mapper = Callable[[Callable[[str], list[Classification]], Iterable[str]], Iterator[list[Classification]]]
+
+
+def complete_classifications(client: AtlasCatalogClient, headers: dict[str, EntityHeader], mapper: Mapper = map
+                             ) -> dict[str, EntityHeader]:
+    """``headers`` with the classifications themselves where Atlas named them only: its lineage headers do
+    (``classificationNames`` mixes an entity's own with those propagated to it); its classifications each name the
+    entity they are attached to. One call per such entity, through ``mapper`` (``map``, or a thread pool's)."""
+    missing = [g for g, h in headers.items() if h.classification_names and not h.classifications]
+    found = dict(zip(missing, mapper(client.classifications, missing), strict=True))
+    return {g: h.model_copy(update={"classifications": found[g]}) if g in found else h for g, h in headers.items()}
+
+
+def own_classifications(h: EntityHeader) -> list[str]:
+    """The classifications attached to the entity itself, by name: Atlas lists those propagated to it too, each with
+    the guid of the entity it comes from (an Atlas that sends names only: all taken as its own)."""
+    if h.classifications:
+        return sorted({c.type_name for c in h.classifications if c.entity_guid in (None, h.guid)})
+    return sorted(set(h.classification_names))
 
 
 def upstream_tree(lin: Lineage, root: str, base: EntityHeader | None = None) -> LineageNode:
@@ -369,7 +362,7 @@ def upstream_tree(lin: Lineage, root: str, base: EntityHeader | None = None) -> 
         e = lin.entities.get(guid)
         n = LineageNode(guid=guid, type_name=e.type_name if e else "?", qualified_name=e.qualified_name if e else None,
                         name=(e.attributes.get("name") if e else None) or None, status=e.status if e else "ACTIVE",
-                        classifications=sorted(e.classification_names) if e else [])
+                        classifications=own_classifications(e) if e else [])
         for p in sorted(parents.get(guid, [])):
             if p not in seen:
                 n.upstream.append(node(p, seen | {p}))

@@ -6,7 +6,8 @@ One ASGI application on one port:
 * ``/api/v1/...``: the catalog API, the serving admin API and the metrics API, with mlcatalog's error body
   (also for unknown paths and 500s);
 * ``POST /model``: the model gateway (CML's request and error format), served in front of the routing;
-* ``/metrics``: Prometheus.
+* ``/metrics``: Prometheus;
+* ``/atlas/...``: Atlas's own web UI over the Atlas API, when a UI build is configured (``mlcatalog.atlas_ui``).
 
 Nothing calls itself over HTTP: the catalog reaches the embedded store through an in-process transport (or a
 real Atlas over HTTP, when configured), and the platform records builds and deployments in the catalog of this
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,14 +36,17 @@ from catalog.api.errors import error_response, install_error_handlers
 from catalog.api.limits import MB, BodyLimit
 from catalog.atlas.connect import InvalidAtlasUrl, check_atlas_url, is_embedded
 from catalog.backend import CatalogBackend
+from catalog.embedded.admin_audit import server_started
 from catalog.embedded.app import ATLAS_PREFIX, create_app, timeout_answer
 from catalog.embedded.db import StoreVersionError
 from catalog.embedded.limits import Limits
+from catalog.embedded.metrics import ensure_hourly
 from catalog.embedded.store import EmbeddedStore
 from catalog.receive_timeout import BodyTimeouts, ReceiveTimeout
 from catalog.remote import RemoteCatalog
 from catalog.service import LocalCatalog
 from mlcatalog.assemble import local_catalog, table_sampler
+from mlcatalog.atlas_ui import UI_PREFIX, check_ui_dir, mount_atlas_ui
 from mlcatalog.pages import install_pages
 from mlcatalog.settings import ATLAS_USER, ConfigError, Settings, redact
 from serving.metrics import open_metrics_store, sqlite_url
@@ -76,6 +81,8 @@ def check_before_store(settings: Settings) -> None:
 
     Raises :class:`mlcatalog.settings.ConfigError` for the settings, :class:`StoreError` for the metrics store."""
     settings.atlas_server_password()
+    if settings.atlas.ui_dir is not None:
+        check_ui_dir(settings.atlas.ui_dir)
     url = settings.atlas_url_served()
     settings.atlas_client_password(url)
     try:
@@ -149,6 +156,8 @@ class Runtime:
 
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        server_started(self.store, int(time.time() * 1000))  # Atlas's SERVER_START admin audit entry
+        ensure_hourly(self.store)  # the first metrics snapshot of this run
         self.metrics_store = open_metrics_store(self.metrics_url)
         self.replayer.start()
         self.traffic.start()
@@ -249,6 +258,8 @@ def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -
     limits = Limits(max_body_bytes=settings.atlas.max_body_mb * MB, search_max_limit=settings.atlas.search_max_limit,
                     search_default_limit=settings.atlas.search_default_limit)
     app.mount(ATLAS_PREFIX, create_app(store, user=ATLAS_USER, password=password, limits=limits))
+    if settings.atlas.ui_dir is not None:
+        mount_atlas_ui(app, settings.atlas.ui_dir, store, user=ATLAS_USER, password=password, limits=limits)
     token = settings.api.token.get_secret_value() if settings.api.token else None
     app.include_router(build_router(runtime.catalog, TokenAuth(token, settings.api.read_auth, runtime.auth.identify,
                                                             projects_root=settings.serving.projects_root)))
@@ -270,7 +281,7 @@ def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -
     # Outermost: it bounds every reader of a body (the gateway, BodyLimit, the Atlas API), in each surface's shape.
     app.add_middleware(
         ReceiveTimeout, timeouts=BodyTimeouts(settings.server.body_timeout_s, settings.server.body_total_timeout_s),
-        answers=[(ATLAS_PREFIX, timeout_answer),
+        answers=[(ATLAS_PREFIX, timeout_answer), (UI_PREFIX + ATLAS_PREFIX, timeout_answer),
                  (GATEWAY_PATH, lambda reason: JSONResponse(
                      {"success": False, "code": "request_timeout", "message": reason}, status_code=408))],
         default=lambda reason: error_response("request_timeout", reason, status=408))

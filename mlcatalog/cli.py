@@ -155,6 +155,17 @@ def up(
             show_default=False,
         ),
     ] = None,
+    atlas_ui: Annotated[
+        Path | None,
+        typer.Option(
+            "--atlas-ui",
+            metavar="DIR",
+            help="Also serve the Atlas web UI build in DIR (Atlas's dashboardv2) at /atlas/, signed in with the "
+            "Atlas API's user and password. Default: $MLCATALOG_ATLAS_UI_DIR, else atlas.ui_dir from the config "
+            "file, else no UI",
+            show_default=False,
+        ),
+    ] = None,
     demo: Annotated[bool, typer.Option(
         "--demo", help="also play the seed's wine-quality demo: tables, project, build, 2 replicas, a monitor, "
                        "traffic that drifts (needs: pip install 'mlcatalog[demo]')")] = False,
@@ -167,7 +178,7 @@ def up(
     """  # noqa: E501 (one line per paragraph, rich wraps it)
     try:
         settings = load_settings({"server.store": store, "server.port": port, "server.host": host,
-                                  "atlas.url": atlas_url})
+                                  "atlas.url": atlas_url, "atlas.ui_dir": atlas_ui})
         settings.atlas_server_password()  # refuse an unusable password setup before touching the store
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
@@ -224,6 +235,8 @@ def _serve(settings: Settings, *, demo: bool = False, once: bool = False,
                 f"Atlas API at /api/atlas/v2/ (user {ATLAS_USER}{password_note}), store {settings.server.store}",
                 f"catalog records into Atlas: {runtime.atlas_label}",
             ]
+            if settings.atlas.ui_dir is not None:
+                banner.append(f"Atlas web UI at /atlas/ (from {settings.atlas.ui_dir})")
             if runtime.new_admin_key:
                 banner.append(f"administrative key (shown once; export MLCATALOG_ADMIN_KEY=...): "
                               f"{runtime.new_admin_key}")

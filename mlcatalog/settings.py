@@ -50,6 +50,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "ATLAS_UI_PREFIX",
     "ATLAS_USER",
     "CONFIG_ENV",
     "DEFAULT_CONFIG_FILE",
@@ -86,6 +87,7 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_ATLAS_URL": "atlas.url",
     "MLCATALOG_ATLAS_USER": "atlas.user",
     "MLCATALOG_ATLAS_UI_URL": "atlas.ui_url",
+    "MLCATALOG_ATLAS_UI_DIR": "atlas.ui_dir",
     "MLCATALOG_NAMESPACE": "atlas.namespace",
     "MLCATALOG_ATLAS_MAX_BODY_MB": "atlas.max_body_mb",
     "MLCATALOG_ATLAS_SEARCH_MAX_LIMIT": "atlas.search_max_limit",
@@ -124,12 +126,14 @@ ENV_VARS: dict[str, str] = {
 ATLAS_USER = "admin"
 #: Password used when none is configured -- only ever when serving on a loopback address.
 DEFAULT_LOOPBACK_PASSWORD = "admin"
+#: Where ``mlcatalog up`` serves Atlas's web UI when it serves one (atlas.ui_dir).
+ATLAS_UI_PREFIX = "/atlas"
 #: The Atlas of ``mlcatalog up`` unless one is configured: the embedded store it serves, in-process.
 EMBEDDED_ATLAS_URL = "atlas+embedded:"
 DEFAULT_URL = "http://127.0.0.1:21000"
 
 #: Settings resolved relative to the config file's directory when given there as relative paths.
-_PATH_SETTINGS = ("server.store", "serving.projects_root")
+_PATH_SETTINGS = ("server.store", "serving.projects_root", "atlas.ui_dir")
 
 
 class ConfigError(Exception):
@@ -206,7 +210,10 @@ class AtlasSettings(_Section):
                            description="Atlas metadata namespace for entities mlcatalog names itself (S3)")
     ui_url: str | None = Field(default=None, pattern=r"^https?://\S+$",
                                description="Atlas web UI that lineage nodes link to; default: the configured Atlas "
-                                           "url when it is http(s), none for the embedded store")
+                                           "url when it is http(s), else the UI served at /atlas (ui_dir), else none")
+    ui_dir: UsablePath | None = Field(default=None,
+                                      description="directory of an Atlas web UI build (Atlas's dashboardv2) that "
+                                                  "mlcatalog up serves at /atlas/ over its Atlas API; unset: none")
     # Limits of the Atlas API mlcatalog up serves (catalog.embedded.limits); the defaults are those of the store.
     max_body_mb: Count = Field(default=16, ge=1, le=1024,
                                description="largest request body of the served Atlas API, in MiB (more is 413)")
@@ -217,7 +224,7 @@ class AtlasSettings(_Section):
                                         description="search page when none or one over the largest is asked for "
                                                     "(atlas.search.defaultlimit)")
 
-    @field_validator("password", "url", "ui_url", mode="before")
+    @field_validator("password", "url", "ui_url", "ui_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return _blank_is_unset(value)
@@ -367,10 +374,13 @@ class Settings(_Section):
 
     def atlas_ui_url(self) -> str | None:
         """The Atlas web UI the catalog links entities to: the configured one, else the configured Atlas when it
-        is one over HTTP (without user info); None for the embedded store, which serves no UI."""
+        is one over HTTP (without user info); for the embedded store the UI ``mlcatalog up`` serves at ``/atlas``
+        (a path on this server) when it serves one (ui_dir), else None."""
         if self.atlas.ui_url is not None:
             return self.atlas.ui_url
         url = self.atlas.url
+        if url is None and self.atlas.ui_dir is not None:
+            return ATLAS_UI_PREFIX
         try:
             parts = urlsplit(url) if url is not None else None
         except ValueError:  # no URL at all: the Atlas client refuses it, with the reason
@@ -517,5 +527,9 @@ def load_settings(
     if not store.is_absolute():
         server = settings.server.model_copy(update={"store": cwd / store})
         settings = settings.model_copy(update={"server": server})
+    ui_dir = settings.atlas.ui_dir
+    if ui_dir is not None and not ui_dir.is_absolute():
+        atlas = settings.atlas.model_copy(update={"ui_dir": cwd / ui_dir})
+        settings = settings.model_copy(update={"atlas": atlas})
     settings._explicit = frozenset(values)
     return settings

@@ -76,6 +76,111 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX entity_qn_lower ON entity(lower(qualified_name));
     CREATE INDEX entity_name_lower ON entity(lower(name));
     """),
+    # Atlas keeps saved searches as __AtlasUserSavedSearch entities; here they are rows of their own, so they never
+    # show up in entity search, lineage or metrics. (owner_name, name) is Atlas's uniqueName "owner:name".
+    Migration(3, "saved_searches", """
+    CREATE TABLE saved_search (
+        guid TEXT PRIMARY KEY,
+        owner_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        body TEXT NOT NULL,
+        create_time INTEGER NOT NULL,
+        update_time INTEGER NOT NULL,
+        UNIQUE (owner_name, name)
+    );
+    """),
+    # Atlas's entity audit (EntityAuditEventV2), written in the transaction of the change it records. The HBase
+    # repository's row key is "guid:timestamp:index:writeTime"; event_key keeps that, (ts, idx) orders the events.
+    Migration(4, "entity_audit", """
+    CREATE TABLE entity_audit (
+        seq INTEGER PRIMARY KEY,
+        entity_guid TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        user_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        details TEXT NOT NULL,
+        event_key TEXT NOT NULL
+    );
+    CREATE INDEX entity_audit_entity ON entity_audit(entity_guid, ts, idx);
+    CREATE INDEX entity_audit_time ON entity_audit(ts, action);
+    """),
+    # Glossaries, terms and categories are entities (AtlasGlossary...), listed by Atlas in qualifiedName order
+    # (AtlasGraphUtilsV2.findEntityGUIDsByType) and found by qualifiedName within their type.
+    Migration(5, "glossary_lookup", """
+    CREATE INDEX entity_type_qn ON entity(type_name, qualified_name);
+    """),
+    # Atlas's admin audit (AtlasAuditEntry: server start, typedef changes, purges) and its hourly metrics snapshots
+    # (AtlasMetricsStat); Atlas keeps both as internal entities, here they are rows of their own, so they never show
+    # up in entity search, lineage or the metrics they count.
+    Migration(6, "admin_audit_and_metrics_stats", """
+    CREATE TABLE admin_audit (
+        guid TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        params TEXT,
+        start_time INTEGER NOT NULL,
+        end_time INTEGER NOT NULL,
+        client_id TEXT,
+        result TEXT,
+        result_count INTEGER NOT NULL
+    );
+    CREATE INDEX admin_audit_time ON admin_audit(start_time);
+    CREATE TABLE metrics_stat (
+        collection_time INTEGER PRIMARY KEY,
+        guid TEXT NOT NULL UNIQUE,
+        ttl_ms INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    """),
+    # Classification propagation, materialised as Atlas keeps it on its graph (a propagated classification edge from
+    # each reached entity to the source's classification vertex): one row per (entity, type, source entity), kept
+    # in the transaction of the change (catalog.embedded.propagation). The view joins each row to the source's
+    # classification, so the body is shared as Atlas shares the vertex; readers ask the view for an entity's own
+    # and propagated classifications alike (source_guid = entity_guid for its own).
+    Migration(7, "propagated_classifications", """
+    CREATE TABLE propagated_classification (
+        entity_guid TEXT NOT NULL,
+        type_name TEXT NOT NULL,
+        source_guid TEXT NOT NULL,
+        PRIMARY KEY (entity_guid, type_name, source_guid)
+    ) WITHOUT ROWID;
+    CREATE INDEX propagated_classification_source ON propagated_classification(source_guid, type_name);
+    CREATE INDEX propagated_classification_type ON propagated_classification(type_name);
+    CREATE VIEW entity_classification AS
+        SELECT entity_guid, type_name, entity_guid AS source_guid, body FROM classification
+        UNION ALL
+        SELECT p.entity_guid, p.type_name, p.source_guid, c.body FROM propagated_classification p
+        JOIN classification c ON c.entity_guid = p.source_guid AND c.type_name = p.type_name;
+    -- A store written before: its deleted entities' classifications say so, and its classifications reach what
+    -- Atlas would have propagated them to along today's ACTIVE relationships (entityTypes honoured).
+    UPDATE classification SET body = json_set(body, '$.entityStatus', 'DELETED')
+        WHERE entity_guid IN (SELECT guid FROM entity WHERE status = 'DELETED');
+    INSERT OR IGNORE INTO propagated_classification(entity_guid, type_name, source_guid)
+    WITH RECURSIVE
+    isa(name, ancestor) AS (
+        SELECT name, name FROM typedef WHERE category = 'ENTITY'
+        UNION
+        SELECT isa.name, s.value FROM isa JOIN typedef d ON d.name = isa.ancestor, json_each(d.body, '$.superTypes') s
+    ),
+    edge(frm, dst) AS (
+        SELECT end1, end2 FROM relationship
+            WHERE status = 'ACTIVE' AND json_extract(body, '$.propagateTags') IN ('ONE_TO_TWO', 'BOTH')
+        UNION ALL
+        SELECT end2, end1 FROM relationship
+            WHERE status = 'ACTIVE' AND json_extract(body, '$.propagateTags') IN ('TWO_TO_ONE', 'BOTH')
+    ),
+    reached(source, type_name, guid) AS (
+        SELECT entity_guid, type_name, entity_guid FROM classification WHERE json_extract(body, '$.propagate')
+        UNION
+        SELECT r.source, r.type_name, e.dst FROM reached r JOIN edge e ON e.frm = r.guid
+    )
+    SELECT r.guid, r.type_name, r.source FROM reached r
+        JOIN entity e ON e.guid = r.guid JOIN typedef c ON c.name = r.type_name
+        WHERE r.guid != r.source AND (coalesce(json_array_length(c.body, '$.entityTypes'), 0) = 0 OR EXISTS (
+            SELECT 1 FROM isa, json_each(c.body, '$.entityTypes') t
+            WHERE isa.name = e.type_name AND isa.ancestor = t.value));
+    """),
 ]
 
 

@@ -119,8 +119,9 @@ def display_text(t: StructType | None, attrs: dict[str, Any]) -> str | None:
     return None
 
 
-def header(registry: TypeRegistry, e: EntityRow, classifications: list[dict[str, Any]] | None = None
-           ) -> dict[str, Any]:
+def header(registry: TypeRegistry, e: EntityRow, classifications: list[dict[str, Any]] | None = None,
+           meanings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """AtlasEntityHeader; ``meanings``: the entity's term assignments (:func:`load_meanings`)."""
     t = registry.get(e.type_name)
     attrs = e.attributes
     hattrs: dict[str, Any] = {}
@@ -137,8 +138,8 @@ def header(registry: TypeRegistry, e: EntityRow, classifications: list[dict[str,
         "guid": e.guid,
         "status": e.status,
         "classificationNames": [c["typeName"] for c in classifications or []],
-        "meaningNames": [],
-        "meanings": [],
+        "meaningNames": [m["displayText"] for m in meanings or [] if "displayText" in m],
+        "meanings": list(meanings or []),
         "isIncomplete": False,
         "labels": list(e.body.get("labels") or []),
     }
@@ -189,11 +190,53 @@ def relationships_of(conn: sqlite3.Connection, guid: str, active_only: bool = Tr
     return [RelRow.from_row(r) for r in rows]
 
 
-def load_classifications(conn: sqlite3.Connection, guid: str) -> list[dict[str, Any]]:
+# AtlasGlossarySemanticAssignment: end1 AtlasGlossaryTerm.assignedEntities, end2 Referenceable.meanings.
+TERM_ASSIGNMENT = "AtlasGlossarySemanticAssignment"
+_ASSIGNMENT_ATTRS = ("description", "expression", "createdBy", "steward", "source")
+
+
+def load_meanings(conn: sqlite3.Connection, guid: str) -> list[dict[str, Any]]:
+    """The entity's terms as AtlasTermAssignmentHeaders (EntityGraphRetriever.mapAssignedTerms)."""
+    out: list[dict[str, Any]] = []
     rows = conn.execute(
-        "SELECT body FROM classification WHERE entity_guid = ? ORDER BY type_name", (guid,)
+        "SELECT r.guid, r.body, t.guid, t.body FROM relationship r JOIN entity t ON t.guid = r.end1 "
+        "WHERE r.end2 = ? AND r.label = ? ORDER BY r.create_time, r.guid", (guid, "r:" + TERM_ASSIGNMENT))
+    for rel_guid, rel_body, term_guid, term_body in rows:
+        attrs = orjson.loads(rel_body).get("attributes") or {}
+        term = orjson.loads(term_body).get("attributes") or {}
+        h: dict[str, Any] = {"termGuid": term_guid, "relationGuid": rel_guid, "confidence": attrs.get("confidence", 0)}
+        for key, value in (("displayText", term.get("name")), ("qualifiedName", term.get("qualifiedName")),
+                           ("status", attrs.get("status")), *((k, attrs.get(k)) for k in _ASSIGNMENT_ATTRS)):
+            if value not in (None, ""):
+                h[key] = value
+        out.append(h)
+    return out
+
+
+# An entity's classifications: its own (by name), then those propagated to it (by name, then source), each with the
+# entityGuid of the entity it is attached to, as Atlas lists them (AtlasEntity.classifications).
+CLASSIFICATIONS_ORDER = "ORDER BY (source_guid != entity_guid), type_name, source_guid"
+
+
+def load_classifications(conn: sqlite3.Connection, guid: str) -> list[dict[str, Any]]:
+    """The entity's classifications, own and propagated (catalog.embedded.propagation)."""
+    rows = conn.execute(
+        f"SELECT body FROM entity_classification WHERE entity_guid = ? {CLASSIFICATIONS_ORDER}", (guid,)
     ).fetchall()
     return [orjson.loads(r[0]) for r in rows]
+
+
+def load_classifications_many(conn: sqlite3.Connection, guids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """:func:`load_classifications` of many entities, a few queries in all (entities without any left out)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for i in range(0, len(guids), 500):
+        chunk = guids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for g, body in conn.execute(
+                f"SELECT entity_guid, body FROM entity_classification WHERE entity_guid IN ({marks}) "
+                f"{CLASSIFICATIONS_ORDER}", chunk):
+            out.setdefault(g, []).append(orjson.loads(body))
+    return out
 
 
 def relationship_values(registry: TypeRegistry, t: StructType, e: EntityRow, rels: list[RelRow],

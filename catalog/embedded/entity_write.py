@@ -3,7 +3,8 @@
 One call = one request = one transaction. Entities are resolved by guid, else by unique attributes within
 the type hierarchy; placeholders (negative guids) get real guids reported in ``guidAssignments``;
 references resolve to entities of the same request or of the store; entities whose stored state would not
-change are left out of ``mutatedEntities.UPDATE`` and not written.
+change are left out of ``mutatedEntities.UPDATE`` and not written. Every create, update, delete, purge and
+classification written here is audited (:mod:`audit`) in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from catalog.embedded import audit, business_metadata, propagation
 from catalog.embedded.entity_read import (
     EntityRow,
     RelRow,
@@ -50,6 +52,7 @@ class Pending:
     attrs: dict[str, Any] = field(default_factory=dict)
     # attr name -> list of (target guid, relationship type, relationship attributes)
     rels: dict[str, list[tuple[str, str, dict[str, Any]]]] = field(default_factory=dict)
+    business: dict[str, dict[str, Any]] = field(default_factory=dict)  # a new entity's business attributes
 
 
 @dataclass
@@ -82,6 +85,7 @@ class EntityWriter:
         self.by_guid: dict[str, Pending] = {}
         self.by_unique: dict[tuple[str, str], list[Pending]] = {}
         self.errors: list[str] = []
+        self.new_relationships: list[str] = []  # propagate classifications over them once all are written
 
     # -- entry points -------------------------------------------------------------------------------
     def create_or_update(self, entities: list[Any], referred: dict[str, Any] | None, partial: bool) -> None:
@@ -104,6 +108,7 @@ class EntityWriter:
             raise AtlasError(ErrorCode.INSTANCE_CRUD_INVALID_PARAMS, ", ".join(self.errors))
         for p in self.pending:
             self._apply(p, partial)
+        propagation.relationships_created(self.conn, self.registry, self.new_relationships)
 
     # -- resolution ---------------------------------------------------------------------------------
     def _resolve_target(self, req: dict[str, Any]) -> None:
@@ -244,6 +249,8 @@ class EntityWriter:
             self._check_mandatory_attributes(p, norm)
         if p.existing is None:
             self._check_mandatory_relationships(p)
+            p.business = business_metadata.for_new_entity(self.registry, t.name, p.req.get("businessAttributes"),
+                                                          self.errors)
 
     def _map_plain_attributes(self, p: Pending, req_attrs: dict[str, Any], norm: ValueNormalizer
                               ) -> dict[str, Any]:
@@ -329,13 +336,17 @@ class EntityWriter:
         body: dict[str, Any]
         if p.existing is None:
             body = {"attributes": p.attrs}
-            for key in ("customAttributes", "labels", "businessAttributes", "provenanceType", "homeId",
-                        "isProxy"):
+            for key in ("customAttributes", "provenanceType", "homeId", "isProxy"):
                 if key in p.req:
                     body[key] = p.req[key]
+            if p.req.get("labels"):
+                body["labels"] = list(dict.fromkeys(p.req["labels"]))
+            if p.business:
+                body["businessAttributes"] = p.business
             self._insert_entity(p.guid, t, body)
             self.result.created.append(p.guid)
             changed = True
+            self._audit_create(p, body)
             for c in p.req.get("classifications") or []:
                 if isinstance(c, dict) and c.get("typeName"):
                     add_classification(self.conn, self.registry, p.guid, c, replace=True)
@@ -353,9 +364,10 @@ class EntityWriter:
                     new_attrs[name] = value
             body = dict(old.body)
             body["attributes"] = new_attrs
-            for key in ("customAttributes", "labels", "businessAttributes"):
-                if key in p.req:
-                    body[key] = p.req[key]
+            # An update sets custom attributes only: labels and business attributes have their own endpoints
+            # (Atlas maps them on create, and on update only when importing).
+            if "customAttributes" in p.req:
+                body["customAttributes"] = p.req["customAttributes"]
             changed = body != old.body
             if changed:
                 self._update_entity(old, t, body)
@@ -367,6 +379,43 @@ class EntityWriter:
                     (self.now, self.user, p.guid),
                 )
             (self.result.partial if partial else self.result.updated).append(p.guid)
+            if rel_changed or body["attributes"] != p.existing.attributes:
+                self._audit_entity(p, "ENTITY_UPDATE", "Updated: ")
+            else:  # AtlasEntityDiffResult.hasDifferenceOnlyInCustomAttributes
+                self._audit_entity(p, "CUSTOM_ATTRIBUTE_UPDATE", "Updated custom attribute: ")
+
+    # -- audit ----------------------------------------------------------------------------------------
+    def _audit_create(self, p: Pending, body: dict[str, Any]) -> None:
+        if not audit.is_audited(self.registry, p.type.name):
+            return
+        self._audit_entity(p, "ENTITY_CREATE", "Created: ")
+        if body.get("labels"):
+            audit.record(self.conn, p.guid, "LABEL_ADD", "Added labels: " + " ".join(body["labels"]), self.user)
+        for bm, values in p.business.items():
+            details = audit.to_json({"typeName": bm, "attributes": values})
+            audit.record(self.conn, p.guid, "BUSINESS_ATTRIBUTE_UPDATE", f"Updated business attributes: {details}",
+                         self.user)
+
+    def _audit_entity(self, p: Pending, action: str, prefix: str) -> None:
+        row = load_entity(self.conn, p.guid)
+        if row is None or not audit.is_audited(self.registry, row.type_name):
+            return
+        refs: dict[str, Any] = {}
+        for name, wanted in p.rels.items():
+            ids = [{"guid": g, "typeName": self._type_of(g)} for g, _, _ in wanted]
+            if any(end.cardinality in ("SET", "LIST") for end in p.type.rel_attrs[name]):
+                refs[name] = ids
+            elif ids:
+                refs[name] = ids[0]
+        entity = audit.entity_json(row, relationship_attributes=refs)
+        audit.record(self.conn, p.guid, action, prefix + audit.to_json(entity), self.user, self.now)
+
+    def _type_of(self, guid: str) -> str | None:
+        p = self.by_guid.get(guid)
+        if p is not None:
+            return p.type.name
+        row = self.conn.execute("SELECT type_name FROM entity WHERE guid = ?", (guid,)).fetchone()
+        return None if row is None else str(row[0])
 
     def _insert_entity(self, guid: str, t: StructType, body: dict[str, Any]) -> None:
         attrs = body["attributes"]
@@ -451,12 +500,15 @@ class EntityWriter:
                 self.conn.execute("UPDATE relationship SET status = 'DELETED', update_time = ? WHERE guid = ?",
                                   (self.now, row[0]))
         body = {"attributes": attrs, "propagateTags": end.propagate_tags, "label": end.label}
+        guid = str(uuid.uuid4())
         self.conn.execute(
             "INSERT INTO relationship(guid, type_name, label, end1, end2, status, body, create_time, update_time,"
             " version, created_by, updated_by) VALUES (?, ?, ?, ?, ?, 'ACTIVE', ?, ?, ?, 0, ?, ?)",
-            (str(uuid.uuid4()), end.rel_type, end.label, end1, end2, orjson.dumps(body).decode(), self.now,
+            (guid, end.rel_type, end.label, end1, end2, orjson.dumps(body).decode(), self.now,
              self.now, self.user, self.user),
         )
+        if end.propagate_tags != propagation.NONE:
+            self.new_relationships.append(guid)
 
     def _delete_relationship(self, r: RelRow) -> None:
         self.conn.execute(
@@ -527,22 +579,34 @@ def delete_entities(conn: sqlite3.Connection, registry: TypeRegistry, guids: lis
         if strict and conn.execute("SELECT 1 FROM entity WHERE guid = ?", (g,)).fetchone() is None:
             raise AtlasError(ErrorCode.INSTANCE_GUID_NOT_FOUND, g)
     for g in owned_closure(conn, registry, guids):
-        row = conn.execute("SELECT status FROM entity WHERE guid = ?", (g,)).fetchone()
+        row = conn.execute("SELECT status, type_name FROM entity WHERE guid = ?", (g,)).fetchone()
         if row is None or row[0] != "ACTIVE":
             continue
         conn.execute("UPDATE entity SET status = 'DELETED', update_time = ?, updated_by = ?, "
                      "version = version + 1 WHERE guid = ?", (now, user, g))
         conn.execute("UPDATE relationship SET status = 'DELETED', update_time = ?, updated_by = ? "
                      "WHERE (end1 = ? OR end2 = ?) AND status = 'ACTIVE'", (now, user, g, g))
+        propagation.entity_deleted(conn, registry, g)
         result.deleted.append(g)
+        if audit.is_audited(registry, row[1]):
+            audit.record(conn, g, "ENTITY_DELETE", "Deleted entity", user, now)
 
 
-def purge_entities(conn: sqlite3.Connection, guids: list[str], result: MutationResult) -> list[EntityRow]:
+def purge_entities(conn: sqlite3.Connection, guids: list[str], result: MutationResult,
+                   registry: TypeRegistry | None = None) -> list[EntityRow]:
+    """Remove soft-deleted entities for good; their audit stays, ending with ENTITY_PURGE ("Purged: " and the
+    entity as its header shows it). ``registry``: to leave Atlas's internal types unaudited."""
     purged = []
     for g in guids:
         e = load_entity(conn, g)
         if e is None or e.status != "DELETED":
             continue  # Atlas purges only soft-deleted entities
+        if registry is None or audit.is_audited(registry, e.type_name):
+            kept = {"typeName": e.type_name, "guid": g, "status": e.status,
+                    "attributes": {k: e.attributes[k] for k in ("qualifiedName", "name") if k in e.attributes},
+                    "labels": e.body.get("labels") or []}
+            audit.record(conn, g, "ENTITY_PURGE", "Purged: " + audit.to_json(audit.header_entity(kept)))
+        propagation.entity_purged(conn, registry, g)
         conn.execute("DELETE FROM entity WHERE guid = ?", (g,))
         conn.execute("DELETE FROM uattr WHERE guid = ?", (g,))
         conn.execute("DELETE FROM classification WHERE entity_guid = ?", (g,))
@@ -555,6 +619,9 @@ def purge_entities(conn: sqlite3.Connection, guids: list[str], result: MutationR
 
 def add_classification(conn: sqlite3.Connection, registry: TypeRegistry, guid: str, c: dict[str, Any],
                        replace: bool) -> None:
+    """Add (or, with ``replace``, update) one of the entity's own classifications and move its propagations
+    (:mod:`propagation`). An absent ``propagate`` is true on a new one (false while consuming hook notifications) and
+    unchanged on an update, as is an absent ``removePropagationsOnEntityDelete`` (false on a new one)."""
     c = strip_nulls(c)
     check_classification(c)
     type_name = c.get("typeName")
@@ -586,20 +653,75 @@ def add_classification(conn: sqlite3.Connection, registry: TypeRegistry, guid: s
             errors.append(str(e))
     if errors:
         raise AtlasError(ErrorCode.INSTANCE_CRUD_INVALID_PARAMS, ", ".join(errors))
-    exists = conn.execute("SELECT 1 FROM classification WHERE entity_guid = ? AND type_name = ?",
+    exists = conn.execute("SELECT body FROM classification WHERE entity_guid = ? AND type_name = ?",
                           (guid, type_name)).fetchone()
     if exists and not replace:
         # AtlasEntityStoreV2.validateEntityAssociations reports this as INVALID_PARAMETERS (400).
         raise AtlasError(ErrorCode.INVALID_PARAMETERS,
                          f"entity: {guid}, already associated with classification: {type_name}")
+    if not exists and c.get("propagate") is True and c.get("entityGuid") not in (None, guid):
+        return  # one propagated to it from elsewhere, sent back: EntityGraphMapper.addClassifications skips it
+    old: dict[str, Any] | None = orjson.loads(exists[0]) if exists else None
     body = {
         "typeName": type_name,
         "attributes": out_attrs,
         "entityGuid": guid,
         "entityStatus": "ACTIVE",
-        "propagate": bool(c.get("propagate", True)),
-        "removePropagationsOnEntityDelete": bool(c.get("removePropagationsOnEntityDelete", False)),
+        "propagate": _flag(c, old, "propagate", propagation.default_propagate()),
+        "removePropagationsOnEntityDelete": _flag(c, old, "removePropagationsOnEntityDelete", False),
         "validityPeriods": c.get("validityPeriods") or [],
     }
     conn.execute("INSERT OR REPLACE INTO classification(entity_guid, type_name, body) VALUES (?, ?, ?)",
                  (guid, type_name, orjson.dumps(body).decode()))
+    if audit.is_audited(registry, row[0]):
+        action, prefix = ("CLASSIFICATION_UPDATE", "Updated") if exists else ("CLASSIFICATION_ADD", "Added")
+        audit.record(conn, guid, action, f"{prefix} classification: {audit.to_json(body)}")
+    if old is None:
+        propagation.classification_added(conn, registry, guid, str(type_name))
+    else:
+        propagation.classification_changed(conn, registry, guid, str(type_name), old, body)
+
+
+def _flag(c: dict[str, Any], old: dict[str, Any] | None, key: str, default: bool) -> bool:
+    """A classification's boolean as sent, else as it was (an update leaves an absent one alone), else the
+    default."""
+    if c.get(key) is not None:
+        return bool(c[key])
+    return bool(old.get(key, default)) if old is not None else default
+
+
+def replace_attributes(conn: sqlite3.Connection, registry: TypeRegistry, guid: str, attrs: dict[str, Any],
+                       user: str) -> bool:
+    """Set an entity's attributes to exactly ``attrs`` (an absent or null one is cleared), as Atlas's full update of
+    an object it maps to an entity does (DataAccess.save of a glossary, term or category). Returns whether anything
+    changed."""
+    old = load_entity(conn, guid)
+    if old is None:
+        raise AtlasError(ErrorCode.INSTANCE_GUID_NOT_FOUND, guid)
+    t = registry.entity_type(old.type_name)
+    norm = ValueNormalizer(registry)
+    new_attrs: dict[str, Any] = {}
+    errors = []
+    for name, a in t.attributes.items():
+        value = attrs.get(name)
+        if name in t.rel_attrs and a.type_ref.named_types():
+            if name in old.attributes:
+                new_attrs[name] = old.attributes[name]  # references stay as they are
+            continue
+        try:
+            if value is not None:
+                new_attrs[name] = norm.normalize(value, a.type_ref, f"{t.name}.{name}")
+        except InvalidValue as e:
+            errors.append(str(e))
+            continue
+        if value is None and not a.optional:
+            errors.append(f"{t.name}.{name}: mandatory attribute value missing in type {t.name}")
+    if errors:
+        raise AtlasError(ErrorCode.INSTANCE_CRUD_INVALID_PARAMS, ", ".join(errors))
+    if new_attrs == old.attributes:
+        return False
+    body = dict(old.body)
+    body["attributes"] = new_attrs
+    w = EntityWriter(conn, registry, user)
+    w._update_entity(old, t, body)
+    return True

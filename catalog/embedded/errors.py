@@ -24,6 +24,7 @@ class ErrorCode(Enum):
     )
     SUPERTYPE_REMOVAL_NOT_SUPPORTED = ("ATLAS-400-00-00E", "{0} : can not remove supertype(s): {1}")
     CIRCULAR_REFERENCE = ("ATLAS-400-00-002", "{0}: invalid supertypes - circular reference back to self {1}")
+    UNEXPECTED_TYPE = ("ATLAS-400-00-00F", "expected type {0}; found {1}")
     TYPE_MATCH_FAILED = ("ATLAS-400-00-010", "Given type {0} doesn't match {1}")
     INVALID_TYPE_DEFINITION = ("ATLAS-400-00-011", "Invalid type definition {0}")
     TYPE_NAME_INVALID_FORMAT = (
@@ -52,9 +53,9 @@ class ErrorCode(Enum):
     TYPE_NAME_INVALID = ("ATLAS-400-00-014", "Type {0} with name {1} does not exist")
     INVALID_PARAMETERS = ("ATLAS-400-00-01A", "invalid parameters: {0}")
     INVALID_OBJECT_ID = ("ATLAS-400-00-021", "invalid object-id: {0}")
-    UNKNOWN_ATTRIBUTE = ("ATLAS-400-00-023", "Unknown attribute {0} for type {1}")
+    UNKNOWN_ATTRIBUTE = ("ATLAS-400-00-023", "Attribute {0} not found for type {1}")
     BAD_REQUEST = ("ATLAS-400-00-029", "{0}")
-    MISSING_MANDATORY_ATTRIBUTE = ("ATLAS-400-00-02B", "Mandatory field {0}.{1} is not set")
+    MISSING_MANDATORY_ATTRIBUTE = ("ATLAS-400-00-02B", "Mandatory field {0}.{1} has empty/null value")
     INVALID_RELATIONSHIP_END_TYPE = (
         "ATLAS-400-00-036",
         "invalid relationshipDef: {0}: end type 1: {1}, end type 2: {2}",
@@ -98,12 +99,85 @@ class ErrorCode(Enum):
         "ATLAS-400-00-090",
         "Invalid label: {0}, label should contain alphanumeric characters, '_' or '-'",
     )
+    UNKNOWN_GLOSSARY_TERM = ("ATLAS-400-00-06E", "{0}: Unknown/invalid glossary term")
+    MISSING_MANDATORY_ANCHOR = ("ATLAS-400-00-072", "Mandatory anchor attribute is missing")
+    INVALID_PARTIAL_UPDATE_ATTR = ("ATLAS-400-00-074", "Invalid attribute {0} for partial update of {1}")
+    MISSING_TERM_ID_FOR_CATEGORIZATION = (
+        "ATLAS-400-00-076",
+        "Term guid cannot be empty/null when adding to a category",
+    )
+    INVALID_NEW_ANCHOR_GUID = ("ATLAS-400-00-077", "New Anchor guid cannot be empty/null")
+    TERM_DISSOCIATION_MISSING_RELATION_GUID = (
+        "ATLAS-400-00-078",
+        "Missing mandatory attribute, TermAssignment relationship guid",
+    )
+    GLOSSARY_QUALIFIED_NAME_CANT_BE_DERIVED = (
+        "ATLAS-400-00-079",
+        "Attributes qualifiedName and name are missing. Failed to derive a unique name for Glossary",
+    )
+    GLOSSARY_TERM_QUALIFIED_NAME_CANT_BE_DERIVED = (
+        "ATLAS-400-00-07A",
+        "Attributes qualifiedName, name & glossary name are missing. Failed to derive a unique name for Glossary term",
+    )
+    GLOSSARY_CATEGORY_QUALIFIED_NAME_CANT_BE_DERIVED = (
+        "ATLAS-400-00-07B",
+        "Attributes qualifiedName, name & glossary name are missing. Failed to derive a unique name for Glossary "
+        "category",
+    )
+    INVALID_TERM_RELATION_TO_SELF = (
+        "ATLAS-400-00-07E",
+        "Invalid Term relationship: Term cannot have a relationship with self",
+    )
+    INVALID_CHILD_CATEGORY_DIFFERENT_GLOSSARY = (
+        "ATLAS-400-00-07F",
+        "Invalid child category relationship: Child category (guid = {0}) belongs to different glossary",
+    )
+    INVALID_TERM_DISSOCIATION = (
+        "ATLAS-400-00-080",
+        "Given relationshipGuid({0}) is invalid for term (guid={1}) and entity(guid={2})",
+    )
+    INVALID_DISPLAY_NAME = ("ATLAS-400-00-083", "name cannot contain following special chars ('@', '.', '<', '>')")
+    TERM_HAS_ENTITY_ASSOCIATION = (
+        "ATLAS-400-00-084",
+        "Term (guid={0}) cannot be deleted as it has been assigned to {1} entities.",
+    )
+    APPLICABLE_ENTITY_TYPES_DELETION_NOT_SUPPORTED = (
+        "ATLAS-400-00-093",
+        "Cannot remove applicableEntityTypes in Attribute Def: {0}, defined in business-metadata: {1}",
+    )
+    BUSINESS_METADATA_DEF_ATTRIBUTE_TYPE_INVALID = (
+        "ATLAS-400-00-094",
+        "{0}.{1}: invalid attribute type. Business-metadata attribute cannot be of type "
+        "entity/classification/struct/business-metadata",
+    )
     PURGE_REQUEST_SIZE_EXCEEDS_LIMIT = ("ATLAS-400-00-109", "purge request size {0} exceeds maximum limit {1}")
+    INVALID_TOPIC_NAME = ("ATLAS-400-00-101", "Unsupported topic name : {0}")  # NotificationREST
     INVALID_SEARCH_PARAMS = (
         "ATLAS-400-00-047",
         "No search parameter was found. One of the following MUST be specified in the request; "
         "typeName, classification, termName or queryText",
     )
+    # search (DiscoveryREST, SearchContext, the DSL, saved searches)
+    UNKNOWN_TYPENAME = ("ATLAS-400-00-00A", "{0}: Unknown/invalid typename")
+    UNKNOWN_CLASSIFICATION = ("ATLAS-400-00-046", "{0}: Unknown/invalid classification")
+    INVALID_RELATIONSHIP_ATTRIBUTE = (
+        "ATLAS-400-00-048",
+        "Expected attribute {0} to be a relationship but found type {1}",
+    )
+    INVALID_RELATIONSHIP_TYPE = ("ATLAS-400-00-049", "Invalid entity type '{0}', guid '{1}' in relationship search")
+    SAVED_SEARCH_CHANGE_USER = ("ATLAS-400-00-056", "saved-search {0} can not be moved from user {1} to {2}")
+    INVALID_DSL_QUERY = (
+        "ATLAS-400-00-059",
+        "Invalid DSL query: {0} | Reason: {1}. Please refer to Atlas DSL grammar for more information",
+    )
+    INVALID_OPERATOR = ("ATLAS-400-00-103", "Invalid operator specified for attribute: {0}")
+    BLANK_NAME_ATTRIBUTE = ("ATLAS-400-00-104", "Name Attribute can't be empty!")
+    BLANK_VALUE_ATTRIBUTE = ("ATLAS-400-00-105", "Value Attribute can't be empty!")
+    INVALID_RELATIONSHIP_LABEL = (
+        "ATLAS-400-00-106",
+        "Invalid relationship label {0}. The referenced entity type {1} could not be resolved from the type registry.",
+    )
+    SAVED_SEARCH_ALREADY_EXISTS = ("ATLAS-409-00-006", "search named {0} already exists for user {1}")
     CLASSIFICATION_NOT_ASSOCIATED_WITH_ENTITY = ("ATLAS-400-00-06D", "Classification {0} is not associated with entity")
     TYPE_NAME_NOT_FOUND = ("ATLAS-404-00-001", "Given typename {0} was invalid")
     TYPE_GUID_NOT_FOUND = ("ATLAS-404-00-002", "Given type guid {0} was invalid")
@@ -121,6 +195,7 @@ class ErrorCode(Enum):
         "ATLAS-404-00-011",
         "Given instance guid {0} with type {1} is not a valid lineage entity type.",
     )
+    INSTANCE_GUID_DELETED = ("ATLAS-404-00-012", "Given instance guid {0} has been deleted")
     # Atlas answers an unknown path from its servlet container, without a code of its own; EMPTY_RESULTS is the one
     # Atlas 404 code that says nothing more than "nothing here" (and Atlas raises it nowhere else).
     EMPTY_RESULTS = ("ATLAS-404-00-004", "No result found for {0}")
@@ -132,6 +207,12 @@ class ErrorCode(Enum):
     # no code for it; this one is ours and collides with none of Atlas's.
     REQUEST_TOO_LARGE = ("ATLAS-413-00-001", "Request body exceeds the limit of {0} bytes")
     TYPE_ALREADY_EXISTS = ("ATLAS-409-00-001", "Given type {0} already exists")
+    GLOSSARY_ALREADY_EXISTS = ("ATLAS-409-00-007", "Glossary with name {0} already exists")
+    GLOSSARY_TERM_ALREADY_EXISTS = ("ATLAS-409-00-009", "Glossary term with qualifiedName {0} already exists")
+    GLOSSARY_CATEGORY_ALREADY_EXISTS = (
+        "ATLAS-409-00-00A",
+        "Glossary category with qualifiedName {0} already exists",
+    )
     TYPE_HAS_REFERENCES = ("ATLAS-409-00-002", "Given type {0} has references")
     RELATIONSHIP_ALREADY_EXISTS = (
         "ATLAS-409-00-004",

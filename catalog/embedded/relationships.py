@@ -1,4 +1,8 @@
-"""Relationship instances: POST/PUT/GET/DELETE ``relationship``."""
+"""Relationship instances: POST/PUT/GET/DELETE ``relationship``.
+
+A relationship created, or its ``propagateTags`` updated, moves classification propagations (:mod:`propagation`); one
+deleted keeps them, as Atlas's soft delete does. ``propagatedClassifications`` lists what it passes on.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from catalog.embedded import propagation
 from catalog.embedded.entity_read import (
     REL_COLS,
     EntityRow,
@@ -43,7 +48,7 @@ def _resolve_end(conn: sqlite3.Connection, registry: TypeRegistry, ref: Any, whi
     raise AtlasError(ErrorCode.INVALID_OBJECT_ID, f"{which}: {ref!r}")
 
 
-def _rel_json(r: RelRow, e1: EntityRow | None, e2: EntityRow | None) -> dict[str, Any]:
+def _rel_json(conn: sqlite3.Connection, r: RelRow, e1: EntityRow | None, e2: EntityRow | None) -> dict[str, Any]:
     def end(e: EntityRow | None, guid: str) -> dict[str, Any]:
         out: dict[str, Any] = {"guid": guid}
         if e is not None:
@@ -53,6 +58,7 @@ def _rel_json(r: RelRow, e1: EntityRow | None, e2: EntityRow | None) -> dict[str
                 out["uniqueAttributes"] = {"qualifiedName": qn}
         return out
 
+    tags = str(r.body.get("propagateTags", propagation.NONE))
     return {
         "typeName": r.type_name,
         "attributes": r.body.get("attributes") or {},
@@ -60,7 +66,7 @@ def _rel_json(r: RelRow, e1: EntityRow | None, e2: EntityRow | None) -> dict[str
         "end1": end(e1, r.end1),
         "end2": end(e2, r.end2),
         "label": r.label,
-        "propagateTags": r.body.get("propagateTags", "NONE"),
+        "propagateTags": tags,
         "status": r.status,
         "createdBy": r.created_by,
         "updatedBy": r.updated_by,
@@ -68,7 +74,8 @@ def _rel_json(r: RelRow, e1: EntityRow | None, e2: EntityRow | None) -> dict[str
         "updateTime": r.update_time,
         "version": r.version,
         "blockedPropagatedClassifications": [],
-        "propagatedClassifications": [],
+        "propagatedClassifications": propagation.propagated_through(conn, tags, r.end1, r.end2)
+        if r.status == "ACTIVE" else [],
     }
 
 
@@ -83,7 +90,7 @@ def get_relationship(conn: sqlite3.Connection, registry: TypeRegistry, guid: str
                      ) -> dict[str, Any]:
     r = load_relationship(conn, guid)
     e1, e2 = load_entity(conn, r.end1), load_entity(conn, r.end2)
-    out: dict[str, Any] = {"relationship": _rel_json(r, e1, e2)}
+    out: dict[str, Any] = {"relationship": _rel_json(conn, r, e1, e2)}
     if extended:
         out["referredEntities"] = {e.guid: header(registry, e) for e in (e1, e2) if e is not None}
     return out
@@ -114,15 +121,29 @@ def create_relationship(conn: sqlite3.Connection, registry: TypeRegistry, body: 
     now = now_ms()
     end = t1.rel_end(str(d1.get("name")), str(type_name))
     label = end.label if end is not None else f"r:{type_name}"
-    rel_body = {"attributes": attrs, "propagateTags": body.get("propagateTags") or rdef.get("propagateTags")
-                or "NONE", "label": label}
+    tags = _propagate_tags(rdef, body.get("propagateTags"))
+    rel_body = {"attributes": attrs, "propagateTags": tags, "label": label}
     guid = str(uuid.uuid4())
     conn.execute(
         "INSERT INTO relationship(guid, type_name, label, end1, end2, status, body, create_time, update_time,"
         " version, created_by, updated_by) VALUES (?, ?, ?, ?, ?, 'ACTIVE', ?, ?, ?, 0, ?, ?)",
         (guid, type_name, label, e1.guid, e2.guid, orjson.dumps(rel_body).decode(), now, now, user, user),
     )
-    return _rel_json(load_relationship(conn, guid), e1, e2)
+    propagation.relationships_created(conn, registry, [guid])
+    return _rel_json(conn, load_relationship(conn, guid), e1, e2)
+
+
+def _propagate_tags(rdef: dict[str, Any], given: Any) -> str:
+    """The relationship's propagateTags: its type's unless given; one that does not propagate, or the type's, or any
+    when the type's is BOTH (AtlasRelationshipStoreV2.validateRelationship's INVALID_PROPAGATION_TYPE)."""
+    default = str(rdef.get("propagateTags") or propagation.NONE)
+    if not given:
+        return default
+    if given != propagation.NONE and default != propagation.BOTH and given != default:
+        # Atlas answers ATLAS-400-00-091 INVALID_PROPAGATION_TYPE with this message.
+        raise AtlasError(ErrorCode.BAD_REQUEST, f"Invalid propagation {given} for relationship-type={rdef['name']}. "
+                                                f"Default value is {default}")
+    return str(given)
 
 
 def _attributes(registry: TypeRegistry, type_name: str, given: dict[str, Any], *, complete: bool
@@ -160,14 +181,20 @@ def update_relationship(conn: sqlite3.Connection, registry: TypeRegistry, body: 
     attrs = dict(r.body.get("attributes") or {})
     attrs.update(_attributes(registry, r.type_name, body.get("attributes") or {}, complete=False))
     r.body["attributes"] = attrs
+    old_tags = str(r.body.get("propagateTags") or propagation.NONE)
     if body.get("propagateTags"):
-        r.body["propagateTags"] = body["propagateTags"]
+        rdef = registry.relationship_def(r.type_name)
+        r.body["propagateTags"] = _propagate_tags(rdef, body["propagateTags"]) if rdef else body["propagateTags"]
     conn.execute("UPDATE relationship SET body = ?, update_time = ?, updated_by = ?, version = version + 1 "
                  "WHERE guid = ?", (orjson.dumps(r.body).decode(), now_ms(), user, r.guid))
+    if r.status == "ACTIVE":
+        propagation.propagate_tags_changed(conn, registry, r.guid, r.end1, r.end2, old_tags,
+                                           str(r.body["propagateTags"] or propagation.NONE))
     return get_relationship(conn, registry, r.guid, False)["relationship"]  # type: ignore[no-any-return]
 
 
 def delete_relationship(conn: sqlite3.Connection, guid: str, user: str) -> None:
+    """A soft delete: what was propagated through the relationship stays (SoftDeleteHandlerV1.deleteEdge)."""
     r = load_relationship(conn, guid)
     if r.status == "DELETED":
         return

@@ -19,7 +19,16 @@ import orjson
 from starlette.datastructures import QueryParams
 from starlette.routing import Match, Route
 
-from catalog.embedded import search_params
+from catalog.embedded import (
+    admin_audit,
+    classifications,
+    routes_admin,
+    routes_extra,
+    routes_glossary,
+    routes_notification,
+    search_params,
+    search_routes,
+)
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.limits import (
     JAVA_INT,
@@ -31,6 +40,7 @@ from catalog.embedded.limits import (
     in_range,
     shown,
 )
+from catalog.embedded.request_context import acting_as
 from catalog.embedded.store import EmbeddedStore
 
 log = logging.getLogger(__name__)
@@ -165,15 +175,15 @@ def get_typedef_headers(store: EmbeddedStore, req: AtlasRequest) -> Reply:
 
 
 def create_typedefs(store: EmbeddedStore, req: AtlasRequest) -> Reply:
-    return ok(_typesdef(store.typedefs.create(req.json(), req.user)))
+    return ok(_typesdef(admin_audit.create_typedefs(store, req.json(), req.user)))
 
 
 def update_typedefs(store: EmbeddedStore, req: AtlasRequest) -> Reply:
-    return ok(_typesdef(store.typedefs.update(req.json(), req.user)))
+    return ok(_typesdef(admin_audit.update_typedefs(store, req.json(), req.user)))
 
 
 def delete_typedefs(store: EmbeddedStore, req: AtlasRequest) -> Reply:
-    store.typedefs.delete(req.json())
+    admin_audit.delete_typedefs(store, req.json(), req.user)
     return NO_CONTENT
 
 
@@ -186,7 +196,7 @@ def typedef_by_guid(store: EmbeddedStore, req: AtlasRequest) -> Reply:
 
 
 def delete_typedef_by_name(store: EmbeddedStore, req: AtlasRequest) -> Reply:
-    store.typedefs.delete_names([req.param("name")])
+    admin_audit.delete_typedef_names(store, [req.param("name")], req.user)
     return NO_CONTENT
 
 
@@ -246,7 +256,7 @@ def get_entity(store: EmbeddedStore, req: AtlasRequest) -> Reply:
 
 
 def get_entity_header(store: EmbeddedStore, req: AtlasRequest) -> Reply:
-    return ok(store.header_by_guid(req.param("guid")))
+    return ok(routes_extra.entity_header(store, req))
 
 
 def partial_update(store: EmbeddedStore, req: AtlasRequest) -> Reply:
@@ -266,7 +276,7 @@ def get_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
 
 
 def header_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
-    return ok(store.header_by_unique(req.param("type_name"), req.unique_attrs()))
+    return ok(routes_extra.entity_header_by_unique(store, req))
 
 
 def update_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
@@ -297,7 +307,7 @@ def get_classification(store: EmbeddedStore, req: AtlasRequest) -> Reply:
 
 
 def remove_classification(store: EmbeddedStore, req: AtlasRequest) -> Reply:
-    store.remove_classification(req.param("guid"), req.param("name"), req.user)
+    classifications.remove_classification(store, req.param("guid"), req.param("name"), req.user)
     return NO_CONTENT
 
 
@@ -318,7 +328,8 @@ def update_classifications_by_unique(store: EmbeddedStore, req: AtlasRequest) ->
 
 
 def remove_classification_by_unique(store: EmbeddedStore, req: AtlasRequest) -> Reply:
-    store.remove_classification(_guid_by_unique(store, req), req.param("name"), req.user, check_type=False)
+    classifications.remove_classification(store, _guid_by_unique(store, req), req.param("name"), req.user,
+                                          check_type=False)
     return NO_CONTENT
 
 
@@ -355,7 +366,7 @@ def lineage(store: EmbeddedStore, req: AtlasRequest) -> Reply:
 def search_get(store: EmbeddedStore, req: AtlasRequest) -> Reply:
     q = req.query
     params: dict[str, Any] = {k: q.get(k) for k in ("typeName", "classification", "query", "sortBy", "sortOrder",
-                                                    "termName") if q.get(k)}
+                                                    "termName", "marker") if q.get(k)}
     params["excludeDeletedEntities"] = req.qbool("excludeDeletedEntities", False)
     params["limit"] = req.qint("limit", 100)
     params["offset"] = req.qint("offset", 0)
@@ -377,7 +388,7 @@ def purge(store: EmbeddedStore, req: AtlasRequest) -> Reply:
         raise AtlasError(ErrorCode.PURGE_REQUEST_SIZE_EXCEEDS_LIMIT, len(guids), PURGE_MAX_GUIDS)
     if any(len(g) > QUERY_PARAM_MAX_LENGTH for g in guids):
         raise AtlasError(ErrorCode.INVALID_QUERY_PARAM_LENGTH, "guid")
-    return ok(store.purge(guids))
+    return ok(admin_audit.purge(store, guids, req.user))
 
 
 def version(store: EmbeddedStore, req: AtlasRequest) -> Reply:
@@ -388,8 +399,28 @@ def status(store: EmbeddedStore, req: AtlasRequest) -> Reply:
     return ok({"Status": "ACTIVE"})
 
 
+def _content(handler: Callable[[EmbeddedStore, AtlasRequest], Any]) -> Handler:
+    """A search_routes handler as a route: its content is a 200, None a 204."""
+    def reply(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+        content = handler(store, req)
+        return NO_CONTENT if content is None else ok(content)
+
+    return reply
+
+
+def _with_status(handler: Callable[[EmbeddedStore, AtlasRequest], Any], status: int) -> Handler:
+    """A routes_extra/routes_glossary handler as a route: its content sent with ``status`` (204: no body)."""
+    def reply(store: EmbeddedStore, req: AtlasRequest) -> Reply:
+        content = handler(store, req)
+        return NO_CONTENT if status == 204 else Reply(status, content)
+
+    return reply
+
+
 V2 = "/v2"
 ROUTES: list[tuple[str, str, Handler]] = [
+    # admin/session, metrics, audits; the root typedefs (before types/{kind}/name/{name}); on-demand lineage
+    *((method, path, _with_status(handler, status)) for method, path, handler, status in routes_admin.ROUTES),
     ("GET", V2 + "/types/typedefs", get_typedefs),
     ("GET", V2 + "/types/typedefs/headers", get_typedef_headers),
     ("POST", V2 + "/types/typedefs", create_typedefs),
@@ -431,6 +462,11 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", V2 + "/lineage/{guid}", lineage),
     ("GET", V2 + "/search/basic", search_get),
     ("POST", V2 + "/search/basic", search_post),
+    *((method, path, _content(handler)) for method, path, handler in search_routes.SEARCH_ROUTES),
+    # audit, labels, business metadata, bulk headers; the glossary; hook notifications (each route says its status)
+    *((method, path, _with_status(handler, status))
+      for method, path, handler, status in (*routes_extra.ROUTES, *routes_glossary.ROUTES,
+                                            *routes_notification.ROUTES)),
     # Atlas's AdminResource lives outside /v2.
     ("PUT", "/admin/purge", purge),
     ("GET", "/admin/version", version),
@@ -482,7 +518,8 @@ class AtlasApi:
 
     def _call(self, handler: Handler, request: AtlasRequest) -> Reply:
         try:
-            reply = handler(self.store, request)
+            with acting_as(request.user):  # Atlas's RequestContext user: the audit's "user"
+                reply = handler(self.store, request)
             reply.encoded  # noqa: B018 - encoded here, so a value JSON can not hold is this request's 500
             return reply
         except AtlasError as e:

@@ -1,36 +1,61 @@
-"""Basic search (GET/POST ``search/basic``) returning AtlasSearchResult."""
+"""Basic search (GET/POST ``search/basic``) answering AtlasSearchResult, as Atlas's SearchContext and its search
+processors select, filter, page and echo.
+
+What a search selects: ``typeName`` (comma-separated; ``_ALL_ENTITY_TYPES``; subtypes unless
+``includeSubTypes=false``), ``classification`` (comma-separated; ``*``, ``_CLASSIFIED``, ``_ALL_CLASSIFICATION_TYPES``,
+``_NOT_CLASSIFIED``, wildcard names such as ``PI*``; subtypes unless ``includeSubClassifications=false``),
+``termName`` (the entities a glossary term is assigned to) and ``query`` (full text). Unknown names are dropped when
+others are known and a 400 when none is (``ATLAS-400-00-00A``, ``-046``, ``-06E``); a filter or sortBy naming an
+attribute the type does not have is a 400 ``ATLAS-400-00-023``. ``entityFilters`` apply to the entity,
+``tagFilters`` to its classifications. Paging is by ``offset`` or by ``marker`` (``*`` for the first page, then the
+``nextMarker`` of the previous answer; ``-1`` once the last page is sent).
+"""
 
 from __future__ import annotations
 
-import operator
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 import orjson
 
-from catalog.embedded.entity_read import ENTITY_COLS, EntityRow, header, relationship_refs_many
+from catalog.embedded import search_params
+from catalog.embedded.entity_read import (
+    ENTITY_COLS,
+    EntityRow,
+    header,
+    load_classifications,
+    load_classifications_many,
+    load_entities,
+    load_meanings,
+    relationship_refs_many,
+)
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.limits import SEARCH_DEFAULT_LIMIT
-from catalog.embedded.typesystem import TypeRegistry
-from catalog.embedded.values import to_epoch_ms
+from catalog.embedded.search_filters import (
+    CLASSIFICATION_SYSTEM_ATTRIBUTES,
+    ENTITY_SYSTEM_ATTRIBUTES,
+    attribute_names,
+    criteria_ok,
+    filter_ok,
+    fully_pushed,
+    has_filter,
+    pushdown,
+    value_of,
+)
+from catalog.embedded.typesystem import StructType, TypeRegistry
 
-OPERATOR_ALIASES = {
-    "lt": "<", "gt": ">", "lte": "<=", "gte": ">=", "eq": "=", "neq": "!=", "<>": "!=",
-    "begins_with": "startswith", "starts_with": "startswith", "ends_with": "endswith",
-    "is_null": "isnull", "not_null": "notnull", "not_empty": "notempty", "not_contains": "not_contains",
-    "contains_any": "containsany", "contains_all": "containsall", "time_range": "timerange",
-}
-SYSTEM_ATTRS = {
-    "__guid": lambda e: e.guid,
-    "__typeName": lambda e: e.type_name,
-    "__state": lambda e: e.status,
-    "__createdBy": lambda e: e.created_by,
-    "__modifiedBy": lambda e: e.updated_by,
-    "__timestamp": lambda e: e.create_time,
-    "__modificationTimestamp": lambda e: e.update_time,
-}
+ALL_ENTITY_TYPES = "_ALL_ENTITY_TYPES"
+ALL_CLASSIFICATION_TYPES = "_ALL_CLASSIFICATION_TYPES"
+CLASSIFIED = "_CLASSIFIED"
+NOT_CLASSIFIED = "_NOT_CLASSIFIED"
+WILDCARD = "*"
+# Atlas's glossary model: a term is an AtlasGlossaryTerm entity, assigned to entities by this relationship.
+TERM_TYPE = "AtlasGlossaryTerm"
+TERM_ASSIGNMENT = "AtlasGlossarySemanticAssignment"
 
 
 class _NoType:
@@ -40,280 +65,177 @@ class _NoType:
 _NO_TYPE = _NoType()
 
 
-def _coerce(actual: Any, expected: Any) -> tuple[Any, Any]:
-    if isinstance(actual, bool):
-        return actual, str(expected).lower() == "true"
-    if isinstance(actual, int | float):
-        try:
-            return actual, float(expected)
-        except (TypeError, ValueError):
-            try:
-                return actual, to_epoch_ms(expected)
-            except ValueError:
-                return str(actual), str(expected)
-    return ("" if actual is None else str(actual)), ("" if expected is None else str(expected))
+@dataclass(frozen=True)
+class Tags:
+    """The classification part of a search: ``mode`` is ``any`` (some classification), ``none`` (no
+    classification) or ``types`` (a classification of one of ``names``)."""
+
+    mode: str
+    names: frozenset[str] = frozenset()
 
 
-_EMPTY_VALUES: tuple[Any, ...] = (None, "", [], {})  # what isnull / notnull / notempty test for
+@dataclass(frozen=True)
+class Scope:
+    """What a search selects before its filters."""
+
+    types: list[str] | None  # entity type names; None: every type
+    tags: Tags | None
+    term_guids: frozenset[str] | None  # the entities a glossary term is assigned to
 
 
-def _listed(expected: Any) -> list[str]:
-    """The values of a list operand: a JSON list, or a comma-separated string."""
-    return [str(w) for w in expected] if isinstance(expected, list) else [w.strip() for w in str(expected).split(",")]
+# -- selecting: types, classifications, term ------------------------------------------------------------
+def _split(names: str) -> list[str]:
+    return list(dict.fromkeys(n.strip() for n in names.split(",") if n.strip()))
 
 
-def _list_contains_any(items: list[str], expected: Any) -> bool:
-    return any(w in items for w in _listed(expected))
-
-
-def _list_contains_all(items: list[str], expected: Any) -> bool:
-    return all(w in items for w in _listed(expected))
-
-
-def _list_has_item(items: list[str], expected: Any) -> bool:
-    return str(expected) in items
-
-
-def _list_has_substring(items: list[str], expected: Any) -> bool:
-    return any(str(expected) in i for i in items)
-
-
-def _list_lacks_substring(items: list[str], expected: Any) -> bool:
-    return not _list_has_substring(items, expected)
-
-
-# Operators on a list-valued attribute, compared item by item as strings; any other operator does not match.
-_LIST_MATCHERS: dict[str, Callable[[list[str], Any], bool]] = {
-    "containsany": _list_contains_any,
-    "containsall": _list_contains_all,
-    "=": _list_has_item,
-    "contains": _list_has_substring,
-    "not_contains": _list_lacks_substring,
-}
-
-
-def _in(actual: Any, expected: Any) -> bool:
-    values = expected if isinstance(expected, list) else [v.strip() for v in str(expected).split(",")]
-    return str(actual) in [str(v) for v in values]
-
-
-def _time_range(actual: Any, expected: Any) -> bool:
-    parts = str(expected).split(",")
-    try:
-        lo, hi = to_epoch_ms(parts[0]), to_epoch_ms(parts[1])
-    except (ValueError, IndexError):
-        return False
-    return isinstance(actual, int | float) and lo <= actual <= hi
-
-
-# Operators on a scalar attribute that take the raw operands.
-_SCALAR_MATCHERS: dict[str, Callable[[Any, Any], bool]] = {"in": _in, "timerange": _time_range}
-
-
-def _like(actual: str, pattern: str) -> bool:
-    """``*`` matches any run of characters; the rest literally; the whole value."""
-    regex = "^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$"
-    return re.match(regex, actual) is not None
-
-
-# Case-insensitive string operators: (lower-cased actual, lower-cased expected) -> bool.
-_TEXT_MATCHERS: dict[str, Callable[[str, str], bool]] = {
-    "like": _like,
-    "startswith": str.startswith,
-    "endswith": str.endswith,
-    "contains": lambda sa, sb: sb in sa,
-    "not_contains": lambda sa, sb: sb not in sa,
-}
-
-# Comparisons on the operands as _coerce makes them comparable; a TypeError means no match.
-_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    ">": operator.gt,
-    "<=": operator.le,
-    ">=": operator.ge,
-}
-
-
-# Every operator _match knows, in canonical form (see canonical_operator).
-OPERATORS = frozenset({"isnull", "notnull", "notempty", *_LIST_MATCHERS, *_SCALAR_MATCHERS, *_TEXT_MATCHERS,
-                       *_COMPARISONS})
-
-
-def canonical_operator(op: str) -> str:
-    """One spelling per operator: every symbol of Atlas's SearchParameters.Operator, case-insensitively."""
-    op = op.strip().lower()
-    return OPERATOR_ALIASES.get(op, op)
-
-
-def _match(op: str, actual: Any, expected: Any) -> bool:
-    op = canonical_operator(op)
-    if op == "isnull":
-        return actual in _EMPTY_VALUES
-    if op in ("notnull", "notempty"):
-        return actual not in _EMPTY_VALUES
-    if isinstance(actual, list):
-        list_matcher = _LIST_MATCHERS.get(op)
-        return list_matcher is not None and list_matcher([str(x) for x in actual], expected)
-    scalar_matcher = _SCALAR_MATCHERS.get(op)
-    if scalar_matcher is not None:
-        return scalar_matcher(actual, expected)
-    text_matcher = _TEXT_MATCHERS.get(op)
-    if text_matcher is not None:
-        return text_matcher(str(actual if actual is not None else "").lower(), str(expected).lower())
-    compare = _COMPARISONS.get(op)
-    if compare is None:
-        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"unsupported filter operator {op}")
-    a, b = _coerce(actual, expected)
-    try:
-        return bool(compare(a, b))
-    except TypeError:
-        return False
-
-
-def _value_of(e: EntityRow, attr: str) -> Any:
-    if attr in SYSTEM_ATTRS:
-        return SYSTEM_ATTRS[attr](e)
-    return e.attributes.get(attr)
-
-
-def _filter_ok(e: EntityRow, crit: dict[str, Any] | None) -> bool:
-    if not crit:
-        return True
-    sub = crit.get("criterion")
-    if sub:
-        cond = str(crit.get("condition") or "AND").upper()
-        results = (_filter_ok(e, c) for c in sub)
-        return any(results) if cond == "OR" else all(results)
-    name = crit.get("attributeName")
-    if not name:
-        return True
-    return _match(str(crit.get("operator") or "="), _value_of(e, str(name)), crit.get("attributeValue"))
-
-
-def _pushdown(crit: Any) -> tuple[list[str], list[Any]]:
-    """SQL for indexed qualifiedName/name criteria at the top level of an AND (the rest is checked in Python)."""
-    if not isinstance(crit, dict):
-        return [], []
-    if crit.get("criterion"):
-        if str(crit.get("condition") or "AND").upper() != "AND":
-            return [], []
-        where: list[str] = []
-        args: list[Any] = []
-        for c in crit["criterion"]:
-            w, a = _pushdown(c)
-            where.extend(w)
-            args.extend(a)
-        return where, args
-    column = {"qualifiedName": "e.qualified_name", "name": "e.name"}.get(str(crit.get("attributeName")))
-    op = OPERATOR_ALIASES.get(str(crit.get("operator") or "").lower(), str(crit.get("operator") or "").lower())
-    value = crit.get("attributeValue")
-    if column is None:
-        return [], []
-    if op == "=" and isinstance(value, str):
-        return [f"{column} = ?"], [value]
-    if op == "in":
-        values = value if isinstance(value, list) else [v.strip() for v in str(value).split(",")]
-        values = [str(v) for v in values][:900]
-        if values:
-            return [f"{column} IN ({','.join('?' * len(values))})"], values
-    if op == "startswith" and isinstance(value, str) and value:
-        # Range scan on the index; the exact (case-insensitive) check still runs in Python.
-        low = value.lower()
-        return [f"lower({column}) >= ? AND lower({column}) < ?"], [low, low + "\U0010ffff"]
-    return [], []
-
-
-def _fully_pushed(crit: Any) -> bool:
-    """Whether SQL alone decides the filter (exact equality / IN on qualifiedName or name), so the per-row
-    Python check can be skipped (it is O(values) per row for IN)."""
-    if not isinstance(crit, dict):
-        return False
-    if crit.get("criterion"):
-        return str(crit.get("condition") or "AND").upper() == "AND" and all(
-            _fully_pushed(c) for c in crit["criterion"])
-    if str(crit.get("attributeName")) not in ("qualifiedName", "name"):
-        return False
-    op = OPERATOR_ALIASES.get(str(crit.get("operator") or "").lower(), str(crit.get("operator") or "").lower())
-    value = crit.get("attributeValue")
-    if op == "=":
-        return isinstance(value, str)
-    return op == "in" and isinstance(value, list) and 0 < len(value) <= 900 and all(isinstance(v, str) for v in value)
-
-
-def _text_match(e: EntityRow, text: str) -> bool:
-    for v in e.attributes.values():
-        if isinstance(v, str) and text in v.lower():
-            return True
-        if isinstance(v, list) and any(isinstance(x, str) and text in x.lower() for x in v):
-            return True
-    return False
-
-
-def _sort_key(v: Any) -> tuple[int, Any]:
-    if v is None:
-        return (0, 0)
-    if isinstance(v, bool | int | float):
-        return (1, v)
-    return (2, str(v).lower())
-
-
-def _page(params: dict[str, Any]) -> tuple[int, int]:
-    """(limit, offset): the route has checked and normalised them (search_params.normalize)."""
-    limit = params.get("limit")
-    offset = params.get("offset")
-    return (limit if isinstance(limit, int) and limit > 0 else SEARCH_DEFAULT_LIMIT,
-            offset if isinstance(offset, int) and offset > 0 else 0)
-
-
-def _entity_types(registry: TypeRegistry, type_name: Any, include_sub: Any) -> list[str]:
-    """The entity types a ``typeName`` (comma-separated) selects, sorted; unknown or non-entity types fail."""
-    types: set[str] = set()
-    for n in (t.strip() for t in str(type_name).split(",")):
-        if not n:
-            continue
+def entity_types(registry: TypeRegistry, type_name: str) -> list[StructType] | None:
+    """The entity types ``typeName`` names (None: ``_ALL_ENTITY_TYPES``, every type); unknown names are dropped,
+    none known is SearchContext's 400 UNKNOWN_TYPENAME."""
+    known: list[StructType] = []
+    everything = False
+    for n in _split(type_name):
         t = registry.get(n)
-        if t is None or t.category != "ENTITY":
-            raise AtlasError(ErrorCode.TYPE_NAME_NOT_FOUND, n)
-        types |= t.type_and_sub_types if include_sub is None or include_sub else {n}
-    return sorted(types)
+        if n == ALL_ENTITY_TYPES:
+            everything = True
+        elif t is not None and t.category == "ENTITY":
+            known.append(t)
+    if not known and not everything:
+        raise AtlasError(ErrorCode.UNKNOWN_TYPENAME, type_name)
+    return None if everything else known
 
 
-def _classification_clause(registry: TypeRegistry, classification: Any, include_sub: Any) -> tuple[str, list[str]]:
-    if classification == "_NOT_CLASSIFIED":
-        return "NOT EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid)", []
-    if classification in ("_CLASSIFIED", "*"):
-        return "EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid)", []
-    ct = registry.get(str(classification))
-    if ct is None or ct.category != "CLASSIFICATION":
-        raise AtlasError(ErrorCode.CLASSIFICATION_NOT_FOUND, classification)
-    ctypes = sorted(ct.type_and_sub_types if include_sub is None or include_sub else {ct.name})
-    return ("EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid AND "
-            f"c.type_name IN ({','.join('?' * len(ctypes))}))"), ctypes
+def _wildcard_names(registry: TypeRegistry, pattern: str) -> set[str]:
+    regex = re.compile(".*".join(re.escape(p) for p in pattern.split(WILDCARD)))
+    return {n for n, t in registry.types.items() if t.category == "CLASSIFICATION" and regex.fullmatch(n)}
 
 
-def _where(registry: TypeRegistry, params: dict[str, Any], text: str) -> tuple[list[str], list[Any]]:
-    """The SQL conditions (and their arguments) for the type, state, classification, pushed-down entity filters
-    and full-text parts of the search."""
-    type_name = params.get("typeName")
-    classification = params.get("classification")
-    where_pushed, args_pushed = _pushdown(params.get("entityFilters"))
+def _tags(registry: TypeRegistry, classification: str, include_sub: bool, tag_filters: Any
+          ) -> tuple[Tags, list[tuple[StructType | None, str]]]:
+    """The classification selection and the classification types a tagFilter may name, with the name an error
+    gives them (None: a type with system attributes only). Unknown names are dropped; none known is
+    SearchContext's 400 UNKNOWN_CLASSIFICATION."""
+    names: set[str] = set()
+    checked: list[tuple[StructType | None, str]] = []
+    mode = "types"
+    known = 0
+    for n in _split(classification):
+        t = registry.get(n)
+        if n == NOT_CLASSIFIED:
+            mode, known = "none", known + 1
+        elif n in (WILDCARD, CLASSIFIED, ALL_CLASSIFICATION_TYPES):
+            mode = mode if mode == "none" else "any"
+            known += 1
+            checked.append((None, n))
+        elif t is not None and t.category == "CLASSIFICATION":
+            names |= t.type_and_sub_types if include_sub else {n}
+            known += 1
+            checked.append((t, n))
+        elif WILDCARD in n:
+            if has_filter(tag_filters):
+                raise AtlasError(ErrorCode.BAD_REQUEST, "TagFilters specified with wildcard tag name")
+            names |= _wildcard_names(registry, n)
+            known += 1
+    if not known:
+        raise AtlasError(ErrorCode.UNKNOWN_CLASSIFICATION, classification)
+    return Tags(mode, frozenset(names)), checked
+
+
+def _term_entities(conn: sqlite3.Connection, term_name: str, exclude_deleted: bool) -> frozenset[str]:
+    """The entities the ACTIVE glossary term with this qualifiedName is assigned to (SearchContext's term lookup);
+    no such term is a 400 UNKNOWN_GLOSSARY_TERM."""
+    row = conn.execute("SELECT guid FROM entity WHERE type_name = ? AND qualified_name = ? AND status = 'ACTIVE'",
+                       (TERM_TYPE, term_name)).fetchone()
+    if row is None:
+        raise AtlasError(ErrorCode.UNKNOWN_GLOSSARY_TERM, term_name)
+    state = " AND e.status = 'ACTIVE'" if exclude_deleted else ""
+    rows = conn.execute(
+        "SELECT e.guid FROM relationship r JOIN entity e ON e.guid = CASE WHEN r.end1 = ? THEN r.end2 ELSE r.end1 END "
+        f"WHERE r.type_name = ? AND r.status = 'ACTIVE' AND (r.end1 = ? OR r.end2 = ?){state}",
+        (row[0], TERM_ASSIGNMENT, row[0], row[0])).fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def _check_attributes(registry: TypeRegistry, t: StructType | None, names: list[str], type_label: str,
+                      entity: bool) -> None:
+    """SearchContext.validateAttributes: each name an attribute of the type (``bm.attr`` for business metadata on
+    an entity type) or one of the root type's system attributes; else a 400 UNKNOWN_ATTRIBUTE."""
+    system = ENTITY_SYSTEM_ATTRIBUTES if entity else CLASSIFICATION_SYSTEM_ATTRIBUTES
+    for name in names:
+        if name in system or (t is not None and (name in t.attributes or
+                                                 (entity and _is_business_attribute(registry, name)))):
+            continue
+        raise AtlasError(ErrorCode.UNKNOWN_ATTRIBUTE, name, t.name if t is not None else type_label)
+
+
+def _is_business_attribute(registry: TypeRegistry, name: str) -> bool:
+    bm, _, attr = name.partition(".")
+    raw = registry.raw_def(bm)
+    return raw is not None and raw.get("category") == "BUSINESS_METADATA" and any(
+        isinstance(a, dict) and a.get("name") == attr for a in raw.get("attributeDefs") or [])
+
+
+def resolve_scope(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[str, Any]) -> Scope:
+    """SearchContext's constructor: the selected types, classifications and term, every filter checked."""
+    type_name, classification = params.get("typeName"), params.get("classification")
+    entity_filters, tag_filters = params.get("entityFilters"), params.get("tagFilters")
+    if not type_name and has_filter(entity_filters):
+        raise AtlasError(ErrorCode.BAD_REQUEST, "EntityFilters specified without Type name")
+    if not classification and has_filter(tag_filters):
+        raise AtlasError(ErrorCode.BAD_REQUEST, "TagFilters specified without tag name")
+    if not (type_name or classification or params.get("query") or params.get("termName")):
+        raise AtlasError(ErrorCode.INVALID_SEARCH_PARAMS)
+    types: list[str] | None = None
+    if type_name:
+        selected = entity_types(registry, str(type_name))
+        sort_by = [str(params["sortBy"])] if params.get("sortBy") else []
+        for t in selected if selected is not None else [None]:
+            _check_attributes(registry, t, attribute_names(entity_filters) + sort_by, ALL_ENTITY_TYPES, True)
+        if selected is not None:
+            include_sub = params.get("includeSubTypes", True) is not False
+            types = sorted({n for t in selected for n in (t.type_and_sub_types if include_sub else {t.name})})
+    tags = None
+    if classification:
+        include_sub = params.get("includeSubClassifications", True) is not False
+        tags, checked = _tags(registry, str(classification), include_sub, tag_filters)
+        for ct, label in checked:
+            _check_attributes(registry, ct, attribute_names(tag_filters), label, False)
+    term_guids = None
+    if params.get("termName"):
+        term_guids = _term_entities(conn, str(params["termName"]), bool(params.get("excludeDeletedEntities")))
+    return Scope(types, tags, term_guids)
+
+
+# -- matching ---------------------------------------------------------------------------------------------
+def _tag_clause(tags: Tags) -> tuple[str, list[str]]:
+    if tags.mode == "none":
+        return "NOT EXISTS (SELECT 1 FROM entity_classification c WHERE c.entity_guid = e.guid)", []
+    if tags.mode == "any":
+        return "EXISTS (SELECT 1 FROM entity_classification c WHERE c.entity_guid = e.guid)", []
+    names = sorted(tags.names)
+    if not names:  # only wildcard names, and no classification type matches them
+        return "0", []
+    return ("EXISTS (SELECT 1 FROM entity_classification c WHERE c.entity_guid = e.guid AND "
+            f"c.type_name IN ({','.join('?' * len(names))}))"), names
+
+
+def _where(scope: Scope, params: dict[str, Any], text: str) -> tuple[list[str], list[Any]]:
+    """The SQL conditions (and their arguments) for the types, state, classifications, pushed-down entity
+    filters and full-text parts of the search."""
+    where_pushed, args_pushed = pushdown(params.get("entityFilters"))
     # "+" keeps SQLite off the type/status index when an indexed qualifiedName/name criterion is pushed down
     # (a type IN (...) scan over every table would otherwise be chosen).
     plus = "+" if where_pushed else ""
     where: list[str] = []
     args: list[Any] = []
-    if type_name and type_name not in ("_ALL_ENTITY_TYPES", "Referenceable"):
-        types = _entity_types(registry, type_name, params.get("includeSubTypes"))
-        where.append(f"{plus}e.type_name IN ({','.join('?' * len(types))})")
-        args.extend(types)
+    if scope.types is not None:
+        where.append(f"{plus}e.type_name IN ({','.join('?' * len(scope.types))})")
+        args.extend(scope.types)
     if bool(params.get("excludeDeletedEntities")):  # SearchParameters.excludeDeletedEntities: a Java boolean
         where.append(f"{plus}e.status = 'ACTIVE'")
-    if classification:
-        clause, ctypes = _classification_clause(registry, classification, params.get("includeSubClassifications"))
+    if scope.tags is not None:
+        clause, names = _tag_clause(scope.tags)
         where.append(clause)
-        args.extend(ctypes)
+        args.extend(names)
     where.extend(where_pushed)
     args.extend(args_pushed)
     if text:
@@ -338,78 +260,141 @@ def _select(where: list[str], sort_by: Any, desc: bool) -> str:
     return sql
 
 
-def _matching_page(rows: Any, entity_filters: Any, text: str, sort_by: Any, desc: bool, limit: int,
-                   offset: int) -> tuple[list[EntityRow], int]:
-    """(the requested page of matching entities, how many match) from the SQL rows; sorts in Python when
-    ``sortBy`` names an attribute SQL does not order by."""
-    matched: list[EntityRow] = []
-    total = 0
-    sort_in_python = bool(sort_by) and sort_by not in _SQL_SORTABLE
-    candidates: list[EntityRow] = []
-    for row in rows:
-        e = EntityRow.from_row(row)
-        if not _filter_ok(e, entity_filters) or (text and not _text_match(e, text)):
+def _text_match(e: EntityRow, text: str) -> bool:
+    for v in e.attributes.values():
+        if isinstance(v, str) and text in v.lower():
+            return True
+        if isinstance(v, list) and any(isinstance(x, str) and text in x.lower() for x in v):
+            return True
+    return False
+
+
+def _classification_value(c: dict[str, Any], name: str) -> Any:
+    if name == "__typeName":
+        return c.get("typeName")
+    if name == "__entityStatus":
+        return c.get("entityStatus", "ACTIVE")
+    return (c.get("attributes") or {}).get(name)
+
+
+def _tag_filter_ok(conn: sqlite3.Connection, e: EntityRow, tags: Tags, tag_filters: Any) -> bool:
+    """Some classification of the selected types on ``e`` satisfies ``tagFilters``."""
+    for type_name, body in conn.execute("SELECT type_name, body FROM entity_classification WHERE entity_guid = ?",
+                                        (e.guid,)):
+        if tags.mode == "types" and type_name not in tags.names:
             continue
-        if sort_in_python:
-            candidates.append(e)
-        elif total >= offset and len(matched) < limit:
-            matched.append(e)
-        total += 1
-    if sort_in_python:
-        candidates.sort(key=lambda x: _sort_key(_value_of(x, str(sort_by))), reverse=desc)
-        matched = candidates[offset : offset + limit]
-    return matched, total
+        c: dict[str, Any] = orjson.loads(body)
+        if criteria_ok(partial(_classification_value, c), tag_filters):
+            return True
+    return False
 
 
-def _entity_headers(conn: sqlite3.Connection, registry: TypeRegistry, matched: list[EntityRow],
-                    attributes: Any) -> list[dict[str, Any]]:
-    """AtlasEntityHeaders of ``matched``, with their classifications and the requested ``attributes``."""
-    cls: dict[str, list[dict[str, Any]]] = {}
-    guids = [e.guid for e in matched]
-    marks = ",".join("?" * len(guids))
-    for g, body in conn.execute(
-            f"SELECT entity_guid, body FROM classification WHERE entity_guid IN ({marks})", guids):
-        cls.setdefault(g, []).append(orjson.loads(body))
+def _sort_key(v: Any) -> tuple[int, Any]:
+    if v is None:
+        return (0, 0)
+    if isinstance(v, bool | int | float):
+        return (1, v)
+    return (2, str(v).lower())
+
+
+def matching(conn: sqlite3.Connection, scope: Scope, params: dict[str, Any]) -> Iterator[EntityRow]:
+    """Every entity the search selects, in Atlas's order when ``sortBy`` names an indexed column (else in
+    creation order: the caller sorts)."""
+    text = str(params.get("query") or "").strip().strip("*").lower()
+    where, args = _where(scope, params, text)
+    sort_by = params.get("sortBy")
+    desc = str(params.get("sortOrder") or "ASCENDING").upper() == "DESCENDING"
+    entity_filters = None if fully_pushed(params.get("entityFilters")) else params.get("entityFilters")
+    tag_filters = params.get("tagFilters") if scope.tags is not None and has_filter(params.get("tagFilters")) \
+        else None
+    for row in conn.execute(_select(where, sort_by, desc), args):
+        e = EntityRow.from_row(row)
+        if scope.term_guids is not None and e.guid not in scope.term_guids:
+            continue
+        if not filter_ok(e, entity_filters) or (text and not _text_match(e, text)):
+            continue
+        if tag_filters is not None and scope.tags is not None and not _tag_filter_ok(conn, e, scope.tags,
+                                                                                    tag_filters):
+            continue
+        yield e
+
+
+def ordered(conn: sqlite3.Connection, scope: Scope, params: dict[str, Any]) -> list[EntityRow]:
+    """Every matching entity, sorted by ``sortBy`` (missing values first when ascending)."""
+    found = list(matching(conn, scope, params))
+    sort_by = params.get("sortBy")
+    if sort_by and sort_by not in _SQL_SORTABLE:
+        desc = str(params.get("sortOrder") or "ASCENDING").upper() == "DESCENDING"
+        found.sort(key=lambda x: _sort_key(value_of(x, str(sort_by))), reverse=desc)
+    return found
+
+
+# -- answering -------------------------------------------------------------------------------------------
+def full_header(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow) -> dict[str, Any]:
+    """The AtlasEntityHeader a search answers (EntityGraphRetriever.toAtlasEntityHeaderWithClassifications)."""
+    return header(registry, e, load_classifications(conn, e.guid), load_meanings(conn, e.guid))
+
+
+def plain_header(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow) -> dict[str, Any]:
+    """EntityGraphRetriever.toAtlasEntityHeader: classificationNames without the classifications themselves."""
+    out = full_header(conn, registry, e)
+    out.pop("classifications", None)
+    return out
+
+
+def entity_headers(conn: sqlite3.Connection, registry: TypeRegistry, matched: list[EntityRow],
+                   attributes: Any) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """AtlasEntityHeaders of ``matched`` with their classifications and the requested ``attributes``, and the
+    headers of the entities those attributes refer to (AtlasSearchResult.referredEntities)."""
+    cls = load_classifications_many(conn, [e.guid for e in matched])  # own and propagated
     attrs_wanted = [a for a in attributes or [] if isinstance(a, str)]
-    entities = []
     rel_wanted = [a for a in attrs_wanted if any(a in (registry.get(e.type_name) or _NO_TYPE).rel_attrs
                                                  for e in matched)]
     refs = relationship_refs_many(conn, registry, matched, rel_wanted) if rel_wanted else {}
+    entities = []
+    referred: set[str] = set()
     for e in matched:
-        h = header(registry, e, cls.get(e.guid))
+        h = header(registry, e, cls.get(e.guid, []), load_meanings(conn, e.guid))
         for a in attrs_wanted:
             if a in e.attributes:
                 h["attributes"][a] = e.attributes[a]
-        h["attributes"].update(refs.get(e.guid, {}))
+        for name, value in refs.get(e.guid, {}).items():
+            h["attributes"][name] = value
+            referred.update(v["guid"] for v in (value if isinstance(value, list) else [value]))
         entities.append(h)
-    return entities
+    others = load_entities(conn, sorted(referred)) if referred else {}
+    return entities, {g: plain_header(conn, registry, o) for g, o in others.items()}
+
+
+def _page(params: dict[str, Any]) -> tuple[int, int]:
+    """(limit, start): the route has checked and normalised them (search_params.normalize); a marker starts
+    where the previous page ended."""
+    limit = params.get("limit")
+    offset = params.get("offset")
+    limit = limit if isinstance(limit, int) and limit > 0 else SEARCH_DEFAULT_LIMIT
+    offset = offset if isinstance(offset, int) and offset > 0 else 0
+    if params.get("marker"):
+        return limit, search_params.decode_marker(params)
+    return limit, offset
 
 
 def basic_search(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[str, Any]) -> dict[str, Any]:
-    type_name = params.get("typeName")
-    classification = params.get("classification")
-    query = params.get("query")
-    if not (type_name or classification or query or params.get("termName")):
-        raise AtlasError(ErrorCode.INVALID_SEARCH_PARAMS)
-    limit, offset = _page(params)
-    text = str(query or "").strip().strip("*").lower()
-    where, args = _where(registry, params, text)
-    sort_by = params.get("sortBy")
-    desc = str(params.get("sortOrder") or "ASCENDING").upper() == "DESCENDING"
-    entity_filters = None if _fully_pushed(params.get("entityFilters")) else params.get("entityFilters")
-    matched, total = _matching_page(conn.execute(_select(where, sort_by, desc), args), entity_filters, text,
-                                    sort_by, desc, limit, offset)
+    scope = resolve_scope(conn, registry, params)
+    limit, start = _page(params)
+    found = ordered(conn, scope, params)
+    page = found[start : start + limit]
     result: dict[str, Any] = {
         "queryType": "BASIC",
-        "searchParameters": {k: v for k, v in params.items() if v is not None},
-        "approximateCount": total,
+        "searchParameters": search_params.echo(params),
+        "approximateCount": len(found),
     }
-    if query:
-        result["queryText"] = query
-    if type_name:
-        result["type"] = type_name
-    if classification:
-        result["classification"] = classification
-    if matched:
-        result["entities"] = _entity_headers(conn, registry, matched, params.get("attributes"))
+    if params.get("query"):  # AtlasSearchResult(SearchParameters): queryText, never type/classification
+        result["queryText"] = params["query"]
+    if page:
+        result["entities"], referred = entity_headers(conn, registry, page, params.get("attributes"))
+        if referred:
+            result["referredEntities"] = referred
+    if params.get("marker"):
+        more = start + limit < len(found)
+        result["nextMarker"] = search_params.encode_marker(params, start + len(page)) if more else "-1"
     return result

@@ -9,7 +9,12 @@ value of another type is a 400. DiscoveryREST then bounds the lengths of ``typeN
 
 from __future__ import annotations
 
+import base64
+import binascii
+import zlib
 from typing import Any
+
+import orjson
 
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.limits import (
@@ -21,7 +26,7 @@ from catalog.embedded.limits import (
     in_range,
     shown,
 )
-from catalog.embedded.search import OPERATORS, canonical_operator
+from catalog.embedded.search_filters import OPERATORS, VALUELESS_OPERATORS, canonical_operator
 
 _STRINGS = ("query", "typeName", "classification", "termName", "sortBy", "marker", "relationshipName")
 _BOOLEANS = ("excludeDeletedEntities", "includeSubTypes", "includeSubClassifications",
@@ -79,12 +84,32 @@ def check_filter(criteria: Any, name: str, depth: int = 1) -> None:
             isinstance(value, list) and all(isinstance(v, _SCALAR) for v in value)):
         raise _bad(f"{name}.attributeValue must be a string or a list of strings, not {shown(value, 60)}")
     criterion = criteria.get("criterion")
-    if criterion is None:
-        return
-    if not isinstance(criterion, list):
+    if criterion is not None and not isinstance(criterion, list):
         raise _bad(f"{name}.criterion must be a list, not {shown(criterion, 60)}")
-    for c in criterion:
+    _check_leaf_and_group(criteria)
+    for c in criterion or []:
         check_filter(c, f"{name}.criterion", depth + 1)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _check_leaf_and_group(criteria: dict[str, Any]) -> None:
+    """DiscoveryREST.validateNestedCriteria: a group needs its condition; a criterion its operator, a name and
+    (but for isNull/notNull) a value. An empty object is no filter at all."""
+    if criteria.get("criterion") and criteria.get("condition") is None:
+        # Atlas raises this without an error code (a 500 there); it is the request that is wrong.
+        raise _bad("Condition (AND/OR) must be specified when using multiple filters.")
+    name, operator = criteria.get("attributeName"), criteria.get("operator")
+    if _blank(name) and operator is None and _blank(criteria.get("attributeValue")):
+        return
+    if operator is None:
+        raise AtlasError(ErrorCode.INVALID_OPERATOR, shown(name, 100))
+    if _blank(name):
+        raise AtlasError(ErrorCode.BLANK_NAME_ATTRIBUTE)
+    if canonical_operator(operator) not in VALUELESS_OPERATORS and _blank(criteria.get("attributeValue")):
+        raise AtlasError(ErrorCode.BLANK_VALUE_ATTRIBUTE)
 
 
 def from_body(body: Any) -> dict[str, Any]:
@@ -114,18 +139,72 @@ def from_body(body: Any) -> dict[str, Any]:
     return params
 
 
-def normalize(params: dict[str, Any], limits: Limits) -> dict[str, Any]:
-    """DiscoveryREST's length checks and the page as Atlas normalises it (echoed so in searchParameters)."""
-    for key in ("typeName", "classification", "sortBy"):
+def normalize_lengths(params: dict[str, Any]) -> dict[str, Any]:
+    """DiscoveryREST.validateSearchParameters' length checks."""
+    for key in ("typeName", "classification", "sortBy", "marker", "termName", "relationshipName"):
         value = params.get(key)
         if isinstance(value, str) and len(value) > QUERY_PARAM_MAX_LENGTH:
             raise AtlasError(ErrorCode.INVALID_QUERY_PARAM_LENGTH, key)
     query = params.get("query")
     if isinstance(query, str) and len(query) > FULLTEXT_QUERY_MAX_LENGTH:
         raise AtlasError(ErrorCode.INVALID_QUERY_LENGTH, "atlas.graph.fulltext-max-query-str-length")
+    return params
+
+
+def page(limit: int, offset: int, limits: Limits) -> tuple[int, int]:
+    """QueryParams.getNormalizedParams: a limit out of (0, maxlimit] is the default limit, an offset below 0 is 0."""
+    return (limit if 0 < limit <= limits.search_max_limit else limits.search_default_limit), max(offset, 0)
+
+
+def normalize(params: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """DiscoveryREST's length checks and the page as Atlas normalises it (echoed so in searchParameters)."""
+    normalize_lengths(params)
     limit, offset = params.get("limit", 0), params.get("offset", 0)
     if limit < 0 or offset < 0:
         raise _bad("Limit/offset should be non-negative")  # DiscoveryREST's own words
     if not 0 < limit <= limits.search_max_limit:
         limit = limits.search_default_limit
     return {**params, "limit": limit, "offset": offset}
+
+
+# SearchParameters as Jackson writes it back: every field it has, Java's defaults for its primitives.
+_ECHO_DEFAULTS: dict[str, Any] = {
+    "excludeDeletedEntities": False, "includeClassificationAttributes": False, "includeSubTypes": True,
+    "includeSubClassifications": True, "excludeHeaderAttributes": False, "limit": 0, "offset": 0}
+_ECHO_FIELDS = frozenset({*_STRINGS, *_BOOLEANS, *_FILTERS, "limit", "offset", "sortOrder", "attributes"})
+
+
+def echo(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``searchParameters`` of an AtlasSearchResult: the SearchParameters the search ran with."""
+    return {**_ECHO_DEFAULTS, **{k: v for k, v in params.items() if k in _ECHO_FIELDS and v is not None}}
+
+
+def _params_hash(params: dict[str, Any]) -> int:
+    """SearchParameters.hashCode's role in a marker: the marker is only good for the same search (the marker
+    itself aside). A CRC of the canonical JSON, as a signed 32-bit int like Java's."""
+    same = {k: v for k, v in echo(params).items() if k != "marker"}
+    crc = zlib.crc32(orjson.dumps(same, option=orjson.OPT_SORT_KEYS))
+    return crc - 2**32 if crc >= 2**31 else crc
+
+
+def encode_marker(params: dict[str, Any], next_offset: int) -> str:
+    """SearchContext.MarkerUtil.getNextEncMarker: base64 of "hash:offset"."""
+    return base64.b64encode(f"{_params_hash(params)}:{next_offset}".encode()).decode()
+
+
+def decode_marker(params: dict[str, Any]) -> int:
+    """SearchContext.MarkerUtil.decodeMarker: the offset a marker stands for (``*``: the first page)."""
+    if params.get("offset"):
+        raise _bad("Marker can be used only if offset=0.")
+    marker = str(params.get("marker"))
+    if marker == "*":
+        return 0
+    try:
+        text = base64.b64decode(marker, validate=True).decode()
+        hash_text, offset_text = text.split(":")
+        offset = int(offset_text)
+        if int(hash_text) != _params_hash(params) or offset < 0:
+            raise ValueError(marker)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as e:
+        raise _bad("Invalid marker!") from e  # Atlas's one answer to any marker it cannot use
+    return offset

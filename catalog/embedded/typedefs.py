@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from catalog.embedded import business_metadata
 from catalog.embedded.db import Database
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.limits import shown
@@ -237,6 +238,8 @@ class TypeDefService:
                 if a in old_attrs and ad.get("typeName") != old_attrs[a].get("typeName"):
                     raise AtlasError(ErrorCode.BAD_REQUEST,
                                      f"Data type update for attribute is not supported: {name}.{a}")
+        if old["category"] == "BUSINESS_METADATA":
+            business_metadata.check_update(old, new)
         if old["category"] in ("ENTITY", "CLASSIFICATION"):
             removed = set(old.get("superTypes") or []) - set(new.get("superTypes") or [])
             if removed:
@@ -268,6 +271,8 @@ class TypeDefService:
                 raise AtlasError(ErrorCode.TYPE_HAS_REFERENCES, n)
             if raw["category"] == "RELATIONSHIP" and self._count_instances(n) > 0:
                 raise AtlasError(ErrorCode.TYPE_HAS_REFERENCES, n)
+            if raw["category"] == "BUSINESS_METADATA" and business_metadata.has_values(self.db.reader(), n):
+                raise AtlasError(ErrorCode.TYPE_HAS_REFERENCES, n)
             if raw["category"] == "ENTITY":
                 rels = sorted(
                     r for r, d in reg.defs.items()
@@ -286,6 +291,7 @@ class TypeDefService:
             return []
         new_reg = reg.with_defs(changes)  # raises on dangling references before anything is written
         new_reg.check_inherited_attributes(changes)
+        business_metadata.check_defs(new_reg, changes)
         with self.db.write() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO typedef(name, guid, category, body) VALUES (?, ?, ?, ?)",

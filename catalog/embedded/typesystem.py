@@ -7,6 +7,7 @@ readers never see a half-applied typedef request (Atlas takes a type-update lock
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ CATEGORY_KEYS = {
 KEY_CATEGORIES = {v: k for k, v in CATEGORY_KEYS.items()}
 # Entity attributes Atlas puts in every AtlasEntityHeader when the type defines them.
 HEADER_ATTRIBUTES = ("name", "description", "owner", "createTime")
+# AtlasBusinessMetadataDef.ATTR_OPTION_APPLICABLE_ENTITY_TYPES: a JSON list of entity type names.
+APPLICABLE_ENTITY_TYPES = "applicableEntityTypes"
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,17 @@ class AttrDef:
     @property
     def append_on_partial_update(self) -> bool:
         return str(self.options.get("isAppendOnPartialUpdate", "false")).lower() == "true"
+
+    @property
+    def applicable_entity_types(self) -> list[str]:
+        """A business attribute's entity types (its ``applicableEntityTypes`` option); [] if none or unreadable
+        (a def is checked when stored, see business_metadata.check_defs)."""
+        raw = self.options.get(APPLICABLE_ENTITY_TYPES)
+        try:
+            names = json.loads(raw) if raw else []
+        except ValueError:
+            return []
+        return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
 
 @dataclass(frozen=True)
@@ -197,6 +211,8 @@ class TypeRegistry:
     def __init__(self, defs: dict[str, dict[str, Any]]) -> None:
         self.defs = defs  # name -> raw def (with "category")
         self.types: dict[str, StructType] = {}
+        # entity type -> business metadata name -> attribute (AtlasEntityType.getBusinessAttributes)
+        self.business: dict[str, dict[str, dict[str, AttrDef]]] = {}
         self._resolve()
 
     # -- construction -------------------------------------------------------------------------------
@@ -229,6 +245,21 @@ class TypeRegistry:
                 self._add_relationship(raw)
         for t in self.types.values():
             t.unique_attrs = [a for a in t.attributes.values() if a.unique]
+        self._collect_business_attributes()
+
+    def _collect_business_attributes(self) -> None:
+        """A business attribute applies to its entity types and their subtypes (AtlasBusinessMetadataType
+        .resolveReferencesPhase2/3)."""
+        for t in self.types.values():
+            if t.category != "BUSINESS_METADATA":
+                continue
+            for a in t.attributes.values():
+                for name in a.applicable_entity_types:
+                    et = self.types.get(name)
+                    if et is None or et.category != "ENTITY":
+                        continue
+                    for sub in et.type_and_sub_types:
+                        self.business.setdefault(sub, {}).setdefault(t.name, {})[a.name] = a
 
     def _linearize_all(self) -> dict[str, list[str]]:
         """Every type's supertypes, depth first and each once, then the type itself (the order its attributes are
@@ -337,6 +368,10 @@ class TypeRegistry:
     def raw_def(self, name: str) -> dict[str, Any] | None:
         return self.defs.get(name)
 
+    def business_attributes(self, entity_type: str) -> dict[str, dict[str, AttrDef]]:
+        """The business metadata an entity of ``entity_type`` may carry: name -> attribute name -> attribute."""
+        return self.business.get(entity_type, {})
+
     def relationship_def(self, name: str) -> dict[str, Any] | None:
         raw = self.defs.get(name)
         return raw if raw is not None and raw["category"] == "RELATIONSHIP" else None
@@ -379,4 +414,14 @@ class TypeRegistry:
                         }
                     )
             raw["relationshipAttributeDefs"] = rel_defs
+            bm_defs = self._business_attribute_defs(name)
+            if bm_defs:  # Atlas sends {} for none; left out then, as before business metadata existed here
+                raw["businessAttributeDefs"] = bm_defs
         return raw
+
+    def _business_attribute_defs(self, entity_type: str) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for bm, attrs in sorted(self.business_attributes(entity_type).items()):
+            raw_attrs = self.defs[bm].get("attributeDefs") or []
+            out[bm] = [copy.deepcopy(a) for a in raw_attrs if a.get("name") in attrs]
+        return out

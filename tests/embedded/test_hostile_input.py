@@ -14,6 +14,9 @@ Then the limits themselves: the request body size (413, Atlas's shape, also over
 
 from __future__ import annotations
 
+import base64
+import functools
+import gzip
 import json
 import logging
 import re
@@ -44,7 +47,7 @@ from typedefs import load_bundled_typedefs
 
 AUTH = (ATLAS_USER, ATLAS_PASSWORD)
 V2 = "/api/atlas/v2/"
-TABLES = ("typedef", "entity", "relationship", "classification", "uattr")
+TABLES = ("typedef", "entity", "relationship", "classification", "uattr", "entity_audit")
 
 # The seed: one type of each category, two entities, a relationship between them.
 ENUM, STRUCT, TAG, THING, PARENT, KID, LINK = ("hostile_level", "hostile_point", "hostile_tag", "hostile_thing",
@@ -141,6 +144,12 @@ BODY_ROUTES = [
     ("POST", "entity/bulk/classification"), ("PUT", "entity/uniqueAttribute/type/{thing}?attr:qualifiedName=hostile-1"),
     ("POST", "entity/uniqueAttribute/type/{thing}/classifications?attr:qualifiedName=hostile-1"),
     ("PUT", "/api/atlas/admin/purge"),
+    ("POST", "search/quick"), ("POST", "search/relations"), ("POST", "search/saved"), ("PUT", "search/saved"),
+    ("POST", "entity/bulk/setClassifications"), ("POST", "glossary"), ("POST", "glossary/term"),
+    ("POST", "glossary/category"), ("PUT", "glossary/{guid}"), ("PUT", "glossary/term/{guid}"),
+    ("PUT", "glossary/category/{guid}"), ("PUT", "glossary/{guid}/partial"),
+    ("POST", "glossary/terms/{guid}/assignedEntities"), ("PUT", "glossary/terms/{guid}/assignedEntities"),
+    ("DELETE", "glossary/terms/{guid}/assignedEntities"),
 ]
 MALFORMED = {
     "empty": b"", "blank": b"  \n", "truncated": b'{"entity": {', "non-utf8": b'{"a": "\xff\xfe"}',
@@ -425,6 +434,22 @@ def search_cases() -> Iterator[Case]:
                                 {"typeName": "t" * 5000}, {"query": "q" * 5000}, {"excludeDeletedEntities": "maybe"},
                                 {"typeName": "\x00"}, {"sortBy": "s" * 5000}]):
         yield Case(f"GET search#{i}", "GET", "search/basic", None, {"typeName": THING, **params})
+    dsl = [("(" * 5000 + "x" + ")" * 5000, "ATLAS-400-00-058"),  # longer than atlas.graph.dsl-max-query-str-length
+           (f"{THING} where " + "(" * 40 + "s = 'x'" + ")" * 40, "ATLAS-400-00-059"),  # deeper than MAX_DSL_DEPTH
+           (f"{THING} where " + "(" * 2000 + "s = 'x'", "ATLAS-400-00-059"),
+           (f"{THING} where " + " and ".join(["s = 'x'"] * 300) + " and", "ATLAS-400-00-059"),
+           (f"{THING} where s = [" + "[" * 1000, "ATLAS-400-00-059"), (f"{THING} where s = 'x", "ATLAS-400-00-059"),
+           ("\x00", "ATLAS-400-00-059"), (f"{THING} limit 99999999999", "ATLAS-400-00-059"),
+           (f"{THING} where nope = 1", "ATLAS-400-00-059"), (f"{THING} select max(", "ATLAS-400-00-059")]
+    for i, (query, code) in enumerate(dsl):
+        yield Case(f"DSL#{i}", "GET", "search/dsl", None, {"query": query}, code)
+    yield Case("DSL typeName too long", "GET", "search/dsl", None, {"typeName": "t" * 5000}, "ATLAS-400-00-057")
+    searches = [("search/quick", {"query": "q" * 5000}), ("search/fulltext", {"query": "(" * 3000}),
+                ("search/relationship", {"guid": "{guid}", "relation": "r" * 5000}),
+                ("search/attribute", {"attrName": "", "attrValuePrefix": ""}),
+                ("search/saved/execute/guid/nope", {}), ("search/saved/nope", {"user": "other"})]
+    for i, (path, params) in enumerate(searches):
+        yield Case(f"search GET#{i}", "GET", path, None, params)
     for i, params in enumerate([{"depth": "ten"}, {"depth": "99999999999999999999"}, {"depth": "1.5"}]):
         yield Case(f"lineage#{i}", "GET", "lineage/{guid}", None, params)
     yield Case("GET entity: boolean that is not", "GET", "entity/guid/{guid}", None, {"minExtInfo": "maybe"})
@@ -446,8 +471,182 @@ def path_cases() -> Iterator[Case]:
     yield Case("unknown method on a long path", "PATCH", "entity/bulk/" + "x" * 20000)
 
 
+def audit_label_metadata_cases() -> Iterator[Case]:
+    """Audit queries, labels, business metadata (entity values and typedef rules) and bulk headers."""
+    for i, params in enumerate([{"auditAction": "WEIRD"}, {"count": "40000"}, {"count": "x"}, {"offset": "1.5"},
+                                {"startKey": "garbage"}, {"offset": "99999999999"}]):
+        yield Case(f"audit#{i}", "GET", "entity/{guid}/audit", None, params, "ATLAS-400-00-01A")
+    yield Case("audit of an unknown entity", "GET", "entity/nope/audit", code="ATLAS-404-00-005")
+    labels = [("PUT", ["x" * 51], "ATLAS-400-00-08F"), ("POST", ["x" * 51], "ATLAS-400-00-08F"),
+              ("PUT", ["bad label!"], "ATLAS-400-00-090"), ("DELETE", ["a\x00b"], "ATLAS-400-00-090"),
+              ("PUT", [1], BAD_REQUEST), ("POST", "text", BAD_REQUEST), ("POST", {"a": 1}, BAD_REQUEST),
+              ("PUT", [], "ATLAS-400-00-01A"), ("DELETE", [], "ATLAS-400-00-01A"), ("PUT", b"", "ATLAS-400-00-01A"),
+              ("POST", b"[", BAD_REQUEST), ("POST", [["nested"]], BAD_REQUEST)]
+    for i, (method, body, code) in enumerate(labels):
+        yield Case(f"labels#{i}", method, "entity/guid/{guid}/labels", body, code=code)
+    yield Case("labels of an unknown entity", "POST", "entity/guid/nope/labels", ["a"], code="ATLAS-404-00-005")
+    yield Case("labels by unique attribute, unknown type", "PUT", "entity/uniqueAttribute/type/nope/labels", ["a"],
+               {"attr:qualifiedName": "x"}, "ATLAS-400-00-014")
+    yield Case("labels by unique attribute, unknown entity", "PUT", "entity/uniqueAttribute/type/{thing}/labels",
+               ["a"], {"attr:qualifiedName": "nope"}, "ATLAS-404-00-009")
+    metadata = [({"nope": {"a": 1}}, CRUD_INVALID), ({"bm": "x"}, BAD_REQUEST), ({"bm": [1]}, BAD_REQUEST),
+                ({}, "ATLAS-400-00-01A"), ([1], BAD_REQUEST), (b"", "ATLAS-400-00-01A")]
+    for i, (body, code) in enumerate(metadata):
+        yield Case(f"business metadata#{i}", "POST", "entity/guid/{guid}/businessmetadata", body, code=code)
+        if i:  # removing business metadata the entity can not have is nothing to do, as in Atlas
+            yield Case(f"business metadata removal#{i}", "DELETE", "entity/guid/{guid}/businessmetadata", body,
+                       code=code)
+    yield Case("business metadata of an unknown entity", "POST", "entity/guid/nope/businessmetadata/bm",
+               {"a": 1}, code="ATLAS-404-00-005")
+    yield Case("business metadata, overwrite not a boolean", "POST", "entity/guid/{guid}/businessmetadata",
+               {"nope": {}}, {"isOverwrite": "maybe"}, "ATLAS-400-00-01A")
+
+    def bm(attr: dict[str, Any]) -> dict[str, Any]:
+        return {"businessMetadataDefs": [{"name": "hostile_bm2", "attributeDefs": [attr]}]}
+
+    applies = {"applicableEntityTypes": json.dumps([THING])}
+    for i, (attr, code) in enumerate([
+            ({**optional("a", STRUCT), "options": applies}, "ATLAS-400-00-094"),
+            ({**optional("a", f"array<{THING}>"), "options": applies}, "ATLAS-400-00-094"),
+            ({**optional("a", "string"), "options": applies}, "ATLAS-400-00-02B"),
+            ({**optional("a", "string"), "options": {**applies, "maxStrLength": "x"}}, INVALID_TYPE_DEFINITION),
+            ({**optional("a", "int"), "options": {"applicableEntityTypes": "[\"hostile_nope\"]"}}, "ATLAS-404-00-001"),
+            ({**optional("a", "int"), "options": {"applicableEntityTypes": "not json"}}, INVALID_TYPE_DEFINITION),
+            ({**optional("a", "int"), "options": {"applicableEntityTypes": "[1, 2]"}}, INVALID_TYPE_DEFINITION)]):
+        yield Case(f"business metadata def#{i}", "POST", "types/typedefs", bm(attr), code=code)
+    for i, params in enumerate([{"tagUpdateStartTime": "x"}, {"tagUpdateStartTime": "1e99"},
+                                {"tagUpdateStartTime": "9" * 30}]):
+        yield Case(f"bulk headers#{i}", "GET", "entity/bulk/headers", None, params, "ATLAS-400-00-01A")
+    yield Case("bulk headers from the future", "GET", "entity/bulk/headers", None,
+               {"tagUpdateStartTime": str(2**62)}, BAD_REQUEST)
+    for i, body in enumerate([{"guidHeaderMap": "abc"}, {"guidHeaderMap": {"x": "abc"}},
+                              {"guidHeaderMap": {"x": {"typeName": 5}}},
+                              {"guidHeaderMap": {"x": {"typeName": THING, "classifications": "abc"}}}]):
+        yield Case(f"setClassifications#{i}", "POST", "entity/bulk/setClassifications", body, code=BAD_REQUEST)
+
+
+def glossary_cases() -> Iterator[Case]:
+    """Glossaries, terms, categories, assignments: shapes Jackson refuses and Atlas's glossary rules. No case gets
+    as far as installing the glossary model (the registry must stay as it was)."""
+    glossaries = [({"name": "a@b"}, "ATLAS-400-00-083"), ({"name": "a.b"}, "ATLAS-400-00-083"),
+                  ({}, "ATLAS-400-00-079"), ({"name": 5}, BAD_REQUEST), ({"name": "g", "terms": "abc"}, BAD_REQUEST),
+                  ({"name": "g", "additionalAttributes": {"k": {"n": 1}}}, CRUD_INVALID),
+                  ({"name": "g", "additionalAttributes": "abc"}, BAD_REQUEST), ({"qualifiedName": "q"}, CRUD_INVALID),
+                  ({"name": "g", "classifications": [1]}, BAD_REQUEST)]
+    for i, (body, code) in enumerate(glossaries):
+        yield Case(f"glossary#{i}", "POST", "glossary", body, code=code)
+    anchor = {"glossaryGuid": "{guid}"}
+    terms = [({"name": "t"}, "ATLAS-400-00-072"), ({"name": "t", "anchor": anchor}, "ATLAS-400-00-079"),
+             ({"name": "t.x", "anchor": anchor}, "ATLAS-400-00-083"), ({"anchor": anchor}, "ATLAS-400-00-07A"),
+             ({"name": "t", "anchor": "abc"}, BAD_REQUEST), ({"name": "t", "anchor": {"glossaryGuid": 5}}, BAD_REQUEST),
+             ({"name": "t", "anchor": anchor, "seeAlso": [{"termGuid": "x", "status": "WEIRD"}]}, BAD_REQUEST),
+             ({"name": "t", "anchor": anchor, "examples": "abc"}, BAD_REQUEST)]
+    for i, (body, code) in enumerate(terms):
+        yield Case(f"glossary term#{i}", "POST", "glossary/term", with_guids(body), code=code)
+    for i, (body, code) in enumerate([([1], BAD_REQUEST), ([{"name": "t"}], "ATLAS-400-00-072"), ("abc", BAD_REQUEST)]):
+        yield Case(f"glossary terms#{i}", "POST", "glossary/terms", body, code=code)
+        yield Case(f"glossary categories#{i}", "POST", "glossary/categories", body, code=code)
+    categories = [({"name": "c"}, "ATLAS-400-00-072"), ({"name": "c", "anchor": {}}, "ATLAS-400-00-077"),
+                  ({"name": "c", "anchor": anchor}, "ATLAS-400-00-00F"),
+                  ({"name": "c", "anchor": {"glossaryGuid": "nope"}}, "ATLAS-404-00-005"),
+                  ({"name": "c@d", "anchor": anchor}, "ATLAS-400-00-083"),
+                  ({"name": "c", "anchor": anchor, "parentCategory": "abc"}, BAD_REQUEST)]
+    for i, (body, code) in enumerate(categories):
+        yield Case(f"glossary category#{i}", "POST", "glossary/category", with_guids(body), code=code)
+    reads = [("GET", "glossary/{guid}", "ATLAS-400-00-00F"), ("GET", "glossary/term/{guid}", "ATLAS-400-00-00F"),
+             ("GET", "glossary/nope/detailed", "ATLAS-404-00-005"), ("DELETE", "glossary/{guid}", "ATLAS-400-00-00F"),
+             ("DELETE", "glossary/term/nope", "ATLAS-404-00-005"), ("GET", "glossary/category/nope/related",
+                                                                      "ATLAS-404-00-005"),
+             ("GET", "glossary/terms/{guid}/related", "ATLAS-400-00-00F"),
+             ("GET", "glossary/terms/nope/assignedEntities", "ATLAS-404-00-005")]
+    for i, (method, path, code) in enumerate(reads):
+        yield Case(f"glossary read#{i}", method, path, code=code)
+    for i, params in enumerate([{"limit": "ten"}, {"offset": "1.5"}, {"limit": "99999999999"}]):
+        yield Case(f"glossary list#{i}", "GET", "glossary", None, params, "ATLAS-400-00-01A")
+    updates = [("PUT", "glossary/{guid}", {"name": ""}, BAD_REQUEST), ("PUT", "glossary/{guid}", {"name": "a@b"},
+                                                                      "ATLAS-400-00-083"),
+               ("PUT", "glossary/{guid}", {"name": "g"}, "ATLAS-400-00-00F"),
+               ("PUT", "glossary/{guid}/partial", {}, BAD_REQUEST), ("PUT", "glossary/{guid}/partial", {"name": 5},
+                                                                     BAD_REQUEST),
+               ("PUT", "glossary/term/{guid}/partial", {"usage": "u"}, "ATLAS-400-00-00F"),
+               ("PUT", "glossary/category/nope/partial", {"name": "c"}, "ATLAS-404-00-005"),
+               ("POST", "glossary/terms/nope/assignedEntities", [{"guid": "{guid}"}], "ATLAS-404-00-005"),
+               ("POST", "glossary/terms/nope/assignedEntities", [{"guid": 5}], BAD_REQUEST),
+               ("PUT", "glossary/terms/nope/assignedEntities", [{"guid": "{guid}"}], "ATLAS-404-00-005"),
+               ("POST", "glossary/terms/nope/assignedEntities",
+                [{"guid": "{guid}", "relationshipAttributes": {"attributes": [1]}}], BAD_REQUEST)]
+    for i, (method, path, body, code) in enumerate(updates):
+        yield Case(f"glossary update#{i}", method, path, with_guids(body), code=code)
+
+
+HOOK = "notification/topic/ATLAS_HOOK"
+
+
+def hook_message(message: Any, **fields: Any) -> str:
+    """An AtlasNotificationMessage's text, as Atlas's REST notification client sends each message."""
+    return json.dumps({"version": {"version": "1.0.0", "versionParts": [1]}, "msgCompressionKind": "NONE",
+                       "msgSplitIdx": 1, "msgSplitCount": 1, "message": message, **fields})
+
+
+def gzipped(data: bytes) -> str:
+    return base64.b64encode(gzip.compress(data)).decode()
+
+
+@functools.cache
+def gzip_bomb() -> str:
+    """~40 KB of base64 that inflates to more than twice the request body limit."""
+    return gzipped(b" " * (2 * MAX_BODY_BYTES + 1))
+
+
+def notification_cases() -> Iterator[Case]:
+    """Atlas's REST notification endpoint: envelopes, compression and split parts are bounded, each message that
+    can not be read or applied is refused (a batch of only bad messages writes nothing)."""
+    create = {"type": "ENTITY_CREATE_V2", "user": "hook", "entities": {"entities": [thing({})]}}
+    yield Case("hook: unknown topic", "POST", "notification/topic/NOPE", [hook_message(create)],
+               code="ATLAS-400-00-101")
+    yield Case("hook: topic too long", "POST", "notification/topic/" + "t" * 5000, [hook_message(create)],
+               code="ATLAS-400-00-057")
+    yield Case("hook: too many messages", "POST", HOOK, ["x"] * 10_001, code=BAD_REQUEST)
+    bodies: dict[str, Body] = {
+        "empty body": b"", "not UTF-8": b"\xff\xfe", "nested past the parser": b"[" * 5000 + b"]" * 5000,
+        "a number": [5], "a list": [[hook_message(create)]], "not JSON": ["{"],
+        "nested 200 deep": [hook_message(nested_lists(200))],
+        "no type": [hook_message({"user": "u"})], "unknown type": [hook_message({"type": "ENTITY_SHOUT_V2"})],
+        "type not applied": [hook_message({"type": "TYPE_CREATE"})],
+        "newer version": [hook_message(create, version={"version": "2.0.0"})],
+        "version not a number": [hook_message(create, version={"version": "one"})],
+        "unknown compression": [hook_message(create, msgCompressionKind="LZ4")],
+        "split count huge": [hook_message("abc", msgId="m1", msgSplitIdx=0, msgSplitCount=2**31 - 1)],
+        "split count past a long": [hook_message("abc", msgId="m1", msgSplitIdx=0, msgSplitCount=2**70)],
+        "split index a string": [hook_message("abc", msgId="m1", msgSplitIdx="first", msgSplitCount=2)],
+        "split part without its first": [hook_message("abc", msgId="m2", msgSplitIdx=3, msgSplitCount=5)],
+        "split part without msgId": [hook_message("abc", msgSplitIdx=0, msgSplitCount=2)],
+        "split parts not base64": [hook_message("!!", msgId="m3", msgSplitIdx=i, msgSplitCount=2) for i in (0, 1)],
+        "gzip: not base64": [hook_message("!!!***", msgCompressionKind="GZIP")],
+        "gzip: not gzip": [hook_message(base64.b64encode(b"hello").decode(), msgCompressionKind="GZIP")],
+        "gzip: truncated": [hook_message(gzipped(json.dumps(create).encode())[:24], msgCompressionKind="GZIP")],
+        "gzip: bomb": lambda seed: [hook_message(gzip_bomb(), msgCompressionKind="GZIP")],
+        "gzip: nested 300 deep": [hook_message(gzipped(b"[" * 300 + b"]" * 300), msgCompressionKind="GZIP")],
+        "gzip: itself compressed": [hook_message(gzipped(hook_message("x", msgCompressionKind="GZIP").encode()),
+                                                 msgCompressionKind="GZIP")],
+        "entities not a list": [hook_message({"type": "ENTITY_CREATE_V2", "entities": {"entities": "x"}})],
+        "delete ids not objects": [hook_message({"type": "ENTITY_DELETE_V2", "entities": ["x"]})],
+    }
+    for name, body in bodies.items():
+        yield Case(f"hook: {name}", "POST", HOOK, body, code=BAD_REQUEST)
+    unknown = {"type": "ENTITY_PARTIAL_UPDATE_V2", "entity": {"entity": {"typeName": THING}},
+               "entityId": {"typeName": THING, "uniqueAttributes": {"qualifiedName": "nope"}}}
+    yield Case("hook: partial update of an unknown entity", "POST", HOOK, [hook_message(unknown)],
+               code="ATLAS-404-00-009")
+    unknown_type = {"type": "ENTITY_CREATE_V2", "entities": {"entities": [{**thing({}), "typeName": "nope"}]}}
+    yield Case("hook: entity of an unknown type", "POST", HOOK, [hook_message(unknown_type)],
+               code="ATLAS-400-00-014")
+    invalid = {"type": "ENTITY_CREATE_V2", "entities": {"entities": [thing({"i": "not a number"})]}}
+    yield Case("hook: invalid entity", "POST", HOOK, [hook_message(invalid)], code=CRUD_INVALID)
+
+
 CASES = [*malformed_cases(), *attribute_cases(), *entity_field_cases(), *typedef_cases(), *instance_cases(),
-         *search_cases(), *path_cases()]
+         *search_cases(), *path_cases(), *audit_label_metadata_cases(), *glossary_cases(), *notification_cases()]
 
 
 # ------------------------------------------------------------------------------------------------
