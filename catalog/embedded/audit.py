@@ -37,6 +37,14 @@ DEFAULT_COUNT = 100  # EntityREST: @DefaultValue("100") short count; the sorted 
 _COLS = "entity_guid, ts, idx, user_name, action, details, event_key"
 
 
+def rewrite_body(conn: Any, guid: str, body: dict[str, Any], user: str) -> int:
+    """Store an entity's new body as an update (time, user, version); returns the update's time for its events."""
+    now = now_ms()
+    conn.execute("UPDATE entity SET body = ?, update_time = ?, updated_by = ?, version = version + 1 WHERE guid = ?",
+                 (to_json(body), now, user, guid))
+    return now
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 

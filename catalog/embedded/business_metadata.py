@@ -214,9 +214,7 @@ def _write(conn: sqlite3.Connection, e: EntityRow, changes: dict[str, dict[str, 
         body["businessAttributes"] = stored
     else:
         body.pop("businessAttributes", None)
-    now = audit.now_ms()
-    conn.execute("UPDATE entity SET body = ?, update_time = ?, updated_by = ?, version = version + 1 WHERE guid = ?",
-                 (audit.to_json(body), now, user, e.guid))
+    now = audit.rewrite_body(conn, e.guid, body, user)
     for bm, values in changes.items():
         details = audit.to_json({"typeName": bm, "attributes": values})
         audit.record(conn, e.guid, "BUSINESS_ATTRIBUTE_UPDATE", f"Updated business attributes: {details}", user, now)

@@ -42,9 +42,7 @@ def _write(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow, label
         body["labels"] = labels
     else:
         body.pop("labels", None)
-    now = audit.now_ms()
-    conn.execute("UPDATE entity SET body = ?, update_time = ?, updated_by = ?, version = version + 1 WHERE guid = ?",
-                 (audit.to_json(body), now, user, e.guid))
+    now = audit.rewrite_body(conn, e.guid, body, user)
     if not audit.is_audited(registry, e.type_name):
         return
     if removed:

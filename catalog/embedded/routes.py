@@ -97,7 +97,8 @@ class AtlasRequest:
             return False
         raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={shown(v, 60)} is not a boolean")
 
-    def qint(self, name: str, default: int) -> int:
+    def qint(self, name: str, default: int, java_range: tuple[int, int] = JAVA_INT) -> int:
+        """An int query parameter as Jersey reads it: a Java int unless ``java_range`` says long."""
         v = self.query.get(name)
         if v is None or v == "":
             return default
@@ -105,7 +106,7 @@ class AtlasRequest:
             number = int(v)
         except ValueError as e:
             raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={shown(v, 60)} is not an integer") from e
-        if not in_range(number, JAVA_INT):  # Jersey reads an int query parameter as a Java int
+        if not in_range(number, java_range):
             raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={shown(v, 60)} is out of range")
         return number
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from catalog.embedded import audit, business_metadata, classifications, labels
 from catalog.embedded import entity_read as er
 from catalog.embedded.errors import AtlasError, ErrorCode
-from catalog.embedded.limits import JAVA_LONG, in_range, shown
+from catalog.embedded.limits import JAVA_LONG, in_range
 from catalog.embedded.store import EmbeddedStore
 
 if TYPE_CHECKING:
@@ -32,19 +32,6 @@ def qshort(req: AtlasRequest, name: str, default: int) -> int:
     value = req.qint(name, default)
     if not in_range(value, JAVA_SHORT):
         raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={value} is out of range")
-    return value
-
-
-def qlong(req: AtlasRequest, name: str, default: int) -> int:
-    raw = req.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as e:
-        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={shown(raw, 60)} is not an integer") from e
-    if not in_range(value, JAVA_LONG):
-        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"{name}={shown(raw, 60)} is out of range")
     return value
 
 
@@ -84,7 +71,7 @@ def audit_events(store: EmbeddedStore, req: AtlasRequest) -> Any:
 
 
 def bulk_headers(store: EmbeddedStore, req: AtlasRequest) -> Any:
-    return classifications.headers_since(store, qlong(req, "tagUpdateStartTime", 0))
+    return classifications.headers_since(store, req.qint("tagUpdateStartTime", 0, JAVA_LONG))
 
 
 def set_classifications(store: EmbeddedStore, req: AtlasRequest) -> Any:
