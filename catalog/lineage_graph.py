@@ -125,6 +125,7 @@ class LineageGraphs:
         self.client = client
         self.atlas_ui_url = atlas_ui_url.rstrip("/") if atlas_ui_url else None
         self._supertypes: dict[str, tuple[str, ...]] = {}
+        self._attributes: dict[str, frozenset[str]] = {}  # a type's own attribute names
         self._in_process = is_embedded(client.url)
 
     def graph(self, *, guid: str | None = None, crn: str | None = None, qualified_name: str | None = None,
@@ -208,7 +209,7 @@ class LineageGraphs:
         ``s3a://b/dir/@ns``); the directory or object, with or without a trailing "/"; a bucket by its name."""
         bare = path.rstrip("/")
         for candidate in dict.fromkeys([path, bare + "/", bare]):
-            found = self.client.find_by_prefix(type_name or "DataSet", candidate + "@", DETAIL_ATTRS)
+            found = self.client.find_by_prefix(type_name or "DataSet", candidate + "@")
             exact = [h for name, h in found.items() if "/" not in name[len(candidate) + 1:]]
             if len(exact) > 1:
                 names = ", ".join(sorted(str(h.qualified_name) for h in exact))
@@ -217,16 +218,18 @@ class LineageGraphs:
                 return exact
         return []
 
-    def _search(self, type_name: str, qualified_names: list[str]) -> list[EntityHeader]:
-        """Entities of ``type_name`` (and subtypes), deleted ones included, with :data:`DETAIL_ATTRS`."""
+    def _search(self, type_name: str, qualified_names: list[str], attributes: list[str] | None = None
+                ) -> list[EntityHeader]:
+        """Entities of ``type_name`` (and subtypes) by qualifiedName, deleted ones included, with ``attributes``
+        (which must be ``type_name``'s: Atlas refuses others with ATLAS-400-00-023)."""
         out: list[EntityHeader] = []
         wanted = sorted(set(qualified_names))
         for i in range(0, len(wanted), SEARCH_CHUNK):
             chunk = wanted[i : i + SEARCH_CHUNK]
-            flt = {"attributeName": "qualifiedName", "operator": "in", "attributeValue": chunk}
-            out.extend(h for h in self.client.search_all(type_name=type_name, filters=flt, attributes=DETAIL_ATTRS,
-                                                         exclude_deleted=False)
-                       if h.qualified_name in chunk)
+            members = set(chunk)
+            out.extend(h for h in self.client.search_all(type_name=type_name, filters=_any_of("qualifiedName", chunk),
+                                                         attributes=attributes, exclude_deleted=False)
+                       if h.qualified_name in members)
         return out
 
     # -- Atlas calls ----------------------------------------------------------------------------------
@@ -252,7 +255,7 @@ class LineageGraphs:
 
     def _chain(self, type_name: str) -> frozenset[str]:
         """The type and all its supertypes (typedefs read once per type for the life of this object: Atlas never
-        removes a supertype)."""
+        removes a supertype, nor an attribute)."""
         seen: set[str] = set()
         todo = [type_name]
         while todo:
@@ -265,8 +268,14 @@ class LineageGraphs:
                 if found is None:
                     continue  # not cached: a type missing now may be created later
                 self._supertypes[name] = tuple(found.super_types)
+                self._attributes[name] = frozenset(a.name for a in found.attribute_defs)
             todo.extend(self._supertypes[name])
         return frozenset(seen)
+
+    def _detail_attributes(self, type_name: str) -> list[str]:
+        """The :data:`DETAIL_ATTRS` the type has, its supertypes' included."""
+        has = frozenset().union(*(self._attributes.get(t, frozenset()) for t in self._chain(type_name)))
+        return [a for a in DETAIL_ATTRS if a in has]
 
     # -- nodes --------------------------------------------------------------------------------------
     def _nodes(self, shape: _Graph, layers: dict[str, int],
@@ -285,18 +294,27 @@ class LineageGraphs:
         return sorted(nodes, key=lambda n: (n.layer, n.kind, n.name, n.guid))
 
     def _details(self, headers: dict[str, EntityHeader]) -> dict[str, EntityHeader]:
-        """The drawn entities again, with :data:`DETAIL_ATTRS` (lineage headers carry only name, owner, ...):
-        one search per root type (Process, DataSet, anything else by its own type)."""
-        by_root: dict[str, list[str]] = {}
+        """The drawn entities again, with the :data:`DETAIL_ATTRS` their type has (lineage headers carry only
+        name, owner, ...): one search per type drawn that has any, asking for those."""
+        by_type: dict[str, list[str]] = {}
         for h in headers.values():
             if h.qualified_name:
-                chain = self._chain(h.type_name)
-                root = "Process" if "Process" in chain else "DataSet" if "DataSet" in chain else h.type_name
-                by_root.setdefault(root, []).append(h.qualified_name)
+                by_type.setdefault(h.type_name, []).append(h.qualified_name)
         out: dict[str, EntityHeader] = {}
-        for root, names in sorted(by_root.items()):
-            out.update((h.guid, h) for h in self._search(root, names) if h.guid in headers)
+        for type_name, names in sorted(by_type.items()):
+            attributes = self._detail_attributes(type_name)
+            if attributes:
+                out.update((h.guid, h) for h in self._search(type_name, names, attributes)
+                           if h.guid in headers and h.type_name == type_name)
         return out
+
+
+def _any_of(attribute: str, values: list[str]) -> dict[str, Any]:
+    """A basic-search FilterCriteria matching any of ``values``: Atlas's attributeValue is one string, so one
+    criterion per value, OR-combined."""
+    criteria: list[dict[str, Any]] = [{"attributeName": attribute, "operator": "eq", "attributeValue": v}
+                                      for v in values]
+    return criteria[0] if len(criteria) == 1 else {"condition": "OR", "criterion": criteria}
 
 
 def kind_of(chain: frozenset[str]) -> NodeKind:

@@ -10,7 +10,9 @@ not audited (the store's bootstrap, not a request).
 
 ``POST admin/audits`` searches the entries with ``AuditSearchParameters``: a FilterCriteria on their attributes
 (the filters of a basic search, criteria without a value dropped as ``AtlasAuditService.getNonEmptyFilter`` does),
-``sortBy`` one of them, ``limit`` and ``offset``.
+``sortBy`` one of them, ``limit`` and ``offset``. ``GET admin/audit/{guid}/details`` lists the entities a purge
+entry names; ``summary`` and ``batches`` belong to the SUMMARY and BATCH entries of Atlas's batched purge
+(``PurgeAuditWriter``), which the store, purging in one transaction, never writes (:data:`ROUTES`).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from catalog.embedded import audit
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.limits import JAVA_INT, in_range, shown
 from catalog.embedded.search_filters import criteria_ok
@@ -33,12 +36,20 @@ from catalog.embedded.store import EmbeddedStore
 from catalog.embedded.typedefs import typedef_names
 from catalog.embedded.websession import current_web
 
+if TYPE_CHECKING:
+    from catalog.embedded.routes import AtlasRequest
+
 SERVER_USER = "atlas"  # ServiceStateChangeAuditHandler.ADMIN_AUDIT_USER
 # AtlasAuditEntryDTO's attributes: the only names a filter or sortBy may use
 ATTRIBUTES = {"userName": "user_name", "operation": "operation", "params": "params", "startTime": "start_time",
               "endTime": "end_time", "clientId": "client_id", "result": "result", "resultCount": "result_count",
               "runId": None, "auditRowKind": None}
 ENTRY_TYPE = "Atlas Audit Entry"  # how AtlasAuditService names the type in UNKNOWN_ATTRIBUTE
+PURGE_OPERATIONS = frozenset({"PURGE", "AUTO_PURGE"})  # AuditOperation.toEntityAuditActionV2: ENTITY_PURGE
+_ENTRY_COLS = "guid, user_name, operation, params, start_time, end_time, client_id, result, result_count"
+# AtlasEntityHeader's properties: what Jackson keeps of an audit event's entity JSON (getEntityHeader)
+_HEADER_KEYS = ("typeName", "attributes", "guid", "status", "displayText", "classificationNames", "classifications",
+                "meaningNames", "meanings", "isIncomplete", "labels")
 
 
 def now_ms() -> int:
@@ -187,8 +198,7 @@ def search(conn: sqlite3.Connection, params: Any, default_limit: int, max_limit:
     if limit <= 0 or limit > max_limit:  # SearchContext: no limit, or over the largest, is the default page
         limit = default_limit
     crit = _non_empty(params.get("auditFilters"))
-    rows = conn.execute("SELECT guid, user_name, operation, params, start_time, end_time, client_id, result, "
-                        "result_count FROM admin_audit ORDER BY start_time, rowid").fetchall()
+    rows = conn.execute(f"SELECT {_ENTRY_COLS} FROM admin_audit ORDER BY start_time, rowid").fetchall()
     entries = [e for e in map(_entry, rows) if _matches(e, crit)]
     if sort_by:
         descending = str(params.get("sortOrder") or "ASCENDING").upper() == "DESCENDING"
@@ -212,3 +222,74 @@ def _int(params: dict[str, Any], name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not in_range(value, JAVA_INT):
         raise AtlasError(ErrorCode.BAD_REQUEST, f"{name}: not an integer: {shown(value, 40)}")
     return value
+
+
+# -- one entry ----------------------------------------------------------------------------------------------
+def _load(conn: sqlite3.Connection, guid: str) -> dict[str, Any]:
+    """The entry (AdminResource reads it with ``entityStore.getById``: an unknown guid is its 404)."""
+    row = conn.execute(f"SELECT {_ENTRY_COLS} FROM admin_audit WHERE guid = ?", (guid,)).fetchone()
+    if row is None:
+        raise AtlasError(ErrorCode.INSTANCE_GUID_NOT_FOUND, guid)
+    return _entry(row)
+
+
+def details(conn: sqlite3.Connection, guid: str, limit: int, offset: int) -> list[dict[str, Any]]:
+    """``GET admin/audit/{guid}/details`` (AdminResource.getAuditDetails): the guids of the entry's result (a
+    purge's: the purged entities), ``limit`` of them from ``offset``, each as the entity header of its latest
+    ENTITY_PURGE event. An entry without a result has none; any other operation with one is Atlas's 500 from
+    ``AuditOperation.toEntityAuditActionV2`` (a typedef change is no entity audit action)."""
+    entry = _load(conn, guid)
+    if offset < 0:  # Atlas indexes the guids with it: an ArrayIndexOutOfBoundsException, its 500
+        raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"offset={offset} must not be negative")
+    result = entry.get("result")
+    if not result:
+        return []
+    operation = str(entry.get("operation"))
+    if operation not in PURGE_OPERATIONS:
+        raise AtlasError(ErrorCode.INTERNAL_ERROR_MESSAGE, f"Invalid operation for Entity Audit Event V2: {operation}")
+    out = []
+    for entity_guid in str(result).split(",")[offset:offset + max(limit, 0)]:
+        header = audit.purged_header(conn, entity_guid)
+        if header is not None:
+            out.append({"status": "ACTIVE", "isIncomplete": False,
+                        **{k: header[k] for k in _HEADER_KEYS if header.get(k) is not None}})
+    return out
+
+
+def _purge_run_entry(conn: sqlite3.Connection, guid: str) -> dict[str, Any]:
+    """AdminResource.loadSummaryPurgeAuditEntry: a SUMMARY entry of Atlas's batched purge. The store writes SINGLE
+    entries only, refused as Atlas refuses one (``PurgeUtils.isCorrelatedPurgeAudit``)."""
+    _load(conn, guid)
+    raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"Not a purge audit entry: {guid}")
+
+
+def purge_summary(conn: sqlite3.Connection, guid: str) -> dict[str, Any]:
+    """``GET admin/audit/{guid}/summary`` (AdminResource.getPurgeAuditSummary): a batched purge's PurgeSummary."""
+    return _purge_run_entry(conn, guid)
+
+
+def purge_batches(conn: sqlite3.Connection, guid: str) -> list[str]:
+    """``GET admin/audit/{guid}/batches`` (AdminResource.getPurgeAuditBatches): a batched purge's BATCH entries."""
+    _purge_run_entry(conn, guid)
+    return []
+
+
+# -- routes (routes_admin.ROUTES takes them in) ------------------------------------------------------------
+def _details_route(store: EmbeddedStore, req: AtlasRequest) -> list[dict[str, Any]]:
+    return details(store.db.reader(), req.param("auditGuid"), req.qint("limit", 10), req.qint("offset", 0))
+
+
+def _summary_route(store: EmbeddedStore, req: AtlasRequest) -> dict[str, Any]:
+    return purge_summary(store.db.reader(), req.param("auditGuid"))
+
+
+def _batches_route(store: EmbeddedStore, req: AtlasRequest) -> list[str]:
+    return purge_batches(store.db.reader(), req.param("auditGuid"))
+
+
+Route = tuple[str, str, Callable[[EmbeddedStore, "AtlasRequest"], Any], int]
+ROUTES: list[Route] = [
+    ("GET", "/admin/audit/{auditGuid}/details", _details_route, 200),
+    ("GET", "/admin/audit/{auditGuid}/summary", _summary_route, 200),
+    ("GET", "/admin/audit/{auditGuid}/batches", _batches_route, 200),
+]

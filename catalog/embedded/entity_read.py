@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -12,6 +13,9 @@ from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.typesystem import HEADER_ATTRIBUTES, StructType, TypeRegistry
 
 ENTITY_COLS = "guid, type_name, status, body, create_time, update_time, version, created_by, updated_by"
+# Atlas's __isIncomplete vertex property (a shell entity), kept in the entity's JSON body: true while a shell; false
+# once a full create/update has filled it in (see EntityWriter), absent otherwise.
+INCOMPLETE = "isIncomplete"
 
 
 @dataclass
@@ -30,6 +34,10 @@ class EntityRow:
     def attributes(self) -> dict[str, Any]:
         attrs: dict[str, Any] = self.body.setdefault("attributes", {})
         return attrs
+
+    @property
+    def is_incomplete(self) -> bool:
+        return self.body.get(INCOMPLETE) is True
 
     @staticmethod
     def from_row(row: tuple[Any, ...]) -> EntityRow:
@@ -140,7 +148,7 @@ def header(registry: TypeRegistry, e: EntityRow, classifications: list[dict[str,
         "classificationNames": [c["typeName"] for c in classifications or []],
         "meaningNames": [m["displayText"] for m in meanings or [] if "displayText" in m],
         "meanings": list(meanings or []),
-        "isIncomplete": False,
+        "isIncomplete": e.is_incomplete,
         "labels": list(e.body.get("labels") or []),
     }
     if classifications is not None:
@@ -317,76 +325,153 @@ def relationship_refs_many(conn: sqlite3.Connection, registry: TypeRegistry, ent
     return out
 
 
+def _shown_pairs(pairs: list[tuple[RelRow, EntityRow]], many: bool) -> list[tuple[RelRow, EntityRow]]:
+    """What Atlas's retriever shows of an attribute's relationships, soft-deleted ones included
+    (EntityGraphRetriever.mapRelationshipArrayAttribute): all of them for a SET/LIST end; for a SINGLE end the ACTIVE
+    one, else the one deleted last (GraphHelper.getEdgeForLabel)."""
+    if many or len(pairs) < 2:
+        return pairs
+    for pair in pairs:
+        if pair[0].status == "ACTIVE":
+            return [pair]
+    latest = pairs[0]
+    for pair in pairs[1:]:
+        if pair[0].update_time >= latest[0].update_time:
+            latest = pair
+    return [latest]
+
+
 def render_entity(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow, *,
                   ignore_relationships: bool = False) -> tuple[dict[str, Any], list[str]]:
-    """AtlasEntity JSON plus the guids of owned (COMPOSITION child) entities for referredEntities."""
+    """AtlasEntity JSON plus the guids of owned (COMPOSITION child) entities for referredEntities.
+
+    Atlas deletes softly: a relationship deleted, or one whose end was deleted, stays on both ends with
+    ``relationshipStatus: DELETED`` (and the other end's ``entityStatus``), in ``relationshipAttributes`` and in an
+    attribute of the entity's attributeDefs that a relationship fills (Process.inputs). ``ignore_relationships``: no
+    relationship attributes, so no owned entities either (Atlas then never maps them)."""
     t = registry.get(e.type_name)
     attrs = dict(e.attributes)
     rel_attrs: dict[str, Any] = {}
     owned: list[str] = []
     if t is not None:
-        rels = relationships_of(conn, e.guid)
-        other_guids = list({r.end2 if r.end1 == e.guid else r.end1 for r in rels})
-        others = load_entities(conn, other_guids)
+        rels = relationships_of(conn, e.guid, active_only=False)
+        others = load_entities(conn, list({r.end2 if r.end1 == e.guid else r.end1 for r in rels}))
         grouped = relationship_values(registry, t, e, rels, others)
         for attr, ends in t.rel_attrs.items():
-            pairs = grouped.get(attr, [])
             many = any(end.cardinality in ("SET", "LIST") for end in ends)
-            for r, other in pairs:
-                end = t.rel_end(attr, r.type_name)
-                if end is not None and end.is_container and end.category == "COMPOSITION":
-                    owned.append(other.guid)
+            pairs = _shown_pairs(grouped.get(attr, []), many)
             if not ignore_relationships:
+                owned += [o.guid for r, o in pairs if _owns(t, attr, r)]
                 values = [related_object_id(registry, o, r) for r, o in pairs]
                 if many:
                     rel_attrs[attr] = values
                 elif values:
                     rel_attrs[attr] = values[0]
-            if attr in t.attributes:  # legacy attribute: Atlas also shows it among plain attributes
+            if attr in t.attributes:  # an attributeDef a relationship fills: Atlas shows it among the attributes too
                 ids = [object_id(o) for _, o in pairs]
                 if many:
                     attrs[attr] = ids
                 elif ids:
                     attrs[attr] = ids[0]
+    # AtlasEntity's fields in Jackson's order. Never "proxy", "provenanceType" or "homeId": Atlas stores those only
+    # when importing, and maps an absent one to null, which it leaves out.
     out: dict[str, Any] = {
         "typeName": e.type_name,
         "attributes": attrs,
         "guid": e.guid,
-        "isIncomplete": False,
+        "isIncomplete": e.is_incomplete,
         "status": e.status,
         "createdBy": e.created_by,
         "updatedBy": e.updated_by,
         "createTime": e.create_time,
         "updateTime": e.update_time,
         "version": e.version,
-        "labels": list(e.body.get("labels") or []),
     }
     if not ignore_relationships:
         out["relationshipAttributes"] = rel_attrs
-    for key in ("customAttributes", "businessAttributes", "provenanceType", "homeId", "isProxy"):
-        if key in e.body:
-            out[key] = e.body[key]
     classifications = load_classifications(conn, e.guid)
     if classifications:
         out["classifications"] = classifications
+    for key in ("customAttributes", "businessAttributes"):
+        if key in e.body:
+            out[key] = e.body[key]
+    out["labels"] = list(e.body.get("labels") or [])
     return out, owned
 
 
-def entity_with_ext_info(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow, *,
-                         min_ext_info: bool = False, ignore_relationships: bool = False) -> dict[str, Any]:
-    entity, owned = render_entity(conn, registry, e, ignore_relationships=ignore_relationships)
-    referred: dict[str, Any] = {}
-    for g in owned:
+def _owns(t: StructType, attr: str, r: RelRow) -> bool:
+    end = t.rel_end(attr, r.type_name)
+    return end is not None and end.is_container and end.category == "COMPOSITION"
+
+
+def _min_info_names(t: StructType) -> set[str]:
+    """AtlasEntityType.getMinInfoAttributes: the unique and header attributes, and the type's schemaAttributes."""
+    names = {a.name for a in t.unique_attrs} | {n for n in HEADER_ATTRIBUTES if n in t.attributes}
+    raw = (t.raw.get("options") or {}).get("schemaAttributes")
+    try:
+        listed = json.loads(raw) if isinstance(raw, str) else []
+    except ValueError:
+        listed = []
+    if isinstance(listed, list):
+        names |= {n for n in listed if isinstance(n, str) and n in t.attributes}
+    return names
+
+
+def render_entity_min(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow) -> dict[str, Any]:
+    """EntityGraphRetriever.mapVertexToAtlasEntityMin: system attributes, classifications and the min-info
+    attributes; no relationships."""
+    out, _ = render_entity(conn, registry, e, ignore_relationships=True)
+    t = registry.get(e.type_name)
+    if t is not None:
+        keep = _min_info_names(t)
+        out["attributes"] = {k: v for k, v in out["attributes"].items() if k in keep}
+    return out
+
+
+def _add_referred(conn: sqlite3.Connection, registry: TypeRegistry, owned: list[str], referred: dict[str, Any],
+                  seen: set[str], min_ext_info: bool, ignore_relationships: bool) -> None:
+    """The owned entities, and theirs in turn (mapVertexToRelatedObjectId maps an owned end into the ext info):
+    in full, or in min form (which maps no relationships, so goes no deeper)."""
+    stack = list(reversed(owned))
+    while stack:
+        g = stack.pop()
+        if g in seen:
+            continue
+        seen.add(g)
         child = load_entity(conn, g)
         if child is None:
             continue
         if min_ext_info:
-            # EntityGraphRetriever.mapVertexToAtlasEntityMin: attributes only, no relationships
-            referred[g], _ = render_entity(conn, registry, child, ignore_relationships=True)
-            referred[g].pop("classifications", None)
-        else:
-            referred[g], _ = render_entity(conn, registry, child, ignore_relationships=ignore_relationships)
-    out: dict[str, Any] = {"entity": entity}
-    if referred:
-        out["referredEntities"] = referred
-    return out
+            referred[g] = render_entity_min(conn, registry, child)
+            continue
+        referred[g], grandchildren = render_entity(conn, registry, child, ignore_relationships=ignore_relationships)
+        stack.extend(reversed(grandchildren))
+
+
+def entity_with_ext_info(conn: sqlite3.Connection, registry: TypeRegistry, e: EntityRow, *,
+                         min_ext_info: bool = False, ignore_relationships: bool = False) -> dict[str, Any]:
+    """AtlasEntityWithExtInfo. ``referredEntities`` is always there, ``{}`` when nothing is owned: Atlas maps the
+    entity itself into it first and ``compact()`` takes it out again, leaving an empty map, not none."""
+    entity, owned = render_entity(conn, registry, e, ignore_relationships=ignore_relationships)
+    referred: dict[str, Any] = {}
+    _add_referred(conn, registry, owned, referred, {e.guid}, min_ext_info, ignore_relationships)
+    return {"referredEntities": referred, "entity": entity}
+
+
+def entities_with_ext_info(conn: sqlite3.Connection, registry: TypeRegistry, entities: list[EntityRow], *,
+                           min_ext_info: bool = False, ignore_relationships: bool = False) -> dict[str, Any]:
+    """AtlasEntitiesWithExtInfo (GET entity/bulk): ``referredEntities`` without the listed entities
+    (AtlasEntitiesWithExtInfo.compact), there (``{}`` at least) as soon as one entity is: mapping an entity puts it
+    in the map first. With no entity at all (a bulk read by unique attributes that found none) Atlas sends neither
+    key."""
+    if not entities:
+        return {}
+    listed = {e.guid for e in entities}
+    out: list[dict[str, Any]] = []
+    referred: dict[str, Any] = {}
+    for e in entities:
+        entity, owned = render_entity(conn, registry, e, ignore_relationships=ignore_relationships)
+        out.append(entity)
+        _add_referred(conn, registry, owned, referred, set(listed) | set(referred), min_ext_info,
+                      ignore_relationships)
+    return {"referredEntities": referred, "entities": out}

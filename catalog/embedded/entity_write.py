@@ -19,6 +19,7 @@ import orjson
 
 from catalog.embedded import audit, business_metadata, propagation
 from catalog.embedded.entity_read import (
+    INCOMPLETE,
     EntityRow,
     RelRow,
     find_by_unique,
@@ -68,6 +69,7 @@ class MutationResult:
         self.partial: list[str] = []
         self.deleted: list[str] = []
         self.purged: list[str] = []
+        self.completed: list[str] = []  # shells a full create/update filled in
         self.guid_assignments: dict[str, str] = {}
 
 
@@ -86,6 +88,7 @@ class EntityWriter:
         self.by_unique: dict[tuple[str, str], list[Pending]] = {}
         self.errors: list[str] = []
         self.new_relationships: list[str] = []  # propagate classifications over them once all are written
+        self.related_in_request: set[str] = set()  # entities given a relationship from their other end so far
 
     # -- entry points -------------------------------------------------------------------------------
     def create_or_update(self, entities: list[Any], referred: dict[str, Any] | None, partial: bool) -> None:
@@ -332,57 +335,90 @@ class EntityWriter:
 
     # -- apply --------------------------------------------------------------------------------------
     def _apply(self, p: Pending, partial: bool) -> None:
-        t = p.type
-        body: dict[str, Any]
         if p.existing is None:
-            body = {"attributes": p.attrs}
-            for key in ("customAttributes", "provenanceType", "homeId", "isProxy"):
-                if key in p.req:
-                    body[key] = p.req[key]
-            if p.req.get("labels"):
-                body["labels"] = list(dict.fromkeys(p.req["labels"]))
-            if p.business:
-                body["businessAttributes"] = p.business
-            self._insert_entity(p.guid, t, body)
-            self.result.created.append(p.guid)
-            changed = True
-            self._audit_create(p, body)
-            for c in p.req.get("classifications") or []:
-                if isinstance(c, dict) and c.get("typeName"):
-                    add_classification(self.conn, self.registry, p.guid, c, replace=True)
-        else:
-            old = p.existing
-            new_attrs = dict(old.attributes)
-            for name, value in p.attrs.items():
-                a = t.attributes[name]
-                if partial and a.append_on_partial_update and isinstance(value, dict) \
-                        and isinstance(new_attrs.get(name), dict):
-                    merged = dict(new_attrs[name])
-                    merged.update(value)
-                    new_attrs[name] = merged
-                else:
-                    new_attrs[name] = value
-            body = dict(old.body)
-            body["attributes"] = new_attrs
-            # An update sets custom attributes only: labels and business attributes have their own endpoints
-            # (Atlas maps them on create, and on update only when importing).
-            if "customAttributes" in p.req:
-                body["customAttributes"] = p.req["customAttributes"]
-            changed = body != old.body
-            if changed:
-                self._update_entity(old, t, body)
+            self._apply_create(p)
+            self._apply_relationships(p)
+            return
+        old = p.existing
+        body, changed = self._apply_update(p, old, partial)
         rel_changed = self._apply_relationships(p)
-        if p.existing is not None and (changed or rel_changed):
-            if not changed:
-                self.conn.execute(
-                    "UPDATE entity SET update_time = ?, updated_by = ?, version = version + 1 WHERE guid = ?",
-                    (self.now, self.user, p.guid),
-                )
-            (self.result.partial if partial else self.result.updated).append(p.guid)
-            if rel_changed or body["attributes"] != p.existing.attributes:
-                self._audit_entity(p, "ENTITY_UPDATE", "Updated: ")
-            else:  # AtlasEntityDiffResult.hasDifferenceOnlyInCustomAttributes
-                self._audit_entity(p, "CUSTOM_ATTRIBUTE_UPDATE", "Updated custom attribute: ")
+        if not (changed or rel_changed):
+            return
+        if not changed:
+            self.conn.execute(
+                "UPDATE entity SET update_time = ?, updated_by = ?, version = version + 1 WHERE guid = ?",
+                (self.now, self.user, p.guid),
+            )
+        (self.result.partial if partial else self.result.updated).append(p.guid)
+        if rel_changed or body["attributes"] != old.attributes or p.guid in self.result.completed:
+            self._audit_entity(p, "ENTITY_UPDATE", "Updated: ")
+        else:  # AtlasEntityDiffResult.hasDifferenceOnlyInCustomAttributes
+            self._audit_entity(p, "CUSTOM_ATTRIBUTE_UPDATE", "Updated custom attribute: ")
+
+    def _apply_create(self, p: Pending) -> None:
+        body: dict[str, Any] = {"attributes": p.attrs}
+        # homeId, isProxy and provenanceType are not kept: Atlas writes them only when importing
+        # (EntityGraphMapper.updateSystemAttributes).
+        if "customAttributes" in p.req:
+            body["customAttributes"] = p.req["customAttributes"]
+        if p.req.get("labels"):
+            body["labels"] = list(dict.fromkeys(p.req["labels"]))
+        if p.business:
+            body["businessAttributes"] = p.business
+        self._insert_entity(p.guid, p.type, body)
+        self.result.created.append(p.guid)
+        self._audit_create(p, body)
+        for c in p.req.get("classifications") or []:
+            if isinstance(c, dict) and c.get("typeName"):
+                add_classification(self.conn, self.registry, p.guid, c, replace=True)
+
+    def _apply_update(self, p: Pending, old: EntityRow, partial: bool) -> tuple[dict[str, Any], bool]:
+        """Write the entity's new attributes (and custom attributes) if they differ; the new body and whether it
+        changed."""
+        t = p.type
+        new_attrs = dict(old.attributes)
+        for name, value in p.attrs.items():
+            a = t.attributes[name]
+            if partial and a.append_on_partial_update and isinstance(value, dict) \
+                    and isinstance(new_attrs.get(name), dict):
+                merged = dict(new_attrs[name])
+                merged.update(value)
+                new_attrs[name] = merged
+            else:
+                new_attrs[name] = value
+        body = dict(old.body)
+        body["attributes"] = new_attrs
+        # An update sets custom attributes only: labels and business attributes have their own endpoints
+        # (Atlas maps them on create, and on update only when importing).
+        if "customAttributes" in p.req:
+            body["customAttributes"] = p.req["customAttributes"]
+        if not partial:
+            self._complete_shell(p, body)
+        changed = _without_mark(body) != _without_mark(old.body) or p.guid in self.result.completed
+        if changed:
+            self._update_entity(old, t, body)
+        elif body != old.body:  # only a stale shell record dropped: nothing Atlas would see changed
+            self.conn.execute("UPDATE entity SET body = ? WHERE guid = ?", (orjson.dumps(body).decode(), old.guid))
+        return body, changed
+
+    def _complete_shell(self, p: Pending, body: dict[str, Any]) -> None:
+        """A full create/update fills a shell in: AtlasEntityStoreV2.createOrUpdate removes its __isIncomplete
+        ("change entity 'isInComplete' to 'false' during full update"). The mark is kept as false, so that the hook
+        consumer can still tell which shells its message completed (hook_shells.complete_shells drops it); a false
+        one left by an earlier write is dropped here."""
+        assert p.existing is not None
+        if p.existing.is_incomplete:
+            body[INCOMPLETE] = False
+            self.result.completed.append(p.guid)
+        else:
+            body.pop(INCOMPLETE, None)
+
+    def create_shell(self, t: StructType, attrs: dict[str, Any]) -> str:
+        """A shell entity (EntityGraphMapper.createShellEntityVertex): ACTIVE, of type ``t``, holding only ``attrs``
+        (its unique attributes), marked incomplete; not audited, not a mutation. Returns its guid."""
+        guid = str(uuid.uuid4())
+        self._insert_entity(guid, t, {"attributes": attrs, INCOMPLETE: True})
+        return guid
 
     # -- audit ----------------------------------------------------------------------------------------
     def _audit_create(self, p: Pending, body: dict[str, Any]) -> None:
@@ -448,7 +484,10 @@ class EntityWriter:
     def _apply_relationships(self, p: Pending) -> bool:
         if not p.rels:
             return False
-        existing = relationships_of(self.conn, p.guid) if p.existing is not None else []
+        # A new entity has no relationships yet but those this request gave it from the other end (a table's columns
+        # naming their table as the table names them): found, they are not made twice.
+        existing = relationships_of(self.conn, p.guid) \
+            if p.existing is not None or p.guid in self.related_in_request else []
         changed = False
         for name, wanted in p.rels.items():
             ends = p.type.rel_attrs[name]
@@ -507,6 +546,7 @@ class EntityWriter:
             (guid, end.rel_type, end.label, end1, end2, orjson.dumps(body).decode(), self.now,
              self.now, self.user, self.user),
         )
+        self.related_in_request.add(other)
         if end.propagate_tags != propagation.NONE:
             self.new_relationships.append(guid)
 
@@ -523,6 +563,10 @@ class EntityWriter:
             if e is not None:
                 out.append(header(self.registry, e))
         return out
+
+
+def _without_mark(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != INCOMPLETE}
 
 
 def _str_or_none(v: Any) -> str | None:

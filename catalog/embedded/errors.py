@@ -99,6 +99,10 @@ class ErrorCode(Enum):
         "ATLAS-400-00-090",
         "Invalid label: {0}, label should contain alphanumeric characters, '_' or '-'",
     )
+    INVALID_PROPAGATION_TYPE = (
+        "ATLAS-400-00-091",
+        "Invalid propagation {0} for relationship-type={1}. Default value is {2}",
+    )
     UNKNOWN_GLOSSARY_TERM = ("ATLAS-400-00-06E", "{0}: Unknown/invalid glossary term")
     MISSING_MANDATORY_ANCHOR = ("ATLAS-400-00-072", "Mandatory anchor attribute is missing")
     INVALID_PARTIAL_UPDATE_ATTR = ("ATLAS-400-00-074", "Invalid attribute {0} for partial update of {1}")
@@ -191,6 +195,10 @@ class ErrorCode(Enum):
     )
     REFERENCED_ENTITY_NOT_FOUND = ("ATLAS-404-00-00A", "Referenced entity {0} is not found")
     RELATIONSHIP_GUID_NOT_FOUND = ("ATLAS-404-00-00C", "Given relationship guid {0} is invalid/not found")
+    RELATIONSHIP_ALREADY_DELETED = (
+        "ATLAS-404-00-00F",
+        "Attempting to delete a relationship which is already deleted : {0}",
+    )
     INVALID_LINEAGE_ENTITY_TYPE = (
         "ATLAS-404-00-011",
         "Given instance guid {0} with type {1} is not a valid lineage entity type.",
@@ -220,6 +228,8 @@ class ErrorCode(Enum):
     )
     TYPE_HAS_RELATIONSHIPS = ("ATLAS-409-00-005", "Given type {0} has associated relationship definitions: {1}")
     INTERNAL_ERROR = ("ATLAS-500-00-001", "Internal server error {0}")
+    # new AtlasBaseException(message): INTERNAL_ERROR's code, the message as given
+    INTERNAL_ERROR_MESSAGE = ("ATLAS-500-00-001", "{0}")
 
     @property
     def code(self) -> str:

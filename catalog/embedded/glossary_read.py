@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from catalog.embedded import entity_read as er
+from catalog.embedded import propagation
 from catalog.embedded import relationships as rel_mod
 from catalog.embedded.entity_read import EntityRow, RelRow
 from catalog.embedded.errors import AtlasError, ErrorCode
@@ -217,10 +218,15 @@ def set_relationship_attributes(conn: sqlite3.Connection, registry: TypeRegistry
     rel_mod.update_relationship(conn, registry, {"guid": rel_guid, "attributes": attrs}, user)
 
 
-def unlink(conn: sqlite3.Connection, rel_guid: str | None) -> None:
-    """Remove a relationship for good (relationshipStore.deleteById(guid, forceDelete=true))."""
-    if rel_guid:
-        conn.execute("DELETE FROM relationship WHERE guid = ?", (rel_guid,))
+def unlink(conn: sqlite3.Connection, rel_guid: str | None, registry: TypeRegistry | None = None) -> None:
+    """Remove a relationship for good (relationshipStore.deleteById(guid, forceDelete=true)). A term assignment
+    carries the term's classifications to the entity: with ``registry``, what it alone carried is taken back first
+    (DeleteHandlerV1.removeTagPropagation(edge)); the glossary's other relationships carry nothing."""
+    if not rel_guid:
+        return
+    if registry is not None:
+        propagation.relationship_purged(conn, registry, rel_guid)
+    conn.execute("DELETE FROM relationship WHERE guid = ?", (rel_guid,))
 
 
 def hard_delete(conn: sqlite3.Connection, guid: str) -> None:

@@ -316,7 +316,7 @@ def dissociate(store: EmbeddedStore, term_guid: str, body: Any, user: str) -> No
             found = assigned.get(str(obj.get("guid")))
             if found is None or found[0].guid != rel_guid:
                 raise AtlasError(ErrorCode.INVALID_TERM_DISSOCIATION, rel_guid, term_guid, obj.get("guid"))
-            gr.unlink(conn, rel_guid)
+            gr.unlink(conn, rel_guid, reg)
             _touched(conn, reg, found[1], term, "TERM_DELETE", user)
 
 

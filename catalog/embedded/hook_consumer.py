@@ -12,7 +12,8 @@ REST notification batch) and applies it, the way Atlas's consumer handles each `
 - a reference to an entity neither the message nor the store has becomes a shell (:mod:`hook_shells`), completed
   when its full entity arrives.
 
-One message is one transaction and written as the message's user. A message that fails (an envelope or shape Atlas
+One message is one transaction and written as the message's user; a classification it adds without ``propagate``
+does not propagate (Atlas's ``isInNotificationProcessing``). A message that fails (an envelope or shape Atlas
 would not read, an entity Atlas would refuse) changes nothing and comes back as a failed :class:`Outcome` carrying
 the Atlas error; the next message is applied as if it had not been sent, as Atlas's consumer goes on to the next
 offset. The same message applied twice leaves the store as once (create-or-update by unique attributes, unchanged
@@ -40,6 +41,7 @@ from catalog.embedded.hook_messages import DeleteRequest, EntitiesRequest, HookR
 from catalog.embedded.hook_preprocess import preprocess
 from catalog.embedded.hook_shells import complete_shells, create_shells
 from catalog.embedded.limits import MAX_BODY_DEPTH, depth_exceeds
+from catalog.embedded.propagation import notification_processing
 from catalog.embedded.request_context import acting_as
 from catalog.embedded.store import EmbeddedStore
 
@@ -93,7 +95,9 @@ class HookConsumer:
                 decoded = self._decode(message)
                 if decoded is None:
                     return Outcome(PENDING)
-                with acting_as(decoded[1].user):  # RequestContext.setUser(messageUser): entities' and audit's user
+                # RequestContext.setUser(messageUser): entities' and audit's user; setInNotificationProcessing:
+                # a classification added without ``propagate`` does not propagate
+                with acting_as(decoded[1].user), notification_processing():
                     outcome = self._apply(decoded[1])
             except AtlasError as e:
                 outcome = Outcome(FAILED, error=e)

@@ -4,26 +4,23 @@ With ``atlas.notification.consumer.create.shell.entity.for.non-existing.ref`` (d
 unique attributes that matches no entity of the message and none of the store becomes a shell
 (``UniqAttrBasedEntityResolver`` → ``EntityGraphMapper.createShellEntityVertex``): an ACTIVE entity of the
 referenced type holding only those unique attributes, marked ``isIncomplete``, with no audit event. A later full
-create or update of that entity (by its unique attributes) fills it in and clears the mark
-(``AtlasEntityStoreV2.createOrUpdate``: "change entity 'isInComplete' to 'false' during full update"); a partial
-update leaves it a shell.
+create or update of that entity (by its unique attributes), from a hook message or the REST API alike, fills it in and
+clears the mark (``AtlasEntityStoreV2.createOrUpdate``: "change entity 'isInComplete' to 'false' during full update";
+here :class:`EntityWriter`); a partial update leaves it a shell.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
-from catalog.embedded.entity_read import find_by_unique, load_entity, unique_key_value
+from catalog.embedded.entity_read import INCOMPLETE, find_by_unique, load_entity, unique_key_value
 from catalog.embedded.entity_write import EntityWriter
 from catalog.embedded.typesystem import StructType, TypeRegistry
 from catalog.embedded.values import InvalidValue, ValueNormalizer
-
-INCOMPLETE = "isIncomplete"  # where the store keeps Atlas's __isIncomplete: the entity's JSON body
 
 
 def _object_ids(value: Any) -> Iterator[dict[str, Any]]:
@@ -109,18 +106,17 @@ def create_shells(conn: sqlite3.Connection, registry: TypeRegistry, entities: li
             attrs = {k: norm.normalize(v, t.attributes[k].type_ref, f"{t.name}.{k}") for k, v in uniq.items()}
         except InvalidValue:
             continue  # a value the type can not hold: the entity write refuses the reference
-        guid = str(uuid.uuid4())
-        writer._insert_entity(guid, t, {"attributes": attrs, INCOMPLETE: True})
-        created.append(guid)
+        created.append(writer.create_shell(t, attrs))
     return created
 
 
 def complete_shells(conn: sqlite3.Connection, guids: list[str]) -> list[str]:
-    """Clear the shell mark of those of ``guids`` (entities a full create/update just wrote) that had it."""
+    """Those of ``guids`` (entities a full create/update just wrote) that were shells until that write: the writer
+    left them marked complete (``isIncomplete: false``); that record is dropped here, so each is reported once."""
     completed = []
     for guid in guids:
         e = load_entity(conn, guid)
-        if e is None or not e.body.get(INCOMPLETE):
+        if e is None or INCOMPLETE not in e.body:
             continue
         body = dict(e.body)
         del body[INCOMPLETE]
@@ -131,4 +127,4 @@ def complete_shells(conn: sqlite3.Connection, guids: list[str]) -> list[str]:
 
 def is_shell(conn: sqlite3.Connection, guid: str) -> bool:
     e = load_entity(conn, guid)
-    return e is not None and bool(e.body.get(INCOMPLETE))
+    return e is not None and e.is_incomplete

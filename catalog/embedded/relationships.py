@@ -1,7 +1,9 @@
 """Relationship instances: POST/PUT/GET/DELETE ``relationship``.
 
 A relationship created, or its ``propagateTags`` updated, moves classification propagations (:mod:`propagation`); one
-deleted keeps them, as Atlas's soft delete does. ``propagatedClassifications`` lists what it passes on.
+deleted keeps them, as Atlas's soft delete does. ``propagatedClassifications`` lists what it passes on. A deleted
+relationship stays readable (status DELETED) and on both its ends (:func:`entity_read.render_entity`); deleting it
+again is Atlas's RELATIONSHIP_ALREADY_DELETED.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def _rel_json(conn: sqlite3.Connection, r: RelRow, e1: EntityRow | None, e2: Ent
         "typeName": r.type_name,
         "attributes": r.body.get("attributes") or {},
         "guid": r.guid,
+        # EntityGraphRetriever.mapSystemAttributes(edge) reads an absent provenanceType as 0; homeId, absent, is null
+        "provenanceType": 0,
         "end1": end(e1, r.end1),
         "end2": end(e2, r.end2),
         "label": r.label,
@@ -140,9 +144,7 @@ def _propagate_tags(rdef: dict[str, Any], given: Any) -> str:
     if not given:
         return default
     if given != propagation.NONE and default != propagation.BOTH and given != default:
-        # Atlas answers ATLAS-400-00-091 INVALID_PROPAGATION_TYPE with this message.
-        raise AtlasError(ErrorCode.BAD_REQUEST, f"Invalid propagation {given} for relationship-type={rdef['name']}. "
-                                                f"Default value is {default}")
+        raise AtlasError(ErrorCode.INVALID_PROPAGATION_TYPE, given, rdef["name"], default)
     return str(given)
 
 
@@ -194,9 +196,11 @@ def update_relationship(conn: sqlite3.Connection, registry: TypeRegistry, body: 
 
 
 def delete_relationship(conn: sqlite3.Connection, guid: str, user: str) -> None:
-    """A soft delete: what was propagated through the relationship stays (SoftDeleteHandlerV1.deleteEdge)."""
+    """AtlasRelationshipStoreV2.deleteById with the soft delete handler: the relationship is marked DELETED (state,
+    modification time and user; SoftDeleteHandlerV1.deleteEdge touches nothing else, not its version), and what was
+    propagated through it stays. A deleted one is RELATIONSHIP_ALREADY_DELETED."""
     r = load_relationship(conn, guid)
     if r.status == "DELETED":
-        return
-    conn.execute("UPDATE relationship SET status = 'DELETED', update_time = ?, updated_by = ?, "
-                 "version = version + 1 WHERE guid = ?", (now_ms(), user, guid))
+        raise AtlasError(ErrorCode.RELATIONSHIP_ALREADY_DELETED, guid)
+    conn.execute("UPDATE relationship SET status = 'DELETED', update_time = ?, updated_by = ? WHERE guid = ?",
+                 (now_ms(), user, guid))

@@ -161,4 +161,5 @@ ROUTES: list[Route] = [
     ("GET", "/admin/metricsstats/range", metrics_range, 200),
     ("GET", "/admin/metricsstats/charts", metrics_charts, 200),
     ("POST", "/admin/audits", audits, 200),
+    *admin_audit.ROUTES,
 ]

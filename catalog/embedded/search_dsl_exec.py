@@ -303,15 +303,15 @@ def _source(registry: TypeRegistry, q: Query) -> tuple[str, list[str], StructTyp
     if q.source == ALL_ENTITY_TYPES:
         return "", [], None, None
     if q.source == CLASSIFIED:
-        return "EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid)", [], None, None
+        return "EXISTS (SELECT 1 FROM entity_classification c WHERE c.entity_guid = e.guid)", [], None, None
     if q.source == NOT_CLASSIFIED:
-        return "NOT EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid)", [], None, None
+        return "NOT EXISTS (SELECT 1 FROM entity_classification c WHERE c.entity_guid = e.guid)", [], None, None
     t = registry.get(q.source)
     if t is not None and t.category == "ENTITY":
         types = sorted(t.type_and_sub_types)
         return f"e.type_name IN ({','.join('?' * len(types))})", types, t, None
     if t is not None and t.category == "CLASSIFICATION":
-        return ("EXISTS (SELECT 1 FROM classification c WHERE c.entity_guid = e.guid AND c.type_name = ?)",
+        return ("EXISTS (SELECT 1 FROM entity_classification c WHERE c.entity_guid = e.guid AND c.type_name = ?)",
                 [t.name], t, t.name)
     raise SemanticError(f"DSL Semantic Error - {q.source} type not found")
 

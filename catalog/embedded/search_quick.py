@@ -125,7 +125,7 @@ def _column_terms(conn: sqlite3.Connection, column: str, prefix: str) -> Counter
 def _classification_terms(conn: sqlite3.Connection, prefix: str) -> Counter[str]:
     clause, args = _prefix_clause("type_name", prefix)
     return Counter({str(v): n for v, n in conn.execute(
-        f"SELECT type_name, COUNT(*) FROM classification WHERE {clause} GROUP BY type_name", args)})
+        f"SELECT type_name, COUNT(*) FROM entity_classification WHERE {clause} GROUP BY type_name", args)})
 
 
 def _label_terms(conn: sqlite3.Connection, prefix: str) -> Counter[str]:
@@ -210,7 +210,7 @@ def full_text(conn: sqlite3.Connection, registry: TypeRegistry, query: str, excl
     if not words:
         raise AtlasError(ErrorCode.INVALID_PARAMETERS, "query: no word to search for")
     tag_names: dict[str, list[str]] = {}
-    for guid, type_name in conn.execute("SELECT entity_guid, type_name FROM classification"):
+    for guid, type_name in conn.execute("SELECT entity_guid, type_name FROM entity_classification"):
         tag_names.setdefault(guid, []).append(type_name)
     state = " WHERE e.status = 'ACTIVE'" if exclude_deleted else ""
     cols = ", ".join("e." + c.strip() for c in ENTITY_COLS.split(","))

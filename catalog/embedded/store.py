@@ -173,23 +173,22 @@ class EmbeddedStore:
     def get_bulk(self, guids: list[str], min_ext_info: bool = False, ignore_relationships: bool = False
                  ) -> dict[str, Any]:
         conn = self.db.reader()
-        entities: list[dict[str, Any]] = []
-        referred: dict[str, Any] = {}
-        for g in guids:
-            one = er.entity_with_ext_info(conn, self._registry, er.require_entity(conn, g),
-                                          min_ext_info=min_ext_info, ignore_relationships=ignore_relationships)
-            entities.append(one["entity"])
-            referred.update(one.get("referredEntities") or {})
-        out: dict[str, Any] = {"entities": entities}
-        if referred:
-            out["referredEntities"] = referred
-        return out
+        return er.entities_with_ext_info(conn, self._registry, [er.require_entity(conn, g) for g in guids],
+                                         min_ext_info=min_ext_info, ignore_relationships=ignore_relationships)
 
     def get_bulk_by_unique(self, type_name: str, uniqs: list[dict[str, Any]], min_ext_info: bool = False,
                            ignore_relationships: bool = False) -> dict[str, Any]:
         conn = self.db.reader()
-        guids = [self._by_unique(conn, type_name, u).guid for u in uniqs]
-        return self.get_bulk(guids, min_ext_info, ignore_relationships)
+        found: list[er.EntityRow] = []
+        for u in uniqs:
+            # EntityGraphRetriever.getEntitiesByUniqueAttributes skips the values it cannot find: 200 {} for none
+            try:
+                found.append(self._by_unique(conn, type_name, u))
+            except AtlasError as e:
+                if e.code is not ErrorCode.INSTANCE_BY_UNIQUE_ATTRIBUTE_NOT_FOUND:
+                    raise
+        return er.entities_with_ext_info(conn, self._registry, found, min_ext_info=min_ext_info,
+                                         ignore_relationships=ignore_relationships)
 
     def header_by_guid(self, guid: str) -> dict[str, Any]:
         conn = self.db.reader()

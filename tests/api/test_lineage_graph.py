@@ -407,28 +407,79 @@ def test_over_http_with_entities_from_the_official_client(atlas: RunningAtlas, t
     assert _tags(nodes[ga[t.guid]]) == set()
 
 
+# (superTypes, own attributes) of the types the Atlas below knows
+_REAL_TYPES: dict[str, tuple[list[str], list[str]]] = {
+    "Referenceable": ([], ["qualifiedName"]), "Asset": (["Referenceable"], ["name", "description", "owner"]),
+    "DataSet": (["Asset"], []), "Process": (["Asset"], ["inputs", "outputs"]),
+    "hive_table": (["DataSet"], ["tableType", "createTime", "comment"]),
+    "ml_model_deployment": (["DataSet"], ["replicas", "modelCrn", "deployedTime"]),
+    "ml_model_deploy_process": (["Process"], ["userName", "startTime"])}
+
+
+def _real_chain(name: str) -> set[str]:
+    return {name}.union(*(_real_chain(s) for s in _REAL_TYPES[name][0]))
+
+
+def _real_attributes(name: str) -> set[str]:
+    return {a for t in _real_chain(name) for a in _REAL_TYPES[t][1]}
+
+
+def _refused(code: str, message: str) -> httpx.Response:
+    return httpx.Response(400, json={"errorCode": code, "errorMessage": message})
+
+
+def _wanted_names(crit: dict[str, Any], type_name: str) -> set[str] | httpx.Response:
+    """The qualifiedNames a FilterCriteria asks for, or Atlas's refusal of it."""
+    if crit.get("criterion"):
+        if crit.get("condition") not in ("AND", "OR"):
+            return _refused("ATLAS-400-00-029", f"invalid condition {crit.get('condition')}")
+        parts = [_wanted_names(c, type_name) for c in crit["criterion"]]
+        bad = [p for p in parts if isinstance(p, httpx.Response)]
+        sets = [p for p in parts if isinstance(p, set)]
+        return bad[0] if bad else set.union(*sets) if crit["condition"] == "OR" else set.intersection(*sets)
+    if crit["attributeName"] not in _real_attributes(type_name):
+        return _refused("ATLAS-400-00-023", f"Attribute {crit['attributeName']} not found for type {type_name}")
+    if not isinstance(crit["attributeValue"], str):
+        return _refused("ATLAS-400-00-029", "Cannot deserialize value of type `java.lang.String` from Array")
+    assert crit["attributeName"] == "qualifiedName" and crit["operator"] in ("=", "eq"), crit
+    return {crit["attributeValue"]}
+
+
+def _real_search(entities: list[dict[str, Any]], body: dict[str, Any]) -> httpx.Response:
+    type_name = body["typeName"]
+    asked = body.get("attributes") or []
+    unknown = [a for a in asked if a not in _real_attributes(type_name)]
+    if unknown:
+        return _refused("ATLAS-400-00-023", f"Attribute {unknown[0]} not found for type {type_name}")
+    names = _wanted_names(body["entityFilters"], type_name)
+    if isinstance(names, httpx.Response):
+        return names
+    # Search headers name classifications, own and propagated alike, without saying which is which.
+    hits = [{**{k: v for k, v in h.items() if k != "classifications"},
+             "attributes": {k: v for k, v in h["attributes"].items() if k in ("qualifiedName", "name", *asked)}}
+            for h in entities if h["attributes"]["qualifiedName"] in names and type_name in _real_chain(h["typeName"])]
+    return httpx.Response(200, json={"entities": hits} if hits else {})
+
+
 def _atlas_as_a_real_one(answers: dict[str, Any]) -> httpx.MockTransport:
-    """An Atlas answering lineage, typedef and search calls as Apache Atlas does, propagation included."""
-    supertypes = {"hive_table": ["DataSet"], "ml_model_deployment": ["DataSet"], "ml_model_deploy_process": ["Process"],
-                  "DataSet": ["Asset"], "Process": ["Asset"], "Asset": ["Referenceable"], "Referenceable": []}
+    """An Atlas answering lineage, typedef and search calls as Apache Atlas does, propagation included. Its basic
+    search refuses what Atlas's refuses (SearchContext.validateAttributes: a result attribute or filter attribute
+    the searched type lacks is ATLAS-400-00-023; FilterCriteria.attributeValue is one string) and answers headers
+    with the attributes asked for."""
 
     def handle(request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/api/atlas/v2/")
         if path.startswith("types/typedef/name/"):
             name = path.rsplit("/", 1)[1]
-            return httpx.Response(200, json={"category": "ENTITY", "name": name, "superTypes": supertypes[name]})
+            supertypes, attributes = _REAL_TYPES[name]
+            return httpx.Response(200, json={"category": "ENTITY", "name": name, "superTypes": supertypes,
+                                             "attributeDefs": [{"name": a, "typeName": "string"} for a in attributes]})
         if path.startswith("lineage/"):
             key = f"{path.split('/')[1]} {request.url.params['direction']}"
             return httpx.Response(200, json=answers.get(key, {"baseEntityGuid": path.split("/")[1],
                                                              "guidEntityMap": {}, "relations": []}))
         if path == "search/basic":
-            body = json.loads(request.content)
-            names = set(body["entityFilters"]["attributeValue"])
-            # Search headers name classifications, own and propagated alike, without saying which is which.
-            hits = [{k: v for k, v in h.items() if k != "classifications"} for h in answers["entities"]
-                    if h["attributes"]["qualifiedName"] in names
-                    and (body["typeName"] == "DataSet") == (h["typeName"] != "ml_model_deploy_process")]
-            return httpx.Response(200, json={"entities": hits} if hits else {})
+            return _real_search(answers["entities"], json.loads(request.content))
         return httpx.Response(404, json={"errorCode": "ATLAS-404-00-005", "errorMessage": path})
 
     return httpx.MockTransport(handle)
@@ -439,15 +490,17 @@ def test_propagations_atlas_reports_are_kept_apart_from_own_tags() -> None:
     entity it comes from) and in ``classificationNames``: it is reported as propagated, not as the node's own."""
     pii_on_t = {"typeName": "PII", "entityGuid": "t"}
 
-    def header(guid: str, type_name: str, qn: str, tags: list[dict[str, Any]]) -> dict[str, Any]:
+    def header(guid: str, type_name: str, qn: str, tags: list[dict[str, Any]], **attributes: Any) -> dict[str, Any]:
         return {"guid": guid, "typeName": type_name, "status": "ACTIVE", "displayText": qn,
-                "attributes": {"qualifiedName": qn, "name": qn}, "classificationNames": [c["typeName"] for c in tags],
-                "classifications": tags}
+                "attributes": {"qualifiedName": qn, "name": qn, **attributes},
+                "classificationNames": [c["typeName"] for c in tags], "classifications": tags}
 
-    entities = [header("t", "hive_table", "db.t@cm", [pii_on_t]), header("p", "ml_model_deploy_process", "p", []),
-                header("y", "ml_model_deployment", "crn:y", [pii_on_t])]
+    entities = [header("t", "hive_table", "db.t@cm", [pii_on_t], tableType="EXTERNAL_TABLE", owner="hive"),
+                header("p", "ml_model_deploy_process", "p", [], userName="u"),
+                header("y", "ml_model_deployment", "crn:y", [pii_on_t], replicas=2)]
+    in_lineage = [{**h, "attributes": {k: h["attributes"][k] for k in ("qualifiedName", "name")}} for h in entities]
     upstream = {"baseEntityGuid": "y", "lineageDirection": "INPUT", "lineageDepth": 0,
-                "guidEntityMap": {h["guid"]: h for h in entities}, "relationsOnDemand": {},
+                "guidEntityMap": {h["guid"]: h for h in in_lineage}, "relationsOnDemand": {},
                 "relations": [{"fromEntityId": "t", "toEntityId": "p"}, {"fromEntityId": "p", "toEntityId": "y"}]}
     client = AtlasCatalogClient("https://atlas.example:31443", "u", "pw",
                                 transport=_atlas_as_a_real_one({"y INPUT": upstream, "entities": entities}))
@@ -459,3 +512,6 @@ def test_propagations_atlas_reports_are_kept_apart_from_own_tags() -> None:
     assert [n["layer"] for n in g.model_dump()["nodes"]] == [-2, -1, 0]
     assert nodes["p"]["kind"] == "process" and nodes["t"]["kind"] == "table"
     assert nodes["y"]["atlas_url"] == "https://atlas.example:31443/index.html#!/detailPage/y"
+    # details come from searches Atlas accepts: each type asked only for attributes it has
+    assert nodes["t"]["details"] == {"owner": "hive", "tableType": "EXTERNAL_TABLE"}
+    assert nodes["y"]["details"] == {"replicas": 2} and nodes["p"]["details"] == {"userName": "u"}

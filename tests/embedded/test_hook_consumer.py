@@ -44,6 +44,7 @@ from tests.embedded.hook_helpers import (
     db_notification,
     drop_tables_and_db,
     envelope,
+    hive_process,
     hive_session,
     lineage_edges,
     managed_table,
@@ -363,6 +364,31 @@ def test_the_default_preprocessing_of_atlas_consumer(consumer: HookConsumer, sto
         with pytest.raises(AtlasError, match="ATLAS-404-00-009"):
             get(store, "hive_table", qn)
     assert entity(store, "aws_s3_v2_directory", s3_qn)["attributes"]["objectPrefix"] == "/data/"
+
+
+def _tags(store: EmbeddedStore, qualified_name: str) -> set[tuple[str, bool, str]]:
+    guid = entity(store, "hive_table", qualified_name)["guid"]
+    return {(c["typeName"], bool(c["propagate"]), "own" if c["entityGuid"] == guid else "propagated")
+            for c in store.get_classifications(guid)["list"]}
+
+
+def test_a_classification_without_propagate_stays_on_its_entity(consumer: HookConsumer, store: EmbeddedStore) -> None:
+    """SerialEntityProcessor sets RequestContext.isInNotificationProcessing: a classification a message adds
+    without ``propagate`` is ``propagate: false`` (EntityGraphMapper.addClassifications); one that says true
+    propagates; requests after the message take the API's default again."""
+    store.typedefs.create({"classificationDefs": [{"name": n, "attributeDefs": []} for n in ("PII", "Gold")]}, "admin")
+    src, dst = f"sales.raw@{CLUSTER}", f"sales.clean@{CLUSTER}"
+    table = {"typeName": "hive_table", "guid": "-1", "attributes": {"qualifiedName": src, "name": "raw"},
+             "classifications": [{"typeName": "PII"}, {"typeName": "Gold", "propagate": True}]}
+    out = {"typeName": "hive_table", "guid": "-2", "attributes": {"qualifiedName": dst, "name": "clean"}}
+    process = hive_process(f"sales.clean@{CLUSTER}:1", "-3", inputs=[{"guid": "-1"}], outputs=[{"guid": "-2"}],
+                           query="insert into clean select * from raw", operation="QUERY", at=SENT_AT)
+    applied(consumer.consume(wire(create_v2({"entities": [table, out, *process]}))))
+    assert _tags(store, src) == {("PII", False, "own"), ("Gold", True, "own")}
+    assert _tags(store, dst) == {("Gold", True, "propagated")}
+    store.typedefs.create({"classificationDefs": [{"name": "Tier1", "attributeDefs": []}]}, "admin")
+    store.add_classifications(entity(store, "hive_table", src)["guid"], [{"typeName": "Tier1"}], "u")
+    assert ("Tier1", True, "propagated") in _tags(store, dst)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -152,6 +152,25 @@ def test_search_and_lineage_show_propagated_classifications(client: AtlasClient,
     assert names == {c[k]: [tag["PII"]] for k in ("T1", *DOWNSTREAM)} | {c["PJ"]: []}
 
 
+def test_dsl_quick_and_full_text_search_see_propagated_classifications(client: AtlasClient, atlas_url: str,
+                                                                       tag: dict[str, str]) -> None:
+    """The classifiedAs edge a propagation makes is what DSL ``isa``/``has`` and the index behind quick and full-text
+    search follow, so a propagated tag is found there as a direct one is."""
+    c = chain(client)
+    classify(client, c["T1"], tag["PII"])
+    uid = c["uid"]
+    dsl = client.discovery.dsl_search(f'ml_model_deployment isa {tag["PII"]} where qualifiedName = "crn:pg{uid}:dep"')
+    assert {e.guid for e in dsl.entities or []} == {c["Y"]}
+    untagged = client.discovery.dsl_search(f'ml_project isa {tag["PII"]} where qualifiedName = "crn:pg{uid}:project"')
+    assert not untagged.entities
+    quick = requests.get(f"{atlas_url}/api/atlas/v2/search/quick", auth=AUTH, timeout=30,
+                         params={"query": f"pg{uid}", "typeName": "ml_model_deployment"}).json()
+    assert [h["guid"] for h in quick["searchResults"]["entities"]] == [c["Y"]]
+    full = requests.get(f"{atlas_url}/api/atlas/v2/search/fulltext", auth=AUTH, timeout=30,
+                        params={"query": tag["PII"], "limit": "1000"}).json()
+    assert c["Y"] in {r["entity"]["guid"] for r in full["fullTextResult"]}
+
+
 def test_the_same_tag_from_two_sources_is_listed_twice(client: AtlasClient, tag: dict[str, str]) -> None:
     c = chain(client)
     classify(client, c["T1"], tag["PII"])

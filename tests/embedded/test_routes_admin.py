@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 
 from catalog.embedded import admin_audit, metrics
 from catalog.embedded.app import create_app, standalone_app
+from catalog.embedded.errors import AtlasError
 from catalog.embedded.store import EmbeddedStore
 from typedefs import load_bundled_typedefs
 
@@ -293,3 +294,81 @@ def test_audit_search_refuses_what_atlas_refuses(api: TestClient) -> None:
     error(api.post(url, json=[1]), 400, "ATLAS-400-00-01A")
     error(api.post(url, json={"limit": "lots"}), 400, "ATLAS-400-00-029")
     error(api.post(url, content=b"{"), 400, "ATLAS-400-00-029")
+
+
+# -- one admin audit entry: details, purge summary and batches -------------------------------------------------
+def _purged(api: TestClient, *names: str) -> tuple[dict[str, Any], list[str]]:
+    """Entities made, deleted and purged in one ``PUT admin/purge``: its audit entry and the guids."""
+    made = ok(api.post("/api/atlas/v2/entity/bulk", json={"entities": [
+        entity("DataSet", f"-{i}", name) for i, name in enumerate(names, 1)]}))
+    guids = [made["guidAssignments"][f"-{i}"] for i in range(1, len(names) + 1)]
+    ok(api.request("DELETE", "/api/atlas/v2/entity/bulk", params=[("guid", g) for g in guids]))
+    ok(api.put("/api/atlas/admin/purge", json=guids))
+    return of(api, "PURGE")[-1], guids
+
+
+def _refused(status: int, code: str, message: str, call: Callable[..., Any], *args: Any) -> None:
+    with pytest.raises(AtlasError) as refused:
+        call(*args)
+    assert (refused.value.http_status, refused.value.code.code, refused.value.message) == (status, code, message)
+
+
+def test_audit_details_of_a_purge_are_the_purged_entities(api: TestClient, store: EmbeddedStore) -> None:
+    """AdminResource.getAuditDetails: the entry's result split at commas, each guid's latest ENTITY_PURGE event's
+    entity header, ``limit`` (10) of them from ``offset`` (0)."""
+    entry, guids = _purged(api, "p_one", "p_two", "p_three")
+    order = entry["result"].split(",")
+    assert sorted(order) == sorted(guids)
+    conn = store.db.reader()
+    headers = admin_audit.details(conn, entry["guid"], 10, 0)
+    assert [h["guid"] for h in headers] == order
+    by_guid = {h["guid"]: h for h in headers}
+    assert {by_guid[g]["attributes"]["qualifiedName"] for g in guids} == {f"p_{n}@test" for n in ("one", "two",
+                                                                                                  "three")}
+    assert all(h["typeName"] == "DataSet" and h["status"] == "DELETED" and h["isIncomplete"] is False
+               for h in headers)
+    assert [h["guid"] for h in admin_audit.details(conn, entry["guid"], 2, 1)] == order[1:]
+    assert [h["guid"] for h in admin_audit.details(conn, entry["guid"], 1, 2)] == order[2:]
+    assert admin_audit.details(conn, entry["guid"], 10, 3) == admin_audit.details(conn, entry["guid"], 10, 9) == []
+    assert admin_audit.details(conn, entry["guid"], 0, 0) == []
+
+
+def test_audit_details_of_other_entries(api: TestClient, store: EmbeddedStore) -> None:
+    """An entry without a result has none; one whose operation is no entity audit action (a typedef change) is
+    Atlas's 500 from AuditOperation.toEntityAuditActionV2; an unknown guid is INSTANCE_GUID_NOT_FOUND."""
+    conn = store.db.reader()
+    admin_audit.server_started(store, 1_650_000_000_000)
+    start = of(api, "SERVER_START")[-1]
+    assert admin_audit.details(conn, start["guid"], 10, 0) == []
+    ok(api.post("/api/atlas/v2/types/typedefs", json={"classificationDefs": [{"name": "DetailedTag"}]}))
+    created = of(api, "TYPE_DEF_CREATE")[-1]
+    _refused(500, "ATLAS-500-00-001", "Invalid operation for Entity Audit Event V2: TYPE_DEF_CREATE",
+             admin_audit.details, conn, created["guid"], 10, 0)
+    _refused(404, "ATLAS-404-00-005", "Given instance guid no-such-entry is invalid/not found",
+             admin_audit.details, conn, "no-such-entry", 10, 0)
+    _refused(400, "ATLAS-400-00-01A", "invalid parameters: offset=-1 must not be negative",
+             admin_audit.details, conn, start["guid"], 10, -1)
+
+
+def test_purge_summary_and_batches_need_a_batched_purge(api: TestClient, store: EmbeddedStore) -> None:
+    """AdminResource.loadPurgeAuditEntry: only SUMMARY and BATCH entries (Atlas's batched purge) have them; the
+    store writes one SINGLE entry per purge, refused as Atlas refuses one."""
+    entry, _ = _purged(api, "s_one")
+    conn = store.db.reader()
+    for read in (admin_audit.purge_summary, admin_audit.purge_batches):
+        _refused(400, "ATLAS-400-00-01A", f"invalid parameters: Not a purge audit entry: {entry['guid']}",
+                 read, conn, entry["guid"])
+        _refused(404, "ATLAS-404-00-005", "Given instance guid no-such-entry is invalid/not found",
+                 read, conn, "no-such-entry")
+
+
+def test_audit_entry_routes(api: TestClient) -> None:
+    entry, _ = _purged(api, "r_one", "r_two")
+    url = f"/api/atlas/admin/audit/{entry['guid']}"
+    assert [h["guid"] for h in ok(api.get(f"{url}/details", params={"limit": 1, "offset": 1}))] == [
+        entry["result"].split(",")[1]]
+    assert len(ok(api.get(f"{url}/details"))) == 2
+    error(api.get(f"{url}/details", params={"limit": "many"}), 400, "ATLAS-400-00-01A")
+    error(api.get(f"{url}/summary"), 400, "ATLAS-400-00-01A")
+    error(api.get(f"{url}/batches"), 400, "ATLAS-400-00-01A")
+    error(api.get("/api/atlas/admin/audit/no-such-entry/details"), 404, "ATLAS-404-00-005")
