@@ -32,7 +32,7 @@ from typing import Any, Literal, TypeGuard
 
 from pydantic import BaseModel, Field
 
-from catalog.atlas.client import SEARCH_CHUNK, AtlasCatalogClient
+from catalog.atlas.client import SEARCH_CHUNK, AtlasCatalogClient, any_of
 from catalog.atlas.connect import is_embedded
 from catalog.atlas.errors import AtlasNotFound
 from catalog.atlas.models import Classification, Direction, Entity, EntityHeader, Lineage
@@ -227,7 +227,7 @@ class LineageGraphs:
         for i in range(0, len(wanted), SEARCH_CHUNK):
             chunk = wanted[i : i + SEARCH_CHUNK]
             members = set(chunk)
-            out.extend(h for h in self.client.search_all(type_name=type_name, filters=_any_of("qualifiedName", chunk),
+            out.extend(h for h in self.client.search_all(type_name=type_name, filters=any_of("qualifiedName", chunk),
                                                          attributes=attributes, exclude_deleted=False)
                        if h.qualified_name in members)
         return out
@@ -307,14 +307,6 @@ class LineageGraphs:
                 out.update((h.guid, h) for h in self._search(type_name, names, attributes)
                            if h.guid in headers and h.type_name == type_name)
         return out
-
-
-def _any_of(attribute: str, values: list[str]) -> dict[str, Any]:
-    """A basic-search FilterCriteria matching any of ``values``: Atlas's attributeValue is one string, so one
-    criterion per value, OR-combined."""
-    criteria: list[dict[str, Any]] = [{"attributeName": attribute, "operator": "eq", "attributeValue": v}
-                                      for v in values]
-    return criteria[0] if len(criteria) == 1 else {"condition": "OR", "criterion": criteria}
 
 
 def kind_of(chain: frozenset[str]) -> NodeKind:

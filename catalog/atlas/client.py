@@ -11,6 +11,7 @@ are never sent (typed models only serialise what is set). A URL that cannot be c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any, Self, TypeVar
@@ -19,7 +20,14 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from catalog.atlas.errors import AtlasBadAnswer, AtlasClientError, AtlasUnavailable, InvalidAtlasUrl, error_for
+from catalog.atlas.errors import (
+    AtlasBadAnswer,
+    AtlasBadRequest,
+    AtlasClientError,
+    AtlasUnavailable,
+    InvalidAtlasUrl,
+    error_for,
+)
 from catalog.atlas.models import (
     Classification,
     Direction,
@@ -38,7 +46,7 @@ from catalog.redact import redact_text, redact_url
 
 BASE_URI = "api/atlas/"
 V2 = BASE_URI + "v2/"
-SEARCH_CHUNK = 250  # qualifiedNames per "in" filter: few requests, each still small for a real Atlas
+SEARCH_CHUNK = 250  # values per any_of filter: few requests, each still small for a real Atlas
 #: Atlas's answers to removing a classification an entity does not have: NO_CLASSIFICATIONS_FOUND_FOR_ENTITY (it has
 #: none), CLASSIFICATION_NOT_ASSOCIATED_WITH_ENTITY (it has others).
 NOT_ASSOCIATED = frozenset({"ATLAS-404-00-003", "ATLAS-400-00-06D"})
@@ -207,17 +215,32 @@ class AtlasCatalogClient:
     def search(self, *, type_name: str | None = None, classification: str | None = None, query: str | None = None,
                filters: dict[str, Any] | None = None, attributes: list[str] | None = None,
                exclude_deleted: bool = True, limit: int = 100, offset: int = 0) -> SearchResult:
-        params: dict[str, Any] = {"excludeDeletedEntities": exclude_deleted, "limit": limit, "offset": offset}
-        for key, value in (("typeName", type_name), ("classification", classification), ("query", query),
-                           ("entityFilters", filters), ("attributes", attributes)):
-            if value is not None:
-                params[key] = value
-        return self._read("search/basic", "POST", _search_result, empty_ok=True, body=params)
+        """One page of a basic search, the headers with ``attributes`` where the entities have them. An attribute
+        the searched type lacks (an Atlas without mlcatalog's attribute extensions) is left out as a header leaves
+        out one without a value: Atlas refuses the search with ATLAS-400-00-023, so it is asked again without it."""
+        return self._search(_search_body(type_name, classification, query, filters, exclude_deleted, limit, offset),
+                            attributes)[0]
 
-    def search_all(self, *, page_size: int = 1000, **kwargs: Any) -> Iterator[EntityHeader]:
+    def _search(self, body: dict[str, Any], attributes: list[str] | None) -> tuple[SearchResult, list[str] | None]:
+        """The answer, and the attributes it was asked with."""
+        while True:
+            try:
+                return self._read("search/basic", "POST", _search_result, empty_ok=True,
+                                  body={**body, "attributes": attributes} if attributes else body), attributes
+            except AtlasBadRequest as e:
+                unknown = _unknown_attribute(e)
+                if not attributes or unknown not in attributes:
+                    raise  # a filter's attribute, or another refusal
+                attributes = [a for a in attributes if a != unknown]
+
+    def search_all(self, *, page_size: int = 1000, attributes: list[str] | None = None, type_name: str | None = None,
+                   classification: str | None = None, query: str | None = None,
+                   filters: dict[str, Any] | None = None, exclude_deleted: bool = True) -> Iterator[EntityHeader]:
+        """Every page of :meth:`search`."""
         offset = 0
         while True:
-            page = self.search(limit=page_size, offset=offset, **kwargs)
+            page, attributes = self._search(_search_body(type_name, classification, query, filters, exclude_deleted,
+                                                         page_size, offset), attributes)
             yield from page.entities
             if len(page.entities) < page_size:
                 return
@@ -231,8 +254,8 @@ class AtlasCatalogClient:
         for i in range(0, len(wanted), SEARCH_CHUNK):
             chunk = wanted[i : i + SEARCH_CHUNK]
             members = set(chunk)
-            flt = {"attributeName": "qualifiedName", "operator": "in", "attributeValue": chunk}
-            for h in self.search_all(type_name=type_name, filters=flt, attributes=attributes):
+            for h in self.search_all(type_name=type_name, filters=any_of("qualifiedName", chunk),
+                                     attributes=attributes):
                 if h.qualified_name in members:
                     out[h.qualified_name] = h
         return out
@@ -242,6 +265,17 @@ class AtlasCatalogClient:
         flt = {"attributeName": "qualifiedName", "operator": "startsWith", "attributeValue": prefix}
         return {h.qualified_name: h for h in self.search_all(type_name=type_name, filters=flt, attributes=attributes)
                 if h.qualified_name and h.qualified_name.startswith(prefix)}
+
+
+def any_of(attribute: str, values: list[str]) -> dict[str, Any]:
+    """A basic-search FilterCriteria matching any of ``values`` (at least one; :data:`SEARCH_CHUNK` at most is
+    what Atlas answers quickly). Atlas's attributeValue is one String (a JSON list there is refused), and its ``in``
+    has no list to read (its in-memory check wants a collection): so one equality per value, OR-combined."""
+    if not values:
+        raise ValueError(f"any_of({attribute!r}): no values (an empty group would match every entity)")
+    criteria: list[dict[str, Any]] = [{"attributeName": attribute, "operator": "eq", "attributeValue": v}
+                                      for v in values]
+    return criteria[0] if len(criteria) == 1 else {"condition": "OR", "criterion": criteria}
 
 
 def shown(text: str) -> str:
@@ -295,6 +329,26 @@ def _entity(raw: dict[str, Any]) -> Entity:
 def _search_result(raw: dict[str, Any]) -> SearchResult:
     return SearchResult(entities=[EntityHeader.from_atlas(h) for h in raw.get("entities") or []],
                         approximate_count=int(raw.get("approximateCount", -1)))
+
+
+def _search_body(type_name: str | None, classification: str | None, query: str | None,
+                 filters: dict[str, Any] | None, exclude_deleted: bool, limit: int, offset: int) -> dict[str, Any]:
+    """SearchParameters, without the nulls."""
+    body: dict[str, Any] = {"excludeDeletedEntities": exclude_deleted, "limit": limit, "offset": offset}
+    for key, value in (("typeName", type_name), ("classification", classification), ("query", query),
+                       ("entityFilters", filters)):
+        if value is not None:
+            body[key] = value
+    return body
+
+
+_UNKNOWN_ATTRIBUTE = re.compile(r"Attribute (\S+) not found for type ")
+
+
+def _unknown_attribute(e: AtlasBadRequest) -> str | None:
+    """The attribute an ATLAS-400-00-023 (UNKNOWN_ATTRIBUTE: "Attribute {0} not found for type {1}") names."""
+    found = _UNKNOWN_ATTRIBUTE.search(str(e)) if e.error_code == "ATLAS-400-00-023" else None
+    return found.group(1) if found else None
 
 
 def _params(params: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -4,9 +4,12 @@ Recorded as Atlas records them: ``SERVER_START`` (``ServiceStateChangeAuditHandl
 ``TYPE_DEF_CREATE`` / ``_UPDATE`` / ``_DELETE`` (``TypeDefAuditListener``: params the categories, result the defs
 grouped by category as JSON, resultCount how many), written in the transaction of the change; ``PURGE``
 (``AdminResource.purgeByIds``: params the requested guids as Java prints a set, result the purged ones joined by
-commas). The clientId is the caller's address, else ``host:address`` of this machine, as Atlas's. Export, import
-and the scheduled purge do not exist here, so neither do their entries. The types the store loads at start-up are
-not audited (the store's bootstrap, not a request).
+commas); ``EXPORT`` / ``IMPORT`` (``AdminResource.auditImportExportOperations``,
+``ImportService.addToImportOperationAudits``: params the request's options with its operationStatus, result the
+items counted by type, else the import's metrics; written by :func:`catalog.embedded.impexp_audit.admin_entry`). The
+clientId is the caller's address, else ``host:address`` of this machine, as Atlas's. The scheduled purge does not
+exist here, so neither do its entries. The types the store loads at start-up are not audited (the store's bootstrap,
+not a request).
 
 ``POST admin/audits`` searches the entries with ``AuditSearchParameters``: a FilterCriteria on their attributes
 (the filters of a basic search, criteria without a value dropped as ``AtlasAuditService.getNonEmptyFilter`` does),

@@ -28,8 +28,10 @@ from starlette.responses import Response
 from starlette.routing import Mount, Router
 from starlette.types import Receive, Scope, Send
 
+from catalog.embedded import impexp_async
 from catalog.embedded.errors import ErrorCode
 from catalog.embedded.limits import Limits
+from catalog.embedded.raw_content import RawContent
 from catalog.embedded.routes import DEFAULT_LIMITS, AtlasApi, Reply, error_reply
 from catalog.embedded.store import EmbeddedStore
 from catalog.embedded.websession import Session, Sessions, WebContext, in_web
@@ -230,7 +232,10 @@ async def _send_json(send: Send, status: int, content: Any, extra_headers: list[
 async def _send(send: Send, reply: Reply, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = reply.body()
     headers = [*(extra_headers or [])]
-    if reply.content is not None:
+    if isinstance(reply.content, RawContent):
+        headers.append((b"content-type", reply.content.media_type.encode("latin-1")))
+        headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.content.headers]
+    elif reply.content is not None:
         headers.append(_JSON)
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
@@ -251,6 +256,7 @@ def create_app(store: EmbeddedStore, *, password: str, user: str = "admin", limi
 
     With ``sessions``, the API for Atlas's web UI (see the module's docstring); ``ui_settings`` are added to the
     UI's settings in ``admin/session`` (``atlas.ui.default.version``...)."""
+    impexp_async.of(store)  # async imports queued before a restart resume now, as Atlas's do at start-up
     return AtlasApp(store, user=user, password=password, limits=limits, sessions=sessions, ui_settings=ui_settings)
 
 

@@ -3,8 +3,8 @@
 One call = one request = one transaction. Entities are resolved by guid, else by unique attributes within
 the type hierarchy; placeholders (negative guids) get real guids reported in ``guidAssignments``;
 references resolve to entities of the same request or of the store; entities whose stored state would not
-change are left out of ``mutatedEntities.UPDATE`` and not written. Every create, update, delete, purge and
-classification written here is audited (:mod:`audit`) in the same transaction.
+change are left out of ``mutatedEntities.UPDATE`` and not written. Every create, update and classification written
+here is audited (:mod:`audit`) in the same transaction; deletes and purges are :mod:`entity_delete`'s.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from catalog.embedded import audit, business_metadata, propagation
+from catalog.embedded.entity_delete import delete_entities
 from catalog.embedded.entity_read import (
     INCOMPLETE,
     EntityRow,
@@ -586,79 +587,6 @@ def _merge_requests(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             merged.update(b[key] or {})
             out[key] = merged
     return out
-
-
-def owned_closure(conn: sqlite3.Connection, registry: TypeRegistry, guids: list[str]) -> list[str]:
-    """The entities plus every COMPOSITION child, recursively (DeleteHandlerV1.getOwnedVertices)."""
-    out: list[str] = []
-    seen: set[str] = set()
-    stack = list(guids)
-    while stack:
-        g = stack.pop()
-        if g in seen:
-            continue
-        seen.add(g)
-        out.append(g)
-        row = conn.execute("SELECT type_name FROM entity WHERE guid = ?", (g,)).fetchone()
-        if row is None:
-            continue
-        t = registry.get(row[0])
-        if t is None:
-            continue
-        for ends in t.rel_attrs.values():
-            for end in ends:
-                if not (end.is_container and end.category == "COMPOSITION"):
-                    continue
-                mine, other = ("end1", "end2") if end.side == 1 else ("end2", "end1")
-                for (child,) in conn.execute(
-                        f"SELECT {other} FROM relationship WHERE {mine} = ? AND type_name = ? AND status = 'ACTIVE'",
-                        (g, end.rel_type)):
-                    stack.append(child)
-    return out
-
-
-def delete_entities(conn: sqlite3.Connection, registry: TypeRegistry, guids: list[str], user: str, now: int,
-                    result: MutationResult, strict: bool = True) -> None:
-    for g in guids:
-        if strict and conn.execute("SELECT 1 FROM entity WHERE guid = ?", (g,)).fetchone() is None:
-            raise AtlasError(ErrorCode.INSTANCE_GUID_NOT_FOUND, g)
-    for g in owned_closure(conn, registry, guids):
-        row = conn.execute("SELECT status, type_name FROM entity WHERE guid = ?", (g,)).fetchone()
-        if row is None or row[0] != "ACTIVE":
-            continue
-        conn.execute("UPDATE entity SET status = 'DELETED', update_time = ?, updated_by = ?, "
-                     "version = version + 1 WHERE guid = ?", (now, user, g))
-        conn.execute("UPDATE relationship SET status = 'DELETED', update_time = ?, updated_by = ? "
-                     "WHERE (end1 = ? OR end2 = ?) AND status = 'ACTIVE'", (now, user, g, g))
-        propagation.entity_deleted(conn, registry, g)
-        result.deleted.append(g)
-        if audit.is_audited(registry, row[1]):
-            audit.record(conn, g, "ENTITY_DELETE", "Deleted entity", user, now)
-
-
-def purge_entities(conn: sqlite3.Connection, guids: list[str], result: MutationResult,
-                   registry: TypeRegistry | None = None) -> list[EntityRow]:
-    """Remove soft-deleted entities for good; their audit stays, ending with ENTITY_PURGE ("Purged: " and the
-    entity as its header shows it). ``registry``: to leave Atlas's internal types unaudited."""
-    purged = []
-    for g in guids:
-        e = load_entity(conn, g)
-        if e is None or e.status != "DELETED":
-            continue  # Atlas purges only soft-deleted entities
-        if registry is None or audit.is_audited(registry, e.type_name):
-            kept = {"typeName": e.type_name, "guid": g, "status": e.status,
-                    "attributes": {k: e.attributes[k] for k in ("qualifiedName", "name") if k in e.attributes},
-                    "labels": e.body.get("labels") or []}
-            audit.record(conn, g, "ENTITY_PURGE", "Purged: " + audit.to_json(audit.header_entity(kept)))
-        propagation.entity_purged(conn, registry, g)
-        conn.execute("DELETE FROM entity WHERE guid = ?", (g,))
-        conn.execute("DELETE FROM uattr WHERE guid = ?", (g,))
-        conn.execute("DELETE FROM classification WHERE entity_guid = ?", (g,))
-        conn.execute("DELETE FROM relationship WHERE end1 = ? OR end2 = ?", (g, g))
-        result.purged.append(g)
-        e.status = "PURGED"
-        purged.append(e)
-    return purged
 
 
 def add_classification(conn: sqlite3.Connection, registry: TypeRegistry, guid: str, c: dict[str, Any],

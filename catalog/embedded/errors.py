@@ -1,8 +1,8 @@
 """Atlas error codes raised by the embedded store.
 
-The store raises :class:`AtlasError` with one of Atlas's own error codes; the HTTP status is part of the
-code (``ATLAS-404-00-007`` is a 404), exactly as Atlas's ``AtlasErrorCode`` enum does, so the route layer
-maps code → status without a second table.
+The store raises :class:`AtlasError` with one of Atlas's own error codes. The HTTP status is the code's second
+field (``ATLAS-404-00-007`` is a 404), as it is for nearly every member of Atlas's ``AtlasErrorCode`` enum; the few
+members whose ``httpCode`` Atlas sets otherwise are listed in :data:`HTTP_STATUS_APART_FROM_CODE`.
 """
 
 from __future__ import annotations
@@ -154,6 +154,22 @@ class ErrorCode(Enum):
         "{0}.{1}: invalid attribute type. Business-metadata attribute cannot be of type "
         "entity/classification/struct/business-metadata",
     )
+    # uploaded files (glossary and business-metadata imports: FileUtils.readFileData)
+    INVALID_FILE_TYPE = (
+        "ATLAS-400-00-098",
+        "The provided file type: {0} is not supported. Expected file formats are .csv and .xls.",
+    )
+    # this store reads .xlsx but not the binary .xls Atlas names, so the refusal of an .xls file says so
+    INVALID_FILE_TYPE_XLS = (
+        "ATLAS-400-00-098",
+        "The provided file type: {0} is not supported: the binary Excel format (.xls) is not read here. Expected "
+        "file formats are .csv and .xlsx.",
+    )
+    NO_DATA_FOUND = ("ATLAS-400-00-09B", "No data found in the uploaded file")
+    NOT_VALID_FILE = ("ATLAS-400-00-09C", "Invalid {0} file")
+    # export / import (ZipSource, AdminResource)
+    IMPORT_ATTEMPTING_EMPTY_ZIP = ("ATLAS-400-00-08A", "Attempting to import empty ZIP file.")
+    IMPORT_INVALID_ZIP_ENTRY = ("ATLAS-400-00-09F", "{0}: invalid zip entry. Reason: {1}")
     PURGE_REQUEST_SIZE_EXCEEDS_LIMIT = ("ATLAS-400-00-109", "purge request size {0} exceeds maximum limit {1}")
     INVALID_TOPIC_NAME = ("ATLAS-400-00-101", "Unsupported topic name : {0}")  # NotificationREST
     INVALID_SEARCH_PARAMS = (
@@ -204,6 +220,7 @@ class ErrorCode(Enum):
         "Given instance guid {0} with type {1} is not a valid lineage entity type.",
     )
     INSTANCE_GUID_DELETED = ("ATLAS-404-00-012", "Given instance guid {0} has been deleted")
+    FILE_NAME_NOT_FOUND = ("ATLAS-404-00-014", "File name should not be blank")
     # Atlas answers an unknown path from its servlet container, without a code of its own; EMPTY_RESULTS is the one
     # Atlas 404 code that says nothing more than "nothing here" (and Atlas raises it nowhere else).
     EMPTY_RESULTS = ("ATLAS-404-00-004", "No result found for {0}")
@@ -227,9 +244,19 @@ class ErrorCode(Enum):
         "relationship {0} already exists between entities {1} and {2}",
     )
     TYPE_HAS_RELATIONSHIPS = ("ATLAS-409-00-005", "Given type {0} has associated relationship definitions: {1}")
+    GLOSSARY_IMPORT_FAILED = ("ATLAS-409-00-011", "Glossary import failed")
     INTERNAL_ERROR = ("ATLAS-500-00-001", "Internal server error {0}")
+    # Atlas answers it with HTTP 409 (see HTTP_STATUS_APART_FROM_CODE)
+    FAILED_TO_OBTAIN_IMPORT_EXPORT_LOCK = (
+        "ATLAS-500-00-006",
+        "Another import or export is in progress. Please try again",
+    )
     # new AtlasBaseException(message): INTERNAL_ERROR's code, the message as given
     INTERNAL_ERROR_MESSAGE = ("ATLAS-500-00-001", "{0}")
+    IMPORT_NOT_FOUND = ("ATLAS-404-00-017", "Import id {0} is not found")
+    IMPORT_ABORT_NOT_ALLOWED = ("ATLAS-409-00-016", "Import id {0} is currently in state {1}, cannot be aborted")
+    ABORT_IMPORT_FAILED = ("ATLAS-500-00-022", "Failed to abort import with id {0}")
+    PENDING_TASKS_ALREADY_IN_PROGRESS = ("ATLAS-409-00-013", "There are already {0} pending tasks in queue")
 
     @property
     def code(self) -> str:
@@ -237,15 +264,23 @@ class ErrorCode(Enum):
 
     @property
     def http_status(self) -> int:
-        return int(self.value[0].split("-")[1])
+        return HTTP_STATUS_APART_FROM_CODE.get(self) or int(self.value[0].split("-")[1])
+
+
+# The members whose AtlasErrorCode httpCode is not their code's second field: Atlas sends this status instead.
+HTTP_STATUS_APART_FROM_CODE: dict[ErrorCode, int] = {
+    ErrorCode.FAILED_TO_OBTAIN_IMPORT_EXPORT_LOCK: 409,
+}
 
 
 class AtlasError(Exception):
-    """An Atlas-style failure: ``errorCode`` plus a formatted ``errorMessage``."""
+    """An Atlas-style failure: ``errorCode`` plus a formatted ``errorMessage``; ``cause``: the failure it wraps, sent as
+    ``errorCause`` as AtlasBaseExceptionMapper does for a wrapped exception."""
 
-    def __init__(self, code: ErrorCode, *params: object) -> None:
+    def __init__(self, code: ErrorCode, *params: object, cause: AtlasError | None = None) -> None:
         self.code = code
         self.params = params
+        self.cause = cause
         message = code.value[1]
         for i, p in enumerate(params):
             message = message.replace("{" + str(i) + "}", str(p))
@@ -257,4 +292,7 @@ class AtlasError(Exception):
         return self.code.http_status
 
     def body(self) -> dict[str, str]:
-        return {"errorCode": self.code.code, "errorMessage": self.message}
+        out = {"errorCode": self.code.code, "errorMessage": self.message}
+        if self.cause is not None:
+            out["errorCause"] = self.cause.message
+        return out

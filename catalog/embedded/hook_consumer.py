@@ -33,8 +33,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from catalog.embedded.entity_delete import delete_entities
 from catalog.embedded.entity_read import find_by_unique
-from catalog.embedded.entity_write import EntityWriter, MutationResult, delete_entities, is_assigned_guid, now_ms
+from catalog.embedded.entity_write import EntityWriter, MutationResult, is_assigned_guid, now_ms
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.hook_envelope import Envelope, SplitBuffer, parse_json, unwrap
 from catalog.embedded.hook_messages import DeleteRequest, EntitiesRequest, HookRequest, PartialUpdateRequest, request

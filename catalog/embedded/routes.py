@@ -21,6 +21,7 @@ from starlette.routing import Match, Route
 
 from catalog.embedded import (
     admin_audit,
+    admin_tasks,
     classifications,
     routes_admin,
     routes_extra,
@@ -40,6 +41,7 @@ from catalog.embedded.limits import (
     in_range,
     shown,
 )
+from catalog.embedded.raw_content import RawContent
 from catalog.embedded.request_context import acting_as
 from catalog.embedded.store import EmbeddedStore
 
@@ -137,6 +139,8 @@ class Reply:
 
     @cached_property
     def encoded(self) -> bytes:
+        if isinstance(self.content, RawContent):
+            return self.content.data
         return b"" if self.content is None else orjson.dumps(self.content)
 
 
@@ -371,11 +375,14 @@ def search_get(store: EmbeddedStore, req: AtlasRequest) -> Reply:
     params["excludeDeletedEntities"] = req.qbool("excludeDeletedEntities", False)
     params["limit"] = req.qint("limit", 100)
     params["offset"] = req.qint("offset", 0)
-    return ok(store.search(search_params.normalize(params, req.limits)))
+    with admin_tasks.tracker(store).track(store.db.reader()):  # admin/activeSearches
+        return ok(store.search(search_params.normalize(params, req.limits)))
 
 
 def search_post(store: EmbeddedStore, req: AtlasRequest) -> Reply:
-    return ok(store.search(search_params.normalize(search_params.from_body(req.json()), req.limits)))
+    params = search_params.normalize(search_params.from_body(req.json()), req.limits)
+    with admin_tasks.tracker(store).track(store.db.reader()):  # admin/activeSearches
+        return ok(store.search(params))
 
 
 def purge(store: EmbeddedStore, req: AtlasRequest) -> Reply:
@@ -413,7 +420,7 @@ def _with_status(handler: Callable[[EmbeddedStore, AtlasRequest], Any], status: 
     """A routes_extra/routes_glossary handler as a route: its content sent with ``status`` (204: no body)."""
     def reply(store: EmbeddedStore, req: AtlasRequest) -> Reply:
         content = handler(store, req)
-        return NO_CONTENT if status == 204 else Reply(status, content)
+        return NO_CONTENT if status == 204 or content is None else Reply(status, content)
 
     return reply
 

@@ -1,5 +1,7 @@
 """AdminResource's routes the Atlas web UI boots with (session, metrics, metrics snapshots, admin audits), the root
-types it asks for (``_ALL_ENTITY_TYPES``, ``_ALL_CLASSIFICATION_TYPES``) and the on-demand lineage.
+types it asks for (``_ALL_ENTITY_TYPES``, ``_ALL_CLASSIFICATION_TYPES``) and the on-demand lineage; AdminResource's
+health and maintenance routes (:mod:`admin_health`, :mod:`admin_tasks`, :mod:`checkstate`, :mod:`audit_ageout`)
+and the UI's business metadata import (:mod:`bm_import`).
 
 Each route is ``(method, path, handler, status)``; a handler answers the content (``routes.py`` wraps it into a
 reply). The typedef and purge routes of ``routes.py`` write their admin audit entries through
@@ -14,7 +16,16 @@ import zoneinfo
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from catalog.embedded import admin_audit, metrics
+from catalog.embedded import (
+    admin_audit,
+    admin_health,
+    admin_tasks,
+    audit_ageout,
+    bm_import,
+    checkstate,
+    impexp_routes,
+    metrics,
+)
 from catalog.embedded import lineage as lineage_mod
 from catalog.embedded.store import EmbeddedStore
 from catalog.embedded.websession import CSRF_HEADER, CSRF_SAFE_METHODS, IDLE_SECONDS, current_web
@@ -162,4 +173,21 @@ ROUTES: list[Route] = [
     ("GET", "/admin/metricsstats/charts", metrics_charts, 200),
     ("POST", "/admin/audits", audits, 200),
     *admin_audit.ROUTES,
+    # health, diagnostics, tasks, searches in flight, consistency and audit aging
+    ("GET", "/admin/liveness", admin_health.liveness, 200),
+    ("GET", "/admin/readiness", admin_health.readiness, 200),
+    ("GET", "/admin/stack", admin_health.stack, 200),
+    ("GET", "/admin/debug/metrics", admin_health.debug_metrics, 200),
+    ("GET", "/admin/patches", admin_health.patches, 200),
+    ("GET", "/admin/tasks", admin_tasks.get_tasks, 200),
+    ("DELETE", "/admin/tasks", admin_tasks.delete_tasks, 204),
+    ("GET", "/admin/activeSearches", admin_tasks.active_searches, 200),
+    ("DELETE", "/admin/activeSearches/{id}", admin_tasks.terminate_search, 200),
+    ("POST", "/admin/checkstate", checkstate.checkstate, 200),
+    ("POST", "/admin/audits/ageout", audit_ageout.ageout, 200),
+    # the business metadata import of Atlas's UI (EntityREST)
+    ("GET", "/v2/entity/businessmetadata/import/template", bm_import.template, 200),
+    ("POST", "/v2/entity/businessmetadata/import", bm_import.import_attributes, 200),
+    # export/import of Atlas's ZIP format, and the servers and audit entries they record
+    *impexp_routes.ROUTES,
 ]

@@ -1,4 +1,5 @@
-"""GlossaryREST's routes (``/v2/glossary``): glossaries, terms, categories and term assignments.
+"""GlossaryREST's routes (``/v2/glossary``): glossaries, terms, categories, term assignments, the import of terms
+from a file (:mod:`glossary_import`), the glossary search and exports to a file (:mod:`glossary_export`).
 
 Routes with a fixed segment (``term``, ``terms``, ``category``, ``categories``) come before ``{glossaryGuid}`` ones,
 as Jersey prefers literal path segments. ``limit``/``offset`` are read as Java ints (Atlas's ``Integer.parseInt``
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from catalog.embedded import glossary as gl
 from catalog.embedded import glossary_categories as categories
+from catalog.embedded import glossary_export, glossary_import
 from catalog.embedded import glossary_terms as terms
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.routes_extra import Route, optional_body
@@ -57,6 +59,15 @@ def _assignments(fn: Callable[[EmbeddedStore, str, Any, str], None]) -> Callable
 ROUTES: list[Route] = [
     ("GET", G, list_glossaries, 200),
     ("POST", G, lambda s, r: gl.create(s, r.json(), r.user), 200),
+    # the import of terms from a file (and its template)
+    ("GET", G + "/import/template", glossary_import.template, 200),
+    ("POST", G + "/import", glossary_import.import_data, 200),
+    # the search of terms and categories, and exports of them to a file
+    ("POST", G + "/search", glossary_export.search, 200),
+    ("POST", G + "/download/create_file", glossary_export.create_file, 204),
+    ("POST", G + "/create_file", glossary_export.create_file, 204),
+    ("GET", G + "/download/status", glossary_export.status, 200),
+    ("GET", G + "/download/{filename}", glossary_export.download, 200),
     # terms
     ("POST", G + "/term", lambda s, r: terms.create(s, _anchored(r), r.user), 200),
     ("POST", G + "/terms", lambda s, r: terms.create_many(s, r.json(), r.user), 200),

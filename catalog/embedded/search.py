@@ -5,8 +5,9 @@ What a search selects: ``typeName`` (comma-separated; ``_ALL_ENTITY_TYPES``; sub
 ``includeSubTypes=false``), ``classification`` (comma-separated; ``*``, ``_CLASSIFIED``, ``_ALL_CLASSIFICATION_TYPES``,
 ``_NOT_CLASSIFIED``, wildcard names such as ``PI*``; subtypes unless ``includeSubClassifications=false``),
 ``termName`` (the entities a glossary term is assigned to) and ``query`` (full text). Unknown names are dropped when
-others are known and a 400 when none is (``ATLAS-400-00-00A``, ``-046``, ``-06E``); a filter or sortBy naming an
-attribute the type does not have is a 400 ``ATLAS-400-00-023``. ``entityFilters`` apply to the entity,
+others are known and a 400 when none is (``ATLAS-400-00-00A``, ``-046``, ``-06E``); a filter, sortBy or result
+``attributes`` entry naming an attribute the type does not have is a 400 ``ATLAS-400-00-023`` (relationship
+attributes may be asked for as result attributes only). ``entityFilters`` apply to the entity,
 ``tagFilters`` to its classifications. Paging is by ``offset`` or by ``marker`` (``*`` for the first page, then the
 ``nextMarker`` of the previous answer; ``-1`` once the last page is sent).
 """
@@ -38,6 +39,7 @@ from catalog.embedded.limits import SEARCH_DEFAULT_LIMIT
 from catalog.embedded.search_filters import (
     CLASSIFICATION_SYSTEM_ATTRIBUTES,
     ENTITY_SYSTEM_ATTRIBUTES,
+    INDEXED_COLUMNS,
     attribute_names,
     criteria_ok,
     filter_ok,
@@ -56,6 +58,7 @@ WILDCARD = "*"
 # Atlas's glossary model: a term is an AtlasGlossaryTerm entity, assigned to entities by this relationship.
 TERM_TYPE = "AtlasGlossaryTerm"
 TERM_ASSIGNMENT = "AtlasGlossarySemanticAssignment"
+ENTITY_ROOT = "__ENTITY_ROOT"  # AtlasEntityType.ENTITY_ROOT: the type _ALL_ENTITY_TYPES stands for
 
 
 class _NoType:
@@ -81,6 +84,8 @@ class Scope:
     types: list[str] | None  # entity type names; None: every type
     tags: Tags | None
     term_guids: frozenset[str] | None  # the entities a glossary term is assigned to
+    # the indexed attributes (search_filters.INDEXED_COLUMNS) SQL may compare: strings in every type selected
+    sql_attributes: frozenset[str] = frozenset()
 
 
 # -- selecting: types, classifications, term ------------------------------------------------------------
@@ -162,16 +167,43 @@ def _check_attributes(registry: TypeRegistry, t: StructType | None, names: list[
     system = ENTITY_SYSTEM_ATTRIBUTES if entity else CLASSIFICATION_SYSTEM_ATTRIBUTES
     for name in names:
         if name in system or (t is not None and (name in t.attributes or
-                                                 (entity and _is_business_attribute(registry, name)))):
+                                                 (entity and _is_business_attribute(registry, t, name)))):
             continue
         raise AtlasError(ErrorCode.UNKNOWN_ATTRIBUTE, name, t.name if t is not None else type_label)
 
 
-def _is_business_attribute(registry: TypeRegistry, name: str) -> bool:
+def _is_business_attribute(registry: TypeRegistry, t: StructType | None, name: str) -> bool:
+    """``bm.attr`` of business metadata applicable to entity type ``t`` (AtlasEntityType.getBusinessAttribute), or
+    of any business metadata on the root type (None: AtlasRootEntityType's)."""
     bm, _, attr = name.partition(".")
+    if t is not None:
+        return attr in registry.business_attributes(t.name).get(bm, {})
     raw = registry.raw_def(bm)
     return raw is not None and raw.get("category") == "BUSINESS_METADATA" and any(
         isinstance(a, dict) and a.get("name") == attr for a in raw.get("attributeDefs") or [])
+
+
+def _check_result_attributes(registry: TypeRegistry, selected: list[StructType] | None, attributes: Any) -> None:
+    """SearchContext.validateAttributes(): each of the ``attributes`` an answer is to carry an attribute of the
+    entity type searched (its own or inherited, a system or business attribute) or one of its relationship
+    attributes; else a 400 UNKNOWN_ATTRIBUTE. Atlas checks one of the types named (the first its HashSet
+    yields, an order no request controls), this store each of them in the order named, so what it accepts every
+    Atlas accepts. ``_ALL_ENTITY_TYPES`` is the root type, which has system and business attributes only."""
+    for t in selected if selected is not None else [None]:
+        for name in attributes or []:
+            if name in ENTITY_SYSTEM_ATTRIBUTES or _is_business_attribute(registry, t, name) or (
+                    t is not None and (name in t.attributes or name in t.rel_attrs)):
+                continue
+            raise AtlasError(ErrorCode.UNKNOWN_ATTRIBUTE, name, t.name if t is not None else ENTITY_ROOT)
+
+
+def _sql_attributes(registry: TypeRegistry, types: list[str] | None) -> frozenset[str]:
+    """The indexed attributes that hold strings (or nothing) in every type searched. The columns keep a value's
+    text, and match() compares other values as what they are (a number as a number, a list item by item)."""
+    searched = [registry.get(n) for n in types] if types is not None else [
+        t for t in registry.types.values() if t.category == "ENTITY"]
+    return frozenset(a for a in INDEXED_COLUMNS if all(
+        t is None or a not in t.attributes or t.attributes[a].type_name == "string" for t in searched))
 
 
 def resolve_scope(conn: sqlite3.Connection, registry: TypeRegistry, params: dict[str, Any]) -> Scope:
@@ -185,6 +217,7 @@ def resolve_scope(conn: sqlite3.Connection, registry: TypeRegistry, params: dict
     if not (type_name or classification or params.get("query") or params.get("termName")):
         raise AtlasError(ErrorCode.INVALID_SEARCH_PARAMS)
     types: list[str] | None = None
+    selected: list[StructType] | None = []
     if type_name:
         selected = entity_types(registry, str(type_name))
         sort_by = [str(params["sortBy"])] if params.get("sortBy") else []
@@ -202,7 +235,11 @@ def resolve_scope(conn: sqlite3.Connection, registry: TypeRegistry, params: dict
     term_guids = None
     if params.get("termName"):
         term_guids = _term_entities(conn, str(params["termName"]), bool(params.get("excludeDeletedEntities")))
-    return Scope(types, tags, term_guids)
+    if params.get("marker"):
+        search_params.decode_marker(params)  # SearchContext reads the marker before the result attributes
+    if type_name:
+        _check_result_attributes(registry, selected, params.get("attributes"))
+    return Scope(types, tags, term_guids, _sql_attributes(registry, types))
 
 
 # -- matching ---------------------------------------------------------------------------------------------
@@ -221,7 +258,7 @@ def _tag_clause(tags: Tags) -> tuple[str, list[str]]:
 def _where(scope: Scope, params: dict[str, Any], text: str) -> tuple[list[str], list[Any]]:
     """The SQL conditions (and their arguments) for the types, state, classifications, pushed-down entity
     filters and full-text parts of the search."""
-    where_pushed, args_pushed = pushdown(params.get("entityFilters"))
+    where_pushed, args_pushed = pushdown(params.get("entityFilters"), scope.sql_attributes)
     # "+" keeps SQLite off the type/status index when an indexed qualifiedName/name criterion is pushed down
     # (a type IN (...) scan over every table would otherwise be chosen).
     plus = "+" if where_pushed else ""
@@ -304,7 +341,9 @@ def matching(conn: sqlite3.Connection, scope: Scope, params: dict[str, Any]) -> 
     where, args = _where(scope, params, text)
     sort_by = params.get("sortBy")
     desc = str(params.get("sortOrder") or "ASCENDING").upper() == "DESCENDING"
-    entity_filters = None if fully_pushed(params.get("entityFilters")) else params.get("entityFilters")
+    entity_filters = params.get("entityFilters")
+    if fully_pushed(entity_filters, scope.sql_attributes):
+        entity_filters = None
     tag_filters = params.get("tagFilters") if scope.tags is not None and has_filter(params.get("tagFilters")) \
         else None
     for row in conn.execute(_select(where, sort_by, desc), args):

@@ -3,8 +3,9 @@
 One criterion is ``{attributeName, operator, attributeValue}``, a group is ``{condition: AND|OR, criterion: [...]}``.
 The operators are those of ``SearchParameters.Operator`` in any of their spellings. System attributes (``__guid``,
 ``__state``, ``__timestamp``...) read the entity's own columns, as Atlas reads the vertex properties of the same
-names. Indexed ``qualifiedName``/``name`` criteria at the top of an AND group are also turned into SQL
-(:func:`pushdown`), so a search by name does not read every entity of a type.
+names. Indexed ``qualifiedName``/``name`` criteria at the top of an AND group, and OR groups of equalities on one of
+them (how a client asks for many names: attributeValue is one String), are also turned into SQL (:func:`pushdown`),
+so a search by name does not read every entity of a type.
 """
 
 from __future__ import annotations
@@ -200,7 +201,7 @@ def value_of(e: EntityRow, attr: str) -> Any:
 
 def criteria_ok(value: Callable[[str], Any], crit: dict[str, Any] | None) -> bool:
     """Whether the values ``value(attributeName)`` satisfy a FilterCriteria (nested groups included); the nesting
-    was bounded when the parameters were read (search_params.check_filter, limits.MAX_FILTER_DEPTH)."""
+    was bounded when the parameters were read (search_params.read_filter, limits.MAX_FILTER_DEPTH)."""
     if not crit:
         return True
     sub = crit.get("criterion")
@@ -235,51 +236,90 @@ def has_filter(crit: Any) -> bool:
     return isinstance(crit, dict) and bool(crit.get("criterion") or crit.get("attributeName"))
 
 
-def pushdown(crit: Any) -> tuple[list[str], list[Any]]:
-    """SQL for indexed qualifiedName/name criteria at the top level of an AND (the rest is checked in Python)."""
+# Attributes with an index of their own in the entity table (db.py: entity_qn, entity_name), and their columns.
+INDEXED_COLUMNS = {"qualifiedName": "e.qualified_name", "name": "e.name"}
+# Values one IN may bind: below the 999 variables of older SQLite builds, with room for the type list beside them.
+MAX_SQL_VALUES = 900
+_ALL_INDEXED = frozenset(INDEXED_COLUMNS)
+
+
+def _condition(crit: dict[str, Any]) -> str:
+    return str(crit.get("condition") or "AND").upper()
+
+
+def _equals(crit: Any, attributes: frozenset[str]) -> tuple[str, str] | None:
+    """(attribute, value) of an ``=`` criterion SQL answers exactly: an indexed attribute holding strings, a value
+    that is not "" (which a missing value equals in :func:`match`, and NULL in SQL does not)."""
+    if not isinstance(crit, dict) or crit.get("criterion"):
+        return None
+    name, value = str(crit.get("attributeName")), crit.get("attributeValue")
+    if name not in attributes or canonical_operator(str(crit.get("operator") or "")) != "=":
+        return None
+    return (name, value) if isinstance(value, str) and value else None
+
+
+def _any_of(crit: dict[str, Any], attributes: frozenset[str]) -> tuple[str, list[str]] | None:
+    """(attribute, values) of an OR group of :func:`_equals` criteria all on one attribute: one IN."""
+    members = crit.get("criterion")
+    if _condition(crit) != "OR" or not isinstance(members, list) or not 0 < len(members) <= MAX_SQL_VALUES:
+        return None
+    pairs = [_equals(m, attributes) for m in members]
+    names = {p[0] for p in pairs if p is not None}
+    if None in pairs or len(names) != 1:
+        return None
+    return names.pop(), list(dict.fromkeys(p[1] for p in pairs if p is not None))
+
+
+def pushdown(crit: Any, attributes: frozenset[str] = _ALL_INDEXED) -> tuple[list[str], list[Any]]:
+    """SQL for criteria on the indexed ``attributes`` (those holding strings in every type searched) at the top
+    level of an AND: an equality, an OR group of equalities on one attribute, ``in``, ``startsWith``. The rest is
+    checked in Python."""
     if not isinstance(crit, dict):
         return [], []
     if crit.get("criterion"):
-        if str(crit.get("condition") or "AND").upper() != "AND":
+        group = _any_of(crit, attributes)
+        if group is not None:
+            name, values = group
+            return [f"{INDEXED_COLUMNS[name]} IN ({','.join('?' * len(values))})"], values
+        if _condition(crit) != "AND":
             return [], []
         where: list[str] = []
         args: list[Any] = []
         for c in crit["criterion"]:
-            w, a = pushdown(c)
+            w, a = pushdown(c, attributes)
             where.extend(w)
             args.extend(a)
         return where, args
-    column = {"qualifiedName": "e.qualified_name", "name": "e.name"}.get(str(crit.get("attributeName")))
+    equal = _equals(crit, attributes)
+    if equal is not None:
+        return [f"{INDEXED_COLUMNS[equal[0]]} = ?"], [equal[1]]
+    name = str(crit.get("attributeName"))
     op = canonical_operator(str(crit.get("operator") or ""))
     value = crit.get("attributeValue")
-    if column is None:
+    if name not in attributes or not isinstance(value, str):
         return [], []
-    if op == "=" and isinstance(value, str):
-        return [f"{column} = ?"], [value]
+    column = INDEXED_COLUMNS[name]
     if op == "in":
-        values = value if isinstance(value, list) else [v.strip() for v in str(value).split(",")]
-        values = [str(v) for v in values][:900]
-        if values:
-            return [f"{column} IN ({','.join('?' * len(values))})"], values
-    if op == "startswith" and isinstance(value, str) and value:
-        # Range scan on the index; the exact (case-insensitive) check still runs in Python.
+        # A pre-filter, match() still decides: it compares the text of any value, and a missing one is "None".
+        values = list(dict.fromkeys(v.strip() for v in value.split(",")))
+        if "None" in values or len(values) > MAX_SQL_VALUES:
+            return [], []
+        return [f"{column} IN ({','.join('?' * len(values))})"], values
+    if op == "startswith" and value and value.isascii():
+        # Range scan on the index; the exact (case-insensitive) check still runs in Python. SQLite's lower() folds
+        # ASCII only: a prefix of other letters would miss their capitals.
         low = value.lower()
         return [f"lower({column}) >= ? AND lower({column}) < ?"], [low, low + "\U0010ffff"]
     return [], []
 
 
-def fully_pushed(crit: Any) -> bool:
-    """Whether SQL alone decides the filter (exact equality / IN on qualifiedName or name), so the per-row
-    Python check can be skipped (it is O(values) per row for IN)."""
+def fully_pushed(crit: Any, attributes: frozenset[str] = _ALL_INDEXED) -> bool:
+    """Whether SQL alone decides the filter (equalities on indexed string attributes, alone, OR-combined on one
+    attribute, or AND-combined), so the per-row Python check can be skipped."""
     if not isinstance(crit, dict):
         return False
     if crit.get("criterion"):
-        return str(crit.get("condition") or "AND").upper() == "AND" and all(
-            fully_pushed(c) for c in crit["criterion"])
-    if str(crit.get("attributeName")) not in ("qualifiedName", "name"):
-        return False
-    op = canonical_operator(str(crit.get("operator") or ""))
-    value = crit.get("attributeValue")
-    if op == "=":
-        return isinstance(value, str)
-    return op == "in" and isinstance(value, list) and 0 < len(value) <= 900 and all(isinstance(v, str) for v in value)
+        if _any_of(crit, attributes) is not None:
+            return True
+        return _condition(crit) == "AND" and all(fully_pushed(c, attributes) for c in crit["criterion"])
+    return _equals(crit, attributes) is not None

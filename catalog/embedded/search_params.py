@@ -1,8 +1,9 @@
 """Basic-search parameters (POST body or GET query) checked and normalised as Atlas's DiscoveryREST does.
 
 Jackson reads the POST body into ``SearchParameters``: strings, booleans (also "true"/"false"), Java ints for
-``limit``/``offset`` (also as numeric strings), ``SortOrder`` and ``Operator`` enums, nested ``FilterCriteria``; a
-value of another type is a 400. DiscoveryREST then bounds the lengths of ``typeName``, ``classification``,
+``limit``/``offset`` (also as numeric strings), ``SortOrder`` and ``Operator`` enums, nested ``FilterCriteria``
+(whose ``attributeValue`` is a String: a number or boolean becomes its text, a list is refused); a value of another
+type is a 400. DiscoveryREST then bounds the lengths of ``typeName``, ``classification``,
 ``sortBy`` and ``query``, refuses a negative page, and ``QueryParams.getNormalizedParams`` turns a limit out of
 (0, atlas.search.maxlimit] into atlas.search.defaultlimit. The search itself then only sees well-formed values.
 """
@@ -32,7 +33,6 @@ _STRINGS = ("query", "typeName", "classification", "termName", "sortBy", "marker
 _BOOLEANS = ("excludeDeletedEntities", "includeSubTypes", "includeSubClassifications",
              "includeClassificationAttributes", "excludeHeaderAttributes")
 _FILTERS = ("entityFilters", "tagFilters", "relationshipFilters")
-_SCALAR = str | int | float | bool
 
 
 def _bad(message: str) -> AtlasError:
@@ -62,10 +62,33 @@ def java_int(name: str, value: Any) -> int:
     return number
 
 
-def check_filter(criteria: Any, name: str, depth: int = 1) -> None:
-    """A FilterCriteria: attributeName/operator/attributeValue, or a condition over nested criteria."""
+def _jackson_string(value: Any, where: str) -> str | None:
+    """A JSON value as Jackson's StringDeserializer reads it into a Java String: a string, or the text of a number or
+    boolean; a list or object is its MismatchedInputException (a 400 from Atlas's AtlasJsonProvider)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    shape = "Array value (token `JsonToken.START_ARRAY`)" if isinstance(value, list) else \
+        "Object value (token `JsonToken.START_OBJECT`)"
+    raise _bad(f"Cannot deserialize value of type `java.lang.String` from {shape} (through reference chain: "
+               f"{where})")
+
+
+def read_filter(criteria: Any, name: str) -> Any:
+    """A FilterCriteria as Jackson reads it (attributeName/operator/attributeValue, each a Java String, or a
+    condition over nested criteria), then as DiscoveryREST checks it: the whole body is read before any check. The
+    criteria again, their attributeValues as those Strings."""
+    out = _read_filter(criteria, name, 1)
+    _check_filter(out)
+    return out
+
+
+def _read_filter(criteria: Any, name: str, depth: int) -> Any:
     if criteria is None:
-        return
+        return None
     if not isinstance(criteria, dict):
         raise _bad(f"{name} must be an object, not {shown(criteria, 60)}")
     if depth > MAX_FILTER_DEPTH:
@@ -76,19 +99,26 @@ def check_filter(criteria: Any, name: str, depth: int = 1) -> None:
     condition = criteria.get("condition")
     if condition is not None and condition.upper() not in ("AND", "OR"):
         raise _bad(f"{name}.condition must be AND or OR, not {shown(condition, 60)}")
+    out = dict(criteria)
+    if "attributeValue" in criteria:
+        out["attributeValue"] = _jackson_string(criteria["attributeValue"], f"{name}.attributeValue")
+    criterion = criteria.get("criterion")
+    if criterion is not None:
+        if not isinstance(criterion, list):
+            raise _bad(f"{name}.criterion must be a list, not {shown(criterion, 60)}")
+        out["criterion"] = [_read_filter(c, f"{name}.criterion[{i}]", depth + 1) for i, c in enumerate(criterion)]
+    return out
+
+
+def _check_filter(criteria: Any) -> None:
+    if not isinstance(criteria, dict):
+        return
     operator = criteria.get("operator")
     if operator is not None and canonical_operator(operator) not in OPERATORS:
         raise AtlasError(ErrorCode.INVALID_PARAMETERS, f"unsupported filter operator {shown(operator, 60)}")
-    value = criteria.get("attributeValue")
-    if value is not None and not isinstance(value, _SCALAR) and not (
-            isinstance(value, list) and all(isinstance(v, _SCALAR) for v in value)):
-        raise _bad(f"{name}.attributeValue must be a string or a list of strings, not {shown(value, 60)}")
-    criterion = criteria.get("criterion")
-    if criterion is not None and not isinstance(criterion, list):
-        raise _bad(f"{name}.criterion must be a list, not {shown(criterion, 60)}")
     _check_leaf_and_group(criteria)
-    for c in criterion or []:
-        check_filter(c, f"{name}.criterion", depth + 1)
+    for c in criteria.get("criterion") or []:
+        _check_filter(c)
 
 
 def _blank(value: Any) -> bool:
@@ -135,7 +165,8 @@ def from_body(body: Any) -> dict[str, Any]:
     if attributes is not None and not (isinstance(attributes, list) and all(isinstance(a, str) for a in attributes)):
         raise _bad(f"attributes must be a list of strings, not {shown(attributes, 60)}")
     for key in _FILTERS:
-        check_filter(params.get(key), key)
+        if key in params:
+            params[key] = read_filter(params[key], key)
     return params
 
 

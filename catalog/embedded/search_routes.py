@@ -1,5 +1,5 @@
 """The handlers of Atlas's DiscoveryREST beyond basic search: DSL, full text, attribute, quick search, suggestions,
-relationship searches and saved searches.
+relationship searches, saved searches and the downloads of search results (:mod:`search_download`).
 
 Each handler reads its request as DiscoveryREST does (query parameters, lengths bounded by
 ``atlas.query.param.max.length``, pages normalised by QueryParams) and returns the JSON content of a 200, or None
@@ -8,11 +8,23 @@ for a 204; ``routes.ROUTES`` wraps them into replies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from catalog.embedded import search_dsl, search_dsl_exec, search_params, search_quick, search_related, search_saved
+from catalog.embedded import (
+    downloads,
+    search_download,
+    search_dsl,
+    search_dsl_exec,
+    search_params,
+    search_quick,
+    search_related,
+    search_saved,
+)
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.limits import FULLTEXT_QUERY_MAX_LENGTH, QUERY_PARAM_MAX_LENGTH
+from catalog.embedded.raw_content import RawContent
+from catalog.embedded.search import resolve_scope
 from catalog.embedded.search_filters import has_filter
 from catalog.embedded.store import EmbeddedStore
 
@@ -217,6 +229,68 @@ def saved_execute_by_guid(store: EmbeddedStore, req: AtlasRequest) -> Any:
     return _execute(store, req, search_saved.by_guid(store.db.reader(), req.user, req.param("guid")))
 
 
+# -- downloads of search results --------------------------------------------------------------------------
+def _download_body(req: AtlasRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The create_file body: ``{"searchParameters": SearchParameters, "attributeLabelMap": {...}}``."""
+    body = req.json()
+    if not isinstance(body, dict):
+        raise AtlasError(ErrorCode.BAD_REQUEST, "body must be {searchParameters, attributeLabelMap}")
+    if body.get("searchParameters") is None:  # Atlas fails on the null SearchParameters with a 500
+        raise AtlasError(ErrorCode.BAD_REQUEST, "searchParameters is required")
+    return body, search_params.from_body(body["searchParameters"])
+
+
+def _queue(store: EmbeddedStore, req: AtlasRequest, query_type: str,
+           search: Callable[[], dict[str, Any]], labels: dict[str, str]) -> None:
+    def work() -> bytes | None:
+        return search_download.csv_of(search(), labels, query_type)
+
+    downloads.of(store).queue(search_download.KIND, req.user, search_download.file_name(req.user, query_type), work)
+
+
+def dsl_create_file(store: EmbeddedStore, req: AtlasRequest) -> None:
+    """``POST search/dsl/download/create_file`` (204): the DSL search's results, from ``offset`` up to
+    ``atlas.search.maxlimit`` of them (the request's limit is not used, as in Atlas's task)."""
+    _, params = _download_body(req)
+    query, type_name, classification = (params.get(k) for k in ("query", "typeName", "classification"))
+    for name, value in (("typeName", type_name), ("classification", classification)):
+        if value is not None and len(value) > QUERY_PARAM_MAX_LENGTH:
+            raise AtlasError(ErrorCode.INVALID_QUERY_PARAM_LENGTH, name)
+    if query and len(query) > DSL_QUERY_MAX_LENGTH:
+        raise AtlasError(ErrorCode.INVALID_QUERY_LENGTH, "atlas.graph.dsl-max-query-str-length")
+    text = dsl_text(query, type_name, classification)
+    search_dsl.parse(text)  # a query Atlas's task would fail on is refused now
+    offset = max(params.get("offset", 0), 0)
+    max_limit = req.limits.search_max_limit
+    _queue(store, req, "DSL", lambda: run_dsl(store, text, max_limit, offset), {})
+
+
+def basic_create_file(store: EmbeddedStore, req: AtlasRequest) -> None:
+    """``POST search/basic/download/create_file`` (204): the basic search's results, from ``offset`` up to
+    ``atlas.search.maxlimit`` of them, with the columns of ``attributeLabelMap``."""
+    body, params = _download_body(req)
+    labels = search_download.label_map(body)
+    params = search_params.normalize(params, req.limits)
+    resolve_scope(store.db.reader(), store.registry, params)  # DiscoveryREST's checks, and unknown types/attributes
+    params["limit"] = req.limits.search_max_limit
+    _queue(store, req, "BASIC", lambda: store.search(params), labels)
+
+
+def download_status(store: EmbeddedStore, req: AtlasRequest) -> Any:
+    """``GET search/download/status``: AtlasSearchResultDownloadStatus of the caller's tasks and files."""
+    return downloads.of(store).status(search_download.KIND, req.user)
+
+
+def download_file(store: EmbeddedStore, req: AtlasRequest) -> RawContent | None:
+    """``GET search/download/{filename}``: the caller's file (another user's name is not found), 204 if none."""
+    name = req.param("filename")
+    downloads.check_file_name(name, (search_download.EXTENSION,), search_download.MARKERS)
+    path = downloads.of(store).file(search_download.KIND, req.user, name)
+    if path is None:
+        return None
+    return RawContent(path.read_bytes(), headers=downloads.attachment(name))
+
+
 V2 = "/v2/search"
 # (method, path relative to /api/atlas, handler): routes.ROUTES adds these.
 SEARCH_ROUTES = [
@@ -232,6 +306,10 @@ SEARCH_ROUTES = [
     ("GET", V2 + "/saved", saved_list),
     ("POST", V2 + "/saved", saved_add),
     ("PUT", V2 + "/saved", saved_update),
+    ("POST", V2 + "/dsl/download/create_file", dsl_create_file),
+    ("POST", V2 + "/basic/download/create_file", basic_create_file),
+    ("GET", V2 + "/download/status", download_status),
+    ("GET", V2 + "/download/{filename}", download_file),
     ("GET", V2 + "/saved/execute/guid/{guid}", saved_execute_by_guid),
     ("GET", V2 + "/saved/execute/{name}", saved_execute_by_name),
     ("GET", V2 + "/saved/{name}", saved_get),

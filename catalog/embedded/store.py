@@ -7,6 +7,7 @@ The store knows Atlas's type system and nothing of ML: its initial model is hand
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,8 @@ from catalog.embedded import lineage as lineage_mod
 from catalog.embedded import relationships as rel_mod
 from catalog.embedded import search as search_mod
 from catalog.embedded.db import Database
-from catalog.embedded.entity_write import (
-    EntityWriter,
-    MutationResult,
-    add_classification,
-    delete_entities,
-    now_ms,
-    purge_entities,
-)
+from catalog.embedded.entity_delete import delete_entities, purge_entities
+from catalog.embedded.entity_write import EntityWriter, MutationResult, add_classification, now_ms
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.instance_checks import check_classification
 from catalog.embedded.typedefs import TypeDefService, flatten_typesdef, group_defs
@@ -42,6 +37,7 @@ class EmbeddedStore:
     def __init__(self, directory: Path, initial_typedefs: list[dict[str, Any]] | None = None) -> None:
         self.directory = directory
         self.db = Database(directory / "atlas.db")
+        self._on_close: list[Callable[[], None]] = []  # what runs beside the store (background downloads) stops first
         self._registry = TypeDefService.load(self.db)
         self.typedefs = TypeDefService(self.db, lambda: self._registry, self._set_registry, self._count_instances)
         for typesdef in initial_typedefs or []:
@@ -222,7 +218,8 @@ class EmbeddedStore:
     def purge(self, guids: list[str]) -> dict[str, Any]:
         with self.db.write() as conn:
             result = MutationResult()
-            headers = {e.guid: er.header(self._registry, e) for e in purge_entities(conn, guids, result)}
+            purged = purge_entities(conn, self._registry, guids, result)
+            headers = {e.guid: er.header(self._registry, e) for e in purged}
             return self._emr(None, result, conn, headers)
 
     # -- classifications ----------------------------------------------------------------------------
@@ -307,5 +304,11 @@ class EmbeddedStore:
     def search(self, params: dict[str, Any]) -> dict[str, Any]:
         return search_mod.basic_search(self.db.reader(), self._registry, params)
 
+    def on_close(self, stop: Callable[[], None]) -> None:
+        """Run ``stop`` when the store closes, before its database does (last registered, first run)."""
+        self._on_close.append(stop)
+
     def close(self) -> None:
+        while self._on_close:
+            self._on_close.pop()()
         self.db.close()

@@ -11,6 +11,7 @@ import httpx
 
 from catalog.embedded.app import ATLAS_PREFIX
 from catalog.embedded.errors import ErrorCode
+from catalog.embedded.raw_content import RawContent
 from catalog.embedded.routes import AtlasApi, error_reply
 from catalog.embedded.store import EmbeddedStore
 
@@ -27,5 +28,8 @@ class EmbeddedTransport(httpx.BaseTransport):
                                       request.read(), self.user)
         else:
             reply = error_reply(ErrorCode.EMPTY_RESULTS, f"{request.method} {path}")
-        headers = {"content-type": "application/json"} if reply.content is not None else {}
+        if isinstance(reply.content, RawContent):
+            headers = {"content-type": reply.content.media_type, **dict(reply.content.headers)}
+        else:
+            headers = {"content-type": "application/json"} if reply.content is not None else {}
         return httpx.Response(reply.status, headers=headers, content=reply.body(), request=request)

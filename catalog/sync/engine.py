@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from catalog.atlas.client import SEARCH_CHUNK, AtlasCatalogClient
+from catalog.atlas.client import SEARCH_CHUNK, AtlasCatalogClient, any_of
 from catalog.atlas.errors import AtlasBadRequest
 from catalog.atlas.models import Classification, Entity, EntityHeader
 from catalog.crn import CrnScope
@@ -455,7 +455,7 @@ class Catalog:
         need_new = sorted({mc for mc, bc in ids.values() if bc not in found})
         latest: dict[str, EntityHeader] = {}
         for i in range(0, len(need_new), SEARCH_CHUNK):
-            flt = {"attributeName": "modelCrn", "operator": "in", "attributeValue": need_new[i : i + SEARCH_CHUNK]}
+            flt = any_of("modelCrn", need_new[i : i + SEARCH_CHUNK])
             for h in self.client.search_all(type_name="ml_model_build", filters=flt,
                                             attributes=["modelCrn", "version", "lineageDigest"]):
                 mc = str(h.attributes.get("modelCrn"))

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from catalog.atlas.client import AtlasCatalogClient
+from catalog.atlas.client import SEARCH_CHUNK, AtlasCatalogClient, any_of
 from catalog.atlas.connect import InvalidAtlasUrl, open_atlas
 from catalog.atlas.errors import AtlasAuthError, AtlasBadRequest, AtlasNotFound, AtlasUnavailable
 from catalog.atlas.models import Classification, EntitySpec, ObjectRef, TypeDef
@@ -78,6 +78,33 @@ def test_upsert_find_search_and_delete(client: AtlasCatalogClient) -> None:
     assert set(client.find_by_prefix("hive_db", f"d{uid}")) == {f"d{uid}@cm"}
     client.delete(t.guid)
     assert client.find_by_qualified_names("hive_table", [f"d{uid}.t@cm"]) == {}
+
+
+def test_find_by_qualified_names_asks_in_chunks_and_finds_them_all(client: AtlasCatalogClient) -> None:
+    uid = uuid.uuid4().hex[:8]
+    names = [f"many{uid}_{i}@cm" for i in range(SEARCH_CHUNK + 3)]
+    client.upsert([EntitySpec(type_name="hive_db", qualified_name=n, guid=f"-{i + 1}",
+                              attributes={"name": n.split("@")[0], "clusterName": "cm"}) for i, n in enumerate(names)])
+    found = client.find_by_qualified_names("hive_db", [*names, f"missing{uid}@cm", names[0]], ["clusterName"])
+    assert sorted(found) == sorted(names)
+    assert {h.attributes.get("clusterName") for h in found.values()} == {"cm"}
+    assert list(client.find_by_qualified_names("hive_db", [names[1]])) == [names[1]]
+
+
+def test_attributes_a_type_lacks_are_left_out_as_values_it_lacks(client: AtlasCatalogClient) -> None:
+    """Atlas refuses a search asking for an attribute the type lacks (ATLAS-400-00-023): an Atlas without
+    mlcatalog's attribute extensions has none of them, which the client answers as it answers a missing value."""
+    uid = uuid.uuid4().hex[:8]
+    client.upsert([db(f"x{uid}")])
+    asked = ["nope_a", "clusterName", "nope_b"]
+    (h,) = client.search_all(type_name="hive_db", attributes=asked, filters=any_of("qualifiedName", [f"x{uid}@cm"]))
+    assert h.attributes["clusterName"] == "cm" and not {"nope_a", "nope_b"} & set(h.attributes)
+    assert asked == ["nope_a", "clusterName", "nope_b"]  # the caller's list is left alone
+    assert set(client.find_by_qualified_names("hive_db", [f"x{uid}@cm"], ["nope_a"])) == {f"x{uid}@cm"}
+    with pytest.raises(AtlasBadRequest) as e:  # a filter on one still cannot be answered
+        client.search(type_name="hive_db", attributes=["nope_a"], filters={
+            "attributeName": "nope_a", "operator": "eq", "attributeValue": "x"})
+    assert e.value.error_code == "ATLAS-400-00-023"
 
 
 def test_classifications_and_lineage(client: AtlasCatalogClient) -> None:
@@ -182,6 +209,36 @@ def test_requests_keep_a_knox_prefix_send_basic_auth_and_no_nulls() -> None:
     assert r.url.path == "/gateway/atlas/api/atlas/v2/search/basic"
     assert r.headers["authorization"].startswith("Basic ")
     assert b"null" not in r.content
+
+
+def test_names_are_asked_for_as_atlas_reads_them() -> None:
+    """FilterCriteria.attributeValue is one String to Atlas (a list there is Jackson's 400): many names are an OR
+    group of single equalities, SEARCH_CHUNK to a request."""
+    bodies: list[dict[str, Any]] = []
+
+    def handler(r: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(r.content))
+        return httpx.Response(200, json={})  # Atlas's answer when nothing matches
+
+    names = [f"t{i}@cm" for i in range(SEARCH_CHUNK + 1)]
+    with mocked(handler) as c:
+        assert c.find_by_qualified_names("DataSet", [*names, names[0]]) == {}
+    assert [b["entityFilters"] for b in bodies] == [any_of("qualifiedName", sorted(names)[:SEARCH_CHUNK]),
+                                                    any_of("qualifiedName", sorted(names)[SEARCH_CHUNK:])]
+    for b in bodies:
+        assert b["typeName"] == "DataSet" and b["excludeDeletedEntities"] is True
+        leaves = b["entityFilters"].get("criterion") or [b["entityFilters"]]
+        assert all(set(c) == {"attributeName", "operator", "attributeValue"} and c["operator"] == "eq"
+                   and isinstance(c["attributeValue"], str) for c in leaves)
+
+
+def test_any_of_is_one_equality_per_value() -> None:
+    assert any_of("name", ["a"]) == {"attributeName": "name", "operator": "eq", "attributeValue": "a"}
+    assert any_of("name", ["a", "b"]) == {"condition": "OR", "criterion": [
+        {"attributeName": "name", "operator": "eq", "attributeValue": "a"},
+        {"attributeName": "name", "operator": "eq", "attributeValue": "b"}]}
+    with pytest.raises(ValueError, match="no values"):
+        any_of("name", [])  # an empty group is no filter at all: it would match everything
 
 
 def test_classification_requests_on_the_wire() -> None:

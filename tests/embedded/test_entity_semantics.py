@@ -13,43 +13,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from catalog.embedded.app import standalone_app
 from catalog.embedded.entity_read import entities_with_ext_info, load_entity
 from catalog.embedded.entity_write import EntityWriter
 from catalog.embedded.hook_shells import complete_shells, create_shells
 from catalog.embedded.store import EmbeddedStore
-from tests.conftest import ATLAS_PASSWORD, ATLAS_USER
-from typedefs import load_bundled_typedefs
-
-AUTH = (ATLAS_USER, ATLAS_PASSWORD)
+from tests.embedded.conftest import InProcessApi, in_process_api
 
 
-class Api:
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-
-    def call(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-        r = self.client.request(method, f"/api/atlas/v2/{path}", auth=AUTH, **kwargs)
-        assert r.status_code == status, (method, path, r.status_code, r.text)
-        return r.json() if r.content else None
-
+class Api(InProcessApi):
     def entity(self, guid: str, **params: str) -> dict[str, Any]:
         return self.call("GET", f"entity/guid/{guid}", params=params)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    s = EmbeddedStore(tmp_path_factory.mktemp("entity-semantics"), load_bundled_typedefs())
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
 def api(store: EmbeddedStore) -> Iterator[Api]:
-    with TestClient(standalone_app(store, password=ATLAS_PASSWORD), base_url="http://atlas.test") as client:
-        yield Api(client)
+    yield from map(Api, in_process_api(store))
 
 
 def uid() -> str:
@@ -198,7 +177,7 @@ def test_integer_placeholder_guids_are_read_as_strings(api: Api) -> None:
 
 def test_an_unknown_placeholder_is_a_referenced_entity_not_found(api: Api) -> None:
     u = uid()
-    r = api.client.post("/api/atlas/v2/entity/bulk", auth=AUTH,
+    r = api.client.post("/api/atlas/v2/entity/bulk",
                         json={"entities": [table(u, guid=-5, db_guid=-404)]})
     assert r.status_code == 404 and r.json()["errorCode"] == "ATLAS-404-00-00A", r.text
 

@@ -1,17 +1,14 @@
-"""Atlas's error codes as the store raises them (``catalog.embedded.errors``): the code carries the HTTP status, the
-message is Atlas's template with the parameters in place, and no two members share a code and template."""
+"""Atlas's error codes as the store raises them (``catalog.embedded.errors``): the code carries the HTTP status (but
+for the members of HTTP_STATUS_APART_FROM_CODE), the message is Atlas's template with the parameters in place, and
+no two members share a code and template."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from catalog.embedded.errors import AtlasError, ErrorCode
+from catalog.embedded.errors import HTTP_STATUS_APART_FROM_CODE, AtlasError, ErrorCode
 from catalog.embedded.store import EmbeddedStore
 from tests.embedded.official_client_helpers import T0, suffix
-from typedefs import load_bundled_typedefs
 
 
 def test_invalid_propagation_type_is_atlas_400_00_091() -> None:
@@ -32,11 +29,34 @@ def test_codes_are_well_formed() -> None:
         assert template, member
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[EmbeddedStore]:
-    s = EmbeddedStore(tmp_path / "store", load_bundled_typedefs())
-    yield s
-    s.close()
+def test_a_status_apart_from_the_code_comes_from_one_table() -> None:
+    """AtlasErrorCode.FAILED_TO_OBTAIN_IMPORT_EXPORT_LOCK is (409, "ATLAS-500-00-006"): Atlas sends 409."""
+    assert HTTP_STATUS_APART_FROM_CODE == {ErrorCode.FAILED_TO_OBTAIN_IMPORT_EXPORT_LOCK: 409}
+    busy = AtlasError(ErrorCode.FAILED_TO_OBTAIN_IMPORT_EXPORT_LOCK)
+    assert (busy.http_status, busy.body()) == (409, {
+        "errorCode": "ATLAS-500-00-006", "errorMessage": "Another import or export is in progress. Please try again"})
+    for member, status in HTTP_STATUS_APART_FROM_CODE.items():
+        assert status != int(member.code.split("-")[1]), member  # an entry that agrees with its code is noise
+    for member in set(ErrorCode) - set(HTTP_STATUS_APART_FROM_CODE):
+        assert member.http_status == int(member.code.split("-")[1]), member
+
+
+@pytest.mark.parametrize(("code", "params", "status", "body"), [
+    (ErrorCode.INVALID_FILE_TYPE, ("terms.txt",), 400, (
+        "ATLAS-400-00-098", "The provided file type: terms.txt is not supported. Expected file formats are .csv and "
+        ".xls.")),
+    (ErrorCode.NO_DATA_FOUND, (), 400, ("ATLAS-400-00-09B", "No data found in the uploaded file")),
+    (ErrorCode.NOT_VALID_FILE, ("CSV",), 400, ("ATLAS-400-00-09C", "Invalid CSV file")),
+    (ErrorCode.FILE_NAME_NOT_FOUND, (), 404, ("ATLAS-404-00-014", "File name should not be blank")),
+    (ErrorCode.GLOSSARY_IMPORT_FAILED, (), 409, ("ATLAS-409-00-011", "Glossary import failed")),
+    (ErrorCode.IMPORT_ATTEMPTING_EMPTY_ZIP, (), 400, ("ATLAS-400-00-08A", "Attempting to import empty ZIP file.")),
+    (ErrorCode.IMPORT_INVALID_ZIP_ENTRY, ("g1.json", "missing"), 400, (
+        "ATLAS-400-00-09F", "g1.json: invalid zip entry. Reason: missing")),
+])
+def test_file_and_import_codes_as_atlas_sends_them(code: ErrorCode, params: tuple[str, ...], status: int,
+                                                   body: tuple[str, str]) -> None:
+    e = AtlasError(code, *params)
+    assert (e.http_status, e.body()) == (status, {"errorCode": body[0], "errorMessage": body[1]})
 
 
 def test_the_store_refuses_a_propagation_its_type_does_not_allow(store: EmbeddedStore) -> None:

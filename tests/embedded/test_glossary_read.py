@@ -8,7 +8,6 @@ entity and from what the entity's lineage passes it on to.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,15 +16,13 @@ from catalog.embedded import audit, glossary, glossary_terms
 from catalog.embedded import glossary_read as gr
 from catalog.embedded.store import EmbeddedStore
 from tests.embedded.official_client_helpers import T0, suffix
-from typedefs import load_bundled_typedefs
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    s = EmbeddedStore(tmp_path_factory.mktemp("glossary-read") / "store", load_bundled_typedefs())
-    s.typedefs.create({"classificationDefs": [{"name": "Sensitive", "attributeDefs": []}]}, "admin")
-    yield s
-    s.close()
+def store(store: EmbeddedStore) -> EmbeddedStore:
+    """conftest's, with a classification type."""
+    store.typedefs.create({"classificationDefs": [{"name": "Sensitive", "attributeDefs": []}]}, "admin")
+    return store
 
 
 def _chain(store: EmbeddedStore) -> dict[str, str]:

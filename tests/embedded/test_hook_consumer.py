@@ -23,6 +23,7 @@ from catalog.embedded.hook_shells import is_shell
 from catalog.embedded.hook_v1 import JSON_CLASS_ID, JSON_CLASS_REFERENCE
 from catalog.embedded.store import EmbeddedStore
 from tests.conftest import ATLAS_PASSWORD, ATLAS_USER, RunningAtlas, start_atlas
+from tests.embedded.conftest import embedded_store
 from tests.embedded.hook_helpers import (
     CLUSTER,
     CTAS_INPUT,
@@ -52,7 +53,6 @@ from tests.embedded.hook_helpers import (
     related,
     wire,
 )
-from typedefs import load_bundled_typedefs
 
 AUTH = (ATLAS_USER, ATLAS_PASSWORD)
 HOOK_TOPIC = "/api/atlas/v2/notification/topic/ATLAS_HOOK"
@@ -60,9 +60,7 @@ HOOK_TOPIC = "/api/atlas/v2/notification/topic/ATLAS_HOOK"
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[EmbeddedStore]:
-    s = EmbeddedStore(tmp_path, load_bundled_typedefs())
-    yield s
-    s.close()
+    yield from embedded_store(tmp_path)
 
 
 @pytest.fixture
@@ -209,7 +207,7 @@ def test_a_replayed_hive_session_gives_atlas_entities(consumer: HookConsumer, st
     assert entity(store, "hive_db_ddl", f"sales@{CLUSTER}:{DB_DDL_AT}")["status"] == "DELETED"
     assert entity(store, "hive_storagedesc", f"{ORDERS_V2}_storage")["status"] == "DELETED"
     process = entity(store, "hive_process", ORDERS_PROCESS)
-    assert process["status"] == "ACTIVE"
+    assert process["status"] == "DELETED" and process["guid"] in drops[0].deleted  # the table was its only output
     assert (ORDERS_PROCESS, ORDERS_V2) in lineage_edges(
         store.lineage(process["guid"], "OUTPUT", 3))  # Atlas's lineage keeps deleted entities
 

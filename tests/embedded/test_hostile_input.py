@@ -42,10 +42,10 @@ from catalog.embedded.limits import (
     Limits,
 )
 from catalog.embedded.store import EmbeddedStore
-from tests.conftest import ATLAS_PASSWORD, ATLAS_USER, RunningAtlas
+from tests.conftest import ATLAS_PASSWORD, RunningAtlas
+from tests.embedded.conftest import AUTH, ok
 from typedefs import load_bundled_typedefs
 
-AUTH = (ATLAS_USER, ATLAS_PASSWORD)
 V2 = "/api/atlas/v2/"
 TABLES = ("typedef", "entity", "relationship", "classification", "uattr", "entity_audit")
 
@@ -653,21 +653,8 @@ CASES = [*malformed_cases(), *attribute_cases(), *entity_field_cases(), *typedef
 # fixtures and checks
 # ------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    s = EmbeddedStore(tmp_path_factory.mktemp("hostile-store"), load_bundled_typedefs())
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def client(store: EmbeddedStore) -> Iterator[TestClient]:
-    with TestClient(standalone_app(store, password=ATLAS_PASSWORD), base_url="http://atlas.test") as c:
-        yield c
-
-
-def ok(r: Any) -> Any:
-    assert r.status_code == 200, (r.status_code, r.text)
-    return r.json()
+def client(api: TestClient) -> TestClient:
+    return api
 
 
 @pytest.fixture(scope="module")

@@ -10,28 +10,12 @@ The graph: five DataSets d1..d5 feed process P, which writes o1; process Q reads
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from catalog.embedded.app import standalone_app
-from catalog.embedded.store import EmbeddedStore
-from typedefs import load_bundled_typedefs
-
 DEFAULTS = {"direction": "BOTH", "inputRelationsLimit": 3, "outputRelationsLimit": 3, "depth": 3}
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    store = EmbeddedStore(tmp_path_factory.mktemp("lineage-store"), load_bundled_typedefs())
-    try:
-        with TestClient(standalone_app(store, password="pw"), base_url="http://atlas") as client:
-            client.auth = ("admin", "pw")
-            yield client
-    finally:
-        store.close()
 
 
 def ds(guid: str, name: str) -> dict[str, Any]:

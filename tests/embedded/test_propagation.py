@@ -14,7 +14,6 @@ deleted one keeps what it passed on (soft delete); each change is audited on the
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -408,11 +407,10 @@ def test_a_glossary_terms_tag_reaches_the_entities_it_is_assigned_to(tmp_path: P
 
 # -- the store itself -------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    s = EmbeddedStore(tmp_path_factory.mktemp("propagation") / "store", load_bundled_typedefs())
-    s.typedefs.create({"classificationDefs": [{"name": "PII", "attributeDefs": []}]}, "admin")
-    yield s
-    s.close()
+def store(store: EmbeddedStore) -> EmbeddedStore:
+    """conftest's, with a classification type."""
+    store.typedefs.create({"classificationDefs": [{"name": "PII", "attributeDefs": []}]}, "admin")
+    return store
 
 
 def _table(qn: str) -> dict[str, Any]:

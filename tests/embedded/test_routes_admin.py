@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,32 +20,14 @@ from starlette.routing import Mount, Router
 from starlette.testclient import TestClient
 
 from catalog.embedded import admin_audit, metrics
-from catalog.embedded.app import create_app, standalone_app
+from catalog.embedded.app import create_app
 from catalog.embedded.errors import AtlasError
 from catalog.embedded.store import EmbeddedStore
+from tests.conftest import ATLAS_PASSWORD
+from tests.embedded.conftest import AUTH, ok
 from typedefs import load_bundled_typedefs
 
-AUTH = ("admin", "pw")
 HOUR = 3_600_000
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    s = EmbeddedStore(tmp_path_factory.mktemp("admin-store"), load_bundled_typedefs())
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def api(store: EmbeddedStore) -> Iterator[TestClient]:
-    with TestClient(standalone_app(store, password="pw"), base_url="http://atlas") as client:
-        client.auth = AUTH
-        yield client
-
-
-def ok(r: Any, status: int = 200) -> Any:
-    assert r.status_code == status, r.text
-    return r.json() if r.content else None
 
 
 def error(r: Any, status: int, code: str) -> None:
@@ -85,7 +67,7 @@ def test_session_names_the_user_and_the_ui_settings(api: TestClient) -> None:
 
 
 def test_session_carries_the_settings_of_the_ui_it_serves(store: EmbeddedStore) -> None:
-    app = Router(routes=[Mount("/api/atlas", app=create_app(store, password="pw", ui_settings={
+    app = Router(routes=[Mount("/api/atlas", app=create_app(store, password=ATLAS_PASSWORD, ui_settings={
         "atlas.ui.default.version": "v1"}))])
     with TestClient(app) as client:
         assert ok(client.get("/api/atlas/admin/session", auth=AUTH))["atlas.ui.default.version"] == "v1"

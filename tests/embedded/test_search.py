@@ -2,8 +2,10 @@
 own (``search_helpers``): Atlas's 400s for an unknown type (``ATLAS-400-00-00A``), classification (``-046``),
 glossary term (``-06E``) and attribute (``-023``); ``_ALL_ENTITY_TYPES``, ``_CLASSIFIED``, ``_NOT_CLASSIFIED``,
 ``_ALL_CLASSIFICATION_TYPES``, ``*`` and wildcard classification names; ``tagFilters``; system attributes in
-filters; a glossary term's entities; paging by ``marker``/``nextMarker``; DiscoveryREST's checks of a filter; the
-answer's wire shape. The basic search of the official client lives in ``test_official_client_search``.
+filters; the ``attributes`` an answer may carry (SearchContext.validateAttributes: the type's own, inherited,
+relationship, system and business attributes, else ``-023``); a glossary term's entities; paging by
+``marker``/``nextMarker``; DiscoveryREST's checks of a filter, and Jackson's reading of its ``attributeValue`` (a
+String); the answer's wire shape. The basic search of the official client lives in ``test_official_client_search``.
 """
 
 from __future__ import annotations
@@ -138,6 +140,50 @@ def test_a_glossary_term_selects_the_entities_it_is_assigned_to(http: Http, seed
     assert guids(search(http, typeName="hive_db", termName=f"revenue@g_{uid}")) == []
 
 
+# -- the attributes an answer carries ---------------------------------------------------------------------
+@pytest.mark.parametrize(("body", "message"), [
+    ({"typeName": "hive_table", "attributes": ["name", "nope"]}, "Attribute nope not found for type hive_table"),
+    ({"typeName": "hive_table", "attributes": ["clusterName"]},  # hive_db's
+     "Attribute clusterName not found for type hive_table"),
+    ({"typeName": "hive_db,hive_table", "attributes": ["retention"]}, "Attribute retention not found for type hive_db"),
+    ({"typeName": "hive_table,hive_db", "attributes": ["retention"]}, "Attribute retention not found for type hive_db"),
+    ({"typeName": "_ALL_ENTITY_TYPES", "attributes": ["name"]}, "Attribute name not found for type __ENTITY_ROOT"),
+    ({"typeName": "hive_db", "attributes": ["BM.tier"]}, "Attribute BM.tier not found for type hive_db"),
+    ({"typeName": "hive_table", "attributes": ["BM.nope"]}, "Attribute BM.nope not found for type hive_table"),
+])
+def test_a_result_attribute_the_type_does_not_have_is_400_023(http: Http, seeded: Seeded, body: dict[str, Any],
+                                                             message: str) -> None:
+    bm = business_metadata(http, seeded)
+    body = {**body, "attributes": [a.replace("BM", bm) for a in body["attributes"]]}
+    assert http.error(400, "ATLAS-400-00-023", "POST", "search/basic", json=body) == message.replace("BM", bm)
+    quick = {k: v for k, v in body.items() if k in ("typeName", "attributes")}
+    assert http.error(400, "ATLAS-400-00-023", "POST", "search/quick", json=quick) == message.replace("BM", bm)
+
+
+def business_metadata(http: Http, s: Seeded) -> str:
+    """Business metadata ``BM_<uid>`` with a string ``tier`` for hive_table (made once)."""
+    name = f"BM_{s.uid}"
+    if http.request("GET", f"types/typedef/name/{name}").status_code == 404:
+        http.ok("POST", "types/typedefs", json={"businessMetadataDefs": [{"name": name, "attributeDefs": [
+            {"name": "tier", "typeName": "string", "isOptional": True,
+             "options": {"applicableEntityTypes": '["hive_table"]', "maxStrLength": "20"}}]}]})
+    return name
+
+
+def test_result_attributes_may_be_own_inherited_relationship_system_or_business(http: Http, seeded: Seeded) -> None:
+    bm = business_metadata(http, seeded)
+    wanted = ["retention", "owner", "qualifiedName", "db", "columns", "inputToProcesses", "__guid", f"{bm}.tier"]
+    res = search(http, typeName="hive_table", query=seeded.uid, excludeDeletedEntities=True, attributes=wanted)
+    assert set(guids(res)) == set(seeded.tables)
+    first = next(e for e in res["entities"] if e["guid"] == seeded.tables[0])
+    assert first["attributes"]["retention"] == 0 and first["attributes"]["db"]["guid"] == seeded.db
+    assert {c["guid"] for c in first["attributes"]["columns"]} == set(seeded.columns)
+    assert guids(search(http, typeName="_ALL_ENTITY_TYPES", query=seeded.uid, attributes=["__guid", f"{bm}.tier"],
+                        entityFilters=crit("__guid", "=", seeded.db))) == [seeded.db]
+    # without an entity type there is nothing to check them against (SearchContext checks entity types only)
+    assert guids(search(http, classification=seeded.other_tag, attributes=["nope"])) == [seeded.tables[3]]
+
+
 # -- paging by marker -------------------------------------------------------------------------------------
 def test_marker_pages_through_a_search_to_the_end(http: Http, seeded: Seeded) -> None:
     body = {"typeName": "hive_table", "query": seeded.uid, "excludeDeletedEntities": True, "limit": 2,
@@ -195,6 +241,37 @@ def test_a_filter_missing_a_part_is_atlas_s_400(http: Http, criteria: dict[str, 
                                                message: str) -> None:
     body = {"typeName": "hive_table", "entityFilters": {"condition": "AND", "criterion": [criteria]}}
     assert http.error(400, code, "POST", "search/basic", json=body) == message
+
+
+@pytest.mark.parametrize(("value", "shape"), [
+    (["t1", "t2"], "Array value (token `JsonToken.START_ARRAY`)"),
+    ([], "Array value (token `JsonToken.START_ARRAY`)"),
+    ({"a": "t1"}, "Object value (token `JsonToken.START_OBJECT`)"),
+])
+def test_an_attribute_value_that_is_no_string_is_jackson_s_400(http: Http, value: Any, shape: str) -> None:
+    """FilterCriteria.attributeValue is a Java String: Jackson refuses a JSON list or object there (and Atlas's
+    AtlasJsonProvider makes that a 400); it reads a number or a boolean as its text."""
+    for operator in ("in", "=", "containsAny"):
+        group = {"condition": "OR", "criterion": [crit("name", "=", "t1"), crit("name", operator, value)]}
+        for flt, where in ((crit("name", operator, value), "entityFilters"),
+                           (group, "entityFilters.criterion[1]")):
+            msg = http.error(400, "ATLAS-400-00-029", "POST", "search/basic",
+                             json={"typeName": "hive_table", "entityFilters": flt})
+            assert msg == (f"Cannot deserialize value of type `java.lang.String` from {shape} (through reference "
+                           f"chain: {where}.attributeValue)")
+    # read before any check of the filter: a criterion without its operator earlier in the group does not hide it
+    flt = {"condition": "AND", "criterion": [{"attributeName": "name", "attributeValue": "x"},
+                                             crit("name", "=", value)]}
+    msg = http.error(400, "ATLAS-400-00-029", "POST", "search/quick", json={"typeName": "hive_table",
+                                                                            "entityFilters": flt})
+    assert msg.startswith("Cannot deserialize value of type `java.lang.String`")
+
+
+def test_a_number_or_boolean_attribute_value_is_read_as_its_text(http: Http, seeded: Seeded) -> None:
+    res = search(http, typeName="hive_table", query=seeded.uid, entityFilters=crit("retention", "=", 3))
+    assert guids(res) == [seeded.tables[3]] and res["searchParameters"]["entityFilters"]["attributeValue"] == "3"
+    res = search(http, typeName="hive_table", query=seeded.uid, entityFilters=crit("temporary", "=", True))
+    assert guids(res) == [seeded.tables[4]] and res["searchParameters"]["entityFilters"]["attributeValue"] == "true"
 
 
 def test_filters_that_are_no_filter_or_need_no_value_are_accepted(http: Http, seeded: Seeded) -> None:

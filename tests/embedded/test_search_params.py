@@ -1,5 +1,6 @@
-"""Search parameters (``catalog.embedded.search_params``): DiscoveryREST's checks of a filter's parts, the
-SearchParameters echoed in an answer, QueryParams' page normalisation and the paging marker.
+"""Search parameters (``catalog.embedded.search_params``): a filter as Jackson reads it (attributeValue a String)
+and DiscoveryREST checks it, the SearchParameters echoed in an answer, QueryParams' page normalisation and the
+paging marker.
 """
 
 from __future__ import annotations
@@ -44,10 +45,33 @@ def test_a_criterion_missing_a_part_is_refused(criteria: dict[str, Any], code: E
 @pytest.mark.parametrize("criteria", [
     {}, {"condition": "AND", "criterion": []}, {"attributeName": "a", "operator": "isNull"},
     {"attributeName": "a", "operator": "notNull", "attributeValue": ""},
-    {"attributeName": "a", "operator": "in", "attributeValue": ["x"]},
+    {"attributeName": "a", "operator": "in", "attributeValue": "x, y"},
 ])
 def test_a_complete_or_empty_criterion_is_accepted(criteria: dict[str, Any]) -> None:
     assert sp.from_body({"typeName": "t", "tagFilters": criteria})["tagFilters"] == criteria
+
+
+@pytest.mark.parametrize(("value", "text"), [(5, "5"), (-2, "-2"), (1.5, "1.5"), (True, "true"), (False, "false"),
+                                             ("x", "x"), (None, None)])
+def test_an_attribute_value_is_read_as_a_java_string(value: Any, text: str | None) -> None:
+    leaf = {"attributeName": "a", "operator": "isNull", "attributeValue": value}
+    body: dict[str, Any] = {"typeName": "t", "entityFilters": {"condition": "OR", "criterion": [leaf, leaf]}}
+    read = sp.from_body(body)["entityFilters"]
+    assert [c["attributeValue"] for c in read["criterion"]] == [text, text]
+    assert body["entityFilters"]["criterion"][0]["attributeValue"] == value  # the request itself is left as sent
+
+
+@pytest.mark.parametrize(("value", "shape"), [
+    (["x"], "Array value (token `JsonToken.START_ARRAY`)"), ([], "Array value (token `JsonToken.START_ARRAY`)"),
+    ({"x": 1}, "Object value (token `JsonToken.START_OBJECT`)")])
+def test_a_list_or_object_attribute_value_is_jackson_s_400(value: Any, shape: str) -> None:
+    with pytest.raises(AtlasError) as info:
+        sp.from_body({"typeName": "t", "tagFilters": {"condition": "AND", "criterion": [
+            {"attributeName": "a"},  # no operator: DiscoveryREST's check, after Jackson has read everything
+            {"attributeName": "a", "operator": "in", "attributeValue": value}]}})
+    assert info.value.code is ErrorCode.BAD_REQUEST
+    assert info.value.message == (f"Cannot deserialize value of type `java.lang.String` from {shape} (through "
+                                  "reference chain: tagFilters.criterion[1].attributeValue)")
 
 
 def test_lengths_are_bounded() -> None:

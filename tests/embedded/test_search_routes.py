@@ -19,8 +19,10 @@ from tests.embedded.search_helpers import Http, Seeded
 running, http, client, seeded = (search_helpers.running, search_helpers.http, search_helpers.client,
                                  search_helpers.seeded)
 
-# Atlas's DiscoveryREST resources served here; the download ones (search-result CSV files) are not.
+# Atlas's DiscoveryREST resources, all served here
 DISCOVERY_REST = {
+    ("POST", "/v2/search/dsl/download/create_file"), ("POST", "/v2/search/basic/download/create_file"),
+    ("GET", "/v2/search/download/status"), ("GET", "/v2/search/download/{filename}"),
     ("GET", "/v2/search/dsl"), ("GET", "/v2/search/fulltext"), ("GET", "/v2/search/basic"),
     ("POST", "/v2/search/basic"), ("GET", "/v2/search/attribute"), ("GET", "/v2/search/quick"),
     ("POST", "/v2/search/quick"), ("GET", "/v2/search/suggestions"), ("GET", "/v2/search/relationship"),

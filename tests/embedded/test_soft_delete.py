@@ -13,25 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from catalog.embedded.app import standalone_app
 from catalog.embedded.store import EmbeddedStore
-from tests.conftest import ATLAS_PASSWORD, ATLAS_USER
-from typedefs import load_bundled_typedefs
-
-AUTH = (ATLAS_USER, ATLAS_PASSWORD)
+from tests.embedded.conftest import InProcessApi, in_process_api
 
 
-class Api:
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-
-    def call(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
-        r = self.client.request(method, f"/api/atlas/v2/{path}", auth=AUTH, **kwargs)
-        assert r.status_code == status, (method, path, r.status_code, r.text)
-        return r.json() if r.content else None
-
+class Api(InProcessApi):
     def entity(self, guid: str) -> dict[str, Any]:
         return self.call("GET", f"entity/guid/{guid}")["entity"]  # type: ignore[no-any-return]
 
@@ -40,16 +27,8 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    s = EmbeddedStore(tmp_path_factory.mktemp("soft-delete"), load_bundled_typedefs())
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
 def api(store: EmbeddedStore) -> Iterator[Api]:
-    with TestClient(standalone_app(store, password=ATLAS_PASSWORD), base_url="http://atlas.test") as client:
-        yield Api(client)
+    yield from map(Api, in_process_api(store))
 
 
 def hive(api: Api, ncols: int = 2, ntables: int = 1) -> dict[str, Any]:

@@ -22,13 +22,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from catalog.embedded.app import standalone_app
 from catalog.embedded.store import EmbeddedStore
 from tests.conftest import ATLAS_PASSWORD, ATLAS_USER
-from typedefs import load_bundled_typedefs
+from tests.embedded.conftest import AUTH, in_process_api
 
 GOLDEN = Path(__file__).parent / "golden"
-AUTH = (ATLAS_USER, ATLAS_PASSWORD)
 GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 PLACEHOLDER_RE = re.compile(r"^-\d+$")
 T0 = 1704164645000  # 2024-01-02T03:04:05.000Z
@@ -65,18 +63,11 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    # A store of its own: the golden shapes are Atlas's stock typedefs, which other suites extend on the shared
-    # session store (catalog extension attributes), depending on test order.
-    s = EmbeddedStore(tmp_path_factory.mktemp("wire-store"), load_bundled_typedefs())
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
 def api(store: EmbeddedStore) -> Iterator[Api]:
-    with TestClient(standalone_app(store, password=ATLAS_PASSWORD), base_url="http://atlas.test") as client:
-        yield Api(client)
+    # A store of its own (conftest's): the golden shapes are Atlas's stock typedefs, which other suites extend on
+    # the shared session store (catalog extension attributes), depending on test order. No default credentials:
+    # some tests send none.
+    yield from map(Api, in_process_api(store, auth=None))
 
 
 def suffix() -> str:
