@@ -20,6 +20,7 @@ guid), ``entityGuids`` wins over ``entityTypes``, ``"*"`` is every entity type, 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -215,7 +216,7 @@ def _targets(conn: sqlite3.Connection, registry: TypeRegistry, request: CheckSta
     return out
 
 
-def _summary(states: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(states: list[dict[str, Any]]) -> dict[str, Any]:
     counts = {s: sum(1 for e in states if e["state"] == s) for s in (OK, FIXED, PARTIALLY_FIXED, NOT_FIXED)}
     fixed, partly, not_fixed = counts[FIXED], counts[PARTIALLY_FIXED], counts[NOT_FIXED]
     if not (fixed or partly or not_fixed):
@@ -234,14 +235,26 @@ def _summary(states: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def fix_entities(conn: sqlite3.Connection, registry: TypeRegistry, guids: Iterable[str]) -> list[dict[str, Any]]:
+    """Check and fix the entities of ``guids`` in the caller's transaction (guids no longer stored are skipped): the
+    AtlasEntityState of each, for callers that choose entities otherwise than a request does (index recovery)."""
+    rows: list[EntityRow] = []
+    wanted = list(dict.fromkeys(guids))
+    for i in range(0, len(wanted), propagation.CHUNK):
+        chunk = wanted[i : i + propagation.CHUNK]
+        rows += [EntityRow.from_row(r) for r in conn.execute(
+            f"SELECT {er.ENTITY_COLS} FROM entity WHERE guid IN ({','.join('?' * len(chunk))}) ORDER BY guid", chunk)]
+    return [check_entity(conn, registry, e, True) for e in rows]
+
+
 def check_state(store: EmbeddedStore, request: CheckStateRequest) -> dict[str, Any]:
     """AtlasCheckStateResult of the request's entities."""
     if request.fixIssues:
         with store.db.write() as conn:
-            return _summary([check_entity(conn, store.registry, e, True)
-                             for e in _targets(conn, store.registry, request)])
+            return summarize([check_entity(conn, store.registry, e, True)
+                              for e in _targets(conn, store.registry, request)])
     conn = store.db.reader()
-    return _summary([check_entity(conn, store.registry, e, False) for e in _targets(conn, store.registry, request)])
+    return summarize([check_entity(conn, store.registry, e, False) for e in _targets(conn, store.registry, request)])
 
 
 def checkstate(store: EmbeddedStore, req: AtlasRequest) -> dict[str, Any]:

@@ -181,6 +181,15 @@ MIGRATIONS: list[Migration] = [
             SELECT 1 FROM isa, json_each(c.body, '$.entityTypes') t
             WHERE isa.name = e.type_name AND isa.ancestor = t.value));
     """),
+    # Small facts about the store as a whole that Atlas keeps as vertices of their own (the index recovery times of
+    # IndexRecoveryService.RecoveryInfoManagement): one row per key, written in the transaction they describe.
+    # IF NOT EXISTS: a store taken back to an older schema by hand keeps the table, and must still open.
+    Migration(8, "store_info", """
+    CREATE TABLE IF NOT EXISTS store_info (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """),
 ]
 
 

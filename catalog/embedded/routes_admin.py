@@ -1,6 +1,7 @@
 """AdminResource's routes the Atlas web UI boots with (session, metrics, metrics snapshots, admin audits), the root
 types it asks for (``_ALL_ENTITY_TYPES``, ``_ALL_CLASSIFICATION_TYPES``) and the on-demand lineage; AdminResource's
-health and maintenance routes (:mod:`admin_health`, :mod:`admin_tasks`, :mod:`checkstate`, :mod:`audit_ageout`)
+health and maintenance routes (:mod:`admin_health`, :mod:`admin_tasks`, :mod:`checkstate`, :mod:`audit_ageout`),
+the index recovery (:mod:`index_recovery`)
 and the UI's business metadata import (:mod:`bm_import`).
 
 Each route is ``(method, path, handler, status)``; a handler answers the content (``routes.py`` wraps it into a
@@ -24,6 +25,7 @@ from catalog.embedded import (
     bm_import,
     checkstate,
     impexp_routes,
+    index_recovery,
     metrics,
 )
 from catalog.embedded import lineage as lineage_mod
@@ -185,6 +187,8 @@ ROUTES: list[Route] = [
     ("DELETE", "/admin/activeSearches/{id}", admin_tasks.terminate_search, 200),
     ("POST", "/admin/checkstate", checkstate.checkstate, 200),
     ("POST", "/admin/audits/ageout", audit_ageout.ageout, 200),
+    # IndexRecoveryREST: rebuilding what the store derives from entities, from a start time
+    *index_recovery.ROUTES,
     # the business metadata import of Atlas's UI (EntityREST)
     ("GET", "/v2/entity/businessmetadata/import/template", bm_import.template, 200),
     ("POST", "/v2/entity/businessmetadata/import", bm_import.import_attributes, 200),

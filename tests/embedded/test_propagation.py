@@ -517,6 +517,7 @@ def test_a_store_written_before_gets_the_propagations_atlas_would_have_made(tmp_
     with s.db.write() as conn:  # back to schema 6, as an older mlcatalog left it
         conn.execute("DROP VIEW entity_classification")
         conn.execute("DROP TABLE propagated_classification")
+        conn.execute("DROP TABLE IF EXISTS store_info")  # migration 8
         conn.execute("UPDATE classification SET body = json_set(body, '$.entityStatus', 'ACTIVE')")
         conn.execute("PRAGMA user_version = 6")
     s.close()
