@@ -47,6 +47,7 @@ from catalog.remote import RemoteCatalog
 from catalog.service import LocalCatalog
 from mlcatalog.assemble import local_catalog, table_sampler
 from mlcatalog.atlas_ui import UI_PREFIX, check_ui_dir, mount_atlas_ui
+from mlcatalog.openlineage import LineageEmitter, open_emitter
 from mlcatalog.pages import install_pages
 from mlcatalog.settings import ATLAS_USER, ConfigError, Settings, redact
 from serving.metrics import open_metrics_store, sqlite_url
@@ -59,7 +60,7 @@ from serving.monitoring.worker import Computer, InProcessComputer, ProcessComput
 from serving.platform.apikeys import ApiKeys
 from serving.platform.gateway import PATH as GATEWAY_PATH
 from serving.platform.gateway import Auth, GatewayMetrics, GatewayMiddleware, ModelGateway
-from serving.platform.outbox import Replayer, catalog_sender
+from serving.platform.outbox import OPENLINEAGE, Replayer, catalog_sender, lineage_sender
 from serving.platform.routes import build_router as build_serving_router
 from serving.platform.service import Platform
 from serving.platform.state import StateDb
@@ -91,6 +92,9 @@ def check_before_store(settings: Settings) -> None:
         raise ConfigError(e.message) from None
     if settings.serving.metrics_url:
         _check_metrics_store(settings.serving.metrics_url)
+    emitter = open_emitter(settings)  # its client's configuration
+    if emitter is not None:
+        emitter.close()
 
 
 def _check_metrics_store(url: str) -> None:
@@ -145,6 +149,8 @@ class Runtime:
     monitors: MonitorService | None = None
     scheduler: MonitorScheduler | None = None
     metrics_store: Any = None
+    lineage: LineageEmitter | None = None  # OpenLineage events, when configured
+    lineage_replayer: Replayer | None = None
     new_admin_key: str | None = field(default=None, repr=False)  # created at this start: printed once
 
     @property
@@ -160,6 +166,8 @@ class Runtime:
         ensure_hourly(self.store)  # the first metrics snapshot of this run
         self.metrics_store = open_metrics_store(self.metrics_url)
         self.replayer.start()
+        if self.lineage_replayer is not None:
+            self.lineage_replayer.start()
         self.traffic.start()
         await self.platform.restore()
         if self.scheduler is not None:
@@ -174,6 +182,10 @@ class Runtime:
             await self.supervisor.stop_all()
             self.traffic.stop()  # flushes the last seconds, before the state closes
             self.replayer.stop()
+            if self.lineage_replayer is not None:
+                self.lineage_replayer.stop()
+            if self.lineage is not None:
+                self.lineage.close()
             self.metrics_store.close()
             if self.backend is not self.catalog:
                 self.backend.close()
@@ -187,6 +199,7 @@ def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) ->
     Raises :class:`mlcatalog.settings.ConfigError` if the settings do not allow serving, and :class:`StoreError`
     if the platform's state or metrics store cannot be opened."""
     store_dir = settings.server.store
+    lineage = open_emitter(settings)  # before anything is opened: a ConfigError leaves nothing to close
     public = settings.serving.public_url or f"http://{self_host(settings.server.host)}:{settings.server.port}"
     catalog = local_catalog(settings, settings.atlas_url_served(), store=store, tables=tables)
     backend: CatalogBackend = catalog
@@ -211,14 +224,24 @@ def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) ->
     auth = Auth(keys, token, admin_key)
     supervisor = Supervisor(store_dir / "replicas", metrics_url, settings.serving.replica_poll_us)
     replayer = Replayer(state, catalog_sender(backend, state))
+    lineage_replayer = (Replayer(state, lineage_sender(lineage.emit), lane=OPENLINEAGE) if lineage is not None
+                        else None)
+
+    def wake_outbox() -> None:
+        replayer.wake()
+        if lineage_replayer is not None:
+            lineage_replayer.wake()
+
     traffic = TrafficRecorder(state)
-    platform = Platform(state, supervisor, catalog.scope, public, replayer.wake, traffic=traffic,
-                        projects_root=settings.serving.projects_root, resolve=catalog.resolve_build)
+    platform = Platform(state, supervisor, catalog.scope, public, wake_outbox, traffic=traffic,
+                        projects_root=settings.serving.projects_root, resolve=catalog.resolve_build,
+                        lineage=lineage.for_outbox if lineage is not None else None)
     gateway = ModelGateway(platform, auth, GatewayMetrics(), busy_timeout=settings.serving.busy_timeout_s,
                            request_timeout=settings.serving.request_timeout_s, recorder=traffic)
     runtime = Runtime(settings=settings, store=store, catalog=catalog, backend=backend, state=state, keys=keys,
                       auth=auth, supervisor=supervisor, replayer=replayer, platform=platform, gateway=gateway,
-                      traffic=traffic, metrics_url=metrics_url, new_admin_key=new_admin_key)
+                      traffic=traffic, metrics_url=metrics_url, new_admin_key=new_admin_key, lineage=lineage,
+                      lineage_replayer=lineage_replayer)
     runtime.monitors = _monitors(runtime)
     if settings.monitoring.enabled:
         # SQLAlchemy's spelling: sqlite:/// then the absolute path (four slashes in all)

@@ -84,6 +84,37 @@ def _catalog(s: Settings) -> Any:
     return _run(lambda: local_catalog(s, s.atlas_url_client()))
 
 
+def _build_with_lineage(s: Settings, catalog: Any, request: Any, progress: Any) -> Any:
+    """``catalog.build``, and its OpenLineage events when configured (mlcatalog.openlineage: sent at once, kept in
+    a spool when they cannot be; a build never fails for them)."""
+    from datetime import UTC, datetime
+
+    from mlcatalog.openlineage import open_emitter
+
+    emitter = open_emitter(s)
+    if emitter is None:
+        return catalog.build(request, progress)
+    started = datetime.now(UTC)
+    resolved = catalog.resolve_build(request)
+    try:
+        result = catalog.writer.build_resolved(resolved, progress=progress, ask_again=False)
+    except Exception:
+        _emit(emitter, [*emitter.build_events(resolved, "START", when=started),
+                        *emitter.build_events(resolved, "FAIL")])
+        raise
+    recorded = {b.model_name: b.build_crn for b in result.builds}
+    _emit(emitter, [*emitter.build_events(resolved, "START", recorded=recorded, when=started),
+                    *emitter.build_events(resolved, "COMPLETE", recorded=recorded)])
+    return result
+
+
+def _emit(emitter: Any, events: list[dict[str, Any]]) -> None:
+    try:
+        emitter.send_or_spool(events, lambda message: typer.echo(f"mlcatalog: warning: {message}", err=True))
+    finally:
+        emitter.close()
+
+
 def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
@@ -133,7 +164,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-                result = _run(lambda: catalog.build(_build_request(project_dir, model, allow_unresolved), progress))
+                request = _run(lambda: _build_request(project_dir, model, allow_unresolved))
+                result = _run(lambda: _build_with_lineage(s, catalog, request, progress))
         finally:
             catalog.close()
         if as_json:

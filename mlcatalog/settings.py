@@ -45,6 +45,7 @@ from pydantic import (
     SecretStr,
     Strict,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "CrnSettings",
     "HiveSettings",
     "MonitoringSettings",
+    "OpenLineageSettings",
     "S3Settings",
     "ServerSettings",
     "ServingSettings",
@@ -118,6 +120,11 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_MONITORING": "monitoring.enabled",
     "MLCATALOG_MONITOR_WORKER": "monitoring.worker",
     "MLCATALOG_WEBHOOK_SECRET": "monitoring.webhook_secret",
+    "MLCATALOG_OPENLINEAGE": "openlineage.enabled",
+    "MLCATALOG_OPENLINEAGE_CONFIG": "openlineage.config",
+    "MLCATALOG_OPENLINEAGE_NAMESPACE": "openlineage.namespace",
+    "MLCATALOG_OPENLINEAGE_HIVE_NAMESPACE": "openlineage.hive_namespace",
+    "MLCATALOG_OPENLINEAGE_SPOOL": "openlineage.spool",
     "MLCATALOG_URL": "client.url",
     "MLCATALOG_API_KEY": "client.api_key",
 }
@@ -133,7 +140,7 @@ EMBEDDED_ATLAS_URL = "atlas+embedded:"
 DEFAULT_URL = "http://127.0.0.1:21000"
 
 #: Settings resolved relative to the config file's directory when given there as relative paths.
-_PATH_SETTINGS = ("server.store", "serving.projects_root", "atlas.ui_dir")
+_PATH_SETTINGS = ("server.store", "serving.projects_root", "atlas.ui_dir", "openlineage.config", "openlineage.spool")
 
 
 class ConfigError(Exception):
@@ -314,6 +321,48 @@ class MonitoringSettings(_Section):
         return _blank_is_unset(value)
 
 
+def _default_spool(environ: Mapping[str, str]) -> Path:
+    state = environ.get("XDG_STATE_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".local" / "state")
+    return Path(state) / "mlcatalog" / "openlineage-spool.jsonl"
+
+
+class OpenLineageSettings(_Section):
+    """OpenLineage run events of builds and deployments (mlcatalog.openlineage). Where they go is the OpenLineage
+    client's own configuration: ``config``, else what the client finds itself (``$OPENLINEAGE_CONFIG``,
+    ``./openlineage.yml``, ``~/.openlineage/openlineage.yml``, ``OPENLINEAGE__*`` and ``OPENLINEAGE_URL``)."""
+
+    enabled: bool = Field(default=False, description="emit OpenLineage events (needs the openlineage extra); "
+                                                     "set by giving a config file too")
+    config: UsablePath | None = Field(default=None, description="the OpenLineage client's openlineage.yml (its "
+                                                                "transport: console, file, http, kafka, ...)")
+    namespace: str = Field(default="mlcatalog", min_length=1, max_length=1024, pattern=r"^[^\x00-\x1f]+$",
+                           description="OpenLineage namespace of the build and deployment jobs and datasets")
+    hive_namespace: str | None = Field(default=None, pattern=r"^[a-z0-9+.-]+://[^\s]+$",
+                                       description="OpenLineage namespace of Hive tables (hive://metastore:port); "
+                                                   "unset: hive://<cluster> from the table's qualifiedName")
+    # the default comes from the environment load_settings was given (validation context), as every setting does
+    spool: UsablePath = Field(default_factory=lambda: _default_spool(os.environ),
+                              description="where `mlcatalog build` keeps events it could not deliver (JSON lines), "
+                                          "sent again by its next run")
+
+    @field_validator("config", "hive_namespace", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return _blank_is_unset(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spool_from_the_given_environment(cls, data: Any, info: ValidationInfo) -> Any:
+        environ = (info.context or {}).get("environ")
+        if isinstance(data, dict) and data.get("spool") in (None, "") and environ is not None:
+            return {**data, "spool": _default_spool(environ)}
+        return data
+
+    @property
+    def on(self) -> bool:
+        return self.enabled or self.config is not None
+
+
 class ClientSettings(_Section):
     """How commands and the SDK reach a running platform."""
 
@@ -335,8 +384,15 @@ class Settings(_Section):
     api: ApiSettings = Field(default_factory=ApiSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    openlineage: OpenLineageSettings = Field(default_factory=OpenLineageSettings)
     client: ClientSettings = Field(default_factory=ClientSettings)
     _explicit: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _openlineage_always_validated(cls, data: Any) -> Any:
+        # a section left out is made by its default factory, without the validation context its spool needs
+        return {**data, "openlineage": data.get("openlineage") or {}} if isinstance(data, dict) else data
 
     def is_set(self, dotted: str) -> bool:
         """Whether a setting came from a flag, the environment or the config file (not a default)."""
@@ -515,7 +571,7 @@ def load_settings(
     for dotted, value in values.items():
         _set(tree, dotted, value)
     try:
-        settings = Settings.model_validate(tree)
+        settings = Settings.model_validate(tree, context={"environ": environ})
     except ValidationError as exc:
         err = exc.errors()[0]
         dotted = ".".join(str(part) for part in err["loc"])
@@ -531,5 +587,10 @@ def load_settings(
     if ui_dir is not None and not ui_dir.is_absolute():
         atlas = settings.atlas.model_copy(update={"ui_dir": cwd / ui_dir})
         settings = settings.model_copy(update={"atlas": atlas})
+    ol = settings.openlineage
+    relative = {k: cwd / v for k, v in (("config", ol.config), ("spool", ol.spool)) if v is not None
+                and not v.is_absolute()}
+    if relative:
+        settings = settings.model_copy(update={"openlineage": ol.model_copy(update=relative)})
     settings._explicit = frozenset(values)
     return settings

@@ -233,3 +233,13 @@ def test_api_body_limit_from_env_and_file(tmp_path: Path) -> None:
     for wrong in ("0", "-1", "2048", "lots"):
         with pytest.raises(ConfigError, match=source):
             load_settings(environ={"MLCATALOG_API_MAX_BODY_MB": wrong}, cwd=tmp_path)
+
+
+def test_the_openlineage_spool_defaults_under_the_given_environments_state_directory(tmp_path: Path) -> None:
+    """The default path comes from the ``environ`` given, like every other setting, never from the process's."""
+    home = load_settings({}, environ={"HOME": str(tmp_path / "home")}, cwd=tmp_path)
+    assert home.openlineage.spool == tmp_path / "home/.local/state/mlcatalog/openlineage-spool.jsonl"
+    xdg = load_settings({}, environ={"HOME": "/h", "XDG_STATE_HOME": str(tmp_path / "state")}, cwd=tmp_path)
+    assert xdg.openlineage.spool == tmp_path / "state/mlcatalog/openlineage-spool.jsonl"
+    given = load_settings({}, environ={"MLCATALOG_OPENLINEAGE_SPOOL": "spool.jsonl"}, cwd=tmp_path)
+    assert given.openlineage.spool == tmp_path / "spool.jsonl"

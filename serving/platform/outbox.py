@@ -6,6 +6,10 @@ one, oldest first, retrying while the catalog is unavailable. Every entry is an 
 diffs against Atlas), so an entry replayed after a crash between "sent" and "marked done" writes nothing twice.
 A build entry carries the build as resolved at deploy time (git facts, the committed lineage file, what HiveServer2
 and S3 said): replaying it never needs the project directory.
+
+Entries go to two destinations, each in a lane of its own with its own replayer: the catalog (builds, deployments,
+drift) and OpenLineage (``openlineage`` entries: a run event as JSON, sent by the OpenLineage client's transport). In
+order within a lane; a lineage backend being down never holds up the catalog's writes, nor the other way round.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from serving.platform.state import StateDb
 
 log = logging.getLogger(__name__)
 MAX_SEQ = 2**63 - 1  # SQLite's largest integer
+OPENLINEAGE = "openlineage"
+#: lane -> which entries it delivers (an SQL condition on ``kind``)
+LANES = {"catalog": f"kind != '{OPENLINEAGE}'", OPENLINEAGE: f"kind = '{OPENLINEAGE}'"}
 
 
 class Retryable(Exception):
@@ -90,17 +97,32 @@ def catalog_sender(catalog: CatalogBackend, state: StateDb | None = None) -> Cal
     return send
 
 
+def lineage_sender(emit: Callable[[dict[str, Any]], None]) -> Callable[[str, dict[str, Any]], None]:
+    """The OpenLineage lane's ``send``: ``emit`` delivers one run event (its JSON), raising :class:`Retryable` when
+    the lineage backend cannot take it now and :class:`Permanent` when it never will."""
+
+    def send(kind: str, payload: dict[str, Any]) -> None:
+        if kind != OPENLINEAGE or not isinstance(payload.get("event"), dict):
+            raise Permanent(f"not an OpenLineage event: outbox entry kind {kind!r}")
+        emit(payload["event"])
+
+    return send
+
+
 def enqueue(conn: sqlite3.Connection, kind: str, payload: dict[str, Any]) -> None:
     """Add an entry inside the caller's transaction."""
     conn.execute("INSERT INTO outbox(kind, payload, created_ms) VALUES (?, ?, ?)",
                  (kind, json.dumps(payload, sort_keys=True), int(time.time() * 1000)))
 
 
-def entries(db: StateDb, *, include_done: bool = False, limit: int = 1000, pending_only: bool = False
-            ) -> list[OutboxEntry]:
+def entries(db: StateDb, *, include_done: bool = False, limit: int = 1000, pending_only: bool = False,
+            lane: str | None = None) -> list[OutboxEntry]:
     """Entries in order: not yet delivered (pending and parked), plus delivered ones with ``include_done``; only
-    pending ones (what the replayer sends next) with ``pending_only``."""
-    where = "WHERE status = 'pending'" if pending_only else "" if include_done else "WHERE status != 'done'"
+    pending ones (what the replayer sends next) with ``pending_only``; of one of :data:`LANES` with ``lane``."""
+    conditions = ["status = 'pending'"] if pending_only else [] if include_done else ["status != 'done'"]
+    if lane is not None:
+        conditions.append(LANES[lane])
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = db.conn().execute(f"SELECT * FROM outbox {where} ORDER BY seq LIMIT ?", (limit,)).fetchall()
     return [OutboxEntry(r["seq"], r["kind"], json.loads(r["payload"]), r["created_ms"], r["status"], r["attempts"],
                         r["last_error"]) for r in rows]
@@ -119,13 +141,17 @@ def retry(db: StateDb, seq: int | None = None) -> list[int]:
 
 class Replayer:
     def __init__(self, db: StateDb, send: Callable[[str, dict[str, Any]], None], *,
-                 max_backoff: float = 15.0) -> None:
+                 max_backoff: float = 15.0, lane: str = "catalog") -> None:
+        """Delivers the entries of ``lane`` (one of :data:`LANES`) with ``send``."""
+        if lane not in LANES:
+            raise ValueError(f"no outbox lane {lane!r}")
         self.db = db
         self.send = send
         self.max_backoff = max_backoff
+        self.lane = lane
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="catalog-outbox", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"{lane}-outbox", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -142,7 +168,7 @@ class Replayer:
         """Wait until nothing is pending (for shutdown and tests)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not entries(self.db, limit=1, pending_only=True):
+            if not entries(self.db, limit=1, pending_only=True, lane=self.lane):
                 return True
             self.wake()
             time.sleep(0.05)
@@ -151,7 +177,7 @@ class Replayer:
     def _run(self) -> None:
         backoff = 0.5
         while not self._stop.is_set():
-            pending = entries(self.db, limit=1, pending_only=True)
+            pending = entries(self.db, limit=1, pending_only=True, lane=self.lane)
             if not pending:
                 self._wake.wait(5.0)
                 self._wake.clear()
@@ -161,14 +187,14 @@ class Replayer:
                 self.send(e.kind, e.payload)
             except Retryable as err:
                 self._mark(e, "pending", str(err))
-                log.info("catalog unavailable (%s); outbox entry %d retried in %.1fs", redact_text(str(err)), e.seq,
-                         backoff)
+                log.info("%s unavailable (%s); outbox entry %d retried in %.1fs", self.lane, redact_text(str(err)),
+                         e.seq, backoff)
                 self._wake.wait(backoff)
                 self._wake.clear()
                 backoff = min(self.max_backoff, backoff * 2)
                 continue
             except Permanent as err:
-                log.error("catalog refused outbox entry %d (%s): %s", e.seq, e.kind, redact_text(str(err)))
+                log.error("%s refused outbox entry %d (%s): %s", self.lane, e.seq, e.kind, redact_text(str(err)))
                 self._mark(e, "failed", str(err))
                 continue
             except Exception as err:

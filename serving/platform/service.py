@@ -148,9 +148,13 @@ class DeploymentInfo(BaseModel):
 class Platform:
     def __init__(self, state: StateDb, supervisor: Supervisor, scope: CrnScope, endpoint: str,
                  wake_outbox: Any = None, traffic: TrafficRecorder | None = None, *,
-                 projects_root: Path | None = None, resolve: Callable[[BuildRequest], ResolvedBuild]) -> None:
-        """``resolve``: a build's facts (the catalog's ``resolve_build``), which the outbox records later."""
+                 projects_root: Path | None = None, resolve: Callable[[BuildRequest], ResolvedBuild],
+                 lineage: Callable[[str, dict[str, Any], str], list[dict[str, Any]]] | None = None) -> None:
+        """``resolve``: a build's facts (the catalog's ``resolve_build``), which the outbox records later.
+        ``lineage``: the OpenLineage events (JSON) of a catalog entry (its kind, payload and the project's name),
+        queued with it in the same transaction; None: none."""
         self.state = state
+        self.lineage = lineage
         self.resolve = resolve
         self.projects_root = projects_root or Path.cwd()  # deployable projects live under it
         self.other_roots: list[Path] = []  # the platform's own projects (the demo's, in its store)
@@ -239,13 +243,19 @@ class Platform:
                 "endpoint_url": self.endpoint, "user": "mlcatalog",
                 "metadata": {"accessKeyHint": d["access_key_hint"]}}
 
+    def _enqueue(self, c: Any, kind: str, payload: dict[str, Any], d: dict[str, Any]) -> None:
+        outbox.enqueue(c, kind, payload)
+        if self.lineage is not None:
+            for event in self.lineage(kind, payload, PurePosixPath(d["project_dir"]).name):
+                outbox.enqueue(c, outbox.OPENLINEAGE, {"event": event})
+
     def _set_status(self, d: dict[str, Any], status: str) -> None:
         now = int(time.time() * 1000)
         deployed = now if status == "deployed" else d.get("deployed_time_ms") or d["create_time_ms"]
         with self.state.tx() as c:
             c.execute("UPDATE deployment SET status = ?, deployed_time_ms = ?, updated_ms = ? WHERE crn = ?",
                       (status, deployed, now, d["crn"]))
-            outbox.enqueue(c, "deployment", self._record(d, status, deployed))
+            self._enqueue(c, "deployment", self._record(d, status, deployed), d)
         d["status"], d["deployed_time_ms"] = status, deployed
         self.wake_outbox()
 
@@ -297,9 +307,9 @@ class Platform:
             cols = ", ".join(d)
             c.execute(f"INSERT INTO deployment({cols}) VALUES ({', '.join('?' * len(d))})", list(d.values()))
             # Build first, then the deployment: the outbox replays in this order.
-            outbox.enqueue(c, "build", {"model": req.model, "commit": commit,
-                                        "resolved": resolved.model_dump(mode="json")})
-            outbox.enqueue(c, "deployment", self._record(d, "deploying", now))
+            self._enqueue(c, "build", {"model": req.model, "commit": commit,
+                                       "resolved": resolved.model_dump(mode="json")}, d)
+            self._enqueue(c, "deployment", self._record(d, "deploying", now), d)
         self.wake_outbox()
         try:
             await self.supervisor.start(self._spec(d))

@@ -6,6 +6,11 @@ business metadata; lineage and headers; the glossary client (terms, assignments)
 WhatIfValidator fed by the server's typedefs; deletes. Results are read back through pyapacheatlas and, where the
 client hides them, raw HTTP, from a server of the module's own (real uvicorn over loopback). Expected behaviour is
 Apache Atlas 2.x's (``shared/reference/atlas-rest-and-models.md``). Shared helpers: ``pyapacheatlas_helpers``.
+
+Not here, being Azure Purview's and not Apache Atlas's: ``AtlasClient.search_entities`` (POST search/advanced),
+``PurviewClient.discovery`` (search/query, autocomplete, suggest, browse), ``get_entity_next_lineage``, collections,
+msgraph, graphql, glossary ``import_terms``/``export_terms``, ``update_entity_tags`` (Purview's name for labels,
+tested here as labels).
 """
 
 from __future__ import annotations
@@ -523,10 +528,3 @@ def test_delete_entity_by_guid_list_and_qualified_name(pyaa: Any, types: CustomT
     resp = pyaa.delete_entity(guid=guids)
     assert {h["guid"] for h in resp["mutatedEntities"]["DELETE"]} == set(guids)
     assert {e["status"] for e in pyaa.get_entity(guid=guids)["entities"]} == {"DELETED"}
-
-
-def test_purview_only_apis() -> None:
-    pytest.skip("Azure Purview only, not Apache Atlas: AtlasClient.search_entities (POST search/advanced), "
-                "PurviewClient.discovery (search/query, autocomplete, suggest, browse), get_entity_next_lineage "
-                "(lineage/{guid}/next), collections, msgraph, graphql, glossary import_terms/import_terms_status/"
-                "export_terms, update_entity_tags/delete_entity_tags (Purview's name for labels, tested above)")
