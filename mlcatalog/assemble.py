@@ -15,7 +15,8 @@ from serving.monitoring.sources import SampledTable, TableSampler
 
 
 def atlas_client(settings: Settings, url: str, *, store: EmbeddedStore | None = None) -> AtlasCatalogClient:
-    return open_atlas(url, user=settings.atlas.user, password=settings.atlas_client_password(url), store=store)
+    return open_atlas(url, user=settings.atlas.user, password=settings.atlas_client_password(url), store=store,
+                      verify=settings.atlas_tls_verify())
 
 
 def resolvers(settings: Settings) -> tuple[Any, Any]:

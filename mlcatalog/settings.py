@@ -90,6 +90,8 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_ATLAS_USER": "atlas.user",
     "MLCATALOG_ATLAS_UI_URL": "atlas.ui_url",
     "MLCATALOG_ATLAS_UI_DIR": "atlas.ui_dir",
+    "MLCATALOG_ATLAS_CA_BUNDLE": "atlas.ca_bundle",
+    "MLCATALOG_ATLAS_VERIFY_TLS": "atlas.verify_tls",
     "MLCATALOG_NAMESPACE": "atlas.namespace",
     "MLCATALOG_ATLAS_MAX_BODY_MB": "atlas.max_body_mb",
     "MLCATALOG_ATLAS_SEARCH_MAX_LIMIT": "atlas.search_max_limit",
@@ -140,7 +142,8 @@ EMBEDDED_ATLAS_URL = "atlas+embedded:"
 DEFAULT_URL = "http://127.0.0.1:21000"
 
 #: Settings resolved relative to the config file's directory when given there as relative paths.
-_PATH_SETTINGS = ("server.store", "serving.projects_root", "atlas.ui_dir", "openlineage.config", "openlineage.spool")
+_PATH_SETTINGS = ("server.store", "serving.projects_root", "atlas.ui_dir", "atlas.ca_bundle", "openlineage.config",
+                  "openlineage.spool")
 
 
 class ConfigError(Exception):
@@ -213,6 +216,11 @@ class AtlasSettings(_Section):
                                                       "atlas+embedded:[///store-dir]; default: mlcatalog up uses "
                                                       "its embedded store, other commands the platform's Atlas API")
     user: str = Field(default="admin", min_length=1, description="Atlas user for the catalog's calls")
+    ca_bundle: UsablePath | None = Field(default=None,
+                                         description="PEM file of the CA certificates an https Atlas (or the gateway "
+                                                     "in front of it) is checked against, instead of the default CAs")
+    verify_tls: bool = Field(default=True, description="check an https Atlas's certificate; false only for a test "
+                                                       "Atlas (said loudly at start-up): use ca_bundle instead")
     namespace: str = Field(default="primary", pattern=r"^[A-Za-z0-9_.-]+$",
                            description="Atlas metadata namespace for entities mlcatalog names itself (S3)")
     ui_url: str | None = Field(default=None, pattern=r"^https?://\S+$",
@@ -231,10 +239,16 @@ class AtlasSettings(_Section):
                                         description="search page when none or one over the largest is asked for "
                                                     "(atlas.search.defaultlimit)")
 
-    @field_validator("password", "url", "ui_url", "ui_dir", mode="before")
+    @field_validator("password", "url", "ui_url", "ui_dir", "ca_bundle", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return _blank_is_unset(value)
+
+    @model_validator(mode="after")
+    def _one_way_to_check_certificates(self) -> AtlasSettings:
+        if self.ca_bundle is not None and not self.verify_tls:  # which one was meant cannot be guessed
+            raise ValueError("ca_bundle is set and verify_tls is false: a CA bundle is for checking certificates")
+        return self
 
     @model_validator(mode="after")
     def _default_page_fits(self) -> AtlasSettings:
@@ -445,6 +459,11 @@ class Settings(_Section):
             return None
         return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
+    def atlas_tls_verify(self) -> bool | Path:
+        """How the catalog checks an https Atlas's certificate: against the CA bundle when one is set, else against
+        the default CAs, or (verify_tls false) not at all."""
+        return self.atlas.ca_bundle if self.atlas.ca_bundle is not None else self.atlas.verify_tls
+
     def atlas_client_password(self, url: str) -> str | None:
         """The password to call the Atlas at ``url`` with: the configured one, else ``admin`` for a loopback
         Atlas; None for an embedded store (called in-process, no password)."""
@@ -583,10 +602,11 @@ def load_settings(
     if not store.is_absolute():
         server = settings.server.model_copy(update={"store": cwd / store})
         settings = settings.model_copy(update={"server": server})
-    ui_dir = settings.atlas.ui_dir
-    if ui_dir is not None and not ui_dir.is_absolute():
-        atlas = settings.atlas.model_copy(update={"ui_dir": cwd / ui_dir})
-        settings = settings.model_copy(update={"atlas": atlas})
+    at = settings.atlas
+    relative = {k: cwd / v for k, v in (("ui_dir", at.ui_dir), ("ca_bundle", at.ca_bundle)) if v is not None
+                and not v.is_absolute()}
+    if relative:
+        settings = settings.model_copy(update={"atlas": at.model_copy(update=relative)})
     ol = settings.openlineage
     relative = {k: cwd / v for k, v in (("config", ol.config), ("spool", ol.spool)) if v is not None
                 and not v.is_absolute()}

@@ -11,7 +11,9 @@ are never sent (typed models only serialise what is set). A URL that cannot be c
 
 from __future__ import annotations
 
+import os
 import re
+import ssl
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any, Self, TypeVar
@@ -54,22 +56,32 @@ NOT_ASSOCIATED = frozenset({"ATLAS-404-00-003", "ATLAS-400-00-06D"})
 SHOW_CHARS = 300
 #: What a model conversion raises on JSON of another shape (a missing key, a list for an object, a bad value).
 SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError)
+#: The settings that say how an Atlas's certificate is checked, as messages name them (mlcatalog.settings).
+CA_BUNDLE_SETTING = "MLCATALOG_ATLAS_CA_BUNDLE or [atlas] ca_bundle"
+#: How a client checks the Atlas's TLS certificate: on (the default CAs), off, the PEM file of the CAs to trust
+#: instead, or a context made elsewhere.
+Verify = bool | str | os.PathLike[str] | ssl.SSLContext
 
 T = TypeVar("T")
 
 
 class AtlasCatalogClient:
-    def __init__(self, url: str, user: str, password: str, *, timeout_s: float = 30.0, verify: bool | str = True,
+    def __init__(self, url: str, user: str, password: str, *, timeout_s: float = 30.0, verify: Verify = True,
                  transport: httpx.BaseTransport | None = None, label: str | None = None,
                  on_close: Callable[[], None] | None = None) -> None:
-        """``url``: the Atlas base URL (Knox-style prefixes kept); ``label``: how messages name this Atlas."""
+        """``url``: the Atlas base URL (a gateway's path prefix, as Knox's ``/gateway/cdp-proxy-api/atlas``, is kept
+        for every call); ``verify``: see :data:`Verify`; ``label``: how messages name this Atlas."""
         self.url = label or shown_url(url.rstrip("/"))  # messages name this Atlas; they never carry its password
         self._on_close = on_close
+        checked: bool | ssl.SSLContext = True  # httpx reads it only without a transport of the caller's
         if transport is None:
             check_http_url(url)
+            checked = tls_context(verify, self.url)
         try:
+            # The base ends in "/" and every path is relative: joined, nothing of the prefix is dropped (the official
+            # client's urljoin drops its last segment).
             self._http = httpx.Client(base_url=url.rstrip("/") + "/", auth=(user, password), timeout=timeout_s,
-                                      verify=verify, transport=transport,
+                                      verify=checked, transport=transport,
                                       headers={"Accept": "application/json"})
         except (httpx.InvalidURL, ValueError) as e:  # e.g. a transport's URL; http(s) ones were checked above
             raise InvalidAtlasUrl(f"invalid Atlas URL {self.url}: {shown(str(e))}") from None
@@ -95,6 +107,12 @@ class AtlasCatalogClient:
             resp = self._http.request(method, base + path.lstrip("/"), params=_params(params), content=content,
                                       headers=headers)
         except httpx.TransportError as e:
+            refused = _certificate_refused(e)
+            if refused is not None:
+                advice = ("call it by a host name its certificate is for" if "mismatch" in refused.lower() else
+                          f"name the PEM file of the CA that signed it with {CA_BUNDLE_SETTING}")
+                raise AtlasUnavailable(f"Atlas at {self.url}: TLS certificate verify failed ({shown(refused)}): "
+                                       f"{advice}") from e
             raise AtlasUnavailable(f"Atlas at {self.url} is not reachable: {type(e).__name__}: "
                                    f"{shown(redact_text(str(e)))}") from e
         except (httpx.InvalidURL, UnicodeError) as e:  # what the URL check cannot see: a path, the resolver's IDNA
@@ -291,6 +309,20 @@ def shown_url(url: str) -> str:
         return shown(redact_text(url))
 
 
+def tls_context(verify: Verify, label: str) -> bool | ssl.SSLContext:
+    """``verify`` as httpx takes it: a CA bundle read now (httpx deprecates a path), so that a missing or unreadable
+    one is an :class:`InvalidAtlasUrl` when the client is made rather than an outage at the first call."""
+    if isinstance(verify, (bool, ssl.SSLContext)):
+        return verify
+    path = os.fspath(verify)
+    try:
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise InvalidAtlasUrl(f"cannot use the CA bundle {shown(path)} for the Atlas at {label} ({CA_BUNDLE_SETTING} "
+                              f"must be a PEM file of CA certificates): {shown(why)}") from None
+
+
 def check_http_url(url: str) -> None:
     """Raise :class:`InvalidAtlasUrl` unless ``url`` is an http(s) URL a request can be sent to: a host (a valid IP
     address or a name the resolver can encode), a port in range, no control characters."""
@@ -315,6 +347,18 @@ def _http_url_problem(url: str) -> str | None:
     except UnicodeError as e:
         return f"the host cannot be resolved: {shown(str(e))}"
     return None
+
+
+def _certificate_refused(e: BaseException) -> str | None:
+    """Why the Atlas's certificate was refused, when that is why ``e`` happened (httpx wraps ssl's error)."""
+    seen: set[int] = set()
+    cause: BaseException | None = e
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return str(cause.verify_message or cause.reason or "certificate verify failed")
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in str(e) else None
 
 
 def _json_kind(value: Any) -> str:

@@ -1,6 +1,7 @@
 """Which Atlas a client talks to, chosen by URL (as MLflow chooses its stores):
 
-* ``http://host:port[/prefix]``, ``https://...``: an Atlas over the network (HTTP Basic auth);
+* ``http://host:port[/prefix]``, ``https://...``: an Atlas over the network (HTTP Basic auth), also one behind a
+  gateway's path (Knox: ``https://gw/gateway/cdp-proxy-api/atlas``); its certificate checked unless told otherwise;
 * ``atlas+embedded:`` with no path: the embedded store this process already has open (``store=``);
 * ``atlas+embedded:///abs/dir`` (or ``atlas+embedded:relative/dir``): that store directory, opened here in-process
   and closed with the client. As in SQLite's URIs, ``?mode=rwc`` (the default) creates the store when there is
@@ -13,12 +14,13 @@ as HTTP, without a socket.
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from pathlib import Path
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
-from catalog.atlas.client import AtlasCatalogClient, check_http_url, shown, shown_url
+from catalog.atlas.client import AtlasCatalogClient, Verify, check_http_url, shown, shown_url
 from catalog.atlas.errors import InvalidAtlasUrl
 from catalog.embedded.db import StoreVersionError
 from catalog.embedded.store import EmbeddedStore
@@ -32,6 +34,7 @@ EMBEDDED_BASE = "http://embedded.atlas"  # the transport never resolves it; it o
 STORE_FILE = "atlas.db"
 MODES = ("rw", "rwc")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+log = logging.getLogger(__name__)
 
 
 def is_embedded(url: str) -> bool:
@@ -70,8 +73,9 @@ def check_atlas_url(url: str) -> None:
 
 
 def open_atlas(url: str, *, user: str = "admin", password: str | None = None, store: EmbeddedStore | None = None,
-               timeout_s: float = 30.0, verify: bool | str = True) -> AtlasCatalogClient:
-    """A client for the Atlas ``url`` names. ``store``: the embedded store of this process, for ``atlas+embedded:``."""
+               timeout_s: float = 30.0, verify: Verify = True) -> AtlasCatalogClient:
+    """A client for the Atlas ``url`` names. ``store``: the embedded store of this process, for ``atlas+embedded:``;
+    ``verify``: how an https Atlas's certificate is checked (True: the default CAs; a path: that PEM CA bundle)."""
     from catalog.embedded.transport import EmbeddedTransport
 
     scheme = _scheme(url)
@@ -91,7 +95,13 @@ def open_atlas(url: str, *, user: str = "admin", password: str | None = None, st
     if scheme in ("http", "https"):
         if password is None:
             raise InvalidAtlasUrl(f"no password for the Atlas at {shown_url(url)}")
-        return AtlasCatalogClient(url, user, password, timeout_s=timeout_s, verify=verify)
+        client = AtlasCatalogClient(url, user, password, timeout_s=timeout_s, verify=verify)
+        if verify is False and scheme == "https":
+            # Said wherever a client is made (start-up, each command): the password goes to whoever answers.
+            log.warning("TLS CERTIFICATE VERIFICATION IS OFF for the Atlas at %s (MLCATALOG_ATLAS_VERIFY_TLS=false): "
+                        "anyone on the way can read its password and change its answers; name the CA that signed "
+                        "its certificate with MLCATALOG_ATLAS_CA_BUNDLE instead", client.url)
+        return client
     raise _unsupported(url)
 
 

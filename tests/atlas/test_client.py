@@ -1,7 +1,5 @@
-"""The typed Atlas client: one contract, run against every way it reaches an Atlas.
-
-* ``embedded``: ``atlas+embedded:///dir``, the in-process transport (what ``mlcatalog up`` uses by default);
-* ``http``: the same kind of store served by uvicorn over real HTTP (what a real Atlas looks like to the client).
+"""The typed Atlas client: one contract, run against every way it reaches an Atlas (the ``client`` fixture of
+tests/atlas/conftest.py: the embedded store in-process, over real HTTP, and a real Atlas when ``ATLAS_URL`` is set).
 
 Then the failures only a fault can show, injected with ``httpx.MockTransport``, and the URL rules.
 """
@@ -10,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +20,8 @@ from catalog.atlas.errors import AtlasAuthError, AtlasBadRequest, AtlasNotFound,
 from catalog.atlas.models import Classification, EntitySpec, ObjectRef, TypeDef
 from catalog.embedded.store import EmbeddedStore
 from catalog.errors import InvalidInput, NotFound, UpstreamUnavailable
-from tests.conftest import ATLAS_PASSWORD, start_atlas
 from tests.servers import free_port
 from typedefs import load_bundled_typedefs
-
-
-@pytest.fixture(params=["embedded", "http"])
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AtlasCatalogClient]:
-    if request.param == "embedded":
-        c = open_atlas(f"atlas+embedded://{tmp_path / 'store'}")
-        yield c
-        c.close()
-        return
-    running = start_atlas(tmp_path / "store")
-    try:
-        with AtlasCatalogClient(running.url, "admin", ATLAS_PASSWORD) as c:
-            yield c
-    finally:
-        running.stop()
 
 
 def table(name: str, db_guid: str = "-1") -> EntitySpec:
