@@ -1,12 +1,13 @@
-"""The image's HEALTHCHECK: exit 0 when ``mlcatalog up`` in this container answers ``GET /api/atlas/admin/readiness``.
+"""The image's HEALTHCHECK: exit 0 when ``mlcatalog up`` in this container answers ``GET /readyz`` with 200 (its
+state store, metrics store and Atlas answer; ``mlcatalog.health``), else 1 with what was not ready.
 
-A health check runs outside the entrypoint, so secrets given as ``MLCATALOG_*_FILE`` are read here the same way;
-the port and the password are then resolved by mlcatalog's own settings, as the server resolved them.
+``/readyz`` needs no credentials; the port is resolved by mlcatalog's own settings, as the server resolved it. A
+health check runs outside the entrypoint, so settings given as ``MLCATALOG_*_FILE`` are read here the same way.
 """
 
 from __future__ import annotations
 
-import base64
+import json
 import os
 import sys
 import urllib.error
@@ -14,11 +15,11 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from catalog.embedded.app import ATLAS_PREFIX
-from mlcatalog.settings import ATLAS_USER, ConfigError, load_settings
+from mlcatalog.health import READY_PATH
+from mlcatalog.settings import ConfigError, load_settings
 
 FILE_SUFFIX = "_FILE"
-TIMEOUT_S = 4.0
+TIMEOUT_S = 4.0  # the server bounds each of its checks at 2 s: within the image's 5 s HEALTHCHECK timeout
 
 
 def resolved_environ(environ: Mapping[str, str]) -> dict[str, str]:
@@ -30,19 +31,35 @@ def resolved_environ(environ: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def readiness_request(environ: Mapping[str, str]) -> urllib.request.Request:
+def readiness_url(environ: Mapping[str, str]) -> str:
     settings = load_settings(environ=resolved_environ(environ))
-    token = base64.b64encode(f"{ATLAS_USER}:{settings.atlas_server_password()}".encode()).decode()
-    url = f"http://127.0.0.1:{settings.server.port}{ATLAS_PREFIX}/admin/readiness"
-    return urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    return f"http://127.0.0.1:{settings.server.port}{READY_PATH}"
+
+
+def _why(answer: urllib.error.HTTPError) -> str:
+    """The 503's message and problems (mlcatalog's error body), else the status line."""
+    try:
+        body = json.loads(answer.read())
+        return "; ".join([str(body["message"]), *map(str, body.get("problems", []))])
+    except (ValueError, KeyError, TypeError, OSError):
+        return f"HTTP {answer.code} {answer.reason}"
 
 
 def main() -> int:
     try:
-        request = readiness_request(os.environ)
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:
-            return 0 if answer.status == 200 else 1
-    except (ConfigError, OSError) as exc:  # URLError and HTTPError are OSErrors: not ready, and why
+        with urllib.request.urlopen(readiness_url(os.environ), timeout=TIMEOUT_S) as answer:
+            if answer.status != 200:
+                return 1
+            ready = json.loads(answer.read())
+        if ready.get("status") == "degraded":  # still serving (an external Atlas is down): healthy, but say why
+            failing = "; ".join(f"{c['name']}: {c['detail']}" for c in ready.get("checks", []) if not c.get("ok"))
+            print(f"mlcatalog degraded: {failing}", file=sys.stderr)
+        return 0
+    except urllib.error.HTTPError as exc:
+        with exc:
+            print(f"mlcatalog not ready: {_why(exc)}", file=sys.stderr)
+        return 1
+    except (ConfigError, OSError) as exc:  # URLError is an OSError: nothing answers, or a setting is refused
         print(f"mlcatalog not ready: {exc}", file=sys.stderr)
         return 1
 

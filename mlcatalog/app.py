@@ -7,6 +7,7 @@ One ASGI application on one port:
   (also for unknown paths and 500s);
 * ``POST /model``: the model gateway (CML's request and error format), served in front of the routing;
 * ``/metrics``: Prometheus;
+* ``/healthz``, ``/readyz``: liveness and readiness, unauthenticated (``mlcatalog.health``);
 * ``/atlas/...``: Atlas's own web UI over the Atlas API, when a UI build is configured (``mlcatalog.atlas_ui``).
 
 Nothing calls itself over HTTP: the catalog reaches the embedded store through an in-process transport (or a
@@ -47,6 +48,7 @@ from catalog.remote import RemoteCatalog
 from catalog.service import LocalCatalog
 from mlcatalog.assemble import local_catalog, table_sampler
 from mlcatalog.atlas_ui import UI_PREFIX, check_ui_dir, mount_atlas_ui
+from mlcatalog.health import install_health
 from mlcatalog.openlineage import LineageEmitter, open_emitter
 from mlcatalog.pages import install_pages
 from mlcatalog.settings import ATLAS_USER, ConfigError, Settings, redact
@@ -297,6 +299,7 @@ def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -
         caller.require(action, runtime.platform.project_for("crn", crn), what=crn)
 
     app.include_router(build_monitor_router(runtime.monitors, runtime.platform.resolve_deployment, who, authorize))
+    install_health(app, runtime)
     install_pages(app)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_mb * MB, prefix=API_PREFIX)

@@ -155,6 +155,25 @@ def up(
             show_default=False,
         ),
     ] = None,
+    atlas_ca_bundle: Annotated[
+        Path | None,
+        typer.Option(
+            "--atlas-ca-bundle",
+            metavar="PATH",
+            help="PEM file of the CAs to trust for an https Atlas, instead of the default ones. "
+            "Default: $MLCATALOG_ATLAS_CA_BUNDLE, else atlas.ca_bundle from the config file",
+            show_default=False,
+        ),
+    ] = None,
+    atlas_verify_tls: Annotated[
+        bool | None,
+        typer.Option(
+            "--atlas-verify-tls/--no-atlas-verify-tls",
+            help="Check an https Atlas's certificate (off: a test Atlas only, said loudly at start-up). "
+            "Default: $MLCATALOG_ATLAS_VERIFY_TLS, else atlas.verify_tls from the config file, else on",
+            show_default=False,
+        ),
+    ] = None,
     atlas_ui: Annotated[
         Path | None,
         typer.Option(
@@ -178,7 +197,8 @@ def up(
     """  # noqa: E501 (one line per paragraph, rich wraps it)
     try:
         settings = load_settings({"server.store": store, "server.port": port, "server.host": host,
-                                  "atlas.url": atlas_url, "atlas.ui_dir": atlas_ui})
+                                  "atlas.url": atlas_url, "atlas.ui_dir": atlas_ui, "atlas.ca_bundle": atlas_ca_bundle,
+                                  "atlas.verify_tls": atlas_verify_tls})
         settings.atlas_server_password()  # refuse an unusable password setup before touching the store
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None

@@ -21,6 +21,14 @@ AtlasUser = Annotated[str | None, typer.Option("--atlas-user", metavar="USER", s
 AtlasPassword = Annotated[str | None, typer.Option(
     "--atlas-password", metavar="PW", show_default=False,
     help="Default: $MLCATALOG_ATLAS_PASSWORD (preferred: a flag is visible to other local users)")]
+AtlasCaBundle = Annotated[Path | None, typer.Option(
+    "--atlas-ca-bundle", metavar="PATH", show_default=False,
+    help="PEM file of the CAs to trust for an https Atlas, instead of the default ones. "
+         "Default: $MLCATALOG_ATLAS_CA_BUNDLE, else atlas.ca_bundle from the config file")]
+AtlasVerifyTls = Annotated[bool | None, typer.Option(
+    "--atlas-verify-tls/--no-atlas-verify-tls", show_default=False,
+    help="check an https Atlas's certificate (off: a test Atlas only). "
+         "Default: $MLCATALOG_ATLAS_VERIFY_TLS, else atlas.verify_tls from the config file, else on")]
 Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 
@@ -30,9 +38,11 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _settings(url: str | None, user: str | None, password: str | None, **extra: Any) -> Settings:
+def _settings(url: str | None, user: str | None, password: str | None, ca_bundle: Path | None = None,
+              verify_tls: bool | None = None, **extra: Any) -> Settings:
     try:
-        return load_settings({"atlas.url": url, "atlas.user": user, "atlas.password": password, **extra})
+        return load_settings({"atlas.url": url, "atlas.user": user, "atlas.password": password,
+                              "atlas.ca_bundle": ca_bundle, "atlas.verify_tls": verify_tls, **extra})
     except ConfigError as e:
         raise _fail(str(e), 2) from None
 
@@ -126,12 +136,13 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
     @typedefs_app.command("apply")
     def typedefs_apply(atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None,
                        atlas_password: AtlasPassword = None,
+                       atlas_ca_bundle: AtlasCaBundle = None, atlas_verify_tls: AtlasVerifyTls = None,
                        dry_run: Annotated[bool, typer.Option("--dry-run", help="show, don't change")] = False
                        ) -> None:
         """Create the catalog's Atlas types where missing and add its optional attributes (idempotent)."""
         from catalog.registration import apply_typedefs
 
-        s = _settings(atlas_url, atlas_user, atlas_password)
+        s = _settings(atlas_url, atlas_user, atlas_password, atlas_ca_bundle, atlas_verify_tls)
         client = _client(s)
         try:
             plan = _run(lambda: apply_typedefs(client, dry_run=dry_run))
@@ -151,11 +162,12 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
               allow_unresolved: Annotated[bool, typer.Option(
                   "--allow-unresolved", help="record tables/S3 sources that cannot be found as declared")] = False,
               atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
+              atlas_ca_bundle: AtlasCaBundle = None, atlas_verify_tls: AtlasVerifyTls = None,
               as_json: Json = False) -> None:
         """Record a model build: lineage.yml as committed at HEAD → Atlas (project, build, lineage)."""
         from rich.progress import Progress
 
-        s = _settings(atlas_url, atlas_user, atlas_password)
+        s = _settings(atlas_url, atlas_user, atlas_password, atlas_ca_bundle, atlas_verify_tls)
         catalog = _catalog(s)
         try:
             with Progress(transient=True, disable=as_json or not sys.stderr.isatty()) as bar:
@@ -185,13 +197,14 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
     @app.command("lineage")
     def lineage(name: Annotated[str, typer.Argument(metavar="CRN|QN", help="deployment CRN or any qualifiedName")],
                 atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
+                atlas_ca_bundle: AtlasCaBundle = None, atlas_verify_tls: AtlasVerifyTls = None,
                 as_json: Json = False) -> None:
         """Print where a deployment (or any dataset) comes from, as a tree."""
         from collections.abc import Iterator
 
         from catalog.queries import LineageNode, upstream_tree
 
-        s = _settings(atlas_url, atlas_user, atlas_password)
+        s = _settings(atlas_url, atlas_user, atlas_password, atlas_ca_bundle, atlas_verify_tls)
         client = _client(s)
 
         def fetch() -> LineageNode:
@@ -231,11 +244,12 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
     @app.command("impact")
     def impact(name: Annotated[str, typer.Argument(metavar="QN", help="table, S3 prefix, build CRN...")],
                atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
+               atlas_ca_bundle: AtlasCaBundle = None, atlas_verify_tls: AtlasVerifyTls = None,
                as_json: Json = False) -> None:
         """List every deployment (and build) downstream of a table, S3 prefix or build."""
         from catalog.queries import CatalogQueries
 
-        s = _settings(atlas_url, atlas_user, atlas_password)
+        s = _settings(atlas_url, atlas_user, atlas_password, atlas_ca_bundle, atlas_verify_tls)
         client = _client(s)
         try:
             result = _run(lambda: CatalogQueries(client).impact(name))
@@ -269,7 +283,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
     @app.command("api")
     def api(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
             port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 21001,
-            atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None
+            atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
+            atlas_ca_bundle: AtlasCaBundle = None, atlas_verify_tls: AtlasVerifyTls = None
             ) -> None:
         """Serve only the catalog API (/api/v1) in front of an Atlas (e.g. a real one)."""
         import uvicorn
@@ -279,7 +294,7 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         from catalog.receive_timeout import BodyTimeouts
         from mlcatalog.settings import redact
 
-        s = _settings(atlas_url, atlas_user, atlas_password)
+        s = _settings(atlas_url, atlas_user, atlas_password, atlas_ca_bundle, atlas_verify_tls)
         catalog = _catalog(s)
         token = s.api.token.get_secret_value() if s.api.token else None
         auth = TokenAuth(token, s.api.read_auth, projects_root=s.serving.projects_root)

@@ -13,6 +13,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from mlcatalog.health import LIVE_PATH, READY_PATH
 from tests.docker.mlcatalog_vars import DOCKER, read_variables, secret_variables
 
 K8S = DOCKER / "k8s"
@@ -138,3 +139,14 @@ def test_replica_probes_ask_the_socket_its_configuration_binds(resources: list[d
         assert command[-1] == config["socket"]
         assert Path(command[-2]).name in {p.name for p in DOCKER.glob("*.py")}
     assert any(Path(config["socket"]).parent == Path(m["mountPath"]) for m in replica["volumeMounts"])
+
+
+def test_platform_probes_ask_its_own_health_endpoints(resources: list[dict[str, Any]]) -> None:
+    """Readiness is mlcatalog's /readyz (its stores and its Atlas), liveness its /healthz (the process answers: an
+    outage of PostgreSQL or Atlas is no reason to restart it), both on the port the Service sends traffic to."""
+    (platform,) = _of_kind(resources, "Deployment")["mlcatalog"]["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"] for p in platform["ports"]}
+    assert platform["readinessProbe"]["httpGet"]["path"] == READY_PATH
+    assert platform["livenessProbe"]["httpGet"]["path"] == LIVE_PATH
+    assert {platform[p]["httpGet"]["port"] for p in ("readinessProbe", "livenessProbe")} <= ports
+    assert all(platform[p]["timeoutSeconds"] >= 5 for p in ("readinessProbe", "livenessProbe"))
