@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from catalog.embedded import impexp_async, impexp_audit
 from catalog.embedded.errors import AtlasError, ErrorCode
-from catalog.embedded.form_data import form_parts
+from catalog.embedded.form_data import FormPart, form_parts
 from catalog.embedded.impexp_export import run_export
 from catalog.embedded.impexp_import import read_zip, run_import
 from catalog.embedded.impexp_model import (
     CURRENT_CLUSTER,
+    ImportRequest,
     exclusive,
     now_ms,
     parse_export_request,
@@ -68,14 +69,20 @@ def export(store: EmbeddedStore, req: AtlasRequest) -> RawContent:
 
 
 # -- import ---------------------------------------------------------------------------------------------------
-def import_data(store: EmbeddedStore, req: AtlasRequest) -> dict[str, Any]:
-    """``POST admin/import`` (multipart: ``request``, the AtlasImportRequest, optional; ``data``, the ZIP)."""
+def _import_form(req: AtlasRequest) -> tuple[ImportRequest, FormPart]:
+    """The multipart form of an import: ``request`` (the AtlasImportRequest, optional) and ``data`` (the ZIP)."""
     parts = form_parts(req.body)
     request_part = parts.get("request")
     request = parse_import_request(request_part.data if request_part else None)
     data = parts.get("data")
     if data is None:
         raise AtlasError(ErrorCode.BAD_REQUEST, "the 'data' part (the ZIP to import) is missing")
+    return request, data
+
+
+def import_data(store: EmbeddedStore, req: AtlasRequest) -> dict[str, Any]:
+    """``POST admin/import`` (multipart: ``request``, the AtlasImportRequest, optional; ``data``, the ZIP)."""
+    request, data = _import_form(req)
     with exclusive("replicatedFrom" not in request.options):
         try:
             source = read_zip(data.data)
@@ -121,12 +128,7 @@ def import_async(store: EmbeddedStore, req: AtlasRequest) -> dict[str, Any]:
     """``POST admin/async/import`` (the multipart form of ``admin/import``): the queued AtlasAsyncImportRequest.
     Unlike ``admin/import`` it takes no export/import lock (AdminResource.importAsync); the worker runs one at a
     time."""
-    parts = form_parts(req.body)
-    request_part = parts.get("request")
-    request = parse_import_request(request_part.data if request_part else None)
-    data = parts.get("data")
-    if data is None:
-        raise AtlasError(ErrorCode.BAD_REQUEST, "the 'data' part (the ZIP to import) is missing")
+    request, data = _import_form(req)
     return impexp_async.of(store).submit(data.data, request, req.user)
 
 
