@@ -25,13 +25,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from catalog.embedded import entity_read as er
 from catalog.embedded import propagation
+from catalog.embedded.body_model import parse_model
 from catalog.embedded.entity_read import EntityRow
-from catalog.embedded.errors import AtlasError, ErrorCode
-from catalog.embedded.limits import shown
 from catalog.embedded.store import EmbeddedStore
 from catalog.embedded.typesystem import StructType, TypeRegistry
 
@@ -52,15 +51,7 @@ class CheckStateRequest(BaseModel):
 
 
 def parse_request(body: Any) -> CheckStateRequest:
-    if not isinstance(body, dict):
-        raise AtlasError(ErrorCode.BAD_REQUEST, "body must be an AtlasCheckStateRequest object")
-    try:
-        return CheckStateRequest.model_validate({k: v for k, v in body.items() if v is not None})
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise AtlasError(ErrorCode.BAD_REQUEST, f"AtlasCheckStateRequest.{where}: {first['msg']}, not "
-                                                f"{shown(first.get('input'), 60)}") from e
+    return parse_model(CheckStateRequest, body, "AtlasCheckStateRequest")
 
 
 @dataclass

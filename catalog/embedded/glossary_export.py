@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from catalog.embedded import downloads, xlsx_write
 from catalog.embedded import glossary as gl
 from catalog.embedded import glossary_search as gs
+from catalog.embedded.body_model import parse_model
 from catalog.embedded.downloads import csv_line
 from catalog.embedded.errors import AtlasError, ErrorCode
 from catalog.embedded.glossary_import import COLUMNS as IMPORT_COLUMNS
@@ -74,7 +75,7 @@ def _format(body: dict[str, Any]) -> Literal["CSV", "XLSX"]:
 
 def from_search(body: dict[str, Any]) -> ExportParameters:
     """GlossaryExportParameterMapper.fromSearchParameters."""
-    p = gs.parse_model(gs.GlossarySearchParameters, body, "GlossarySearchParameters")
+    p = parse_model(gs.GlossarySearchParameters, body, "GlossarySearchParameters")
     kind = p.glossaryType or "ALL"
     guid = p.glossary.guid if p.glossary is not None and p.glossary.guid else None
     return ExportParameters(format=_format(body), recordType=kind, glossaryGuid=guid, statusContains=p.status,
@@ -89,11 +90,11 @@ def parameters(body: Any) -> ExportParameters:
     if not isinstance(body, dict):
         raise AtlasError(ErrorCode.BAD_REQUEST, "body must be GlossaryExportParameters or GlossarySearchParameters")
     if body.get("exportParameters") is not None:
-        p = gs.parse_model(ExportParameters, body["exportParameters"], "GlossaryExportParameters")
+        p = parse_model(ExportParameters, body["exportParameters"], "GlossaryExportParameters")
     elif any(k in body for k in _SEARCH_STYLE) or not any(k in body for k in ("format", "mode", "recordType")):
         p = from_search(body)
     else:
-        p = gs.parse_model(ExportParameters, body, "GlossaryExportParameters")
+        p = parse_model(ExportParameters, body, "GlossaryExportParameters")
     if p.format is None:
         raise AtlasError(ErrorCode.BAD_REQUEST, FORMAT_REQUIRED)
     if p.exportTimestamp and (not _TIMESTAMP.fullmatch(p.exportTimestamp) or ".." in p.exportTimestamp):

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.embedded import glossary as gl
-from catalog.embedded.errors import AtlasError, ErrorCode
-from catalog.embedded.limits import JAVA_INT, shown
+from catalog.embedded.body_model import parse_model
+from catalog.embedded.limits import JAVA_INT
 from catalog.embedded.search_download import java_str
 from catalog.embedded.store import EmbeddedStore
 
@@ -60,22 +60,6 @@ class GlossarySearchParameters(BaseModel):
     classificationContains: str | None = None
     searchQuery: str | None = None
     excludeDeleted: bool = True
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse_model(model: type[M], body: Any, what: str) -> M:
-    """``body`` read as ``model``: a 400 in Atlas's shape for what Jackson would refuse."""
-    if not isinstance(body, dict):
-        raise AtlasError(ErrorCode.BAD_REQUEST, f"body must be a {what} object")
-    try:
-        return model.model_validate({k: v for k, v in body.items() if v is not None})
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise AtlasError(ErrorCode.BAD_REQUEST, f"{what}.{where}: {first['msg']}, not "
-                                                f"{shown(first.get('input'), 60)}") from e
 
 
 @dataclass

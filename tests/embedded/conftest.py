@@ -7,7 +7,8 @@ three lines over ``embedded_store`` and ``in_process_api``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,13 @@ def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="module")
 def api(store: EmbeddedStore) -> Iterator[TestClient]:
     yield from in_process_api(store)
+
+
+def settled(fetch: Callable[[], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Download records (``searchDownloadRecords`` of ``fetch()``) once no task is pending, or after 20 s."""
+    deadline = time.monotonic() + 20
+    while True:
+        records: list[dict[str, Any]] = fetch()["searchDownloadRecords"]
+        if all(r["status"] != "PENDING" for r in records) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.02)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +22,7 @@ from catalog.embedded.glossary_import import COLUMNS
 from catalog.embedded.routes import AtlasApi, Reply
 from catalog.embedded.store import EmbeddedStore
 from catalog.embedded.xlsx_rows import xlsx_rows
-from tests.embedded.conftest import embedded_store, in_process_api, ok
+from tests.embedded.conftest import embedded_store, in_process_api, ok, settled
 
 G = "/api/atlas/v2/glossary"
 
@@ -125,14 +124,6 @@ def as_user(store: EmbeddedStore, user: str, method: str, path: str, body: Any =
     return AtlasApi(store).dispatch(method, "/v2/glossary" + path, b"", b"" if body is None else orjson.dumps(body),
                                     user)
 
-
-def settled(fetch: Any) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 20
-    while True:
-        records: list[dict[str, Any]] = fetch()["searchDownloadRecords"]
-        if all(r["status"] != "PENDING" for r in records) or time.monotonic() > deadline:
-            return records
-        time.sleep(0.02)
 
 
 def files(api: TestClient) -> set[str]:

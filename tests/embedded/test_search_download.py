@@ -27,7 +27,7 @@ from catalog.embedded.errors import AtlasError
 from catalog.embedded.routes import AtlasApi, Reply
 from catalog.embedded.search_download import csv_of
 from catalog.embedded.store import EmbeddedStore
-from tests.embedded.conftest import embedded_store, in_process_api, ok
+from tests.embedded.conftest import embedded_store, in_process_api, ok, settled
 
 V2 = "/api/atlas/v2"
 TYPES = {
@@ -61,15 +61,6 @@ def as_user(store: EmbeddedStore, user: str, method: str, path: str, body: Any =
     """A call made by ``user`` (the HTTP app has one user; the dispatch behind it takes any)."""
     return AtlasApi(store).dispatch(method, "/v2" + path, b"", b"" if body is None else orjson.dumps(body), user)
 
-
-def settled(fetch: Any) -> list[dict[str, Any]]:
-    """The download records once no task is pending."""
-    deadline = time.monotonic() + 20
-    while True:
-        records: list[dict[str, Any]] = fetch()["searchDownloadRecords"]
-        if all(r["status"] != "PENDING" for r in records) or time.monotonic() > deadline:
-            return records
-        time.sleep(0.02)
 
 
 def files(api: TestClient) -> set[str]:
