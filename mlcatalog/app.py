@@ -17,11 +17,13 @@ process (or a remote catalog API, when configured).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +32,13 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse
 
-from catalog import Action, Principal
+from catalog import Action, CatalogError, Principal
 from catalog.api.app import API_PREFIX, TokenAuth, build_router
 from catalog.api.docs import install_docs
 from catalog.api.errors import error_response, install_error_handlers
 from catalog.api.limits import MB, BodyLimit
 from catalog.atlas.connect import InvalidAtlasUrl, check_atlas_url, is_embedded
-from catalog.backend import CatalogBackend
+from catalog.backend import BuildRequest, BuildResult, CatalogBackend
 from catalog.embedded.admin_audit import server_started
 from catalog.embedded.app import ATLAS_PREFIX, create_app, timeout_answer
 from catalog.embedded.db import StoreVersionError
@@ -45,33 +47,35 @@ from catalog.embedded.metrics import ensure_hourly
 from catalog.embedded.store import EmbeddedStore
 from catalog.receive_timeout import BodyTimeouts, ReceiveTimeout
 from catalog.remote import RemoteCatalog
-from catalog.service import LocalCatalog
+from catalog.service import LocalCatalog, build_result
 from mlcatalog.assemble import local_catalog, table_sampler
 from mlcatalog.atlas_ui import UI_PREFIX, check_ui_dir, mount_atlas_ui
 from mlcatalog.health import install_health
-from mlcatalog.openlineage import LineageEmitter, open_emitter
+from mlcatalog.openlineage import LineageEmitter, build_with_events, open_emitter
 from mlcatalog.pages import install_pages
 from mlcatalog.settings import ATLAS_USER, ConfigError, Settings, redact
-from serving.metrics import open_metrics_store, sqlite_url
+from serving.metrics import open_metrics_store, redact_url, sqlite_url
 from serving.monitoring.ledger import Ledger
 from serving.monitoring.prometheus import MonitorCollector
 from serving.monitoring.routes import build_router as build_monitor_router
 from serving.monitoring.scheduler import MonitorScheduler
 from serving.monitoring.service import DeploymentFacts, MonitorService
 from serving.monitoring.worker import Computer, InProcessComputer, ProcessComputer
+from serving.platform import outbox
 from serving.platform.apikeys import ApiKeys
 from serving.platform.gateway import PATH as GATEWAY_PATH
 from serving.platform.gateway import Auth, GatewayMetrics, GatewayMiddleware, ModelGateway
 from serving.platform.outbox import OPENLINEAGE, Replayer, catalog_sender, lineage_sender
 from serving.platform.routes import build_router as build_serving_router
 from serving.platform.service import Platform
-from serving.platform.state import StateDb
+from serving.platform.state import State, default_state_url, open_state
 from serving.platform.supervisor import Supervisor
 from serving.platform.traffic import TrafficRecorder
 
 __all__ = ["Runtime", "StoreError", "assemble", "build_app", "check_before_store", "open_store", "self_host"]
 
 log = logging.getLogger(__name__)
+SYNC_EVERY_S = 2.0  # how soon a deployment made through another instance sharing the state is served here too
 
 
 class StoreError(Exception):
@@ -94,6 +98,8 @@ def check_before_store(settings: Settings) -> None:
         raise ConfigError(e.message) from None
     if settings.serving.metrics_url:
         _check_metrics_store(settings.serving.metrics_url)
+    if settings.serving.state_url:
+        _check_state(settings.serving.state_url)
     emitter = open_emitter(settings)  # its client's configuration
     if emitter is not None:
         emitter.close()
@@ -104,6 +110,17 @@ def _check_metrics_store(url: str) -> None:
         open_metrics_store(url).close()  # a schema needing an upgrade stops start-up, with the command
     except Exception as e:
         raise StoreError(f"metrics store: {e}") from e
+
+
+def _open_state(url: str) -> State:
+    try:
+        return open_state(url)
+    except (OSError, sqlite3.Error, RuntimeError, CatalogError) as e:
+        raise StoreError(f"platform state {redact_url(url)}: {e}") from e
+
+
+def _check_state(url: str) -> None:
+    _open_state(url).close()  # an unreachable database or one needing an upgrade stops start-up, with the command
 
 
 def open_store(directory: Path) -> EmbeddedStore:
@@ -139,7 +156,7 @@ class Runtime:
     store: EmbeddedStore
     catalog: LocalCatalog
     backend: CatalogBackend
-    state: StateDb
+    state: State
     keys: ApiKeys
     auth: Auth
     supervisor: Supervisor
@@ -172,11 +189,16 @@ class Runtime:
             self.lineage_replayer.start()
         self.traffic.start()
         await self.platform.restore()
+        syncing = asyncio.create_task(self._sync()) if self.state.shared else None
         if self.scheduler is not None:
             self.scheduler.start()
         try:
             yield
         finally:
+            if syncing is not None:
+                syncing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await syncing
             if self.scheduler is not None:
                 self.scheduler.stop()
             if self.monitors is not None:
@@ -195,6 +217,19 @@ class Runtime:
             self.state.close()
 
 
+    async def _sync(self) -> None:
+        """Instances sharing the state serve every deployment and run every monitor: follow what the others
+        deploy, stop, and monitor."""
+        while True:
+            await asyncio.sleep(SYNC_EVERY_S)
+            try:
+                await self.platform.sync()
+                if self.scheduler is not None:
+                    await asyncio.to_thread(self.scheduler.sync)
+            except self.state.errors as e:
+                log.warning("platform state unavailable, deployments not synced: %s", e)
+
+
 def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -> Runtime:
     """Build the process from ``settings`` around an open ``store`` (the caller owns and closes it).
 
@@ -210,10 +245,7 @@ def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) ->
     metrics_url = settings.serving.metrics_url or sqlite_url(store_dir / "metrics.db")
     try:
         _check_metrics_store(metrics_url)
-        try:
-            state = StateDb(store_dir / "platform.db")
-        except (OSError, sqlite3.Error, RuntimeError) as e:
-            raise StoreError(f"cannot open the platform state in {store_dir}: {e}") from e
+        state = _open_state(settings.serving.state_url or default_state_url(store_dir))
     except StoreError:
         catalog.close()
         raise
@@ -287,7 +319,8 @@ def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -
         mount_atlas_ui(app, settings.atlas.ui_dir, store, user=ATLAS_USER, password=password, limits=limits)
     token = settings.api.token.get_secret_value() if settings.api.token else None
     app.include_router(build_router(runtime.catalog, TokenAuth(token, settings.api.read_auth, runtime.auth.identify,
-                                                            projects_root=settings.serving.projects_root)))
+                                                            projects_root=settings.serving.projects_root),
+                                    record_build=_build_recorder(runtime)))
     app.include_router(build_serving_router(runtime.platform, runtime.auth, runtime.state, _LazyStore(runtime),
                                             runtime.gateway))
     assert runtime.monitors is not None
@@ -313,6 +346,25 @@ def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -
         default=lambda reason: error_response("request_timeout", reason, status=408))
     app.state.runtime = runtime
     return app
+
+
+def _build_recorder(runtime: Runtime) -> Callable[[BuildRequest], BuildResult] | None:
+    """``POST /api/v1/builds`` with the build's OpenLineage events, queued in the outbox's lineage lane like a
+    deploy's; None (the plain catalog write) when OpenLineage is off."""
+    lineage, replayer = runtime.lineage, runtime.lineage_replayer
+    if lineage is None or replayer is None:
+        return None
+
+    def deliver(events: list[dict[str, Any]]) -> None:
+        with runtime.state.tx() as c:
+            for event in events:
+                outbox.enqueue(c, OPENLINEAGE, {"event": event})
+        replayer.wake()
+
+    def record(request: BuildRequest) -> BuildResult:
+        return build_result(build_with_events(runtime.catalog, request, lineage, deliver))
+
+    return record
 
 
 class _LazyStore:

@@ -338,11 +338,12 @@ def _register_catalog_commands() -> None:
     from mlcatalog.cli_catalog import register
     from mlcatalog.cli_monitor import register as register_monitor
     from mlcatalog.cli_serving import register as register_serving
-    from mlcatalog.cli_serving import register_metrics_db
+    from mlcatalog.cli_serving import register_metrics_db, register_state_db
 
     register(app)
     register_serving(app)
     register_metrics_db(app)
+    register_state_db(app)
     register_monitor(app)
 
 

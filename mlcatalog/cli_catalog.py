@@ -97,30 +97,16 @@ def _catalog(s: Settings) -> Any:
 def _build_with_lineage(s: Settings, catalog: Any, request: Any, progress: Any) -> Any:
     """``catalog.build``, and its OpenLineage events when configured (mlcatalog.openlineage: sent at once, kept in
     a spool when they cannot be; a build never fails for them)."""
-    from datetime import UTC, datetime
-
-    from mlcatalog.openlineage import open_emitter
+    from mlcatalog.openlineage import build_with_events, open_emitter
 
     emitter = open_emitter(s)
     if emitter is None:
         return catalog.build(request, progress)
-    started = datetime.now(UTC)
-    resolved = catalog.resolve_build(request)
-    try:
-        result = catalog.writer.build_resolved(resolved, progress=progress, ask_again=False)
-    except Exception:
-        _emit(emitter, [*emitter.build_events(resolved, "START", when=started),
-                        *emitter.build_events(resolved, "FAIL")])
-        raise
-    recorded = {b.model_name: b.build_crn for b in result.builds}
-    _emit(emitter, [*emitter.build_events(resolved, "START", recorded=recorded, when=started),
-                    *emitter.build_events(resolved, "COMPLETE", recorded=recorded)])
-    return result
-
-
-def _emit(emitter: Any, events: list[dict[str, Any]]) -> None:
-    try:
+    def deliver(events: list[dict[str, Any]]) -> None:
         emitter.send_or_spool(events, lambda message: typer.echo(f"mlcatalog: warning: {message}", err=True))
+
+    try:
+        return build_with_events(catalog, request, emitter, deliver, progress)
     finally:
         emitter.close()
 

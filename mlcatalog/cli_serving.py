@@ -251,8 +251,19 @@ def _expires_ms(days: float | None) -> int | None:
 
 
 def _offline_state(store: Path) -> Any:
-    from serving.platform.state import StateDb
+    """The state of the platform whose store directory is ``store``, or $MLCATALOG_STATE_URL (settings) when the
+    platform keeps it in PostgreSQL."""
+    from serving.platform.state import StateDb, open_state
 
+    try:
+        url = load_settings({}).serving.state_url
+    except ConfigError as e:
+        raise _fail(str(e), 2) from None
+    if url:
+        try:
+            return open_state(url)
+        except Exception as e:  # noqa: BLE001 - one line, whatever the database said
+            raise _fail(f"platform state: {e}", 1) from None
     directory = store.expanduser().resolve()
     if not (directory / "platform.db").is_file():
         raise _fail(f"{directory} is not a platform store (no platform.db); give the directory `mlcatalog up "
@@ -470,6 +481,24 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         else:
             _request("DELETE", url, f"/api/v1/serving/api-keys/{_segment(key_id)}", admin=True, shape=AN_OBJECT)
         typer.echo(f"revoked {_plain(key_id, 80)}")
+
+
+def register_state_db(app: typer.Typer) -> None:
+    db_app = typer.Typer(help="The platform state on PostgreSQL (keys, deployments, outbox, monitors).",
+                         no_args_is_help=True)
+    app.add_typer(db_app, name="state-db")
+
+    @db_app.command("upgrade")
+    def upgrade(url: Annotated[str, typer.Argument(metavar="URL", help="postgresql://... or sqlite:///...")]) -> None:
+        """Migrate the platform state at URL to this mlcatalog's schema (stop older instances first)."""
+        from serving.metrics import redact_url
+        from serving.platform.state import upgrade_state_db
+
+        try:
+            upgrade_state_db(url)
+        except Exception as e:  # noqa: BLE001 - one line, whatever the database said
+            raise _fail(f"cannot upgrade {redact_url(url)}: {e}") from None
+        typer.echo(f"platform state {redact_url(url)} is at this mlcatalog's schema")
 
 
 def register_metrics_db(app: typer.Typer) -> None:

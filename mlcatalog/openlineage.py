@@ -7,6 +7,8 @@ Off unless configured (``[openlineage] enabled``, or a client config file). The 
   transaction as its catalog entries (``Platform(lineage=...)``), and the outbox's OpenLineage lane sends them in
   order with backoff. A lineage backend that is down never blocks a deploy, nor the catalog's writes; an event
   the backend refuses for good (a 4xx) is parked like a refused catalog write (``mlcatalog outbox retry``).
+* **``POST /api/v1/builds``** on the platform: the build's events go through the same outbox lane
+  (:func:`build_with_events`, delivering into it).
 * **``mlcatalog build``** runs without a platform (it writes to Atlas itself), so it has no outbox: it sends its
   events at once; one that cannot be delivered is printed as a warning and kept in a local spool file
   (``[openlineage] spool``, JSON lines), sent first by the next ``mlcatalog build`` that emits. The build itself
@@ -29,7 +31,7 @@ from catalog.sync.snapshot import ResolvedBuild
 from mlcatalog.settings import ConfigError, OpenLineageSettings, Settings
 from serving.platform.outbox import Permanent, Retryable
 
-__all__ = ["LineageEmitter", "open_emitter"]
+__all__ = ["LineageEmitter", "build_with_events", "open_emitter"]
 
 log = logging.getLogger(__name__)
 # The client would add a sourceCodeLocation facet of its own process's git repository (mlcatalog's working
@@ -184,3 +186,21 @@ def _write_spool(path: Path, events: list[dict[str, Any]]) -> None:
 def open_emitter(settings: Settings) -> LineageEmitter | None:
     """The emitter the settings ask for; None when OpenLineage is off. ConfigError when it cannot be made."""
     return LineageEmitter(settings.openlineage) if settings.openlineage.on else None
+
+
+def build_with_events(catalog: Any, request: Any, emitter: LineageEmitter,
+                      deliver: Callable[[list[dict[str, Any]]], None], progress: Any = None) -> Any:
+    """``catalog.build(request)`` (a LocalCatalog, a BuildRequest) with its run events: START and COMPLETE with the
+    recorded build CRNs, or START and FAIL when recording fails (then the error is raised). ``deliver`` takes the
+    events: sent at once by ``mlcatalog build``, queued in the outbox by the platform; it never fails the build."""
+    started = datetime.now(UTC)
+    resolved = catalog.resolve_build(request)
+    try:
+        result = catalog.writer.build_resolved(resolved, progress=progress, ask_again=False)
+    except Exception:
+        deliver([*emitter.build_events(resolved, "START", when=started), *emitter.build_events(resolved, "FAIL")])
+        raise
+    recorded = {b.model_name: b.build_crn for b in result.builds}
+    deliver([*emitter.build_events(resolved, "START", recorded=recorded, when=started),
+             *emitter.build_events(resolved, "COMPLETE", recorded=recorded)])
+    return result

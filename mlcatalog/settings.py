@@ -114,6 +114,7 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_BUSY_TIMEOUT": "serving.busy_timeout_s",
     "MLCATALOG_REQUEST_TIMEOUT": "serving.request_timeout_s",
     "MLCATALOG_METRICS_URL": "serving.metrics_url",
+    "MLCATALOG_STATE_URL": "serving.state_url",
     "MLCATALOG_PUBLIC_URL": "serving.public_url",
     "MLCATALOG_REPLICA_POLL_US": "serving.replica_poll_us",
     "MLCATALOG_CATALOG_URL": "serving.catalog_url",
@@ -308,6 +309,10 @@ class ServingSettings(_Section):
     busy_timeout_s: Seconds = Field(default=30.0, gt=0, description="wait this long for a free replica, then 429")
     request_timeout_s: Seconds = Field(default=60.0, gt=0, description="a replica's answer must come within this")
     metrics_url: str | None = Field(default=None, description="metrics store; default sqlite in the store dir")
+    state_url: str | None = Field(default=None,
+                                  description="the platform's own state (keys, deployments, outbox, monitors): "
+                                              "postgresql://... shared by several instances, which then behave as "
+                                              "one platform; default sqlite in the store dir")
     public_url: str | None = Field(default=None, description="URL clients use to reach the platform")
     replica_poll_us: Count = Field(default=1000, ge=0, le=100_000,
                                    description="most a replica polls for its next request before sleeping "

@@ -143,7 +143,8 @@ def _query_router(queries: CatalogQueries, read: Any) -> APIRouter:
     return r
 
 
-def _record_router(catalog: LocalCatalog, auth: TokenAuth, write: Any) -> APIRouter:
+def _record_router(catalog: LocalCatalog, auth: TokenAuth, write: Any,
+                   record_build: Callable[[BuildRequest], BuildResult]) -> APIRouter:
     """Writes: a deployment and its drift (the platform's records: administrators), builds (an administrator, or
     a deployer of the project)."""
     r = APIRouter()
@@ -166,7 +167,7 @@ def _record_router(catalog: LocalCatalog, auth: TokenAuth, write: Any) -> APIRou
     async def record_builds(body: BuildRequest, who: Principal = write) -> BuildResult:
         project = project_path(auth.projects_root, body.project_dir)
         who.require("deploy", ProjectRef(crn=None, name=project.name), what=body.project_dir)
-        return await _call(catalog.record_build, body.model_copy(update={"project_dir": str(project)}))
+        return await _call(record_build, body.model_copy(update={"project_dir": str(project)}))
 
     @r.post("/builds/resolved", description="Record builds resolved elsewhere (the serving platform's outbox): "
                                             "from the snapshot alone, the project's directory is not read.")
@@ -223,12 +224,15 @@ def _lineage_router(lineage: LineageGraphs, read: Any) -> APIRouter:
     return r
 
 
-def build_router(catalog: LocalCatalog, auth: TokenAuth) -> APIRouter:
-    """All ``/api/v1`` catalog routes, registered in this order (a route is matched in registration order)."""
+def build_router(catalog: LocalCatalog, auth: TokenAuth, *,
+                 record_build: Callable[[BuildRequest], BuildResult] | None = None) -> APIRouter:
+    """All ``/api/v1`` catalog routes, registered in this order (a route is matched in registration order).
+    ``record_build``: what ``POST /builds`` does (default ``catalog.record_build``; the platform adds the build's
+    OpenLineage events)."""
     read, write = _auth_dependencies(auth, catalog.queries)
     r = APIRouter(prefix=API_PREFIX, dependencies=[Depends(plain_params)])
     r.include_router(_query_router(catalog.queries, read))
-    r.include_router(_record_router(catalog, auth, write))
+    r.include_router(_record_router(catalog, auth, write, record_build or catalog.record_build))
     r.include_router(_impact_router(catalog.queries, read))
     r.include_router(_lineage_router(catalog.lineage, read))
     return r

@@ -21,19 +21,19 @@ def sqlite_url(path: str | Path) -> str:
     return "sqlite://" + quote(str(Path(path).resolve()))
 
 
-def parse_sqlite_url(url: str) -> tuple[Path, str]:
+def parse_sqlite_url(url: str, *, what: str = "metrics store") -> tuple[Path, str]:
     """(absolute file path, synchronous setting) of ``sqlite:///abs/path.db[?synchronous=normal|full]``."""
     parts = urlsplit(url)
     if parts.netloc or parts.fragment:
-        raise UnsupportedStoreUrl("SQLite metrics store URL must look like sqlite:///abs/path.db (no host)")
+        raise UnsupportedStoreUrl(f"SQLite {what} URL must look like sqlite:///abs/path.db (no host)")
     path = unquote(parts.path)
     if not path.startswith("/") or path.endswith("/") or path.strip("/") == ":memory:":
-        raise UnsupportedStoreUrl(f"SQLite metrics store URL needs an absolute file path: sqlite:///abs/path.db "
+        raise UnsupportedStoreUrl(f"SQLite {what} URL needs an absolute file path: sqlite:///abs/path.db "
                                   f"(got path {path!r})")
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
     synchronous = options.pop("synchronous", "normal").lower()
     if options or synchronous not in SQLITE_SYNCHRONOUS:
-        raise UnsupportedStoreUrl(f"SQLite metrics store URL: only ?synchronous=normal|full is accepted "
+        raise UnsupportedStoreUrl(f"SQLite {what} URL: only ?synchronous=normal|full is accepted "
                                   f"(got {parts.query!r})")
     return Path("/" + path.lstrip("/")), synchronous
 

@@ -1,16 +1,19 @@
 """Monitors and their windows in the platform's state database (tables ``monitor`` and ``monitor_window``).
 
-A window is claimed (a ``running`` row inserted in a ``BEGIN IMMEDIATE`` transaction) before it is computed and
-marked ``done`` after its results are in the metrics store, so two runners never compute the same window and a
-finished window is never computed again, across restarts too. A ``running`` row left by a process that died is
-reclaimed after ``stale_after_ms``; its results may already be in the metrics store, which the runner checks
-before writing (the aggregate carries the window), so the window still ends up written once.
+A window is claimed (a ``running`` row) before it is computed and marked ``done`` after its results are in the
+metrics store, so two runners never compute the same window and a finished window is never computed again, across
+restarts too. The runner computes while it holds the deployment's monitor lock (:meth:`Ledger.hold`, which the
+state releases when its process dies, kill -9 too), so several platform instances sharing the state take turns,
+and one holding the lock knows that a ``running`` row was left by a runner that died: it reclaims it at once
+(without the lock, after ``stale_after_ms``). Its results may already be in the metrics store, which the runner
+checks before writing (the aggregate carries the window), so the window still ends up written once.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +22,7 @@ from pydantic import BaseModel
 from serving.monitoring.config import MonitorConfig
 from serving.monitoring.reference import ReferenceSummary
 from serving.platform import outbox
-from serving.platform.state import StateDb
+from serving.platform.state import State
 
 STALE_AFTER_MS = 15 * 60_000
 
@@ -52,6 +55,9 @@ class WindowRow(BaseModel):
 
 
 _MAX_MS = 2**63 - 1
+# the schedule only moves forward (SQLite's two-argument MAX is PostgreSQL's GREATEST: spelled for both)
+_ADVANCE = ("UPDATE monitor SET last_end_ms = CASE WHEN COALESCE(last_end_ms, 0) < ? THEN ? ELSE last_end_ms END "
+            "WHERE deployment_crn = ?")
 
 
 def _now() -> int:
@@ -59,13 +65,14 @@ def _now() -> int:
 
 
 class Ledger:
-    def __init__(self, state: StateDb) -> None:
+    def __init__(self, state: State) -> None:
         self.state = state
 
     # -- monitors -----------------------------------------------------------------------------------
     def insert(self, crn: str, config: MonitorConfig, reference: ReferenceSummary) -> bool:
         """Store a new monitor; False if the deployment already has an active one. A stopped one is replaced."""
         with self.state.tx() as c:
+            c.serialize(f"monitor:{crn}")  # two instances adding one deployment's monitor: one wins
             row = c.execute("SELECT status FROM monitor WHERE deployment_crn = ?", (crn,)).fetchone()
             if row is not None and row[0] == "active":
                 return False
@@ -105,16 +112,22 @@ class Ledger:
         return None if row is None else str(row[0])
 
     # -- windows ------------------------------------------------------------------------------------
+    def hold(self, crn: str) -> AbstractContextManager[bool]:
+        """Try to hold the lock of ``crn``'s monitor windows for the block (whether it is held)."""
+        return self.state.exclusive(f"monitor-windows:{crn}")
+
     def claim(self, crn: str, start_ms: int, end_ms: int, *, stale_after_ms: int = STALE_AFTER_MS) -> bool:
         """Take the window for computing; False if it is done or another runner holds it."""
         now = _now()
         with self.state.tx() as c:
-            row = c.execute("SELECT status, claimed_ms FROM monitor_window WHERE deployment_crn = ? AND "
-                            "start_ms = ? AND end_ms = ?", (crn, start_ms, end_ms)).fetchone()
-            if row is None:
-                c.execute("INSERT INTO monitor_window(deployment_crn, start_ms, end_ms, status, claimed_ms) "
-                          "VALUES (?, ?, ?, 'running', ?)", (crn, start_ms, end_ms, now))
+            if c.execute("INSERT INTO monitor_window(deployment_crn, start_ms, end_ms, status, claimed_ms) "
+                         "VALUES (?, ?, ?, 'running', ?) ON CONFLICT (deployment_crn, start_ms, end_ms) DO NOTHING",
+                         (crn, start_ms, end_ms, now)).rowcount:
                 return True
+            row = c.execute("SELECT status, claimed_ms FROM monitor_window WHERE deployment_crn = ? AND "
+                            f"start_ms = ? AND end_ms = ?{c.for_update}", (crn, start_ms, end_ms)).fetchone()
+            if row is None:  # the monitor was deleted meanwhile, with its windows
+                return False
             if row[0] == "done" or (row[0] == "running" and now - int(row[1]) < stale_after_ms):
                 return False
             c.execute("UPDATE monitor_window SET status = 'running', claimed_ms = ?, error = NULL "
@@ -129,8 +142,7 @@ class Ledger:
                       "WHERE deployment_crn = ? AND start_ms = ? AND end_ms = ?",
                       (_now(), json.dumps(result), crn, start_ms, end_ms))
             if scheduled:
-                c.execute("UPDATE monitor SET last_end_ms = MAX(COALESCE(last_end_ms, 0), ?) "
-                          "WHERE deployment_crn = ?", (end_ms, crn))
+                c.execute(_ADVANCE, (end_ms, end_ms, crn))
             latest = c.execute("SELECT MAX(end_ms) FROM monitor_window WHERE deployment_crn = ? AND status = 'done'",
                                (crn,)).fetchone()[0]
             if latest == end_ms:
@@ -146,14 +158,14 @@ class Ledger:
     def skip_to(self, crn: str, end_ms: int) -> None:
         """Missed windows beyond the catch-up bound are given up: the schedule continues after ``end_ms``."""
         with self.state.tx() as c:
-            c.execute("UPDATE monitor SET last_end_ms = MAX(COALESCE(last_end_ms, 0), ?) WHERE deployment_crn = ?",
-                      (end_ms, crn))
+            c.execute(_ADVANCE, (end_ms, end_ms, crn))
 
     def publish(self, crn: str, key: str, record: dict[str, Any]) -> bool:
         """Queue ``record`` (a DriftRecord) for the catalog, in the outbox, unless what it says (``key``) was the
         last thing queued for this deployment; True when queued."""
         with self.state.tx() as c:
-            row = c.execute("SELECT published_status FROM monitor WHERE deployment_crn = ?", (crn,)).fetchone()
+            row = c.execute(f"SELECT published_status FROM monitor WHERE deployment_crn = ?{c.for_update}",
+                            (crn,)).fetchone()
             if row is None or row[0] == key:
                 return False
             c.execute("UPDATE monitor SET published_status = ? WHERE deployment_crn = ?", (key, crn))

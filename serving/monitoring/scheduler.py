@@ -72,6 +72,22 @@ class MonitorScheduler:
                                     replace_existing=True, jobstore="default")
         self._scheduler.resume()
 
+    def sync(self) -> None:
+        """Follow the monitors' table: with a state shared by several platform instances, monitors are added,
+        changed and removed through any of them, and every instance's scheduler runs every active monitor (the
+        ledger has each window computed once)."""
+        wanted = {m.deployment_crn: m.config.every_ms for m in self.service.active()}
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("catch-up:"):
+                continue
+            every = wanted.pop(job.id, None)
+            if every is None:
+                job.remove()
+            elif round(job.trigger.interval.total_seconds() * 1000) != every:
+                self._schedule(job.id, every, replace=True)
+        for crn, every in wanted.items():
+            self._schedule(crn, every, replace=True)
+
     def stop(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)

@@ -200,9 +200,14 @@ class MonitorService:
         return False
 
     def _window(self, m: MonitorRow, start: int, end: int, *, scheduled: bool) -> WindowResult | None:
+        with self.ledger.hold(m.deployment_crn) as held:
+            # held: a "running" row is a dead runner's (a live one would hold the lock), reclaimed at once
+            if not held or not self.ledger.claim(m.deployment_crn, start, end, stale_after_ms=0):
+                return None
+            return self._compute(m, start, end, scheduled=scheduled)
+
+    def _compute(self, m: MonitorRow, start: int, end: int, *, scheduled: bool) -> WindowResult:
         crn = m.deployment_crn
-        if not self.ledger.claim(crn, start, end):
-            return None
         m = self._named(m)
         try:
             result = self.computer.compute(crn, m.config, m.reference, start, end)

@@ -13,14 +13,14 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from catalog import CONTROL, EVERY_PROJECT, Principal, Role
-from serving.platform.state import StateDb, sha256_hex
+from serving.platform.state import State, sha256_hex
 
 PREFIX = "mlk_"
 CACHE_SECONDS = 2.0
@@ -107,7 +107,7 @@ def _scope(role: Role, projects: Iterable[str], deployments: Iterable[str]) -> t
     return projects, deployments
 
 
-def _row_info(r: sqlite3.Row) -> ApiKeyInfo:
+def _row_info(r: Any) -> ApiKeyInfo:
     scope = json.loads(r["scope"])
     return ApiKeyInfo(r["key_id"], r["name"], r["created_ms"], r["expires_ms"], r["revoked_ms"], r["role"],
                       tuple(scope.get("projects", ())), tuple(scope.get("deployments", ())))
@@ -123,7 +123,7 @@ def split_key(key: str) -> tuple[str, str] | None:
 
 
 class ApiKeys:
-    def __init__(self, db: StateDb) -> None:
+    def __init__(self, db: State) -> None:
         self.db = db
         self._cache: dict[str, tuple[float, ApiKeyInfo]] = {}  # key -> (checked_at, what it is)
         self._lock = threading.Lock()

@@ -10,13 +10,19 @@ and S3 said): replaying it never needs the project directory.
 Entries go to two destinations, each in a lane of its own with its own replayer: the catalog (builds, deployments,
 drift) and OpenLineage (``openlineage`` entries: a run event as JSON, sent by the OpenLineage client's transport). In
 order within a lane; a lineage backend being down never holds up the catalog's writes, nor the other way round.
+
+Several platform instances sharing one state (PostgreSQL) deliver each lane from one instance at a time: a replayer
+delivers while it holds the lane's lock (``State.exclusive``), which PostgreSQL frees when its holder dies, so the
+others take over within a second. Writers serialise on the outbox (``StateConn.serialize``), so entries commit in
+the order of their sequence numbers. An instance killed between "sent" and "marked done" leaves that one entry to
+be sent again by the next holder: an idempotent upsert for the catalog, the same run event (same runId, eventType
+and eventTime) for OpenLineage.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -37,13 +43,15 @@ from catalog import (
     UpstreamUnavailable,
     redact_text,
 )
-from serving.platform.state import StateDb
+from serving.platform.state import State, StateConn
 
 log = logging.getLogger(__name__)
 MAX_SEQ = 2**63 - 1  # SQLite's largest integer
 OPENLINEAGE = "openlineage"
 #: lane -> which entries it delivers (an SQL condition on ``kind``)
 LANES = {"catalog": f"kind != '{OPENLINEAGE}'", OPENLINEAGE: f"kind = '{OPENLINEAGE}'"}
+IDLE_WAIT_S = 5.0  # a replayer with nothing to send looks again after this long (sooner when woken)
+TAKEOVER_POLL_S = 1.0  # while another instance holds the lane, how often to check that it still does
 
 
 class Retryable(Exception):
@@ -66,7 +74,7 @@ class OutboxEntry:
     last_error: str | None
 
 
-def catalog_sender(catalog: CatalogBackend, state: StateDb | None = None) -> Callable[[str, dict[str, Any]], None]:
+def catalog_sender(catalog: CatalogBackend, state: State | None = None) -> Callable[[str, dict[str, Any]], None]:
     """The replayer's ``send``: an entry written into ``catalog``. An outage is retried; a catalog that refuses
     the entry's content has refused it for good. With ``state``, a delivered deployment's guid in the catalog is
     kept on its row there (what Atlas's own clients address it by)."""
@@ -109,13 +117,14 @@ def lineage_sender(emit: Callable[[dict[str, Any]], None]) -> Callable[[str, dic
     return send
 
 
-def enqueue(conn: sqlite3.Connection, kind: str, payload: dict[str, Any]) -> None:
+def enqueue(conn: StateConn, kind: str, payload: dict[str, Any]) -> None:
     """Add an entry inside the caller's transaction."""
+    conn.serialize("outbox")  # sequence numbers commit in order, across instances
     conn.execute("INSERT INTO outbox(kind, payload, created_ms) VALUES (?, ?, ?)",
                  (kind, json.dumps(payload, sort_keys=True), int(time.time() * 1000)))
 
 
-def entries(db: StateDb, *, include_done: bool = False, limit: int = 1000, pending_only: bool = False,
+def entries(db: State, *, include_done: bool = False, limit: int = 1000, pending_only: bool = False,
             lane: str | None = None) -> list[OutboxEntry]:
     """Entries in order: not yet delivered (pending and parked), plus delivered ones with ``include_done``; only
     pending ones (what the replayer sends next) with ``pending_only``; of one of :data:`LANES` with ``lane``."""
@@ -128,7 +137,7 @@ def entries(db: StateDb, *, include_done: bool = False, limit: int = 1000, pendi
                         r["last_error"]) for r in rows]
 
 
-def retry(db: StateDb, seq: int | None = None) -> list[int]:
+def retry(db: State, seq: int | None = None) -> list[int]:
     """Put parked entries back in line (one, or all with ``seq=None``); the sequence numbers put back."""
     if seq is not None and not 1 <= seq <= MAX_SEQ:
         return []  # no entry has it (and SQLite could not even compare it: OverflowError)
@@ -140,7 +149,7 @@ def retry(db: StateDb, seq: int | None = None) -> list[int]:
 
 
 class Replayer:
-    def __init__(self, db: StateDb, send: Callable[[str, dict[str, Any]], None], *,
+    def __init__(self, db: State, send: Callable[[str, dict[str, Any]], None], *,
                  max_backoff: float = 15.0, lane: str = "catalog") -> None:
         """Delivers the entries of ``lane`` (one of :data:`LANES`) with ``send``."""
         if lane not in LANES:
@@ -148,6 +157,7 @@ class Replayer:
         self.db = db
         self.send = send
         self.max_backoff = max_backoff
+        self._backoff = 0.5
         self.lane = lane
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -175,24 +185,36 @@ class Replayer:
         return False
 
     def _run(self) -> None:
-        backoff = 0.5
+        self._backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                with self.db.exclusive(f"outbox:{self.lane}") as mine:
+                    wait = self._deliver() if mine else TAKEOVER_POLL_S
+            except self.db.errors as err:  # the state database is down: nothing can be read or marked
+                log.warning("%s outbox: platform state unavailable (%s); retrying in %.1fs", self.lane,
+                            redact_text(str(err)), self._backoff)
+                wait = self._backoff
+                self._backoff = min(self.max_backoff, self._backoff * 2)
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def _deliver(self) -> float:
+        """Send pending entries in order while this replayer holds the lane; how long to wait before looking
+        again."""
         while not self._stop.is_set():
             pending = entries(self.db, limit=1, pending_only=True, lane=self.lane)
             if not pending:
-                self._wake.wait(5.0)
-                self._wake.clear()
-                continue
+                return IDLE_WAIT_S
             e = pending[0]
             try:
                 self.send(e.kind, e.payload)
             except Retryable as err:
                 self._mark(e, "pending", str(err))
+                wait = self._backoff
                 log.info("%s unavailable (%s); outbox entry %d retried in %.1fs", self.lane, redact_text(str(err)),
-                         e.seq, backoff)
-                self._wake.wait(backoff)
-                self._wake.clear()
-                backoff = min(self.max_backoff, backoff * 2)
-                continue
+                         e.seq, wait)
+                self._backoff = min(self.max_backoff, self._backoff * 2)
+                return wait
             except Permanent as err:
                 log.error("%s refused outbox entry %d (%s): %s", self.lane, e.seq, e.kind, redact_text(str(err)))
                 self._mark(e, "failed", str(err))
@@ -200,11 +222,12 @@ class Replayer:
             except Exception as err:
                 log.exception("outbox entry %d failed unexpectedly", e.seq)
                 self._mark(e, "pending", f"{type(err).__name__}: {err}")
-                self._wake.wait(backoff)
-                backoff = min(self.max_backoff, backoff * 2)
-                continue
-            backoff = 0.5
+                wait = self._backoff
+                self._backoff = min(self.max_backoff, self._backoff * 2)
+                return wait
+            self._backoff = 0.5
             self._mark(e, "done", None)
+        return 0.0
 
     def _mark(self, e: OutboxEntry, status: str, error: str | None) -> None:
         # stored and printed by `mlcatalog outbox`: a message quoting a catalog URL must not carry its password

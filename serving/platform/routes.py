@@ -35,7 +35,7 @@ from serving.platform import outbox
 from serving.platform.apikeys import NAME_MAX, SCOPE_MAX, SCOPE_NAME_MAX, ApiKeyInfo, ApiKeys
 from serving.platform.gateway import MAX_BODY, Auth, ModelGateway, too_large
 from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
-from serving.platform.state import StateDb
+from serving.platform.state import State
 from serving.platform.traffic import TrafficRecorder, TrafficSeries
 
 # Traffic ranges are rounded out to whole steps: a bound well inside 64 bits (and exact in a JavaScript number)
@@ -166,7 +166,7 @@ def _deployment(platform: Platform, who: Principal, crn: str, action: Action) ->
     return info
 
 
-def _serving_router(platform: Platform, state: StateDb, recorder: TrafficRecorder | None, who: Any,
+def _serving_router(platform: Platform, state: State, recorder: TrafficRecorder | None, who: Any,
                     admin_only: list[Any]) -> APIRouter:
     """The serving admin API: deploy, list, logs, traffic, get, stop; the outbox."""
     r = APIRouter()
@@ -335,7 +335,7 @@ def _metrics_router(platform: Platform, metrics_store: Any, who: Any) -> APIRout
     return r
 
 
-def build_router(platform: Platform, auth: Auth, state: StateDb, metrics_store: Any, gateway: ModelGateway,
+def build_router(platform: Platform, auth: Auth, state: State, metrics_store: Any, gateway: ModelGateway,
                  ) -> APIRouter:
     """The platform's routes, registered in this order (a route is matched in registration order)."""
 

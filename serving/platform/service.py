@@ -41,7 +41,7 @@ from catalog import (
 )
 from serving.platform import outbox
 from serving.platform.modelfile import check_model_file
-from serving.platform.state import StateDb, sha256_hex
+from serving.platform.state import State, sha256_hex
 from serving.platform.supervisor import DeploymentSpec, Supervisor
 from serving.platform.traffic import TrafficRecorder
 
@@ -58,6 +58,8 @@ MAX_CPU_MILLICORES = 1_000_000  # a thousand cores
 MAX_MEMORY_MB = 16 * 1024 * 1024  # 16 TiB
 MAX_NAME = 200
 CATALOG_GUID_WAIT_S = 5.0
+SYNC_RETRY_S = 60.0  # a deployment this instance could not start (another one runs it) is tried again after this
+STALE_TRANSITION_MS = 15 * 60_000  # shared state: a deploy or stop unfinished this long was its instance's last
 # an absolute path (two components or more) in a message: everything up to its last component
 _DIRECTORIES = re.compile(r"(?<![\w:/.~-])/(?:[^/\s'\"|:,;()]+/)+")
 
@@ -146,7 +148,7 @@ class DeploymentInfo(BaseModel):
 
 
 class Platform:
-    def __init__(self, state: StateDb, supervisor: Supervisor, scope: CrnScope, endpoint: str,
+    def __init__(self, state: State, supervisor: Supervisor, scope: CrnScope, endpoint: str,
                  wake_outbox: Any = None, traffic: TrafficRecorder | None = None, *,
                  projects_root: Path | None = None, resolve: Callable[[BuildRequest], ResolvedBuild],
                  lineage: Callable[[str, dict[str, Any], str], list[dict[str, Any]]] | None = None) -> None:
@@ -164,6 +166,7 @@ class Platform:
         self.endpoint = endpoint.rstrip("/") + "/model"
         self.wake_outbox = wake_outbox or (lambda: None)
         self.by_access_key: dict[str, dict[str, Any]] = {}
+        self._sync_failed: dict[str, float] = {}  # crn -> when starting it here last failed (monotonic)
 
     # -- queries ------------------------------------------------------------------------------------
     def _info(self, row: Any) -> DeploymentInfo:
@@ -355,11 +358,16 @@ class Platform:
 
     async def restore(self) -> None:
         """At start-up: bring back what was running when the platform stopped, and finish the stops it was in the
-        middle of (their replicas went with the old platform process: they exit when orphaned)."""
+        middle of (their replicas went with the old platform process: they exit when orphaned). With a state shared
+        by several instances, a deploy or stop in progress belongs to the instance doing it: only one unfinished
+        for :data:`STALE_TRANSITION_MS` (its instance died) is finished here."""
         rows = self.state.conn().execute(
             "SELECT * FROM deployment WHERE status IN ('deploying', 'deployed', 'stopping')").fetchall()
+        stale_before = int(time.time() * 1000) - STALE_TRANSITION_MS
         for row in rows:
             d = dict(row)
+            if self.state.shared and d["status"] != "deployed" and d["updated_ms"] > stale_before:
+                continue
             if d["status"] == "stopping":
                 self._set_status(d, "stopped")
                 continue
@@ -367,8 +375,36 @@ class Platform:
                 await self.supervisor.start(self._spec(d))
             except Exception as e:  # noqa: BLE001 - one broken deployment must not keep the others down
                 log.error("could not restore deployment %s: %s", d["crn"], e)
+                if self.state.shared:  # another instance may serve it: not this one's to declare stopped
+                    self._sync_failed[d["crn"]] = time.monotonic()
+                    continue
                 self._set_status(d, "stopped")
                 continue
             self.by_access_key[d["access_key_hash"]] = d
             if d["status"] != "deployed":
                 self._set_status(d, "deployed")
+
+    async def sync(self) -> None:
+        """With a state shared by several instances: run replicas here of what another instance deployed, and stop
+        here what another instance stopped, so that every instance serves every deployment."""
+        rows = self.state.conn().execute("SELECT * FROM deployment WHERE status = 'deployed'").fetchall()
+        deployed = {r["crn"]: dict(r) for r in rows}
+        here = {d["crn"]: key for key, d in self.by_access_key.items()}
+        now = time.monotonic()
+        for crn, d in deployed.items():
+            if crn in here or now - self._sync_failed.get(crn, -SYNC_RETRY_S) < SYNC_RETRY_S:
+                continue
+            try:
+                await self.supervisor.start(self._spec(d))
+            except Exception as e:  # noqa: BLE001 - the others still sync; this one is tried again later
+                log.error("could not start deployment %s here (deployed by another instance): %s", crn, e)
+                self._sync_failed[crn] = now
+                continue
+            self._sync_failed.pop(crn, None)
+            self.by_access_key[d["access_key_hash"]] = d
+            log.info("deployment %s (deployed by another instance) now served here too", crn)
+        for crn, key in here.items():
+            if crn not in deployed and self.by_access_key.get(key, {}).get("crn") == crn:
+                self.by_access_key.pop(key, None)
+                await self.supervisor.stop(crn)
+                log.info("deployment %s stopped here (stopped by another instance)", crn)

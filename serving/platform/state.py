@@ -1,21 +1,32 @@
-"""The platform's own state in the store directory: deployments, API keys, the catalog outbox, monitors, request
-traffic.
+"""The platform's own state: deployments, API keys, the catalog outbox, monitors, request traffic.
 
-SQLite, WAL, numbered migrations (``PRAGMA user_version``, applied by ``catalog.apply_migrations``). Several
+One interface, two backends chosen by URL (like the metrics store): SQLite in the store directory, the embedded
+default (``sqlite:///abs/platform.db``), and PostgreSQL (``postgresql://...``, :mod:`serving.platform.pgstate`),
+which several ``mlcatalog up`` instances share so that they behave as one platform. Modules speak to it through
+:class:`State` in SQL both databases understand (``?`` placeholders, ``INSERT ... ON CONFLICT``), with the two
+places where they differ spelled by the backend: :meth:`StateConn.serialize` (writers of one kind one at a time
+across instances, inside a transaction) and :attr:`StateConn.for_update`.
+
+SQLite: WAL, numbered migrations (``PRAGMA user_version``, applied by ``catalog.apply_migrations``). Several
 processes use it (``mlcatalog up`` and CLI commands like ``mlcatalog api-keys create``), so every write is a short
-``BEGIN IMMEDIATE`` transaction.
+``BEGIN IMMEDIATE`` transaction, which already serialises every writer.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 from catalog import Migration, apply_migrations
+from serving.metrics.errors import UnsupportedStoreUrl
+from serving.metrics.urls import PG_SCHEMES, parse_sqlite_url, scheme_of, sqlite_url
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "deployments_api_keys_outbox", """
@@ -132,16 +143,138 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class Cursor(Protocol):
+    """What a statement returns: rows readable by column name and by position (``row["crn"]``, ``row[0]``)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class StateConn(Protocol):
+    #: appended to a SELECT inside a transaction to lock the rows it reads ("" where the transaction already
+    #: excludes every other writer)
+    for_update: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Plain tuples: for reads of many rows."""
+        ...
+
+    def serialize(self, name: str) -> None:
+        """Inside a transaction: wait until no other transaction holding ``name`` is open, in any instance."""
+        ...
+
+
+class State(Protocol):
+    url: str  # printable (no password)
+    #: whether other platform instances may share it (they see its rows; the platform syncs its replicas to it)
+    shared: bool
+    #: what the database driver raises when the database is unavailable, busy or broken
+    errors: tuple[type[Exception], ...]
+
+    def conn(self) -> StateConn:
+        """For one statement at a time, each committed on its own."""
+        ...
+
+    def tx(self) -> AbstractContextManager[StateConn]:
+        """One transaction: committed at the end of the block, rolled back if it raises."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """Try to hold lock ``name`` for the block, across instances; yields whether it is held. Held by a process,
+        it is released when the process dies (kill -9 too): no lease to expire."""
+        ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def lock_key(name: str) -> int:
+    """A lock name as a signed 64-bit integer (PostgreSQL's advisory lock key)."""
+    return int.from_bytes(hashlib.blake2b(f"mlcatalog-state:{name}".encode(), digest_size=8).digest(), "big",
+                          signed=True)
+
+
+def default_state_url(store_dir: Path) -> str:
+    return sqlite_url(store_dir / "platform.db")
+
+
+def open_state(url: str) -> State:
+    """The platform state at ``url``: ``sqlite:///abs/path.db`` or ``postgresql://user@host:port/db``. Created or
+    migrated to this code's schema where that is safe (see each backend); UnsupportedStoreUrl for other URLs."""
+    scheme = scheme_of(url)
+    if scheme == "sqlite":
+        path, _ = parse_sqlite_url(url, what="platform state")
+        return StateDb(path)
+    if scheme in PG_SCHEMES:
+        try:
+            from serving.platform.pgstate import PostgresState
+        except ImportError as exc:
+            raise UnsupportedStoreUrl(f"platform state on PostgreSQL needs the postgres extra "
+                                      f"(pip install 'mlcatalog[postgres]'): {exc}") from None
+        return PostgresState(url)
+    raise UnsupportedStoreUrl(f"unsupported platform state URL scheme {scheme!r}: use sqlite:///abs/path.db or "
+                              "postgresql://user@host:port/db")
+
+
+def upgrade_state_db(url: str, revision: str = "head") -> None:
+    """Migrate the platform state at ``url`` to ``revision`` (default: this code's schema). PostgreSQL: Alembic,
+    under an advisory lock; SQLite migrates itself on open (to head only)."""
+    if scheme_of(url) in PG_SCHEMES:
+        from serving.platform.pgstate import SCHEMA
+
+        SCHEMA.upgrade(url, revision)
+        return
+    if revision != "head":
+        raise UnsupportedStoreUrl("the SQLite platform state only migrates to head")
+    open_state(url).close()
+
+
+class _SqliteConn:
+    for_update = ""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.raw.execute(sql, params)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self.raw.cursor()
+        cur.row_factory = None
+        return cur.execute(sql, params).fetchall()
+
+    def serialize(self, name: str) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already holds the database's one write lock."""
+
+
 class StateDb:
+    """The SQLite backend."""
+
+    shared = False
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.url = sqlite_url(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._migrate()
 
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> _SqliteConn:
+        return _SqliteConn(self._raw())
+
+    def _raw(self) -> sqlite3.Connection:
         c: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if c is None:
             c = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
@@ -154,11 +287,11 @@ class StateDb:
         return c
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        c = self.conn()
+    def tx(self) -> Iterator[_SqliteConn]:
+        c = self._raw()
         c.execute("BEGIN IMMEDIATE")
         try:
-            yield c
+            yield _SqliteConn(c)
         except BaseException:
             c.execute("ROLLBACK")
             raise
@@ -166,9 +299,29 @@ class StateDb:
 
     def _migrate(self) -> None:
         # A schema newer than the code raises NewerSchemaError, a RuntimeError like before the shared helper.
-        c = self.conn()
+        c = self._raw()
         c.create_function("mlcatalog_sha256", 1, sha256_hex, deterministic=True)  # migration 6 hashes access keys
         apply_migrations(c, MIGRATIONS, what="platform state")
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        # flock: held per open file, so two threads of one process exclude each other too; the kernel drops it
+        # with the process
+        folder = self.path.parent / f"{self.path.stem}-locks"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(folder / f"{lock_key(name) & 0xFFFFFFFFFFFFFFFF:016x}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+    def ping(self) -> None:
+        self._raw().execute("SELECT count(*) FROM sqlite_master").fetchone()
 
     def close(self) -> None:
         with self._lock:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,7 +34,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field
 
 from catalog import InvalidInput
-from serving.platform.state import StateDb
+from serving.platform.state import State
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +187,7 @@ Key = tuple[str, int]  # (deployment CRN, bucket start ms)
 class TrafficRecorder:
     """Records finished model requests per deployment and answers their series; see the module docstring."""
 
-    def __init__(self, state: StateDb, *, flush_every_s: float = FLUSH_EVERY_S,
+    def __init__(self, state: State, *, flush_every_s: float = FLUSH_EVERY_S,
                  clock: Callable[[], float] = time.time) -> None:
         self.state = state
         self.flush_every_s = flush_every_s
@@ -238,14 +237,14 @@ class TrafficRecorder:
             self._thread = None
         try:
             self.flush()
-        except sqlite3.Error as e:
+        except self.state.errors as e:
             log.error("traffic of the last seconds could not be saved: %s", e)
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_every_s):
             try:
                 self.flush()
-            except sqlite3.Error as e:  # kept in memory for the next flush
+            except self.state.errors as e:  # kept in memory for the next flush
                 log.warning("traffic flush failed, retrying in %.0f s: %s", self.flush_every_s, e)
 
     def flush(self) -> int:
@@ -269,6 +268,7 @@ class TrafficRecorder:
 
     def _write(self, pending: dict[Key, _Bucket]) -> None:
         with self.state.tx() as c:
+            c.serialize("traffic")  # instances sharing the state add to the same rows: one flush at a time
             for (crn, bucket_ms), b in pending.items():
                 row = c.execute("SELECT requests, errors, last_ms, latency FROM traffic "
                                 "WHERE crn = ? AND bucket_ms = ?", (crn, bucket_ms)).fetchone()
@@ -277,9 +277,11 @@ class TrafficRecorder:
                     requests += row[0]
                     errors += row[1]
                     last_ms = max(last_ms, row[2])
-                    hist += decode(row[3])
-                c.execute("INSERT OR REPLACE INTO traffic (crn, bucket_ms, requests, errors, last_ms, latency) "
-                          "VALUES (?, ?, ?, ?, ?, ?)", (crn, bucket_ms, requests, errors, last_ms, encode(hist)))
+                    hist += decode(bytes(row[3]))
+                c.execute("INSERT INTO traffic (crn, bucket_ms, requests, errors, last_ms, latency) "
+                          "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (crn, bucket_ms) DO UPDATE SET "
+                          "requests = excluded.requests, errors = excluded.errors, last_ms = excluded.last_ms, "
+                          "latency = excluded.latency", (crn, bucket_ms, requests, errors, last_ms, encode(hist)))
 
     # -- queries ------------------------------------------------------------------------------------
     def last_request_ms(self, crn: str) -> int | None:
@@ -312,10 +314,9 @@ class TrafficRecorder:
                              points=points)
 
     def _stored(self, crn: str, first: int, stop: int) -> list[tuple[Any, ...]]:
-        cur = self.state.conn().cursor()
-        cur.row_factory = None  # plain tuples: a week of buckets is 60k rows
-        return cur.execute("SELECT bucket_ms, requests, errors, latency FROM traffic "
-                           "WHERE crn = ? AND bucket_ms >= ? AND bucket_ms < ?", (crn, first, stop)).fetchall()
+        # plain tuples: a week of buckets is 60k rows
+        return self.state.conn().rows("SELECT bucket_ms, requests, errors, latency FROM traffic "
+                                      "WHERE crn = ? AND bucket_ms >= ? AND bucket_ms < ?", (crn, first, stop))
 
 
 def _points(rows: list[tuple[Any, ...]], first: int, step: int, now_ms: int) -> list[TrafficPoint]:

@@ -1,11 +1,13 @@
-"""docker/docker-compose.yml parses, and mlcatalog's service is configured with variables mlcatalog reads: all the
-stack needs, secrets only from files."""
+"""docker/docker-compose.yml parses, and mlcatalog's services (the platform's instances) are configured with
+variables mlcatalog reads: all the stack needs, secrets only from files, one PostgreSQL state, a store each."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -13,26 +15,37 @@ import yaml
 from tests.docker.mlcatalog_vars import (
     DOCKER,
     FILE_SUFFIX,
+    ROOT,
     read_variables,
     secret_variables,
     setting_name,
 )
 
-#: What the stack needs mlcatalog pointed at: its Atlas, PostgreSQL for metrics, HiveServer2, S3, a bind
-#: address others reach (which needs the password), and an admin key that is not printed into a container's log.
+#: What the stack needs mlcatalog pointed at: its Atlas, PostgreSQL for metrics and the platform's state (shared by
+#: the instances), HiveServer2, S3, a bind address others reach (which needs the password), and an admin key that is
+#: not printed into a container's log.
 REQUIRED = ("MLCATALOG_HOST", "MLCATALOG_ATLAS_URL", "MLCATALOG_ATLAS_PASSWORD", "MLCATALOG_METRICS_URL",
-            "MLCATALOG_HIVE_HOST", "MLCATALOG_S3_ENDPOINT", "MLCATALOG_S3_ACCESS_KEY_ID",
+            "MLCATALOG_STATE_URL", "MLCATALOG_HIVE_HOST", "MLCATALOG_S3_ENDPOINT", "MLCATALOG_S3_ACCESS_KEY_ID",
             "MLCATALOG_S3_SECRET_ACCESS_KEY", "MLCATALOG_ADMIN_KEY")
-MLCATALOG_SERVICES = ("mlcatalog",)
+MLCATALOG_DOCKERFILE = "docker/Dockerfile"
 URL_WITH_PASSWORD = re.compile(r"://[^/@\s]*:[^/@\s]+@")
 SECRETS_DIR = PurePosixPath("/run/secrets")
 
 
-@pytest.fixture(scope="module")
-def compose() -> dict[str, Any]:
+def _load() -> dict[str, Any]:
     data = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())
     assert isinstance(data, dict)
     return data
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return _load()
+
+
+#: The platform's instances: the services running mlcatalog's image (built from docker/Dockerfile).
+MLCATALOG_SERVICES = tuple(name for name, service in _load()["services"].items()
+                           if service.get("build", {}).get("dockerfile") == MLCATALOG_DOCKERFILE)
 
 
 def _environment(service: dict[str, Any]) -> dict[str, str]:
@@ -102,3 +115,64 @@ def test_no_service_bakes_in_a_password(compose: dict[str, Any]) -> None:
             if re.search(r"PASSWORD|SECRET|_KEY$", key) and not key.endswith(("_FILE", "ACCESS_KEY_ID")):
                 pytest.fail(f"{name}: {key} has a value in the compose file")
             assert not URL_WITH_PASSWORD.search(value), f"{name}: {key}"
+
+
+def _secret_path(service: dict[str, Any], variable: str) -> PurePosixPath:
+    """The mounted secret file a service's ``variable`` is read from (as ``variable``_FILE)."""
+    value = _environment(service).get(variable + FILE_SUFFIX)
+    assert value is not None, f"{variable} is not read from a secret file"
+    return PurePosixPath(value)
+
+
+def _readme_recipe(secret: str) -> str:
+    """The value README "Production" has the reader write into docker/secrets/<secret>."""
+    pattern = re.compile(rf'^echo "([^"]*)" > secrets/{re.escape(secret)}\s*$', re.MULTILINE)
+    (value,) = pattern.findall((ROOT / "README.md").read_text())
+    return str(value)
+
+
+def _store_volume(service: dict[str, Any]) -> str:
+    """The volume a service mounts at its MLCATALOG_STORE."""
+    store = _environment(service)["MLCATALOG_STORE"]
+    sources = []
+    for volume in service.get("volumes", []):
+        source, target = ((volume.get("source"), volume["target"]) if isinstance(volume, dict)
+                          else volume.split(":")[:2])
+        if target == store:
+            sources.append(source)
+    (source,) = sources
+    return str(source)
+
+
+def test_the_platform_is_two_instances_of_one_configuration(compose: dict[str, Any]) -> None:
+    assert len(MLCATALOG_SERVICES) == 2
+    first, second = (compose["services"][name] for name in MLCATALOG_SERVICES)
+    assert _environment(first) == _environment(second)
+    assert first["image"] == second["image"]
+    published = [p.split(":")[0] for name in MLCATALOG_SERVICES for p in compose["services"][name].get("ports", [])]
+    assert len(published) == len(set(published)), "two instances on one host port"
+
+
+@pytest.mark.parametrize("service_name", MLCATALOG_SERVICES)
+def test_the_state_is_on_the_stacks_postgresql(compose: dict[str, Any], service_name: str) -> None:
+    """Every instance reads MLCATALOG_STATE_URL from a secret README has the reader fill with a postgresql:// URL of
+    the compose PostgreSQL (its user, its database), which the instance waits for."""
+    service = compose["services"][service_name]
+    path = _secret_path(service, "MLCATALOG_STATE_URL")
+    assert compose["secrets"][path.name]["file"] == f"./secrets/{path.name}"
+    url = urlsplit(re.sub(r"\$\([^)]*\)", "password", _readme_recipe(path.name)))  # $(cat ...): the password
+    assert url.scheme == "postgresql" and url.hostname is not None
+    postgres = compose["services"][url.hostname]
+    assert str(postgres["image"]).startswith("postgres:")
+    env = _environment(postgres)
+    assert (url.username, url.port, url.path) == (env["POSTGRES_USER"], 5432, "/" + env["POSTGRES_DB"])
+    assert service["depends_on"][url.hostname] == {"condition": "service_healthy"}
+
+
+def test_the_instances_do_not_share_a_store(compose: dict[str, Any]) -> None:
+    stores = [_store_volume(compose["services"][name]) for name in MLCATALOG_SERVICES]
+    assert len(set(stores)) == len(stores), stores
+    assert all(store in compose["volumes"] for store in stores), "a store is a named volume, not a host directory"
+    mounts = Counter(str(v.get("source") if isinstance(v, dict) else v.split(":")[0])
+                     for service in compose["services"].values() for v in service.get("volumes", []))
+    assert [store for store in stores if mounts[store] != 1] == [], "a store mounted by another service too"

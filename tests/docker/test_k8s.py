@@ -88,14 +88,30 @@ def test_secret_settings_are_only_in_secrets(resources: list[dict[str, Any]]) ->
         assert all("REPLACE_ME" in value for value in secret["stringData"].values()), name
 
 
-def test_the_platform_is_one_instance_with_metrics_on_postgresql(resources: list[dict[str, Any]]) -> None:
+def test_the_platform_is_two_instances_on_postgresql_state(resources: list[dict[str, Any]]) -> None:
+    """Two instances share their state and metrics on PostgreSQL (one platform), each with a store directory of its
+    own; a rollout adds a new pod before it takes an old one away, and a disruption leaves one serving."""
     platform = _of_kind(resources, "Deployment")["mlcatalog"]
-    # its state is a SQLite file one process may write: one instance, and none beside it during a rollout
-    assert platform["spec"]["replicas"] == 1 and platform["spec"]["strategy"] == {"type": "Recreate"}
+    labels = platform["spec"]["template"]["metadata"]["labels"]
+    assert platform["spec"]["replicas"] == 2
+    strategy = platform["spec"]["strategy"]
+    assert strategy["type"] == "RollingUpdate" and strategy["rollingUpdate"]["maxUnavailable"] == 0
     secret = _of_kind(resources, "Secret")["mlcatalog-secrets"]["stringData"]
-    assert secret["MLCATALOG_METRICS_URL"].startswith("postgresql://")
+    for url in ("MLCATALOG_STATE_URL", "MLCATALOG_METRICS_URL"):
+        assert secret[url].startswith("postgresql://"), url
+    (container,) = platform["spec"]["template"]["spec"]["containers"]
+    config: dict[str, str] = {}
+    for source in container["envFrom"]:
+        if "configMapRef" in source:
+            config |= _of_kind(resources, "ConfigMap")[source["configMapRef"]["name"]]["data"]
+    (store,) = [m["name"] for m in container["volumeMounts"] if m["mountPath"] == config["MLCATALOG_STORE"]]
+    volumes = {v["name"]: v for v in platform["spec"]["template"]["spec"]["volumes"]}
+    assert set(volumes[store]) == {"name", "emptyDir"}  # the pod's own, never a claim the instances share
+    (budget,) = [b for b in _of_kind(resources, "PodDisruptionBudget").values()
+                 if b["spec"]["selector"]["matchLabels"].items() <= labels.items()]
+    assert 1 <= budget["spec"]["minAvailable"] < platform["spec"]["replicas"]  # a drain can still move one
     service = _of_kind(resources, "Service")["mlcatalog"]
-    assert service["spec"]["selector"].items() <= platform["spec"]["template"]["metadata"]["labels"].items()
+    assert service["spec"]["selector"].items() <= labels.items()
 
 
 def test_every_deployment_has_probes_and_a_disruption_budget(resources: list[dict[str, Any]]) -> None:

@@ -72,6 +72,25 @@ def test_build_deploy_and_stop_write_events_to_a_file(tmp_path: Path, platforms:
     assert {i["namespace"] for i in events[0]["inputs"]} == {"hive://cm", "s3://ol-bucket"}
 
 
+def test_a_build_through_the_catalog_api_writes_its_events_through_the_outbox(tmp_path: Path,
+                                                                             platforms: list[Platform]) -> None:
+    import httpx
+
+    log = tmp_path / "events.jsonl"
+    p = start_platform(tmp_path / "store", {"MLCATALOG_OPENLINEAGE_CONFIG": str(file_config(tmp_path / "ol.yml", log))})
+    platforms.append(p)
+    proj = project(tmp_path)
+    r = httpx.post(f"{p.url}/api/v1/builds", headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=60,
+                   json={"project_dir": f"{tmp_path.name}/project", "allow_unresolved": True})
+    assert r.status_code == 200, r.text
+    wait_until(lambda: steps(lines(log)) == [("build", "START"), ("build", "COMPLETE")], 30, 0.2, "build events")
+    events = lines(log)
+    assert events[1]["outputs"][0]["name"] == r.json()["builds"][0]["build_crn"]
+    assert all(schema_errors(e) == [] for e in events) and proj.name == "project"
+    assert all(e["status"] == "done" for e in json.loads(p.cli("outbox", "--json", "--all").stdout)
+               if e["kind"] == "openlineage")
+
+
 def outbox(p: Platform) -> list[dict[str, Any]]:
     return list(json.loads(p.cli("outbox", "--json").stdout))
 

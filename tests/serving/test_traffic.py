@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from catalog import InvalidInput
-from serving.platform.state import StateDb
+from serving.platform.state import State, StateDb
 from serving.platform.traffic import (
     _LOWER,
     BUCKET_MS,
@@ -88,7 +88,7 @@ def recorder_on(path: Path, clock: Clock) -> Iterator[TrafficRecorder]:
         db.close()
 
 
-def stored_rows(state: StateDb, crn: str = CRN) -> list[tuple[int, int, int, int]]:
+def stored_rows(state: State, crn: str = CRN) -> list[tuple[int, int, int, int]]:
     return [(r[0], r[1], r[2], r[3]) for r in state.conn().execute(
         "SELECT bucket_ms, requests, errors, last_ms FROM traffic WHERE crn = ? ORDER BY bucket_ms", (crn,))]
 
