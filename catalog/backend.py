@@ -98,6 +98,9 @@ class DeploymentRecord(BaseModel):
     replicas: Count | None = None
     endpoint_url: UrlText | None = None
     user: Name = "mlcatalog"
+    traffic_role: Literal["live", "canary", "shadow", "retired"] | None = Field(
+        default=None, description="in its model's traffic: live, canary, shadow (a copy of the calls) or retired")
+    traffic_percent: int | None = Field(default=None, ge=0, le=100, description="share of its model's calls")
     metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=100)
 
 

@@ -61,6 +61,7 @@ class LocalCatalog:
                             create_time_ms=record.create_time_ms, deployed_time_ms=record.deployed_time_ms,
                             cpu_millicores=record.cpu_millicores, memory_mb=record.memory_mb, gpus=record.gpus,
                             replicas=record.replicas, endpoint_url=record.endpoint_url, user=record.user,
+                            traffic_role=record.traffic_role, traffic_percent=record.traffic_percent,
                             metadata=tuple(sorted(record.metadata.items())))
         res = self.writer.record_deployment(d)
         return WriteResult(creates=res.creates, updates=res.updates, written=res.written, guid=res.guid)

@@ -277,6 +277,7 @@ def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) ->
                       traffic=traffic, metrics_url=metrics_url, new_admin_key=new_admin_key, lineage=lineage,
                       lineage_replayer=lineage_replayer)
     runtime.monitors = _monitors(runtime)
+    platform.versions.on_new_build = runtime.monitors.follow  # a model's monitor follows it to its new builds
     if settings.monitoring.enabled:
         # SQLAlchemy's spelling: sqlite:/// then the absolute path (four slashes in all)
         runtime.scheduler = MonitorScheduler(runtime.monitors, f"sqlite:///{(store_dir / 'scheduler.db').resolve()}")

@@ -336,12 +336,14 @@ def _demo_player(server: uvicorn.Server, settings: Settings, runtime: Any, once:
 
 def _register_catalog_commands() -> None:
     from mlcatalog.cli_catalog import register
+    from mlcatalog.cli_models import register as register_models
     from mlcatalog.cli_monitor import register as register_monitor
     from mlcatalog.cli_serving import register as register_serving
     from mlcatalog.cli_serving import register_metrics_db, register_state_db
 
     register(app)
     register_serving(app)
+    register_models(app)
     register_metrics_db(app)
     register_state_db(app)
     register_monitor(app)

@@ -211,6 +211,36 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
         m = _request("DELETE", url, f"/api/v1/serving/monitors/{_segment(crn, '/:')}", shape=REMOVED)
         typer.echo(f"removed the monitor of {m['deployment_crn']}")
 
+    @mon.command("compare")
+    def compare(model: Annotated[str, typer.Argument(metavar="MODEL", help="the model's CRN or name")],
+                last: Annotated[int, typer.Option("--last", min=1, max=1000, help="windows to show")] = 5,
+                url: Url = None, as_json: Json = False) -> None:
+        """A model's builds side by side (the live one, its canary, its shadow) over the same monitor windows:
+        drift status, drifted columns, predictions and accuracy of each (a build's monitor follows it from the
+        build it joined)."""
+        from mlcatalog.cli_models import MODEL
+
+        m = _request("GET", url, f"/api/v1/serving/models/{_segment(model)}", shape=MODEL)
+        monitored = {x["deployment_crn"] for x in _request("GET", url, "/api/v1/serving/monitors", shape=MONITORS)}
+        windows = {s["deployment_crn"]: _request(
+            "GET", url, f"/api/v1/serving/monitors/{_segment(s['deployment_crn'], '/:')}/windows",
+            params={"limit": 1000}, shape=LEDGER) for s in m["shares"] if s["deployment_crn"] in monitored}
+        rows = compare_builds(m, windows, last)
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        if not rows:
+            raise _fail(f"no monitor window that {m['model_name']}'s builds have in common yet "
+                        "(mlcatalog monitor list; windows end on the monitor's schedule)")
+        for row in rows:
+            typer.echo(f"window {_ts(row['start_ms'])} .. {_ts(row['end_ms'])}")
+            for b in row["builds"]:
+                cols = ", ".join(b["drifted_columns"] or [])
+                accuracy = "-" if b["accuracy"] is None else f"{b['accuracy']:.3f}"
+                typer.echo(f"  {b['role']:<7} {b['percent']:>3}%  {b['status'] or '-':<9} {b['predictions'] or 0:>7} "
+                           f"predictions  accuracy {accuracy}  {('drifted: ' + cols) if cols else ''}  "
+                           f"build {b['build_crn']}")
+
     @mon.command("run")
     def run(crn: Annotated[str, typer.Argument(metavar="CRN")],
             window: Annotated[str | None, typer.Option("--window", metavar="START..END",
@@ -229,6 +259,31 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
             return
         for r in results:
             _print_result(r)
+
+
+class _LedgerWindow(Shape):
+    start_ms: int
+    end_ms: int
+    status: str
+    result: dict[str, Any] | None = None
+
+
+LEDGER: TypeAdapter[Any] = TypeAdapter(list[_LedgerWindow])
+
+
+def compare_builds(model: dict[str, Any], windows: dict[str, list[dict[str, Any]]], last: int
+                   ) -> list[dict[str, Any]]:
+    """The latest ``last`` windows that every monitored build of ``model`` has done, oldest first: per window,
+    each build's status, drifted columns, predictions and accuracy (scheduled windows share their bounds: they
+    end on the same grid)."""
+    shares = [s for s in model["shares"] if windows.get(s["deployment_crn"])]
+    done = [{(w["start_ms"], w["end_ms"]): w["result"] or {} for w in windows[s["deployment_crn"]]
+             if w["status"] == "done"} for s in shares]
+    common = sorted(set.intersection(*(set(d) for d in done))) if done else []
+    return [{"start_ms": start, "end_ms": end, "builds": [
+        {"build_crn": s["build_crn"], "role": s["role"], "percent": s["percent"],
+         **{k: d[(start, end)].get(k) for k in ("status", "drifted_columns", "predictions", "accuracy")}}
+        for s, d in zip(shares, done, strict=True)]} for start, end in common[-last:]]
 
 
 def _print_result(r: dict[str, Any]) -> None:

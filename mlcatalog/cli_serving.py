@@ -44,7 +44,10 @@ class _Deployed(Shape):
     crn: str
     modelCrn: str
     buildCrn: str
-    accessKey: str
+    accessKey: str | None
+    accessKeyHint: str = ""
+    role: str = "live"
+    trafficPercent: int = 100
     endpoint: str
     guid: str | None = None
 
@@ -286,25 +289,42 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                    "--env", metavar="KEY=VALUE",
                    help="an environment variable of the replicas (repeatable); they get no other but PATH, HOME, "
                         "the locale and what the SDK needs")] = None,
+               canary: Annotated[int | None, typer.Option(
+                   "--canary", metavar="PCT", min=1, max=99,
+                   help="the model is live: send PCT% of its calls to the new build, the rest to the live one "
+                        "(default: all, once the new build is ready)")] = None,
+               shadow: Annotated[bool, typer.Option(
+                   "--shadow", help="the model is live: the new build answers a copy of every call, its answers "
+                                    "recorded, never returned")] = False,
+               sticky_field: Annotated[str | None, typer.Option(
+                   "--sticky-field", metavar="FIELD",
+                   help="calls with the same value of this request field go to the same build")] = None,
                url: Url = None, as_json: Json = False) -> None:
         """Build (lineage.yml at HEAD) and deploy a model; returns once its replicas answer.
 
         DIR is the project's directory: a path here that the platform shares, or one relative to the platform's
-        projects root (serving.projects_root)."""
+        projects root (serving.projects_root). The first deploy of a model prints its access key; a new build of a
+        live model keeps the key and takes the model's calls once it is ready and warm (all of them, --canary PCT
+        of them, or a copy with --shadow), and the build it replaces is retired."""
+        if canary is not None and shadow:
+            raise _fail("--canary and --shadow: a new build is one or the other", 2)
         local = project_dir.expanduser()
         body = {"project_dir": str(local.resolve()) if local.exists() else str(project_dir), "model": model,
                 "file": file, "function": function, "replicas": replicas, "cpu_millicores": cpu_millicores,
-                "memory_mb": memory_mb, "auth_enabled": not no_auth, "env": _env_pairs(env or [])}
+                "memory_mb": memory_mb, "auth_enabled": not no_auth, "env": _env_pairs(env or []),
+                "canary": canary, "shadow": shadow, "sticky_field": sticky_field}
         res = _request("POST", url, "/api/v1/serving/deployments", body, shape=DEPLOYED)
         if as_json:
-            typer.echo(json.dumps({k: res.get(k) for k in ("crn", "modelCrn", "buildCrn", "accessKey", "endpoint",
+            typer.echo(json.dumps({k: res.get(k) for k in ("crn", "modelCrn", "buildCrn", "accessKey",
+                                                             "accessKeyHint", "role", "trafficPercent", "endpoint",
                                                              "guid")}))
             return
-        typer.echo(f"deployed {model} ({replicas} replica{'s' if replicas > 1 else ''})")
+        typer.echo(f"deployed {model} ({replicas} replica{'s' if replicas > 1 else ''}): {res.get('role')}, "
+                   f"{res.get('trafficPercent')}% of its calls")
         typer.echo(f"  deployment CRN: {res['crn']}")
         typer.echo(f"  model CRN:      {res['modelCrn']}")
         typer.echo(f"  build CRN:      {res['buildCrn']}")
-        typer.echo(f"  access key:     {res['accessKey']}")
+        typer.echo(f"  access key:     {res['accessKey'] or 'unchanged (' + res.get('accessKeyHint', '') + '...)'}")
         typer.echo(f"  endpoint:       {res['endpoint']}")
         typer.echo(f"  catalog guid:   {res.get('guid') or '(not recorded yet: see mlcatalog outbox)'}")
 

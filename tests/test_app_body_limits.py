@@ -25,6 +25,7 @@ from tests.inprocess import ATLAS_PASSWORD, json_of, platform_app, settings_env
 from tests.servers import free_port, serving_in_thread
 
 IDLE = 0.5
+TIMER_SLACK = 0.01  # asyncio fires a timer up to its clock's resolution early
 TOTAL = 2.0
 LIMITS = {"MLCATALOG_BODY_TIMEOUT": str(IDLE), "MLCATALOG_BODY_TOTAL_TIMEOUT": str(TOTAL),
           "MLCATALOG_MONITORING": "false"}
@@ -99,7 +100,7 @@ def test_a_stalled_body_is_408_in_the_surface_shape_and_closed(server: int, surf
     sock = stalled(server, path, headers)
     a = answer_of(sock, time.monotonic())
     assert_timed_out(a, surface, IDLE_REASON)
-    assert IDLE <= a.seconds < IDLE + 3
+    assert IDLE - TIMER_SLACK <= a.seconds < IDLE + 3
 
 
 @pytest.mark.slow
@@ -121,7 +122,7 @@ def test_a_trickled_body_is_408_at_the_total_deadline(server: int) -> None:
     sock.settimeout(10)
     a = answer_of(sock, started)
     assert_timed_out(a, "api", TOTAL_REASON)
-    assert TOTAL <= a.seconds < TOTAL + 3
+    assert TOTAL - TIMER_SLACK <= a.seconds < TOTAL + 3
 
 
 @pytest.mark.slow

@@ -45,9 +45,10 @@ class World:
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {ADMIN_KEY}"}
 
-    def deploy(self, project: str, headers: dict[str, str]) -> Any:
+    def deploy(self, project: str, headers: dict[str, str], *, shadow: bool = False) -> Any:
         return self.client.post("/api/v1/serving/deployments", headers=headers, json={
-            "project_dir": project, "model": MODEL, "file": "model.py", "function": "predict", "name": project})
+            "project_dir": project, "model": MODEL, "file": "model.py", "function": "predict", "name": project,
+            "shadow": shadow})
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,8 @@ def _d(w: World, target: str) -> dict[str, Any]:
 
 
 def deploy(w: World, role: str, target: str) -> Any:
-    r = w.deploy(target, w.headers(role))
+    # a shadow: a new build of a live model would otherwise replace the matrix's deployment
+    r = w.deploy(target, w.headers(role), shadow=True)
     if r.status_code == 200:  # allowed: take it down again, the matrix goes on with two deployments
         w.client.post(f"/api/v1/serving/stop/{r.json()['crn']}", headers=w.admin())
     return r
@@ -109,8 +111,8 @@ def deploy(w: World, role: str, target: str) -> Any:
 def stop(w: World, role: str, target: str) -> Any:
     if expected(role, "stop", target) >= 400:  # refused: it must leave the matrix's deployment running
         return w.client.post(f"/api/v1/serving/stop/{_d(w, target)['crn']}", headers=w.headers(role))
-    # allowed: a deployment of its own, so as not to take the matrix's away
-    r = w.deploy(target, w.admin())
+    # allowed: a deployment of its own (a shadow), so as not to take the matrix's away
+    r = w.deploy(target, w.admin(), shadow=True)
     assert r.status_code == 200, r.text
     return w.client.post(f"/api/v1/serving/stop/{r.json()['crn']}", headers=w.headers(role))
 

@@ -110,6 +110,8 @@ class DeploymentInput:
     replicas: int | None = None
     endpoint_url: str | None = None
     user: str = "mlcatalog"
+    traffic_role: str | None = None
+    traffic_percent: int | None = None
     metadata: tuple[tuple[str, str], ...] = ()
 
 
@@ -283,7 +285,8 @@ def add_deployment(graph: Graph, d: DeploymentInput) -> None:
         "createTime": d.create_time_ms, "deployedTime": d.deployed_time_ms, "cpuMillicores": d.cpu_millicores,
     }
     for key, value in (("memoryMb", d.memory_mb), ("gpus", d.gpus), ("replicas", d.replicas),
-                       ("modelEndpointURL", d.endpoint_url)):
+                       ("modelEndpointURL", d.endpoint_url), ("trafficRole", d.traffic_role),
+                       ("trafficPercent", d.traffic_percent)):
         if value is not None:
             attrs[key] = value
     if d.metadata:

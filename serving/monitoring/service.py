@@ -93,6 +93,9 @@ class DeploymentFacts(BaseModel):
     model_crn: str
 
 
+TURN_WAIT_S = 300.0  # an asked-for window waits this long for the deployment's window being computed
+
+
 class MonitorService:
     def __init__(self, ledger: Ledger, store: MetricsStore, computer: Computer, *,
                  deployment: Callable[[str], DeploymentFacts | None],
@@ -133,6 +136,19 @@ class MonitorService:
             raise Conflict(f"deployment {crn} already has a monitor")
         self.on_schedule(crn, config.every_ms)
         return self.get(crn)
+
+    def follow(self, previous: list[str], crn: str) -> bool:
+        """A new build of a model takes (a share of) its traffic: it is monitored like the build it joins (the
+        first of ``previous`` with an active monitor: same configuration, same reference), so its drift and
+        accuracy compare with the live build's over the same windows. True when a monitor was added."""
+        if (existing := self.ledger.get(crn)) is not None and existing.status == "active":
+            return False
+        for old in previous:
+            m = self.ledger.get(old)
+            if m is not None and m.status == "active" and self.ledger.insert(crn, m.config, m.reference):
+                self.on_schedule(crn, m.config.every_ms)
+                return True
+        return False
 
     def get(self, crn: str) -> MonitorInfo:
         m = self.ledger.get(crn)
@@ -200,11 +216,20 @@ class MonitorService:
         return False
 
     def _window(self, m: MonitorRow, start: int, end: int, *, scheduled: bool) -> WindowResult | None:
-        with self.ledger.hold(m.deployment_crn) as held:
-            # held: a "running" row is a dead runner's (a live one would hold the lock), reclaimed at once
-            if not held or not self.ledger.claim(m.deployment_crn, start, end, stale_after_ms=0):
+        """Compute one window unless it is done; a deployment's windows are computed one at a time (across
+        instances): a scheduled run leaves a deployment whose windows another runner is computing to it (the next
+        tick catches up), an asked-for run waits its turn (up to :data:`TURN_WAIT_S`)."""
+        deadline = time.monotonic() + (0.0 if scheduled else TURN_WAIT_S)
+        while True:
+            with self.ledger.hold(m.deployment_crn) as held:
+                # held: a "running" row is a dead runner's (a live one would hold the lock), reclaimed at once
+                if held:
+                    if not self.ledger.claim(m.deployment_crn, start, end, stale_after_ms=0):
+                        return None
+                    return self._compute(m, start, end, scheduled=scheduled)
+            if time.monotonic() >= deadline:
                 return None
-            return self._compute(m, start, end, scheduled=scheduled)
+            time.sleep(0.05)
 
     def _compute(self, m: MonitorRow, start: int, end: int, *, scheduled: bool) -> WindowResult:
         crn = m.deployment_crn

@@ -12,6 +12,7 @@ caller's error, counted for its deployment like any other refusal).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from typing import Any
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from catalog import Forbidden, Principal, Unauthorized, administrator
 from serving.platform.apikeys import ApiKeys
 from serving.platform.pool import NoFreeReplica, ReplicaDown, ReplicaTimeout
+from serving.platform.routing import Route
 from serving.platform.service import Platform
 from serving.platform.traffic import TrafficRecorder
 from serving.replica import OK
@@ -130,6 +132,7 @@ class ModelGateway:
         self.busy_timeout = busy_timeout
         self.request_timeout = request_timeout
         self.recorder = recorder
+        self._shadow_calls: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak references)
 
     def _done(self, crn: str, code: str, error_kind: str | None, started: float) -> None:
         self.metrics.count(crn, code, error_kind)
@@ -137,17 +140,30 @@ class ModelGateway:
             self.recorder.record(crn, error_kind, time.perf_counter() - started)
 
     def _refused(self, d: dict[str, Any], authorization: str | None) -> tuple[int, bytes] | None:
-        """The answer when the credentials may not call this deployment (the access key alone is no right)."""
+        """The answer when the credentials may not call this deployment (the access key alone is no right). A caller
+        key scoped to one deployment of a model may call the model's other builds too: the key calls the model."""
         given = Auth._bearer(authorization)
         who = self.auth.identify(given) if given is not None else None
         if given is None:
             return _err(401, "unauthorized", "this model requires an API key: Authorization: Bearer <key>")
         if who is None:
             return _err(403, "forbidden", "the API key is not valid (unknown, revoked or expired)")
-        if not who.may("call", self.platform.project_ref(d), deployment=d["crn"]):
+        project = self.platform.project_ref(d)
+        family = self.platform.versions.family.get(d["model_crn"], frozenset((d["crn"],)))
+        if not any(who.may("call", project, deployment=crn) for crn in sorted(family | {d["crn"]})):
             return _err(403, "forbidden", f"this {who.role} key may not call this model (its deployments and "
                                           "projects do not include it)")
         return None
+
+    def _served(self, route: Route, request: Any) -> dict[str, Any] | None:
+        """The deployment that answers ``request``: the route's pick, or, while this instance has not started that
+        build yet (another instance changed the traffic a moment ago), another of the route's builds it runs."""
+        served = self.platform.served
+        picked = route.pick(request)
+        d = served.get(picked) if picked is not None else None
+        if d is None:
+            d = next((served[crn] for crn, p in route.split.items() if p > 0 and crn in served), None)
+        return d
 
     async def handle(self, body: bytes, authorization: str | None) -> tuple[int, bytes]:
         """(HTTP status, JSON body) for one call."""
@@ -158,9 +174,10 @@ class ModelGateway:
             return _err(400, "bad_json", f"malformed JSON: {e}")
         if not isinstance(data, dict) or not isinstance(data.get("accessKey"), str) or "request" not in data:
             return _err(400, "bad_request", 'expected {"accessKey": "...", "request": {...}}')
-        d = self.platform.route(data["accessKey"])
+        route = self.platform.route(data["accessKey"])
+        d = self._served(route, data["request"]) if route is not None else None
         pool = self.platform.supervisor.pool(d["crn"]) if d is not None else None
-        if d is None or pool is None:
+        if d is None or pool is None or route is None:
             return _err(404, "unknown_access_key", "no running model has this access key")
         crn = d["crn"]
         gm = self.metrics
@@ -194,7 +211,31 @@ class ModelGateway:
                         f"(error id {failure.get('error_id')}): mlcatalog logs {crn}",
                         error_id=failure.get("error_id"), ReplicaID=failure.get("replica"))
         self._done(crn, "200", None, started)
+        if route.shadow is not None and route.shadow != crn:
+            self._copy_to_shadow(route.shadow, forwarded)
         return 200, answer[1:]
+
+    def _copy_to_shadow(self, crn: str, forwarded: bytes) -> None:
+        """The shadow build answers a copy of the call (its own prediction UUID and metrics record), in the
+        background; its answer is dropped, its failures are counted, the caller never waits for it."""
+        pool = self.platform.supervisor.pool(crn)
+        if pool is None:
+            return
+
+        async def copy() -> None:
+            started = time.perf_counter()
+            try:
+                answer, _ = await pool.call(forwarded, busy_timeout=self.busy_timeout,
+                                            request_timeout=self.request_timeout)
+            except (NoFreeReplica, ReplicaTimeout, ReplicaDown) as e:
+                self._done(crn, "503", type(e).__name__, started)
+                return
+            self._done(crn, "200" if answer[:1] == OK else "500", None if answer[:1] == OK else "model_exception",
+                       started)
+
+        task = asyncio.get_running_loop().create_task(copy())
+        self._shadow_calls.add(task)
+        task.add_done_callback(self._shadow_calls.discard)
 
 
 async def _read_body(receive: Receive, declared: int | None) -> bytes | None:

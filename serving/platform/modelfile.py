@@ -81,3 +81,25 @@ def check_model_file(file: Path, function: str, shown_as: str) -> None:
         defs = sorted(n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
         raise InvalidInput(f"{shown_as} defines no function {function!r}"
                            + (f" (functions: {', '.join(defs)})" if defs else ""))
+
+
+EXAMPLE_NAME = "EXAMPLE"
+
+
+def example_request(file: Path) -> object | None:
+    """The model's example request: a literal assigned to ``EXAMPLE`` at the top of the file (CML's "example
+    input"), which a new build is called with before it gets traffic (a warm-up: the first call of a model is often
+    the slowest). None when the file defines none, or not as a literal."""
+    try:
+        tree = ast.parse(file.read_bytes())
+    except (SyntaxError, OSError, ValueError, MemoryError, RecursionError):
+        return None
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == EXAMPLE_NAME):
+            try:
+                value: object = ast.literal_eval(node.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return None
+            return value
+    return None

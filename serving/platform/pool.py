@@ -266,6 +266,21 @@ class Pool:
                 self._done(waiter.result())  # cancelled after being granted a replica: give it back
             raise
 
+    @property
+    def busy(self) -> bool:
+        """Calls are in flight or waiting for a replica."""
+        return bool(self._waiters) or any(h.outstanding for h in self.replicas)
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until no call is in flight or waiting (the pool gets no new ones: its deployment left the
+        traffic); False if some still were after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.busy:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
     def _done(self, handle: ReplicaHandle) -> None:
         handle.outstanding -= 1
         if handle.outstanding == 0:

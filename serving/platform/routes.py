@@ -37,6 +37,7 @@ from serving.platform.gateway import MAX_BODY, Auth, ModelGateway, too_large
 from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
 from serving.platform.state import State
 from serving.platform.traffic import TrafficRecorder, TrafficSeries
+from serving.platform.versions import ModelTraffic
 
 # Traffic ranges are rounded out to whole steps: a bound well inside 64 bits (and exact in a JavaScript number)
 MAX_TRAFFIC_MS = 2**53 - 1
@@ -234,6 +235,55 @@ def _serving_router(platform: Platform, state: State, recorder: TrafficRecorder 
     return r
 
 
+class TrafficShares(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shares: dict[Annotated[str, Field(min_length=1, max_length=1024)], int] = Field(
+        min_length=1, max_length=16, description="build CRN (or deployment CRN) -> percent; percents sum to 100")
+
+
+def _models_router(platform: Platform, who: Any) -> APIRouter:
+    """A model's builds over time: its traffic split, promote, rollback (serving/platform/versions.py)."""
+    r = APIRouter()
+    me = Depends(who)
+    versions = platform.versions
+
+    def allowed(caller: Principal, ref: str, action: Action) -> str:
+        model = versions.resolve_model(ref)
+        caller.require(action, platform.project_for("model_crn", model), what=model)
+        return model
+
+    @r.get("/api/v1/serving/models", description="The models of the key's projects, with their traffic.")
+    async def models(caller: Principal = me) -> list[ModelTraffic]:
+        every = await run_in_threadpool(versions.models)
+        return [m for m in every if caller.may("read", platform.project_for("model_crn", m.model_crn))]
+
+    @r.put("/api/v1/serving/models/{ref:path}/traffic", summary="Split a model's calls among its builds")
+    async def traffic(ref: str, body: TrafficShares, caller: Principal = me) -> ModelTraffic:
+        model = await run_in_threadpool(allowed, caller, ref, "deploy")
+        await versions.set_traffic(model, body.shares)
+        return await run_in_threadpool(versions.describe, model)
+
+    @r.post("/api/v1/serving/models/{ref:path}/promote", summary="The canary (or shadow) takes all the calls")
+    async def promote(ref: str, caller: Principal = me) -> ModelTraffic:
+        model = await run_in_threadpool(allowed, caller, ref, "deploy")
+        await versions.promote(model)
+        return await run_in_threadpool(versions.describe, model)
+
+    @r.post("/api/v1/serving/models/{ref:path}/rollback", summary="Back to the split before the latest change")
+    async def rollback(ref: str, caller: Principal = me) -> ModelTraffic:
+        model = await run_in_threadpool(allowed, caller, ref, "deploy")
+        await versions.rollback(model)
+        return await run_in_threadpool(versions.describe, model)
+
+    @r.get("/api/v1/serving/models/{ref:path}")
+    async def model(ref: str, caller: Principal = me) -> ModelTraffic:
+        found = await run_in_threadpool(allowed, caller, ref, "read")
+        return await run_in_threadpool(versions.describe, found)
+
+    return r
+
+
 def _api_key_router(keys: ApiKeys, admin_only: list[Any]) -> APIRouter:
     """API keys (administrative): create, list, revoke."""
     r = APIRouter()
@@ -349,6 +399,7 @@ def build_router(platform: Platform, auth: Auth, state: State, metrics_store: An
     r = APIRouter(dependencies=[Depends(plain_params)])
     r.include_router(_model_router(gateway))
     r.include_router(_serving_router(platform, state, gateway.recorder, who, admin_only))
+    r.include_router(_models_router(platform, who))
     r.include_router(_api_key_router(auth.keys, admin_only))
     r.include_router(_metrics_router(platform, metrics_store, who))
     return r

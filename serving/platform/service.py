@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from catalog import (
     BuildIdentity,
@@ -41,9 +41,12 @@ from catalog import (
 )
 from serving.platform import outbox
 from serving.platform.modelfile import check_model_file
+from serving.platform.routing import Route
+from serving.platform.snapshot import export_build
 from serving.platform.state import State, sha256_hex
 from serving.platform.supervisor import DeploymentSpec, Supervisor
 from serving.platform.traffic import TrafficRecorder
+from serving.platform.versions import Versions
 
 log = logging.getLogger(__name__)
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -107,13 +110,30 @@ class DeployRequest(BaseModel):
     env: dict[EnvName, EnvValue] = Field(default_factory=dict, max_length=MAX_ENV,
                                          description="environment variables of the replicas, besides the minimal "
                                                      "environment the platform gives them")
+    canary: int | None = Field(default=None, ge=1, le=99,
+                               description="a model already live: this percent of its calls go to the new build, "
+                                           "the rest to the live one (unset: all, once the new build is ready)")
+    shadow: bool = Field(default=False, description="a model already live: the new build gets a copy of every call, "
+                                                    "its answers recorded and never returned")
+    sticky_field: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(no_control)] | None = Field(
+        default=None, description="calls with the same value of this request field go to the same build")
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> DeployRequest:
+        if self.canary is not None and self.shadow:
+            raise ValueError("a new build is either a canary (canary) or a shadow (shadow), not both")
+        return self
 
 
 class DeployResult(BaseModel):
     crn: str
     modelCrn: str
     buildCrn: str
-    accessKey: str = Field(description="the deployment's access key: shown once, here, and stored only hashed")
+    accessKey: str | None = Field(description="the model's access key, shown once, at the model's first deploy, and "
+                                              "stored only hashed; None at later deploys (the key is unchanged)")
+    accessKeyHint: str = Field(default="", description="the model's access key's first characters")
+    role: str = Field(default="live", description="live, canary or shadow")
+    trafficPercent: int = Field(default=100, description="share of the model's calls the new build answers")
     endpoint: str
     guid: str | None = None  # the deployment entity in the catalog; None while the outbox has not delivered it
 
@@ -145,13 +165,16 @@ class DeploymentInfo(BaseModel):
     replica_status: list[dict[str, Any]] = Field(default_factory=list)
     last_request_ms: int | None = Field(default=None, description="when a request to the deployment last finished, "
                                                                   "answered or failed (epoch ms); None if never")
+    role: str = Field(default="retired", description="in its model's traffic: live, canary, shadow or retired")
+    traffic_percent: int = Field(default=0, description="share of its model's calls it answers")
 
 
 class Platform:
     def __init__(self, state: State, supervisor: Supervisor, scope: CrnScope, endpoint: str,
                  wake_outbox: Any = None, traffic: TrafficRecorder | None = None, *,
                  projects_root: Path | None = None, resolve: Callable[[BuildRequest], ResolvedBuild],
-                 lineage: Callable[[str, dict[str, Any], str], list[dict[str, Any]]] | None = None) -> None:
+                 lineage: Callable[[str, dict[str, Any], str], list[dict[str, Any]]] | None = None,
+                 builds_dir: Path | None = None) -> None:
         """``resolve``: a build's facts (the catalog's ``resolve_build``), which the outbox records later.
         ``lineage``: the OpenLineage events (JSON) of a catalog entry (its kind, payload and the project's name),
         queued with it in the same transaction; None: none."""
@@ -162,10 +185,12 @@ class Platform:
         self.other_roots: list[Path] = []  # the platform's own projects (the demo's, in its store)
         self.traffic = traffic  # what the gateway records: the last request's time in the deployment info
         self.supervisor = supervisor
+        self.builds_dir = builds_dir or supervisor.run_dir.parent / "builds"  # the deployments' snapshots
         self.scope = scope  # where deployment CRNs are minted
         self.endpoint = endpoint.rstrip("/") + "/model"
         self.wake_outbox = wake_outbox or (lambda: None)
-        self.by_access_key: dict[str, dict[str, Any]] = {}
+        self.served: dict[str, dict[str, Any]] = {}  # crn -> row of each deployment whose replicas run here
+        self.versions = Versions(self)
         self._sync_failed: dict[str, float] = {}  # crn -> when starting it here last failed (monotonic)
 
     # -- queries ------------------------------------------------------------------------------------
@@ -183,7 +208,8 @@ class Platform:
                               catalog_guid=d["catalog_guid"], replica_status=self.supervisor.replicas(d["crn"]),
                               drift_status=drift[0] if drift else None,
                               drift_columns=json.loads(drift[1]) if drift and drift[1] else [],
-                              last_request_ms=self.traffic.last_request_ms(d["crn"]) if self.traffic else None)
+                              last_request_ms=self.traffic.last_request_ms(d["crn"]) if self.traffic else None,
+                              **self.versions.share(d["model_crn"], d["crn"]))
 
     def list(self) -> list[DeploymentInfo]:
         rows = self.state.conn().execute("SELECT * FROM deployment ORDER BY create_time_ms").fetchall()
@@ -216,8 +242,9 @@ class Platform:
             raise NotFound(f"no deployment {ref.strip()}")
         return crn
 
-    def route(self, access_key: str) -> dict[str, Any] | None:
-        return self.by_access_key.get(sha256_hex(access_key))
+    def route(self, access_key: str) -> Route | None:
+        """The traffic of the model (or the older, single deployment) ``access_key`` calls."""
+        return self.versions.routes.get(sha256_hex(access_key))
 
     @staticmethod
     def project_ref(d: dict[str, Any] | DeploymentInfo) -> ProjectRef:
@@ -238,13 +265,17 @@ class Platform:
         return project_path(self.projects_root, given, self.other_roots)
 
     # -- commands -----------------------------------------------------------------------------------
-    def _record(self, d: dict[str, Any], status: str, deployed_ms: int) -> dict[str, Any]:
+    def _record(self, d: dict[str, Any], status: str, deployed_ms: int, route: Route | None = None
+                ) -> dict[str, Any]:
+        """The deployment's catalog record; its role and share from ``route`` (default: the model's now)."""
+        share: dict[str, Any] = ({"role": None, "traffic_percent": None} if status == "deploying"
+                                 else self.versions.share(d["model_crn"], d["crn"], route))
         return {"crn": d["crn"], "build_crn": d["build_crn"], "model_crn": d["model_crn"],
                 "model_name": d["model_name"], "name": d["name"], "status": status,
                 "create_time_ms": d["create_time_ms"], "deployed_time_ms": deployed_ms,
                 "cpu_millicores": d["cpu_millicores"], "memory_mb": d["memory_mb"], "replicas": d["replicas"],
-                "endpoint_url": self.endpoint, "user": "mlcatalog",
-                "metadata": {"accessKeyHint": d["access_key_hint"]}}
+                "endpoint_url": self.endpoint, "user": "mlcatalog", "traffic_role": share["role"],
+                "traffic_percent": share["traffic_percent"], "metadata": {"accessKeyHint": d["access_key_hint"]}}
 
     def _enqueue(self, c: Any, kind: str, payload: dict[str, Any], d: dict[str, Any]) -> None:
         outbox.enqueue(c, kind, payload)
@@ -252,15 +283,19 @@ class Platform:
             for event in self.lineage(kind, payload, PurePosixPath(d["project_dir"]).name):
                 outbox.enqueue(c, outbox.OPENLINEAGE, {"event": event})
 
-    def _set_status(self, d: dict[str, Any], status: str) -> None:
+    def _set_status(self, d: dict[str, Any], status: str, c: Any = None, route: Route | None = None) -> None:
+        """Record a status change (inside ``c``'s transaction, or one of its own)."""
+        if c is None:
+            with self.state.tx() as own:
+                self._set_status(d, status, own, route)
+            self.wake_outbox()
+            return
         now = int(time.time() * 1000)
         deployed = now if status == "deployed" else d.get("deployed_time_ms") or d["create_time_ms"]
-        with self.state.tx() as c:
-            c.execute("UPDATE deployment SET status = ?, deployed_time_ms = ?, updated_ms = ? WHERE crn = ?",
-                      (status, deployed, now, d["crn"]))
-            self._enqueue(c, "deployment", self._record(d, status, deployed), d)
+        c.execute("UPDATE deployment SET status = ?, deployed_time_ms = ?, updated_ms = ? WHERE crn = ?",
+                  (status, deployed, now, d["crn"]))
+        self._enqueue(c, "deployment", self._record(d, status, deployed, route), d)
         d["status"], d["deployed_time_ms"] = status, deployed
-        self.wake_outbox()
 
     def validate(self, req: DeployRequest) -> tuple[Path, Path, BuildIdentity]:
         project = self.project_path(req.project_dir)
@@ -286,7 +321,11 @@ class Platform:
 
     async def deploy(self, req: DeployRequest, who: Principal | None = None) -> DeployResult:
         """``who``: the credential asking (None: the platform itself); it must be allowed to deploy in the project,
-        which is known only once the request is validated (its CRN comes from the repository)."""
+        which is known only once the request is validated (its CRN comes from the repository).
+
+        The first deploy of a model makes its access key; a deploy of a model that has one keeps it, and the new
+        build takes the model's traffic once its replicas are ready and warm (all of it, ``canary`` percent of it,
+        or a copy of it as a ``shadow``): :class:`~serving.platform.versions.Versions`."""
         project, file, build = self.validate(req)
         who = who or administrator("platform")
         who.require("deploy", ProjectRef(crn=build.project_crn, name=project.name), what=req.project_dir)
@@ -294,6 +333,8 @@ class Platform:
         # Resolved now, at the validated commit: the outbox may deliver the build once the project is gone.
         resolved = await asyncio.to_thread(self.resolve, BuildRequest(
             project_dir=str(project), models=[req.model], commit=commit, allow_unresolved=True))
+        existing = self.versions.route_of(model_crn)
+        # a model with a key keeps it: this deployment's own is a random one nobody holds
         access_key = secrets.token_hex(16)
         crn = self.scope.crn(uuid.uuid4())
         now = int(time.time() * 1000)
@@ -301,7 +342,8 @@ class Platform:
         d: dict[str, Any] = {
             "crn": crn, "name": name, "model_name": req.model, "model_crn": model_crn, "build_crn": build_crn,
             "project_crn": project_crn, "project_dir": str(project), "commit_sha": commit, "file": str(file),
-            "function": req.function, "access_key_hash": sha256_hex(access_key), "access_key_hint": access_key[:6],
+            "function": req.function, "access_key_hash": sha256_hex(access_key),
+            "access_key_hint": existing.key_hint if existing else access_key[:6],
             "owner": who.who, "env": json.dumps(req.env, sort_keys=True), "auth_enabled": int(req.auth_enabled),
             "replicas": req.replicas, "cpu_millicores": req.cpu_millicores, "memory_mb": req.memory_mb,
             "status": "deploying", "create_time_ms": now, "deployed_time_ms": now, "updated_ms": now,
@@ -315,16 +357,22 @@ class Platform:
             self._enqueue(c, "deployment", self._record(d, "deploying", now), d)
         self.wake_outbox()
         try:
-            await self.supervisor.start(self._spec(d))
+            await self.supervisor.start(await self._spec(d))
+            await self.versions.warm_up(d)
         except Exception as e:
+            await self.supervisor.stop(crn)
             self._set_status(d, "stopped")
             why = " ".join(str(e).split())  # one line: the log tail may hold line breaks of its own
             log.warning("deployment %s failed to start: %s", crn, why)
-            raise Conflict(f"deployment {crn} failed to start: {_without_directories(why)} "
+            kept = " (the model's live build keeps serving)" if existing and existing.split else ""
+            raise Conflict(f"deployment {crn} failed to start{kept}: {_without_directories(why)} "
                            f"(the replica logs: mlcatalog logs {crn})") from e
-        self.by_access_key[d["access_key_hash"]] = d
-        self._set_status(d, "deployed")
-        return DeployResult(crn=crn, modelCrn=model_crn, buildCrn=build_crn, accessKey=access_key,
+        self.served[crn] = d
+        route = await self.versions.take_traffic(d, access_key, req)
+        share = self.versions.share(model_crn, crn, route)
+        return DeployResult(crn=crn, modelCrn=model_crn, buildCrn=build_crn,
+                            accessKey=access_key if route.key_hash == d["access_key_hash"] else None,
+                            accessKeyHint=route.key_hint, role=share["role"], trafficPercent=share["traffic_percent"],
                             endpoint=self.endpoint, guid=await self._catalog_guid(crn))
 
     async def _catalog_guid(self, crn: str, wait_s: float = CATALOG_GUID_WAIT_S) -> str | None:
@@ -338,23 +386,36 @@ class Platform:
                 return str(guid) if guid else None
             await asyncio.sleep(0.05)
 
-    @staticmethod
-    def _spec(d: dict[str, Any]) -> DeploymentSpec:
+    async def _spec(self, d: dict[str, Any]) -> DeploymentSpec:
+        """What the supervisor starts: the replicas run the deployment's snapshot of its build (snapshot.py)."""
+        project = Path(d["project_dir"])
+        code = await asyncio.to_thread(export_build, project, d["commit_sha"],
+                                       self.builds_dir / d["crn"].rsplit("/", 1)[-1])
         return DeploymentSpec(crn=d["crn"], name=d["name"], model_crn=d["model_crn"], build_crn=d["build_crn"],
-                              project_dir=d["project_dir"], file=d["file"], function=d["function"],
-                              replicas=d["replicas"], env=json.loads(d["env"]))
+                              project_dir=str(code), file=str(code / Path(d["file"]).relative_to(project)),
+                              function=d["function"], replicas=d["replicas"], env=json.loads(d["env"]))
 
     async def stop(self, crn: str) -> DeploymentInfo:
+        """Stop a deployment: out of its model's traffic first (the others' shares grow in proportion), then its
+        calls in flight are answered, then its replicas stop."""
         row = self.state.conn().execute("SELECT * FROM deployment WHERE crn = ?", (crn,)).fetchone()
         if row is None:
             raise NotFound(f"no deployment {crn}")
         d = dict(row)
         if d["status"] != "stopped":
+            await self.versions.leave(d)
             self._set_status(d, "stopping")
-            self.by_access_key.pop(d["access_key_hash"], None)
+            await self.versions.drain(crn)
+            self.served.pop(crn, None)
             await self.supervisor.stop(crn)
             self._set_status(d, "stopped")
         return self.get(crn)
+
+    async def start_here(self, d: dict[str, Any]) -> None:
+        """Run a recorded deployment's replicas in this instance (a rollback, a restart, another instance's)."""
+        if d["crn"] not in self.served:
+            await self.supervisor.start(await self._spec(d))
+            self.served[d["crn"]] = d
 
     async def restore(self) -> None:
         """At start-up: bring back what was running when the platform stopped, and finish the stops it was in the
@@ -372,7 +433,7 @@ class Platform:
                 self._set_status(d, "stopped")
                 continue
             try:
-                await self.supervisor.start(self._spec(d))
+                await self.start_here(d)
             except Exception as e:  # noqa: BLE001 - one broken deployment must not keep the others down
                 log.error("could not restore deployment %s: %s", d["crn"], e)
                 if self.state.shared:  # another instance may serve it: not this one's to declare stopped
@@ -380,31 +441,30 @@ class Platform:
                     continue
                 self._set_status(d, "stopped")
                 continue
-            self.by_access_key[d["access_key_hash"]] = d
             if d["status"] != "deployed":
                 self._set_status(d, "deployed")
+        self.versions.reload()
 
     async def sync(self) -> None:
-        """With a state shared by several instances: run replicas here of what another instance deployed, and stop
-        here what another instance stopped, so that every instance serves every deployment."""
+        """With a state shared by several instances: run replicas here of what another instance deployed, follow
+        the models' traffic it set, and stop here what it stopped, so that every instance serves every deployment."""
         rows = self.state.conn().execute("SELECT * FROM deployment WHERE status = 'deployed'").fetchall()
         deployed = {r["crn"]: dict(r) for r in rows}
-        here = {d["crn"]: key for key, d in self.by_access_key.items()}
         now = time.monotonic()
         for crn, d in deployed.items():
-            if crn in here or now - self._sync_failed.get(crn, -SYNC_RETRY_S) < SYNC_RETRY_S:
+            if crn in self.served or now - self._sync_failed.get(crn, -SYNC_RETRY_S) < SYNC_RETRY_S:
                 continue
             try:
-                await self.supervisor.start(self._spec(d))
+                await self.start_here(d)
             except Exception as e:  # noqa: BLE001 - the others still sync; this one is tried again later
                 log.error("could not start deployment %s here (deployed by another instance): %s", crn, e)
                 self._sync_failed[crn] = now
                 continue
             self._sync_failed.pop(crn, None)
-            self.by_access_key[d["access_key_hash"]] = d
             log.info("deployment %s (deployed by another instance) now served here too", crn)
-        for crn, key in here.items():
-            if crn not in deployed and self.by_access_key.get(key, {}).get("crn") == crn:
-                self.by_access_key.pop(key, None)
+        self.versions.reload()
+        for crn in [c for c in self.served if c not in deployed]:
+            await self.versions.drain(crn)
+            if self.served.pop(crn, None) is not None:
                 await self.supervisor.stop(crn)
                 log.info("deployment %s stopped here (stopped by another instance)", crn)

@@ -28,6 +28,24 @@ from catalog import Migration, apply_migrations
 from serving.metrics.errors import UnsupportedStoreUrl
 from serving.metrics.urls import PG_SCHEMES, parse_sqlite_url, scheme_of, sqlite_url
 
+MODEL_ROUTES_SQL = """
+    CREATE TABLE model_route (
+        model_crn TEXT PRIMARY KEY,
+        access_key_hash TEXT NOT NULL UNIQUE,
+        access_key_hint TEXT NOT NULL,
+        split TEXT NOT NULL,                -- JSON {deployment crn: percent}, percents summing to 100 (or {})
+        previous TEXT NOT NULL DEFAULT '{}',
+        shadow TEXT,
+        sticky TEXT,
+        updated_ms BIGINT NOT NULL
+    );
+    INSERT INTO model_route (model_crn, access_key_hash, access_key_hint, split, updated_ms)
+        SELECT d.model_crn, d.access_key_hash, d.access_key_hint, '{"' || d.crn || '": 100}', d.updated_ms
+        FROM deployment d
+        WHERE d.status = 'deployed' AND d.create_time_ms = (
+            SELECT max(e.create_time_ms) FROM deployment e WHERE e.model_crn = d.model_crn AND e.status = 'deployed');
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "deployments_api_keys_outbox", """
     CREATE TABLE deployment (
@@ -135,6 +153,11 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE deployment ADD COLUMN owner TEXT NOT NULL DEFAULT '';
     ALTER TABLE deployment ADD COLUMN env TEXT NOT NULL DEFAULT '{}';
     """),
+    # the access key belongs to the model (serving/platform/routing.py): one route per model with its key, its
+    # traffic split over deployments (one per build), the split before the latest change (rollback), a shadow and
+    # a sticky field. A model served today keeps its newest deployment's key; an older deployment's own key still
+    # calls that deployment.
+    Migration(7, "model_routes", MODEL_ROUTES_SQL),
 ]
 
 

@@ -155,8 +155,10 @@ class Supervisor:
                     # The pause between checks also waits for the exit, which ends the wait at once.
                     await asyncio.wait({exited}, timeout=READY_CHECK_INTERVAL)
                     if exited.done():
+                        tail = self.log_tail(p)
+                        # the traceback's last line (the exception) first: a long message is cut at its end
                         raise RuntimeError(f"replica {p.handle.replica_id} exited with code {proc.returncode}: "
-                                           f"{self.log_tail(p)}")
+                                           f"{tail.rsplit(' | ', 1)[-1]} (log: {tail})")
         except TimeoutError:
             raise RuntimeError(f"replica {p.handle.replica_id} not ready after {timeout:.0f}s: "
                                f"{self.log_tail(p)}") from None

@@ -83,13 +83,14 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    project = make_project(tmp_path_factory.mktemp("monitor-project") / "echo", {"model.py": MODEL_PY}, [MODEL])
+    project = make_project(tmp_path_factory.mktemp("monitor-project") / "echo", {"model.py": MODEL_PY},
+                           [MODEL, f"{MODEL} 2"])
     store = tmp_path_factory.mktemp("monitor-hostile") / "store"
     # No scheduler: only the requests themselves may compute a window.
     with platform_app(store, {"MLCATALOG_MONITORING": "false", "MLCATALOG_MONITOR_WORKER": "inline"}) as client:
-        deploy = {"project_dir": str(project), "model": MODEL, "file": "model.py", "function": "predict"}
         deployed = []
-        for _ in range(2):
+        for model in (MODEL, f"{MODEL} 2"):  # two models: each its own key and its own live build
+            deploy = {"project_dir": str(project), "model": model, "file": "model.py", "function": "predict"}
             r = client.post("/api/v1/serving/deployments", json=deploy, headers=ADMIN)
             assert r.status_code == 200, r.text
             deployed.append(json_of(r))

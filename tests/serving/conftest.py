@@ -182,13 +182,24 @@ def get_deployment(p: Platform, key: str, crn: str) -> dict[str, Any]:
     return dict(r.json())
 
 
+_MODEL_KEYS: dict[tuple[str, str], str] = {}  # (platform URL, model CRN) -> the model's access key
+
+
 def deploy(p: Platform, key: str, project: Path, model: str, file: str, function: str, *extra: str
            ) -> dict[str, Any]:
+    """``mlcatalog deploy --json``; a later build of a model answers no access key (the model keeps its own), so
+    ``accessKey`` is filled in with the one its first deploy answered, as a client that keeps it would."""
     import json as _json
 
     out = p.cli("deploy", "--project-dir", str(project), "--model", model, "--file", file, "--function", function,
                 "--json", *extra, env={"MLCATALOG_API_KEY": key})
-    return dict(_json.loads(out.stdout))
+    dep = dict(_json.loads(out.stdout))
+    known = (p.url, dep["modelCrn"])
+    if dep.get("accessKey"):
+        _MODEL_KEYS[known] = dep["accessKey"]
+    else:
+        dep["accessKey"] = _MODEL_KEYS[known]
+    return dep
 
 
 def replica_pids(p: Platform, key: str) -> list[int]:

@@ -40,7 +40,10 @@ def call(platform: Platform, key: str | None, access_key: str, request: Any) -> 
 
 def test_deploy_returns_crns_and_serves_predictions(platform: Platform, deployment: dict[str, Any],
                                                     api_key: str) -> None:
-    assert set(deployment) == {"crn", "modelCrn", "buildCrn", "accessKey", "endpoint", "guid"}
+    assert set(deployment) == {"crn", "modelCrn", "buildCrn", "accessKey", "accessKeyHint", "role", "trafficPercent",
+                               "endpoint", "guid"}
+    assert deployment["role"] == "live" and deployment["trafficPercent"] == 100
+    assert deployment["accessKey"].startswith(deployment["accessKeyHint"])
     crns = [parse_crn(deployment[k]) for k in ("crn", "modelCrn", "buildCrn")]
     assert {c.workspace for c in crns} == {"ws"} and {c.region for c in crns} == {"us-west-1"}
     assert deployment["endpoint"] == f"{platform.url}/model"
@@ -174,12 +177,17 @@ def test_catalog_shows_the_deployment_with_lineage(platform: Platform, deploymen
     assert "default.wineds_ext@cm" in qns and "default.wineds_ext_nolabel@cm" in qns
 
 
-def test_stop_records_the_status(platform: Platform, wine_project: Path, api_key: str) -> None:
+def test_stop_records_the_status(platform: Platform, wine_project: Path, api_key: str,
+                                 deployment: dict[str, Any]) -> None:
     out = platform.cli("deploy", "--project-dir", str(wine_project), "--model", MODEL, "--file", "model.py",
                        "--function", "predict", "--json", env={"MLCATALOG_API_KEY": api_key})
     dep = json.loads(out.stdout)
+    assert dep["accessKey"] is None  # a new build of the model: the model's key stays the one its first deploy gave
+    x, _ = generate(1, seed=4)[0]
+    served = call(platform, api_key, deployment["accessKey"], {"feature": feature_string(x)})
+    assert served.json()["response"]["model_deployment_crn"] == dep["crn"]  # the model's calls moved to it
     platform.cli("stop", dep["crn"], env={"MLCATALOG_API_KEY": api_key})
-    assert call(platform, api_key, dep["accessKey"], {"feature": "1"}).status_code == 404
+    assert call(platform, api_key, deployment["accessKey"], {"feature": "1"}).status_code == 404
     listing = platform.cli("deployments", "--json", env={"MLCATALOG_API_KEY": api_key}).stdout
     statuses = {d["crn"]: d["status"] for d in json.loads(listing)}
     assert statuses[dep["crn"]] == "stopped"

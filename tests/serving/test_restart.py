@@ -33,7 +33,7 @@ def predict(args):
 @pytest.fixture()
 def ctx(tmp_path: Path) -> Iterator[dict[str, Any]]:
     c: dict[str, Any] = {"platforms": [], "pids": set(), "store": tmp_path / "store",
-                         "project": make_project(tmp_path / "project", {"model.py": MODEL_PY}, ["Echo"])}
+                         "project": make_project(tmp_path / "project", {"model.py": MODEL_PY}, ["Echo", "Echo2"])}
     try:
         yield c
     finally:
@@ -57,7 +57,7 @@ def test_a_stop_interrupted_by_a_crash_is_finished_at_restart(ctx: dict[str, Any
     p = start(ctx)
     key = p.cli("api-keys", "create", "restart", "--role", "deployer", "--project", "*").stdout.strip()
     stopped = deploy(p, key, ctx["project"], "Echo", "model.py", "predict")
-    running = deploy(p, key, ctx["project"], "Echo", "model.py", "predict")
+    running = deploy(p, key, ctx["project"], "Echo2", "model.py", "predict")  # another model: its own key
     assert call(p, key, stopped["accessKey"]).status_code == 200
     ctx["pids"].update(replica_pids(p, key))
 
