@@ -40,6 +40,7 @@ from catalog import (
     uncommitted_change,
 )
 from serving.platform import outbox
+from serving.platform.buildenv import BuildFailed, ensure_env
 from serving.platform.modelfile import check_model_file
 from serving.platform.routing import Route
 from serving.platform.snapshot import export_build
@@ -186,6 +187,7 @@ class Platform:
         self.traffic = traffic  # what the gateway records: the last request's time in the deployment info
         self.supervisor = supervisor
         self.builds_dir = builds_dir or supervisor.run_dir.parent / "builds"  # the deployments' snapshots
+        self.envs_dir = self.builds_dir.parent / "build-envs"  # the builds' Python environments and uv's cache
         self.scope = scope  # where deployment CRNs are minted
         self.endpoint = endpoint.rstrip("/") + "/model"
         self.wake_outbox = wake_outbox or (lambda: None)
@@ -362,6 +364,8 @@ class Platform:
         except Exception as e:
             await self.supervisor.stop(crn)
             self._set_status(d, "stopped")
+            if isinstance(e, BuildFailed):  # the project's own requirements: a 400 with the build log's tail
+                raise BuildFailed(f"deployment {crn} was not started: {e}") from None
             why = " ".join(str(e).split())  # one line: the log tail may hold line breaks of its own
             log.warning("deployment %s failed to start: %s", crn, why)
             kept = " (the model's live build keeps serving)" if existing and existing.split else ""
@@ -391,9 +395,11 @@ class Platform:
         project = Path(d["project_dir"])
         code = await asyncio.to_thread(export_build, project, d["commit_sha"],
                                        self.builds_dir / d["crn"].rsplit("/", 1)[-1])
+        env = await asyncio.to_thread(ensure_env, code, self.envs_dir)  # its requirements, its cdsw-build.sh
         return DeploymentSpec(crn=d["crn"], name=d["name"], model_crn=d["model_crn"], build_crn=d["build_crn"],
                               project_dir=str(code), file=str(code / Path(d["file"]).relative_to(project)),
-                              function=d["function"], replicas=d["replicas"], env=json.loads(d["env"]))
+                              function=d["function"], replicas=d["replicas"], env=json.loads(d["env"]),
+                              python=str(env.python))
 
     async def stop(self, crn: str) -> DeploymentInfo:
         """Stop a deployment: out of its model's traffic first (the others' shares grow in proportion), then its

@@ -40,6 +40,7 @@ class DeploymentSpec:
     function: str
     replicas: int
     env: Mapping[str, str] = field(default_factory=dict)  # variables declared for this deployment
+    python: str | None = None  # the build's environment's interpreter (buildenv.py); None: the platform's
 
 
 #: What a replica inherits from the platform's environment: how to run Python, find files and speak the locale.
@@ -65,6 +66,7 @@ class _Proc:
     config: dict[str, Any]
     log_path: Path
     env: Mapping[str, str] = field(default_factory=dict)
+    python: str = sys.executable
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0  # consecutive quick restarts (for the backoff)
     restarts_total: int = 0
@@ -107,7 +109,7 @@ class Supervisor:
             cfg = {"replica_id": replica_id, "deployment_crn": spec.crn, "build_crn": spec.build_crn,
                    "model_crn": spec.model_crn, "metrics_url": self.metrics_url, "project_dir": spec.project_dir,
                    "file": spec.file, "function": spec.function, "socket": handle.socket, "poll_us": self.poll_us}
-            running.procs.append(_Proc(handle, cfg, folder / f"r{i}.log", spec.env))
+            running.procs.append(_Proc(handle, cfg, folder / f"r{i}.log", spec.env, spec.python or sys.executable))
         self.running[spec.crn] = running
         waits: list[asyncio.Task[None]] = []
         try:
@@ -131,7 +133,7 @@ class Supervisor:
         with p.log_path.open("ab") as logf:  # the child has its own copy of the descriptor once started
             # A session of its own: a signal meant for the platform's process group does not hit the replicas.
             p.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "serving.replica", env=env, stdin=asyncio.subprocess.DEVNULL, stdout=logf,
+                p.python, "-m", "serving.replica", env=env, stdin=asyncio.subprocess.DEVNULL, stdout=logf,
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
 
     def _recycle(self, crn: str, handle: ReplicaHandle) -> None:

@@ -206,11 +206,14 @@ def test_kill_9_of_the_instance_delivering_or_monitoring_loses_and_repeats_nothi
 
     # the monitor ran on both schedulers, and through the kill: every window on the 2 s grid since it began
     # is done once, and the metrics store holds one aggregate per window
-    time.sleep(5)
-    windows = httpx.get(f"{survivor.url}/api/v1/serving/monitors/{dep['crn']}/windows", params={"limit": 1000},
-                        headers=auth(ADMIN_KEY), timeout=30).json()
-    done = sorted(w["end_ms"] for w in windows if w["status"] == "done")
-    assert len(done) >= 5 and len(done) == len(set(done)), windows[:5]
+    def done_windows() -> list[int] | None:
+        windows = httpx.get(f"{survivor.url}/api/v1/serving/monitors/{dep['crn']}/windows", params={"limit": 1000},
+                            headers=auth(ADMIN_KEY), timeout=30).json()
+        ends = sorted(w["end_ms"] for w in windows if w["status"] == "done")
+        return ends if len(ends) >= 6 else None
+
+    done: list[int] = wait_until(done_windows, 60, 0.5, "six windows done")  # type: ignore[assignment]
+    assert len(done) == len(set(done))
     assert done == list(range(done[0], done[-1] + 1, 2000)), done  # no gap, the kill's window too
     assert done[0] <= monitor_from + 4000
     r = httpx.get(f"{survivor.url}/api/v1/metrics", headers=auth(ADMIN_KEY), timeout=30, params={

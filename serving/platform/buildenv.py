@@ -1,0 +1,189 @@
+"""A build's own Python environment, as CML's build makes an image per build: the project's ``requirements.txt``
+installed and its ``cdsw-build.sh`` run, in a virtual environment over a runtime interpreter whose packages stay
+visible underneath (as CML's engine images provide pyspark and friends), so a model that pins another version of a
+library gets its own without touching the platform's or another model's.
+
+* Made with ``uv`` (a PyPI package: ``uv venv --seed``, ``uv pip install``) and its download cache.
+* Cached by a hash of the runtime, the requirements and the build script: an unchanged project reuses its
+  environment at once; a changed one gets another. ``prune`` removes those no deployment used for a while.
+* Reproducible and inspectable: the environment keeps its build log and the resolved package set
+  (``uv pip freeze``), which the catalog records with the build.
+* A failing install leaves nothing behind and says why with the log's tail (the seed's ``pip3 install sklearn``
+  names a PyPI package that now refuses to install: the message says to use ``scikit-learn``).
+
+Underneath: a ``.pth`` file adds the runtime's own ``sys.path`` (its site-packages, mlcatalog itself) after the
+environment's site-packages, so the environment's pins win and the replica still imports the platform's SDK.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog import InvalidInput
+
+REQUIREMENTS = "requirements.txt"
+BUILD_SCRIPT = "cdsw-build.sh"
+BUILD_TIMEOUT_S = 1800.0
+_READY = ".mlcatalog-env.json"
+_LOG = "build.log"
+# PyPI names that refuse to install on purpose, and what to install instead
+_RENAMED = {"sklearn": "scikit-learn"}
+
+
+class BuildFailed(InvalidInput):
+    """The project's requirements or build script failed: nothing is deployed."""
+
+
+@dataclass(frozen=True)
+class BuildEnv:
+    key: str
+    path: Path
+    python: Path
+    packages: dict[str, str]  # name -> version, as installed (the environment's own and the runtime's)
+    log: Path
+    reused: bool
+
+
+def uv_binary() -> str:
+    """The ``uv`` executable of the ``uv`` package (a dependency), or one on PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if found is None:
+            raise BuildFailed("building environments needs uv: pip install uv") from None
+        return found
+
+
+def env_key(runtime: Path, project: Path) -> str:
+    """What decides the environment: the runtime interpreter (and its version), the requirements, the script."""
+    h = hashlib.sha256()
+    h.update(str(runtime).encode() + b"\0" + sys.version.encode() + b"\0")
+    for name in (REQUIREMENTS, BUILD_SCRIPT):
+        f = project / name
+        h.update(name.encode() + b"\0" + (f.read_bytes() if f.is_file() else b"<none>") + b"\0")
+    return h.hexdigest()[:24]
+
+
+def runtime_paths() -> list[str]:
+    """The runtime's import path (its site-packages and what their ``.pth`` files add, an editable mlcatalog),
+    seen under a build's own packages."""
+    stdlib = {str(Path(sysconfig.get_paths()[k]).resolve()) for k in ("stdlib", "platstdlib")}
+    return [p for p in dict.fromkeys(sys.path) if p and Path(p).is_dir() and str(Path(p).resolve()) not in stdlib
+            and not p.endswith("lib-dynload")]
+
+
+def _runtime_pth() -> str:
+    # an "import" line of a .pth file runs at start-up: addsitedir also reads the .pth files of those directories
+    # (an editable install's finder), after the environment's own site-packages
+    return f"import site; [site.addsitedir(p) for p in {runtime_paths()!r}]\n"
+
+
+def _tail(log: Path, lines: int = 12) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _hint(log: Path) -> str:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    for old, new in _RENAMED.items():
+        if old in text and ("deprecated" in text.lower() or new in text):
+            return f" The PyPI package {old!r} is deprecated and refuses to install: require {new!r} instead."
+    return ""
+
+
+def _run(argv: Sequence[str], log: Path, *, cwd: Path, env: dict[str, str], what: str) -> None:
+    with log.open("ab") as f:
+        f.write(f"$ {' '.join(argv)}\n".encode())
+        f.flush()
+        try:
+            proc = subprocess.run(list(argv), cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT,
+                                  timeout=BUILD_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            raise BuildFailed(f"{what} took more than {BUILD_TIMEOUT_S:.0f}s") from None
+    if proc.returncode != 0:
+        raise BuildFailed(f"{what} failed (exit {proc.returncode}).{_hint(log)} Last lines of the build log:\n"
+                          f"{_tail(log)}")
+
+
+def ensure_env(project: Path, cache: Path, *, runtime: Path | None = None) -> BuildEnv:
+    """The environment of the build whose code is in ``project`` (a snapshot), made unless cached."""
+    runtime = runtime or Path(sys.executable)
+    key = env_key(runtime, project)
+    envs = cache / "envs"
+    envs.mkdir(parents=True, exist_ok=True)
+    dest = envs / key
+    with (envs / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one maker of an environment; the others wait and reuse it
+        ready = dest / _READY
+        if ready.exists():
+            os.utime(ready)  # used now: prune keeps it
+            return _load(dest, key, reused=True)
+        shutil.rmtree(dest, ignore_errors=True)  # a half-made one of a process that died
+        try:
+            _make(project, dest, runtime, cache)
+        except BaseException:
+            shutil.rmtree(dest, ignore_errors=True)
+            raise
+    return _load(dest, key, reused=False)
+
+
+def _make(project: Path, dest: Path, runtime: Path, cache: Path) -> None:
+    uv = uv_binary()
+    dest.mkdir(parents=True)
+    log = dest / _LOG
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLCATALOG_", "VIRTUAL_ENV", "PYTHONPATH"))}
+    env["UV_CACHE_DIR"] = str(cache / "uv-cache")
+    env["UV_NO_PROGRESS"] = "1"
+    started = time.monotonic()
+    _run([uv, "venv", "--seed", "--quiet", "--python", str(runtime), "--system-site-packages", str(dest / "venv")],
+         log, cwd=project, env=env, what="creating the environment")
+    python = dest / "venv" / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (Path(site) / "zz_mlcatalog_runtime.pth").write_text(_runtime_pth())
+    env = {**env, "VIRTUAL_ENV": str(dest / "venv"), "PATH": f"{dest / 'venv' / 'bin'}:{env.get('PATH', '')}"}
+    if (project / REQUIREMENTS).is_file():
+        _run([uv, "pip", "install", "--python", str(python), "-r", REQUIREMENTS], log, cwd=project, env=env,
+             what=f"installing {REQUIREMENTS}")
+    if (project / BUILD_SCRIPT).is_file():
+        _run(["bash", BUILD_SCRIPT], log, cwd=project, env=env, what=f"running {BUILD_SCRIPT}")
+    frozen = subprocess.run([uv, "pip", "freeze", "--python", str(python)], capture_output=True, text=True,
+                            env=env, check=True).stdout
+    packages = dict(line.split("==", 1) for line in frozen.splitlines() if "==" in line)
+    (dest / _READY).write_text(json.dumps({"packages": packages, "seconds": round(time.monotonic() - started, 1),
+                                           "runtime": str(runtime)}, indent=1, sort_keys=True))
+
+
+def _load(dest: Path, key: str, *, reused: bool) -> BuildEnv:
+    facts = json.loads((dest / _READY).read_text())
+    return BuildEnv(key=key, path=dest, python=dest / "venv" / "bin" / "python", packages=dict(facts["packages"]),
+                    log=dest / _LOG, reused=reused)
+
+
+def prune(cache: Path, keep: set[str], older_than_s: float = 7 * 86400) -> list[str]:
+    """Remove environments not in ``keep`` (those deployments use) and unused for ``older_than_s``."""
+    envs = cache / "envs"
+    gone = []
+    now = time.time()
+    for d in sorted(envs.iterdir()) if envs.is_dir() else []:
+        ready = d / _READY
+        if d.is_dir() and d.name not in keep and (not ready.exists() or now - ready.stat().st_mtime > older_than_s):
+            shutil.rmtree(d, ignore_errors=True)
+            gone.append(d.name)
+    return gone
