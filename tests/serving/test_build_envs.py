@@ -5,14 +5,13 @@ edit to a helper module is not served (the replicas run the build's commit)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.serving.conftest import ADMIN_KEY, Platform, auth, make_project, start_platform
+from tests.serving.conftest import ADMIN_KEY, Platform, auth, make_project
 
 pytestmark = pytest.mark.slow
 MODEL_PY = '''
@@ -24,13 +23,6 @@ import helper
 def predict(args):
     return {"six": six.__version__, "helper": helper.VALUE}
 '''
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    p = start_platform(tmp_path_factory.mktemp("build-envs") / "store")
-    yield p
-    p.stop()
 
 
 def deploy(p: Platform, project: Path, model: str, check: bool = True) -> Any:

@@ -13,7 +13,6 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import pytest
 from scipy.stats import binom
 
 from tests.servers import wait_until
-from tests.serving.conftest import ADMIN_KEY, Platform, auth, commit_change, make_project, start_platform
+from tests.serving.conftest import ADMIN_KEY, Platform, auth, commit_change, make_project
 
 pytestmark = pytest.mark.slow
 MODEL = "Versioned"
@@ -60,13 +59,6 @@ class Call:
     build: int | None
     uuid: str | None
     rid: Any = None  # the request's id
-
-
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    p = start_platform(tmp_path_factory.mktemp("versions") / "store")
-    yield p
-    p.stop()
 
 
 @pytest.fixture(scope="module")
