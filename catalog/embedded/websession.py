@@ -111,7 +111,8 @@ class Sessions:
 
     def set_cookie(self, session: Session, *, secure: bool) -> bytes:
         """A ``Set-Cookie`` value carrying ``session``; the browser drops it when the session can last no longer."""
-        age = max(0, (session.login_ms + self.max_ms - self.now_ms()) // 1000)
+        # Counted from when the session was (re)issued, not from now: the same session always gets the same cookie.
+        age = max(0, (session.login_ms + self.max_ms - session.issued_ms) // 1000)
         return self._cookie(f"{COOKIE}={self.encode(session)}; Max-Age={age}", secure)
 
     def clear_cookie(self, *, secure: bool) -> bytes:
