@@ -71,7 +71,7 @@ def uv_binary() -> str:
 def env_key(runtime: Path, project: Path) -> str:
     """What decides the environment: the runtime interpreter (and its version), the requirements, the script."""
     h = hashlib.sha256()
-    h.update(str(runtime).encode() + b"\0" + sys.version.encode() + b"\0")
+    h.update(str(runtime).encode() + b"\0" + sys.version.encode() + b"\0" + _runtime_pth().encode() + b"\0")
     for name in (REQUIREMENTS, BUILD_SCRIPT):
         f = project / name
         h.update(name.encode() + b"\0" + (f.read_bytes() if f.is_file() else b"<none>") + b"\0")
@@ -89,7 +89,8 @@ def runtime_paths() -> list[str]:
 def _runtime_pth() -> str:
     # an "import" line of a .pth file runs at start-up: addsitedir also reads the .pth files of those directories
     # (an editable install's finder), after the environment's own site-packages
-    return f"import site; [site.addsitedir(p) for p in {runtime_paths()!r}]\n"
+    # (map, not a comprehension: before Python 3.12 a comprehension in exec'd code cannot see the imported name)
+    return f"import site; list(map(site.addsitedir, {runtime_paths()!r}))\n"
 
 
 def _tail(log: Path, lines: int = 12) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from serving import replica
 from serving.platform.buildenv import BuildFailed, ensure_env, prune
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,9 @@ def project(root: Path, requirements: str | None, script: str | None = None) -> 
 
 
 def run(python: Path, code: str) -> str:
-    return subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == ""  # e.g. no "Error processing line 1 of ...pth" from site.py
+    return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +44,8 @@ def test_conflicting_pins_side_by_side_and_the_platform_underneath(cache: Path, 
     assert run(new.python, "import six; print(six.__version__)") == "1.16.0"
     assert old.packages["six"] == "1.15.0" and new.packages["six"] == "1.16.0"
     # the platform's own packages (and mlcatalog's SDK) are still importable from a build's environment
-    assert run(old.python, "import cdsw, numpy, serving.replica; print('ok')") == "ok"
+    # (this very mlcatalog: in a virtualenv runtime the base interpreter may have another one installed)
+    assert run(old.python, "import cdsw, numpy, serving.replica; print(serving.replica.__file__)") == replica.__file__
 
 
 def test_an_unchanged_project_reuses_its_environment(cache: Path, tmp_path: Path) -> None:
@@ -52,7 +56,7 @@ def test_an_unchanged_project_reuses_its_environment(cache: Path, tmp_path: Path
     t = time.monotonic()
     again = ensure_env(p, cache)
     t2 = time.monotonic() - t
-    assert again.reused and again.path == first.path and t2 < 1.0
+    assert again.reused and again.path == first.path
     print(f"\nenvironment: made in {t1:.2f}s, reused in {t2 * 1000:.0f} ms")
     same = ensure_env(project(tmp_path / "elsewhere", "six==1.13.0\n"), cache)
     assert same.reused and same.key == first.key  # the same requirements elsewhere: the same environment
