@@ -16,10 +16,12 @@ from catalog.access import (
     administrator,
     project_path,
 )
+from catalog.api.errors import error_of
 from catalog.api.limits import plain_params
 from catalog.backend import (
     CONTROL,
     DEPLOYMENT_STATUSES,
+    BuildEnvironment,
     BuildRequest,
     BuildResult,
     BuiltModelOut,
@@ -57,6 +59,7 @@ __all__ = [
     "ROLES",
     "Action",
     "BodyTimeouts",
+    "BuildEnvironment",
     "BuildIdentity",
     "BuildRequest",
     "BuildResult",
@@ -90,6 +93,7 @@ __all__ = [
     "apply_migrations",
     "bare_id",
     "dev_crn",
+    "error_of",
     "identify_build",
     "is_crn_ref",
     "no_control",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Literal, Protocol, Self
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:  # catalog.sync.snapshot builds on the bounded types below
     from catalog.sync.snapshot import ResolvedBuild
@@ -54,6 +54,22 @@ MetadataValue = Annotated[str, Field(max_length=16_384), AfterValidator(_text)]
 ColumnText = Annotated[str, Field(max_length=4096), AfterValidator(_text)]  # a metric's name, as tracked
 
 
+PackageName = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+PackageVersion = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(no_control)]
+
+
+class BuildEnvironment(BaseModel):
+    """The Python environment the build is served from (made by the serving platform): what answered its
+    predictions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: Annotated[str, Field(pattern="^[0-9a-f]{8,64}$")] = Field(
+        description="the environment's cache key: a hash of the runtime, requirements.txt and cdsw-build.sh")
+    packages: dict[PackageName, PackageVersion] = Field(
+        max_length=20_000, description="distribution name -> version, as the environment's interpreter imports them")
+
+
 class BuildRequest(BaseModel):
     """Record builds of a project on the catalog's filesystem (as ``mlcatalog build`` does)."""
 
@@ -61,6 +77,9 @@ class BuildRequest(BaseModel):
     models: Annotated[list[Name], Field(max_length=1000)] | None = None
     commit: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(no_control)] = "HEAD"
     allow_unresolved: bool = False
+    environment: BuildEnvironment | None = Field(
+        default=None, description="the Python environment the builds are served from (their packages), recorded "
+                                  "on their build entities")
 
 
 class BuiltModelOut(BaseModel):

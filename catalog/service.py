@@ -41,7 +41,7 @@ class LocalCatalog:
 
     def build(self, request: BuildRequest, progress: Callable[[int, int], None] | None = None) -> SyncResult:
         return self.writer.build(Path(request.project_dir), request.models, allow_unresolved=request.allow_unresolved,
-                                 progress=progress, commit=request.commit)
+                                 progress=progress, commit=request.commit, environment=request.environment)
 
     def record_build(self, request: BuildRequest) -> BuildResult:
         return build_result(self.build(request))
@@ -50,7 +50,8 @@ class LocalCatalog:
         """The request's builds resolved (git, the lineage file, HiveServer2 and S3; not Atlas), to record later
         with :meth:`record_resolved_build`, here or in another catalog."""
         return self.writer.resolve_build(Path(request.project_dir), request.models,
-                                         allow_unresolved=request.allow_unresolved, commit=request.commit)
+                                         allow_unresolved=request.allow_unresolved, commit=request.commit,
+                                         environment=request.environment)
 
     def record_resolved_build(self, resolved: ResolvedBuild) -> BuildResult:
         return build_result(self.writer.build_resolved(resolved))

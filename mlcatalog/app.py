@@ -76,6 +76,7 @@ __all__ = ["Runtime", "StoreError", "assemble", "build_app", "check_before_store
 
 log = logging.getLogger(__name__)
 SYNC_EVERY_S = 2.0  # how soon a deployment made through another instance sharing the state is served here too
+HOUSEKEEPING_EVERY_S = 3600.0  # unused build environments and stopped deployments' snapshots are removed this often
 
 
 class StoreError(Exception):
@@ -190,15 +191,17 @@ class Runtime:
         self.traffic.start()
         await self.platform.restore()
         syncing = asyncio.create_task(self._sync()) if self.state.shared else None
+        housekeeping = asyncio.create_task(self._housekeeping())
         if self.scheduler is not None:
             self.scheduler.start()
         try:
             yield
         finally:
-            if syncing is not None:
-                syncing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await syncing
+            for task in (syncing, housekeeping):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if self.scheduler is not None:
                 self.scheduler.stop()
             if self.monitors is not None:
@@ -216,6 +219,16 @@ class Runtime:
             self.catalog.close()
             self.state.close()
 
+
+    async def _housekeeping(self) -> None:
+        """Build environments and snapshots no deployment needs any more are removed, hourly."""
+        failures: tuple[type[Exception], ...] = (OSError, *self.state.errors)
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_EVERY_S)
+            try:
+                await self.platform.housekeeping()
+            except failures as e:
+                log.warning("housekeeping failed, tried again later: %s", e)
 
     async def _sync(self) -> None:
         """Instances sharing the state serve every deployment and run every monitor: follow what the others
@@ -256,7 +269,8 @@ def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) ->
         _, new_admin_key = keys.create("admin (created by mlcatalog up)", role="admin")
     token = settings.api.token.get_secret_value() if settings.api.token else None
     auth = Auth(keys, token, admin_key)
-    supervisor = Supervisor(store_dir / "replicas", metrics_url, settings.serving.replica_poll_us)
+    supervisor = Supervisor(store_dir / "replicas", metrics_url, settings.serving.replica_poll_us,
+                            ready_timeout=settings.serving.start_timeout_s)
     replayer = Replayer(state, catalog_sender(backend, state))
     lineage_replayer = (Replayer(state, lineage_sender(lineage.emit), lane=OPENLINEAGE) if lineage is not None
                         else None)
@@ -269,7 +283,8 @@ def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) ->
     traffic = TrafficRecorder(state)
     platform = Platform(state, supervisor, catalog.scope, public, wake_outbox, traffic=traffic,
                         projects_root=settings.serving.projects_root, resolve=catalog.resolve_build,
-                        lineage=lineage.for_outbox if lineage is not None else None)
+                        lineage=lineage.for_outbox if lineage is not None else None,
+                        env_keep_s=settings.serving.build_env_keep_days * 86400)
     gateway = ModelGateway(platform, auth, GatewayMetrics(), busy_timeout=settings.serving.busy_timeout_s,
                            request_timeout=settings.serving.request_timeout_s, recorder=traffic)
     runtime = Runtime(settings=settings, store=store, catalog=catalog, backend=backend, state=state, keys=keys,

@@ -335,6 +335,7 @@ def _demo_player(server: uvicorn.Server, settings: Settings, runtime: Any, once:
 
 
 def _register_catalog_commands() -> None:
+    from mlcatalog.cli_builds import register as register_builds
     from mlcatalog.cli_catalog import register
     from mlcatalog.cli_models import register as register_models
     from mlcatalog.cli_monitor import register as register_monitor
@@ -344,6 +345,7 @@ def _register_catalog_commands() -> None:
     register(app)
     register_serving(app)
     register_models(app)
+    register_builds(app)
     register_metrics_db(app)
     register_state_db(app)
     register_monitor(app)

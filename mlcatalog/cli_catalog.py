@@ -64,7 +64,30 @@ def _run(fn: Any) -> Any:
         raise _fail(str(e), 2) from None
 
 
-def _build_request(project_dir: Path, models: list[str] | None, allow_unresolved: bool) -> Any:
+def _make_env(s: Settings, project_dir: Path) -> Any:
+    """The build environment of the project as committed at HEAD (as a deploy makes it, in the store's
+    ``build-envs``, where a deploy of that commit reuses it); its facts for the build entity."""
+    import tempfile
+
+    from catalog.backend import BuildEnvironment
+    from catalog.errors import InvalidInput
+    from serving.platform.buildenv import ensure_env
+    from serving.platform.snapshot import export_build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            code = export_build(project_dir.resolve(), "HEAD", Path(tmp) / "code")
+        except RuntimeError as e:
+            raise InvalidInput(f"{project_dir}: {e}") from None
+        env = ensure_env(code, s.server.store / "build-envs")
+    made = "reused" if env.reused else f"made in {env.seconds:.1f}s"
+    typer.echo(f"environment {env.key} {made}: {len(env.installed)} packages installed by the build, "
+               f"{len(env.packages)} importable (build log: {env.log})", err=True)
+    return BuildEnvironment(key=env.key, packages=env.packages)
+
+
+def _build_request(project_dir: Path, models: list[str] | None, allow_unresolved: bool,
+                   environment: Any = None) -> Any:
     """The request of ``mlcatalog build``: an option the catalog's bounds refuse (a NUL in a --model) is an
     InvalidInput naming the option."""
     from pydantic import ValidationError
@@ -73,7 +96,8 @@ def _build_request(project_dir: Path, models: list[str] | None, allow_unresolved
     from catalog.errors import InvalidInput
 
     try:
-        return BuildRequest(project_dir=str(project_dir), models=models or None, allow_unresolved=allow_unresolved)
+        return BuildRequest(project_dir=str(project_dir), models=models or None, allow_unresolved=allow_unresolved,
+                            environment=environment)
     except ValidationError as e:
         first = e.errors(include_url=False)[0]
         field = str(first["loc"][0]) if first["loc"] else ""
@@ -149,6 +173,9 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                   "--allow-unresolved", help="record tables/S3 sources that cannot be found as declared")] = False,
               atlas_url: AtlasUrl = None, atlas_user: AtlasUser = None, atlas_password: AtlasPassword = None,
               atlas_ca_bundle: AtlasCaBundle = None, atlas_verify_tls: AtlasVerifyTls = None,
+              env: Annotated[bool, typer.Option(
+                  "--env", help="also make the build's Python environment (requirements.txt and cdsw-build.sh at "
+                                "HEAD) as a deploy does, in the store, and record its packages on the build")] = False,
               as_json: Json = False) -> None:
         """Record a model build: lineage.yml as committed at HEAD → Atlas (project, build, lineage)."""
         from rich.progress import Progress
@@ -162,7 +189,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-                request = _run(lambda: _build_request(project_dir, model, allow_unresolved))
+                environment = _run(lambda: _make_env(s, project_dir)) if env else None
+                request = _run(lambda: _build_request(project_dir, model, allow_unresolved, environment))
                 result = _run(lambda: _build_with_lineage(s, catalog, request, progress))
         finally:
             catalog.close()

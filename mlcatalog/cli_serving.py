@@ -313,7 +313,9 @@ def register(app: typer.Typer) -> None:  # noqa: C901 - one function lists the c
                 "file": file, "function": function, "replicas": replicas, "cpu_millicores": cpu_millicores,
                 "memory_mb": memory_mb, "auth_enabled": not no_auth, "env": _env_pairs(env or []),
                 "canary": canary, "shadow": shadow, "sticky_field": sticky_field}
-        res = _request("POST", url, "/api/v1/serving/deployments", body, shape=DEPLOYED)
+        from mlcatalog.cli_builds import deploy_with_progress
+
+        res = deploy_with_progress(url, body)
         if as_json:
             typer.echo(json.dumps({k: res.get(k) for k in ("crn", "modelCrn", "buildCrn", "accessKey",
                                                              "accessKeyHint", "role", "trafficPercent", "endpoint",

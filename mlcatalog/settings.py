@@ -117,6 +117,8 @@ ENV_VARS: dict[str, str] = {
     "MLCATALOG_STATE_URL": "serving.state_url",
     "MLCATALOG_PUBLIC_URL": "serving.public_url",
     "MLCATALOG_REPLICA_POLL_US": "serving.replica_poll_us",
+    "MLCATALOG_START_TIMEOUT": "serving.start_timeout_s",
+    "MLCATALOG_BUILD_ENV_KEEP_DAYS": "serving.build_env_keep_days",
     "MLCATALOG_CATALOG_URL": "serving.catalog_url",
     "MLCATALOG_PROJECTS_ROOT": "serving.projects_root",
     "MLCATALOG_ADMIN_KEY": "api.admin_key",
@@ -308,6 +310,12 @@ class ApiSettings(_Section):
 class ServingSettings(_Section):
     busy_timeout_s: Seconds = Field(default=30.0, gt=0, description="wait this long for a free replica, then 429")
     request_timeout_s: Seconds = Field(default=60.0, gt=0, description="a replica's answer must come within this")
+    start_timeout_s: Seconds = Field(default=120.0, ge=1, le=86_400,
+                                     description="a replica must have imported its model file and answer within "
+                                                 "this (models that load for long at import need more)")
+    build_env_keep_days: Seconds = Field(default=7.0, gt=0, le=3650,
+                                         description="a build environment no deployment uses is removed after this "
+                                                     "many days unused")
     metrics_url: str | None = Field(default=None, description="metrics store; default sqlite in the store dir")
     state_url: str | None = Field(default=None,
                                   description="the platform's own state (keys, deployments, outbox, monitors): "

@@ -57,6 +57,20 @@ def error_response(code: str, message: str, problems: list[str] | None = None,
     return JSONResponse(body.model_dump(), status_code=status or HTTP_STATUS.get(code, 500))
 
 
+def error_of(exc: BaseException) -> tuple[int, ErrorBody]:
+    """The status and body an exception is answered with (an unexpected one is logged, with the id it shows),
+    for an answer the handlers below cannot give: an error in the middle of a streamed response."""
+    if isinstance(exc, CatalogError):
+        problems = exc.problems if isinstance(exc, Unresolved) else []
+        code, message = exc.code, exc.message
+    else:
+        error_id = secrets.token_hex(8)
+        log.error("internal error %s", error_id, exc_info=exc)
+        code, message, problems = "internal", f"internal error; it has been logged with id {error_id}", []
+    body = ErrorBody(code=code, message=shown(message), problems=[shown(p) for p in _capped(problems)])
+    return HTTP_STATUS.get(code, 500), body
+
+
 def _problem(error: Any) -> str:
     where = ".".join(shown(str(part), _LOC_PART) for part in error.get("loc", ())[1:]) or "body"
     return f"{where}: {error.get('msg')}"

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from catalog.atlas.client import SEARCH_CHUNK, AtlasCatalogClient, any_of
 from catalog.atlas.errors import AtlasBadRequest
 from catalog.atlas.models import Classification, Entity, EntityHeader
+from catalog.backend import BuildEnvironment
 from catalog.crn import CrnScope
 from catalog.errors import InvalidInput, NotFound, Unresolved, UpstreamUnavailable
 from catalog.identity import build_crn, committed_lineage, lineage_of, model_crn, project_input
@@ -60,6 +61,8 @@ from catalog.sync.snapshot import (
 )
 
 log = logging.getLogger(__name__)
+# a build's extension attributes naming the environment it is served from (typedefs/extensions)
+ENVIRONMENT_ATTRS = ("buildEnvironment", "packages")
 
 
 class TableDescriber(Protocol):
@@ -249,14 +252,16 @@ class Catalog:
 
     # -- builds -------------------------------------------------------------------------------------
     def build(self, project_dir: Path, models: list[str] | None = None, *, allow_unresolved: bool = False,
-              progress: Callable[[int, int], None] | None = None, commit: str = "HEAD") -> SyncResult:
+              progress: Callable[[int, int], None] | None = None, commit: str = "HEAD",
+              environment: BuildEnvironment | None = None) -> SyncResult:
         """Resolve the build and record it at once: a lookup HiveServer2 or S3 could not make fails the build now
         (as UpstreamUnavailable or InvalidInput) rather than being made a second time."""
-        resolved = self.resolve_build(project_dir, models, allow_unresolved=allow_unresolved, commit=commit)
+        resolved = self.resolve_build(project_dir, models, allow_unresolved=allow_unresolved, commit=commit,
+                                      environment=environment)
         return self.build_resolved(resolved, progress=progress, ask_again=False)
 
     def resolve_build(self, project_dir: Path, models: list[str] | None = None, *, allow_unresolved: bool = False,
-                      commit: str = "HEAD") -> ResolvedBuild:
+                      commit: str = "HEAD", environment: BuildEnvironment | None = None) -> ResolvedBuild:
         """What recording builds of ``models`` (None: every model of the lineage file) at ``commit`` needs besides
         Atlas: the project's git facts and committed lineage file, the builds' CRNs, and what HiveServer2 and S3
         say of their inputs. Never reads Atlas. A lookup that cannot be made is kept as such (see
@@ -280,7 +285,7 @@ class Catalog:
                                                                          for m in selected],
                 reuse_unchanged=not models, allow_unresolved=allow_unresolved, notes=notes,
                 tables={qn: describe_table(self.hive, ref) for qn, ref in tables.items()},
-                s3={uri: describe_s3(self.s3, uri) for uri in sources})
+                s3={uri: describe_s3(self.s3, uri) for uri in sources}, environment=environment)
         except ValidationError as e:
             raise InvalidInput(f"{head.lineage_path} at {head.commit[:12]}: the build cannot be recorded: "
                                f"{_one_line(e)}") from None
@@ -323,9 +328,16 @@ class Catalog:
                 s3_inputs=tuple(s3_inputs[s.uri] for s in m.s3_sources)))
         result.builds = [BuiltModel(name, v.model_crn, v.build_crn, v.version, v.new) for name, v in builds.items()]
         self._write(graph, result, progress, known, stale)
-        found = self.client.find_by_qualified_names("ml_model_build", [b.build_crn for b in result.builds])
+        found = self.client.find_by_qualified_names("ml_model_build", [b.build_crn for b in result.builds],
+                                                    list(ENVIRONMENT_ATTRS))
         for b in result.builds:
             b.guid = found[b.build_crn].guid if b.build_crn in found else None
+            if resolved.environment is not None and b.build_crn in found:
+                # the environment it is served from now (a partial update: the build's lineage is left as it was)
+                attrs = {"buildEnvironment": resolved.environment.key, "packages": dict(resolved.environment.packages)}
+                if any(found[b.build_crn].attributes.get(k) != v for k, v in attrs.items()):
+                    self.client.partial_update("ml_model_build", b.build_crn, attrs)
+                    result.updates += 1
         return result
 
     def _record_tables(self, graph: Graph, models: list[ModelLineage], resolved: ResolvedBuild, ask_again: bool,

@@ -19,7 +19,18 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from catalog.backend import INT64_MAX, Count, CrnText, EpochMs, MetadataKey, Name, PathText, UrlText, no_control
+from catalog.backend import (
+    INT64_MAX,
+    BuildEnvironment,
+    Count,
+    CrnText,
+    EpochMs,
+    MetadataKey,
+    Name,
+    PathText,
+    UrlText,
+    no_control,
+)
 from catalog.lineagefile import MAX_FILE_BYTES
 from catalog.sync.builder import Column, TableFacts
 
@@ -189,6 +200,8 @@ class ResolvedBuild(BaseModel):
                                     description="by URI: the models' S3 sources")
     notes: list[Message] = Field(default_factory=list, max_length=100,
                                  description="what resolving noticed (a lineage file edited but not committed)")
+    environment: BuildEnvironment | None = Field(
+        default=None, description="the models' build environment, recorded on their build entities; None: unknown")
 
     @model_validator(mode="after")
     def _models_once(self) -> Self:

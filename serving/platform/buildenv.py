@@ -6,8 +6,9 @@ library gets its own without touching the platform's or another model's.
 * Made with ``uv`` (a PyPI package: ``uv venv --seed``, ``uv pip install``) and its download cache.
 * Cached by a hash of the runtime, the requirements and the build script: an unchanged project reuses its
   environment at once; a changed one gets another. ``prune`` removes those no deployment used for a while.
-* Reproducible and inspectable: the environment keeps its build log and the resolved package set
-  (``uv pip freeze``), which the catalog records with the build.
+* Reproducible and inspectable: the environment keeps its build log, what it installed itself (``uv pip
+  freeze``) and the package set its interpreter imports from (its own over the runtime's), which the catalog
+  records with the build.
 * A failing install leaves nothing behind and says why with the log's tail (the seed's ``pip3 install sklearn``
   names a PyPI package that now refuses to install: the message says to use ``scikit-learn``).
 
@@ -50,9 +51,24 @@ class BuildEnv:
     key: str
     path: Path
     python: Path
-    packages: dict[str, str]  # name -> version, as installed (the environment's own and the runtime's)
+    packages: dict[str, str]  # name -> version, as its interpreter imports them (its own over the runtime's)
+    installed: dict[str, str]  # name -> version, what the build installed into the environment itself
     log: Path
     reused: bool
+    seconds: float  # how long making it took
+
+
+# The distributions the interpreter imports from: the first of each name along sys.path, as the import system finds
+# them (the environment's own site-packages come before the runtime's).
+_EFFECTIVE = '''
+import importlib.metadata as m, json, re
+seen = {}
+for d in m.distributions():
+    name = re.sub(r"[-_.]+", "-", (d.metadata["Name"] or "")).lower()
+    if name and name not in seen:
+        seen[name] = d.version
+print(json.dumps(seen))
+'''
 
 
 def uv_binary() -> str:
@@ -166,15 +182,27 @@ def _make(project: Path, dest: Path, runtime: Path, cache: Path) -> None:
         _run(["bash", BUILD_SCRIPT], log, cwd=project, env=env, what=f"running {BUILD_SCRIPT}")
     frozen = subprocess.run([uv, "pip", "freeze", "--python", str(python)], capture_output=True, text=True,
                             env=env, check=True).stdout
-    packages = dict(line.split("==", 1) for line in frozen.splitlines() if "==" in line)
-    (dest / _READY).write_text(json.dumps({"packages": packages, "seconds": round(time.monotonic() - started, 1),
-                                           "runtime": str(runtime)}, indent=1, sort_keys=True))
+    installed = dict(line.split("==", 1) for line in frozen.splitlines() if "==" in line)
+    packages = json.loads(subprocess.run([str(python), "-I", "-c", _EFFECTIVE], capture_output=True, text=True,
+                                         cwd=dest, check=True).stdout)
+    (dest / _READY).write_text(json.dumps({"packages": packages, "installed": installed, "runtime": str(runtime),
+                                           "seconds": round(time.monotonic() - started, 1)}, indent=1,
+                                          sort_keys=True))
 
 
 def _load(dest: Path, key: str, *, reused: bool) -> BuildEnv:
     facts = json.loads((dest / _READY).read_text())
     return BuildEnv(key=key, path=dest, python=dest / "venv" / "bin" / "python", packages=dict(facts["packages"]),
-                    log=dest / _LOG, reused=reused)
+                    installed=dict(facts.get("installed", {})), log=dest / _LOG, reused=reused,
+                    seconds=float(facts.get("seconds", 0.0)))
+
+
+def find_env(cache: Path, key: str) -> BuildEnv | None:
+    """The environment ``key`` if it is still there (prune removes unused ones)."""
+    dest = cache / "envs" / key
+    if not key or "/" in key or key.startswith(".") or not (dest / _READY).is_file():
+        return None
+    return _load(dest, key, reused=True)
 
 
 def prune(cache: Path, keep: set[str], older_than_s: float = 7 * 86400) -> list[str]:
@@ -183,8 +211,13 @@ def prune(cache: Path, keep: set[str], older_than_s: float = 7 * 86400) -> list[
     gone = []
     now = time.time()
     for d in sorted(envs.iterdir()) if envs.is_dir() else []:
-        ready = d / _READY
-        if d.is_dir() and d.name not in keep and (not ready.exists() or now - ready.stat().st_mtime > older_than_s):
-            shutil.rmtree(d, ignore_errors=True)
-            gone.append(d.name)
+        if not d.is_dir() or d.name in keep:
+            continue
+        # under the environment's lock (kept: a waiter may hold it), asked again: ensure_env may just have used it
+        with (envs / f"{d.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            ready = d / _READY
+            if not ready.exists() or now - ready.stat().st_mtime > older_than_s:
+                shutil.rmtree(d, ignore_errors=True)
+                gone.append(d.name)
     return gone

@@ -33,8 +33,9 @@ from catalog import (
 from serving.metrics.models import MAX_MS, CrnText, normalize_metrics
 from serving.platform import outbox
 from serving.platform.apikeys import NAME_MAX, SCOPE_MAX, SCOPE_NAME_MAX, ApiKeyInfo, ApiKeys
+from serving.platform.deploystream import NDJSON, streamed_deploy
 from serving.platform.gateway import MAX_BODY, Auth, ModelGateway, too_large
-from serving.platform.service import DeploymentInfo, DeployRequest, DeployResult, Platform
+from serving.platform.service import BuildEnvironmentInfo, DeploymentInfo, DeployRequest, DeployResult, Platform
 from serving.platform.state import State
 from serving.platform.traffic import TrafficRecorder, TrafficSeries
 from serving.platform.versions import ModelTraffic
@@ -173,9 +174,21 @@ def _serving_router(platform: Platform, state: State, recorder: TrafficRecorder 
     r = APIRouter()
     me = Depends(who)  # a default, not an Annotated alias: postponed annotations cannot see a local alias
 
-    @r.post("/api/v1/serving/deployments")
-    async def deploy(body: DeployRequest, caller: Principal = me) -> DeployResult:
+    @r.post("/api/v1/serving/deployments", response_model=DeployResult,
+            responses={200: {"content": {NDJSON: {}}, "description": "the deployment; with Accept: "
+                             "application/x-ndjson, progress events, then one result or error event"}})
+    async def deploy(body: DeployRequest, request: Request, caller: Principal = me) -> Any:
+        if NDJSON in request.headers.get("accept", ""):
+            return await streamed_deploy(platform, body, caller)
         return await platform.deploy(body, caller)
+
+    @r.get("/api/v1/serving/builds/{crn:path}/environment",
+           summary="The Python environment a build is served from: its packages and build log")
+    async def build_environment(crn: str, lines: Annotated[int, Query(ge=1, le=100_000)] = 200,
+                                caller: Principal = me) -> BuildEnvironmentInfo:
+        info: BuildEnvironmentInfo = await run_in_threadpool(platform.build_environment, crn, lines)
+        await run_in_threadpool(_deployment, platform, caller, info.deployment_crn, "read")
+        return info
 
     @r.get("/api/v1/serving/deployments", description="The deployments of the key's projects.")
     async def deployments(caller: Principal = me) -> list[DeploymentInfo]:

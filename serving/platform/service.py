@@ -12,15 +12,18 @@ import json
 import logging
 import re
 import secrets
+import shutil
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from catalog import (
+    BuildEnvironment,
     BuildIdentity,
     BuildRequest,
     Conflict,
@@ -40,12 +43,12 @@ from catalog import (
     uncommitted_change,
 )
 from serving.platform import outbox
-from serving.platform.buildenv import BuildFailed, ensure_env
+from serving.platform.buildenv import BuildEnv, BuildFailed, ensure_env, find_env, prune
 from serving.platform.modelfile import check_model_file
 from serving.platform.routing import Route
 from serving.platform.snapshot import export_build
 from serving.platform.state import State, sha256_hex
-from serving.platform.supervisor import DeploymentSpec, Supervisor
+from serving.platform.supervisor import DeploymentSpec, Progress, Supervisor
 from serving.platform.traffic import TrafficRecorder
 from serving.platform.versions import Versions
 
@@ -170,12 +173,24 @@ class DeploymentInfo(BaseModel):
     traffic_percent: int = Field(default=0, description="share of its model's calls it answers")
 
 
+class BuildEnvironmentInfo(BaseModel):
+    build_crn: str
+    deployment_crn: str = Field(description="the latest deployment of the build, whose environment this is")
+    environment: str = Field(description="the environment's key: a hash of runtime, requirements and build script")
+    present: bool = Field(description="False once pruned (no deployment used it for a while): only the key is left")
+    seconds: float | None = Field(default=None, description="how long making it took")
+    packages: dict[str, str] = Field(default_factory=dict, description="what its interpreter imports: name -> "
+                                                                       "version (its own over the runtime's)")
+    installed: dict[str, str] = Field(default_factory=dict, description="what the build installed itself")
+    log: list[str] = Field(default_factory=list, description="the build log's last lines (uv, cdsw-build.sh)")
+
+
 class Platform:
     def __init__(self, state: State, supervisor: Supervisor, scope: CrnScope, endpoint: str,
                  wake_outbox: Any = None, traffic: TrafficRecorder | None = None, *,
                  projects_root: Path | None = None, resolve: Callable[[BuildRequest], ResolvedBuild],
                  lineage: Callable[[str, dict[str, Any], str], list[dict[str, Any]]] | None = None,
-                 builds_dir: Path | None = None) -> None:
+                 builds_dir: Path | None = None, env_keep_s: float = 7 * 86400) -> None:
         """``resolve``: a build's facts (the catalog's ``resolve_build``), which the outbox records later.
         ``lineage``: the OpenLineage events (JSON) of a catalog entry (its kind, payload and the project's name),
         queued with it in the same transaction; None: none."""
@@ -188,6 +203,7 @@ class Platform:
         self.supervisor = supervisor
         self.builds_dir = builds_dir or supervisor.run_dir.parent / "builds"  # the deployments' snapshots
         self.envs_dir = self.builds_dir.parent / "build-envs"  # the builds' Python environments and uv's cache
+        self.env_keep_s = env_keep_s  # an environment no deployment uses is pruned after this long unused
         self.scope = scope  # where deployment CRNs are minted
         self.endpoint = endpoint.rstrip("/") + "/model"
         self.wake_outbox = wake_outbox or (lambda: None)
@@ -321,24 +337,34 @@ class Platform:
             raise InvalidInput(f"{why}: commit it, so that the build the catalog records is the code that is served")
         return project, file, build
 
-    async def deploy(self, req: DeployRequest, who: Principal | None = None) -> DeployResult:
+    async def deploy(self, req: DeployRequest, who: Principal | None = None,
+                     progress: Progress | None = None) -> DeployResult:
         """``who``: the credential asking (None: the platform itself); it must be allowed to deploy in the project,
-        which is known only once the request is validated (its CRN comes from the repository).
+        which is known only once the request is validated (its CRN comes from the repository). ``progress`` is told
+        the stages and, while replicas start, their logs' last lines.
 
-        The first deploy of a model makes its access key; a deploy of a model that has one keeps it, and the new
-        build takes the model's traffic once its replicas are ready and warm (all of it, ``canary`` percent of it,
-        or a copy of it as a ``shadow``): :class:`~serving.platform.versions.Versions`."""
+        The build's environment is made first (serving/platform/buildenv.py): a failing install refuses the deploy
+        before anything is recorded. The first deploy of a model makes its access key; a deploy of a model that has
+        one keeps it, and the new build takes the model's traffic once its replicas are ready and warm (all of it,
+        ``canary`` percent of it, or a copy of it as a ``shadow``): :class:`~serving.platform.versions.Versions`."""
+        tell = progress or (lambda event: None)
         project, file, build = self.validate(req)
         who = who or administrator("platform")
         who.require("deploy", ProjectRef(crn=build.project_crn, name=project.name), what=req.project_dir)
         project_crn, model_crn, build_crn, commit = build.project_crn, build.model_crn, build.build_crn, build.commit
+        crn = self.scope.crn(uuid.uuid4())
+        tell({"event": "stage", "message": f"build {build_crn} at {commit[:12]}: preparing its environment"})
+        code, env = await self._prepare(project, commit, crn)
+        tell({"event": "stage", "message": (
+            f"environment {env.key} " + ("reused" if env.reused else f"made in {env.seconds:.1f}s")
+            + f", {len(env.installed)} packages of its own over the runtime's")})
         # Resolved now, at the validated commit: the outbox may deliver the build once the project is gone.
         resolved = await asyncio.to_thread(self.resolve, BuildRequest(
-            project_dir=str(project), models=[req.model], commit=commit, allow_unresolved=True))
+            project_dir=str(project), models=[req.model], commit=commit, allow_unresolved=True,
+            environment=BuildEnvironment(key=env.key, packages=env.packages)))
         existing = self.versions.route_of(model_crn)
         # a model with a key keeps it: this deployment's own is a random one nobody holds
         access_key = secrets.token_hex(16)
-        crn = self.scope.crn(uuid.uuid4())
         now = int(time.time() * 1000)
         name = req.name or re.sub(r"[^a-z0-9]+", "-", req.model.lower())[:MAX_NAME].strip("-") or "model"
         d: dict[str, Any] = {
@@ -349,6 +375,7 @@ class Platform:
             "owner": who.who, "env": json.dumps(req.env, sort_keys=True), "auth_enabled": int(req.auth_enabled),
             "replicas": req.replicas, "cpu_millicores": req.cpu_millicores, "memory_mb": req.memory_mb,
             "status": "deploying", "create_time_ms": now, "deployed_time_ms": now, "updated_ms": now,
+            "build_env": env.key,
         }
         with self.state.tx() as c:
             cols = ", ".join(d)
@@ -359,13 +386,15 @@ class Platform:
             self._enqueue(c, "deployment", self._record(d, "deploying", now), d)
         self.wake_outbox()
         try:
-            await self.supervisor.start(await self._spec(d))
+            tell({"event": "stage", "message": (
+                f"starting {req.replicas} replica{'s' if req.replicas > 1 else ''}: ready once {req.file} is "
+                f"imported (start timeout {self.supervisor.ready_timeout:.0f}s)")})
+            await self.supervisor.start(self._spec(d, code, env), progress)
+            tell({"event": "stage", "message": "replicas ready; warming up with the model's EXAMPLE"})
             await self.versions.warm_up(d)
         except Exception as e:
             await self.supervisor.stop(crn)
             self._set_status(d, "stopped")
-            if isinstance(e, BuildFailed):  # the project's own requirements: a 400 with the build log's tail
-                raise BuildFailed(f"deployment {crn} was not started: {e}") from None
             why = " ".join(str(e).split())  # one line: the log tail may hold line breaks of its own
             log.warning("deployment %s failed to start: %s", crn, why)
             kept = " (the model's live build keeps serving)" if existing and existing.split else ""
@@ -379,6 +408,22 @@ class Platform:
                             accessKeyHint=route.key_hint, role=share["role"], trafficPercent=share["traffic_percent"],
                             endpoint=self.endpoint, guid=await self._catalog_guid(crn))
 
+    async def _prepare(self, project: Path, commit: str, crn: str) -> tuple[Path, BuildEnv]:
+        """The deployment's snapshot of its build (snapshot.py) and the build's environment, made unless cached.
+        BuildFailed (400, with the build log's tail) when the project's requirements or build script fail; the
+        snapshot is then removed: nothing is left half-made."""
+        dest = self.builds_dir / crn.rsplit("/", 1)[-1]
+        try:
+            code = await asyncio.to_thread(export_build, project, commit, dest)
+        except (RuntimeError, OSError) as e:
+            raise Conflict(f"the build's code could not be exported: {_without_directories(str(e))}") from None
+        try:
+            env = await asyncio.to_thread(ensure_env, code, self.envs_dir)  # its requirements, its cdsw-build.sh
+        except BuildFailed as e:
+            await asyncio.to_thread(shutil.rmtree, dest, True)
+            raise BuildFailed(f"the build's environment could not be made, nothing was deployed: {e}") from None
+        return code, env
+
     async def _catalog_guid(self, crn: str, wait_s: float = CATALOG_GUID_WAIT_S) -> str | None:
         """The deployment's guid in the catalog, waiting a moment for the outbox to deliver it (it usually has,
         by the time the replicas are up); None when the catalog is slow or down (the outbox keeps trying)."""
@@ -390,16 +435,55 @@ class Platform:
                 return str(guid) if guid else None
             await asyncio.sleep(0.05)
 
-    async def _spec(self, d: dict[str, Any]) -> DeploymentSpec:
-        """What the supervisor starts: the replicas run the deployment's snapshot of its build (snapshot.py)."""
+    def _spec(self, d: dict[str, Any], code: Path, env: BuildEnv) -> DeploymentSpec:
+        """What the supervisor starts: the replicas run the deployment's snapshot of its build in its environment,
+        with the variables CML gives a model's engine."""
         project = Path(d["project_dir"])
-        code = await asyncio.to_thread(export_build, project, d["commit_sha"],
-                                       self.builds_dir / d["crn"].rsplit("/", 1)[-1])
-        env = await asyncio.to_thread(ensure_env, code, self.envs_dir)  # its requirements, its cdsw-build.sh
+        cml = {"CDSW_PROJECT": project.name, "CDSW_PROJECT_ID": d["project_crn"].rsplit("/", 1)[-1],
+               "CDSW_CREATOR": d.get("owner") or "", "CDSW_CPU_MILLICORES": str(d["cpu_millicores"]),
+               "CDSW_MEMORY_MB": str(d["memory_mb"]), "CDSW_DOMAIN": urlsplit(self.endpoint).netloc,
+               "CDSW_MODEL_DEPLOYMENT_CRN": d["crn"], "CDSW_MODEL_BUILD_CRN": d["build_crn"]}
         return DeploymentSpec(crn=d["crn"], name=d["name"], model_crn=d["model_crn"], build_crn=d["build_crn"],
                               project_dir=str(code), file=str(code / Path(d["file"]).relative_to(project)),
                               function=d["function"], replicas=d["replicas"], env=json.loads(d["env"]),
-                              python=str(env.python))
+                              python=str(env.python), cml_env=cml)
+
+    def build_environment(self, build_crn: str, lines: int = 200) -> BuildEnvironmentInfo:
+        """The environment a build was last deployed with: its packages and its build log's last ``lines``.
+        NotFound when no deployment of the build was made here since environments were recorded."""
+        row = self.state.conn().execute(
+            "SELECT crn, build_env FROM deployment WHERE build_crn = ? AND build_env != '' "
+            "ORDER BY create_time_ms DESC LIMIT 1", (build_crn,)).fetchone()
+        if row is None:
+            raise NotFound(f"no deployment of build {build_crn} recorded its environment")
+        env = find_env(self.envs_dir, row["build_env"])
+        if env is None:
+            return BuildEnvironmentInfo(build_crn=build_crn, deployment_crn=row["crn"], environment=row["build_env"],
+                                        present=False)
+        try:
+            log_lines = env.log.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            log_lines = []
+        return BuildEnvironmentInfo(build_crn=build_crn, deployment_crn=row["crn"], environment=env.key,
+                                    present=True, seconds=env.seconds, packages=env.packages,
+                                    installed=env.installed, log=log_lines)
+
+    async def housekeeping(self) -> dict[str, int]:
+        """Remove what no deployment needs any more: build environments unused for ``env_keep_s`` (those of
+        deployments not stopped are kept) and the snapshots of stopped deployments not served here (a rollback to
+        one exports its commit again)."""
+        rows = self.state.conn().execute("SELECT crn, status, build_env FROM deployment").fetchall()
+        keep = {r["build_env"] for r in rows if r["status"] != "stopped" or r["crn"] in self.served}
+        envs = await asyncio.to_thread(prune, self.envs_dir, keep, self.env_keep_s)
+        snapshots = 0
+        for r in rows:
+            dest = self.builds_dir / r["crn"].rsplit("/", 1)[-1]
+            if r["status"] == "stopped" and r["crn"] not in self.served and dest.is_dir():
+                await asyncio.to_thread(shutil.rmtree, dest, True)
+                snapshots += 1
+        if envs or snapshots:
+            log.info("housekeeping: removed %d build environments and %d snapshots", len(envs), snapshots)
+        return {"environments": len(envs), "snapshots": snapshots}
 
     async def stop(self, crn: str) -> DeploymentInfo:
         """Stop a deployment: out of its model's traffic first (the others' shares grow in proportion), then its
@@ -420,7 +504,8 @@ class Platform:
     async def start_here(self, d: dict[str, Any]) -> None:
         """Run a recorded deployment's replicas in this instance (a rollback, a restart, another instance's)."""
         if d["crn"] not in self.served:
-            await self.supervisor.start(await self._spec(d))
+            code, env = await self._prepare(Path(d["project_dir"]), d["commit_sha"], d["crn"])
+            await self.supervisor.start(self._spec(d, code, env))
             self.served[d["crn"]] = d
 
     async def restore(self) -> None:

@@ -46,6 +46,8 @@ MODEL_ROUTES_SQL = """
             SELECT max(e.create_time_ms) FROM deployment e WHERE e.model_crn = d.model_crn AND e.status = 'deployed');
 """
 
+BUILD_ENV_SQL = "ALTER TABLE deployment ADD COLUMN build_env TEXT NOT NULL DEFAULT ''"
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "deployments_api_keys_outbox", """
     CREATE TABLE deployment (
@@ -158,6 +160,8 @@ MIGRATIONS: list[Migration] = [
     # a sticky field. A model served today keeps its newest deployment's key; an older deployment's own key still
     # calls that deployment.
     Migration(7, "model_routes", MODEL_ROUTES_SQL),
+    # the build environment (serving/platform/buildenv.py) its replicas run in: where its build log is
+    Migration(8, "build_env", BUILD_ENV_SQL),
 ]
 
 

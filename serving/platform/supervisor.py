@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,14 @@ from serving.replica import REPLICA_CONFIG_ENV
 
 log = logging.getLogger(__name__)
 RESTART_BACKOFF_MAX = 10.0
-READY_TIMEOUT = 120.0
+READY_TIMEOUT = 120.0  # the default start timeout: a model may load for long at import (settings: start_timeout)
 READY_CHECK_INTERVAL = 0.05
+PROGRESS_INTERVAL = 1.0  # how often a waiting deploy is told the replica log's last lines, when they changed
+PROGRESS_LINES = 5
+DIED_LINES = 40  # most of a replica's last traceback shown when it died while starting
+
+#: a deploy's progress: {"event": "stage", "message": ...} or {"event": "log", "replica": id, "lines": [...]}
+Progress = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -41,6 +47,7 @@ class DeploymentSpec:
     replicas: int
     env: Mapping[str, str] = field(default_factory=dict)  # variables declared for this deployment
     python: str | None = None  # the build's environment's interpreter (buildenv.py); None: the platform's
+    cml_env: Mapping[str, str] = field(default_factory=dict)  # CML's CDSW_* variables for this deployment
 
 
 #: What a replica inherits from the platform's environment: how to run Python, find files and speak the locale.
@@ -65,7 +72,7 @@ class _Proc:
     handle: ReplicaHandle
     config: dict[str, Any]
     log_path: Path
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)  # the replica's variables besides the inherited ones
     python: str = sys.executable
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0  # consecutive quick restarts (for the backoff)
@@ -83,18 +90,21 @@ class _Running:
 
 
 class Supervisor:
-    def __init__(self, run_dir: Path, metrics_url: str, poll_us: int = 0) -> None:
+    def __init__(self, run_dir: Path, metrics_url: str, poll_us: int = 0, *,
+                 ready_timeout: float = READY_TIMEOUT) -> None:
         self.run_dir = run_dir
         self.metrics_url = metrics_url
         self.poll_us = poll_us
+        self.ready_timeout = ready_timeout  # how long a replica may take to import its model file and answer
         self.running: dict[str, _Running] = {}
 
     def pool(self, crn: str) -> Pool | None:
         r = self.running.get(crn)
         return r.pool if r is not None else None
 
-    async def start(self, spec: DeploymentSpec, ready_timeout: float = READY_TIMEOUT) -> None:
-        """Start the replicas and return once every one answers (raises with the replica's log tail if not)."""
+    async def start(self, spec: DeploymentSpec, progress: Progress | None = None) -> None:
+        """Start the replicas and return once every one answers (raises with the replica's log tail if not);
+        ``progress`` is told each replica's last log lines while it waits."""
         if spec.crn in self.running:
             return
         short = spec.crn.rsplit("/", 1)[-1][:8]
@@ -109,13 +119,15 @@ class Supervisor:
             cfg = {"replica_id": replica_id, "deployment_crn": spec.crn, "build_crn": spec.build_crn,
                    "model_crn": spec.model_crn, "metrics_url": self.metrics_url, "project_dir": spec.project_dir,
                    "file": spec.file, "function": spec.function, "socket": handle.socket, "poll_us": self.poll_us}
-            running.procs.append(_Proc(handle, cfg, folder / f"r{i}.log", spec.env, spec.python or sys.executable))
+            # CML's variables, and HOME at the project as in a CML engine (code may read ~/models/...)
+            env = {**spec.env, **spec.cml_env, "CDSW_ENGINE_ID": replica_id, "HOME": spec.project_dir}
+            running.procs.append(_Proc(handle, cfg, folder / f"r{i}.log", env, spec.python or sys.executable))
         self.running[spec.crn] = running
         waits: list[asyncio.Task[None]] = []
         try:
             for p in running.procs:
                 await self._spawn(p)
-            waits = [asyncio.create_task(self._wait_ready(p, ready_timeout)) for p in running.procs]
+            waits = [asyncio.create_task(self._wait_ready(p, self.ready_timeout, progress)) for p in running.procs]
             await asyncio.gather(*waits)
         except BaseException:
             for w in waits:  # the first failure decides; the others' checks stop with their replicas
@@ -145,18 +157,29 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     p.proc.kill()
 
-    async def _wait_ready(self, p: _Proc, timeout: float) -> None:
+    async def _wait_ready(self, p: _Proc, timeout: float, progress: Progress | None = None) -> None:
         """Return once the replica answers a health check; RuntimeError (with its log tail) if it exits first or
-        does not answer within ``timeout``."""
+        does not answer within ``timeout``. ``progress`` gets the log's last lines each time they change."""
         proc = p.proc
         assert proc is not None
         exited = asyncio.ensure_future(proc.wait())
+        shown: list[str] = []
+        next_progress = time.monotonic() + PROGRESS_INTERVAL
         try:
             async with asyncio.timeout(timeout):
                 while not await self._healthy(p.handle, proc.pid):
+                    if progress is not None and time.monotonic() >= next_progress:
+                        next_progress = time.monotonic() + PROGRESS_INTERVAL
+                        lines = self.log_lines(p)
+                        if lines != shown:
+                            shown = lines
+                            progress({"event": "log", "replica": p.handle.replica_id, "lines": lines})
                     # The pause between checks also waits for the exit, which ends the wait at once.
                     await asyncio.wait({exited}, timeout=READY_CHECK_INTERVAL)
                     if exited.done():
+                        if progress is not None:  # the traceback, whole, before the one-line refusal
+                            progress({"event": "log", "replica": p.handle.replica_id,
+                                      "lines": self.last_traceback(p)})
                         tail = self.log_tail(p)
                         # the traceback's last line (the exception) first: a long message is cut at its end
                         raise RuntimeError(f"replica {p.handle.replica_id} exited with code {proc.returncode}: "
@@ -177,12 +200,27 @@ class Supervisor:
         return health.get("replica") == h.replica_id and health.get("pid") == pid
 
     @staticmethod
-    def log_tail(p: _Proc, lines: int = 5) -> str:
+    def log_lines(p: _Proc, lines: int = PROGRESS_LINES) -> list[str]:
         try:
-            text = p.log_path.read_text(errors="replace").strip().splitlines()
+            with p.log_path.open("rb") as f:  # the end of a log that may be long by now
+                f.seek(max(0, f.seek(0, os.SEEK_END) - 64 * 1024))
+                text = f.read().decode(errors="replace").strip().splitlines()
         except OSError:
+            return []
+        return text[-lines:]
+
+    @classmethod
+    def last_traceback(cls, p: _Proc) -> list[str]:
+        """The log from its last traceback on (at most :data:`DIED_LINES` lines), else its last lines."""
+        lines = cls.log_lines(p, 1000)
+        starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+        return lines[starts[-1]:][-DIED_LINES:] if starts else lines[-PROGRESS_LINES:]
+
+    @classmethod
+    def log_tail(cls, p: _Proc, lines: int = 5) -> str:
+        if not p.log_path.exists():
             return "(no log)"
-        return " | ".join(text[-lines:]) or "(empty log)"
+        return " | ".join(cls.log_lines(p, lines)) or "(empty log)"
 
     async def _keep_running(self, r: _Running, p: _Proc) -> None:
         """Restart the replica each time it exits (with backoff) while the deployment runs."""
@@ -206,7 +244,7 @@ class Supervisor:
                 log.error("cannot start replica %s: %s", p.handle.replica_id, e)
                 continue
             try:
-                await self._wait_ready(p, READY_TIMEOUT)
+                await self._wait_ready(p, self.ready_timeout)
             except RuntimeError as e:
                 log.error("%s", e)
                 proc = p.proc

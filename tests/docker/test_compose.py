@@ -1,5 +1,6 @@
 """docker/docker-compose.yml parses, and mlcatalog's services (the platform's instances) are configured with
-variables mlcatalog reads: all the stack needs, secrets only from files, one PostgreSQL state, a store each."""
+variables mlcatalog reads: all the stack needs, secrets only from files, one PostgreSQL state, a store each, and a
+project of the projects volume at /home/cdsw for projects written for CML."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ REQUIRED = ("MLCATALOG_HOST", "MLCATALOG_ATLAS_URL", "MLCATALOG_ATLAS_PASSWORD",
 MLCATALOG_DOCKERFILE = "docker/Dockerfile"
 URL_WITH_PASSWORD = re.compile(r"://[^/@\s]*:[^/@\s]+@")
 SECRETS_DIR = PurePosixPath("/run/secrets")
+#: Where a CML engine has the project, and where projects written for CML read their files.
+CML_HOME = "/home/cdsw"
+#: The variable naming the project the instances show at CML_HOME.
+CML_PROJECT = "CML_PROJECT"
+#: Compose's interpolation: ``${NAME}``, ``${NAME:-default}`` (unset or empty), ``${NAME-default}`` (unset).
+INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}")
 
 
 def _load() -> dict[str, Any]:
@@ -176,3 +183,41 @@ def test_the_instances_do_not_share_a_store(compose: dict[str, Any]) -> None:
     mounts = Counter(str(v.get("source") if isinstance(v, dict) else v.split(":")[0])
                      for service in compose["services"].values() for v in service.get("volumes", []))
     assert [store for store in stores if mounts[store] != 1] == [], "a store mounted by another service too"
+
+
+def _interpolate(value: str, environ: dict[str, str]) -> str:
+    """``value`` as compose reads it with ``environ`` set; a variable that is unset and has no default fails (compose
+    warns and reads it as empty)."""
+    def one(match: re.Match[str]) -> str:
+        name, op, default = match["name"], match["op"], match["default"]
+        if op is None:
+            assert name in environ, f"${{{name}}} is unset and has no default"
+            return environ[name]
+        given = environ.get(name)
+        return default if given is None or (op == ":-" and given == "") else given
+    return INTERPOLATION.sub(one, value)
+
+
+def _mount(volume: str | dict[str, Any]) -> dict[str, Any]:
+    """A service's volume in compose's long syntax (a short ``source:target[:mode]`` made long)."""
+    if isinstance(volume, dict):
+        return volume
+    source, target, *mode = volume.split(":")
+    kind = "bind" if source.startswith((".", "/", "~")) else "volume"
+    return {"type": kind, "source": source, "target": target, "read_only": mode == ["ro"]}
+
+
+@pytest.mark.parametrize("service_name", MLCATALOG_SERVICES)
+def test_a_project_of_the_projects_volume_is_at_home_cdsw(compose: dict[str, Any], service_name: str) -> None:
+    """Projects written for CML read /home/cdsw: each instance shows there, read-only, the project of its projects
+    volume that CML_PROJECT names; unset, the whole volume (no subpath that must exist: the stack starts as before)."""
+    service = compose["services"][service_name]
+    mounts = [_mount(v) for v in service["volumes"]]
+    root = _environment(service)["MLCATALOG_PROJECTS_ROOT"]
+    (projects,) = [m["source"] for m in mounts if m["target"] == root]
+    (home,) = [m for m in mounts if m["target"] == CML_HOME]
+    assert (home["type"], home["source"], home["read_only"]) == ("volume", projects, True)
+    assert projects in compose["volumes"]
+    subpath = str(home.get("volume", {}).get("subpath", ""))
+    assert _interpolate(subpath, {}) == ""
+    assert _interpolate(subpath, {CML_PROJECT: "wine"}) == "wine"

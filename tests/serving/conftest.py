@@ -52,6 +52,12 @@ class Platform:
             raise AssertionError(f"mlcatalog {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
         return proc
 
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

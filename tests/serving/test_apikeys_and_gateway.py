@@ -48,11 +48,8 @@ KEY_LINE = re.compile(r"^mlk_([0-9a-f]+)_(\S+)$")
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """A platform of its own: busy timeout 1 s (429 tests)."""
-    p = start_platform(tmp_path_factory.mktemp("gateway") / "store", {"MLCATALOG_BUSY_TIMEOUT": "1"})
-    try:
+    with start_platform(tmp_path_factory.mktemp("gateway") / "store", {"MLCATALOG_BUSY_TIMEOUT": "1"}) as p:
         yield p
-    finally:
-        p.stop()
 
 
 @pytest.fixture(scope="module")

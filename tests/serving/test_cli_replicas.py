@@ -32,11 +32,8 @@ def predict(args):
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    p = start_platform(tmp_path_factory.mktemp("cli-replicas") / "store")
-    try:
+    with start_platform(tmp_path_factory.mktemp("cli-replicas") / "store") as p:
         yield p
-    finally:
-        p.stop()
 
 
 @pytest.fixture(scope="module")

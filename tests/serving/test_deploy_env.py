@@ -107,7 +107,7 @@ def test_the_cli_sends_variables_and_never_echoes_a_value(tmp_path: Path) -> Non
                                      "--function", "predict", "--env", "API_SECRET=hunter2-value", "--json"],
                                prog_name="mlcatalog", env={"MLCATALOG_URL": server.url, "MLCATALOG_API_KEY": ADMIN_KEY})
             assert ok.exit_code == 0, ok.output
-            crn = json.loads(ok.output)["crn"]
+            crn = json.loads(ok.stdout)["crn"]  # the progress goes to stderr
             listed = runner.invoke(app, ["deployments", "--json"], prog_name="mlcatalog",
                                    env={"MLCATALOG_URL": server.url, "MLCATALOG_API_KEY": ADMIN_KEY})
             assert "API_SECRET" in listed.output and "hunter2-value" not in listed.output

@@ -33,7 +33,7 @@ def _version(url: str) -> list[str]:
 def test_a_fresh_database_gets_the_current_schema(pg_server: PgServer) -> None:
     url = pg_server.create("fresh")
     open_state(url).close()
-    assert _version(url) == [SCHEMA.head_revision()] == ["s0003"]
+    assert _version(url) == [SCHEMA.head_revision()] == ["s0004"]
     open_state(url).close()  # and opens as it is
 
 
@@ -84,5 +84,5 @@ def test_up_refuses_an_old_schema_and_the_printed_command_upgrades_it(pg_server:
     upgraded = subprocess.run([sys.executable, "-m", "mlcatalog", *argv[1:]], env=env, capture_output=True,
                               text=True, timeout=120)
     assert upgraded.returncode == 0 and "is at this mlcatalog's schema" in upgraded.stdout, upgraded.stderr
-    assert _version(url) == ["s0003"]
+    assert _version(url) == ["s0004"]
     start_platform(tmp_path / "store", {"MLCATALOG_STATE_URL": url}).stop()

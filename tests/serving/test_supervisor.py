@@ -165,10 +165,10 @@ def test_model_code_sees_no_platform_secret(tmp_path: Path, monkeypatch: pytest.
     spec = DeploymentSpec(crn=CRN + str(uuid.uuid4()), name="env", model_crn=CRN + str(uuid.uuid4()),
                           build_crn=CRN + str(uuid.uuid4()), project_dir=str(project), file=str(project / "model.py"),
                           function="predict", replicas=1, env={"WINE_THRESHOLD": "0.7"})
-    supervisor = Supervisor(tmp_path / "replicas", sqlite_url(tmp_path / "metrics.db"))
+    supervisor = Supervisor(tmp_path / "replicas", sqlite_url(tmp_path / "metrics.db"), ready_timeout=60)
 
     async def scenario() -> dict[str, str]:
-        await supervisor.start(spec, ready_timeout=60)
+        await supervisor.start(spec)
         try:
             pool = supervisor.pool(spec.crn)
             assert pool is not None

@@ -164,11 +164,8 @@ def test_a_sealed_process_sees_the_projects_packages_and_the_sdk_still_works(
 # -- a real platform deploys such a project -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    p = start_platform(tmp_path_factory.mktemp("user-packages") / "store")
-    try:
+    with start_platform(tmp_path_factory.mktemp("user-packages") / "store") as p:
         yield p
-    finally:
-        p.stop()
 
 
 def test_a_project_with_its_own_serving_catalog_and_typedefs_deploys_and_predicts(
