@@ -18,7 +18,6 @@ process (or a remote catalog API, when configured).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import sqlite3
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header
+from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
 from catalog import Action, CatalogError, Principal
@@ -197,11 +196,10 @@ class Runtime:
         try:
             yield
         finally:
-            for task in (syncing, housekeeping):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            loops = [task for task in (syncing, housekeeping) if task is not None]
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)  # a loop's own failure must not skip the rest
             if self.scheduler is not None:
                 self.scheduler.stop()
             if self.monitors is not None:
@@ -229,6 +227,8 @@ class Runtime:
                 await self.platform.housekeeping()
             except failures as e:
                 log.warning("housekeeping failed, tried again later: %s", e)
+            except Exception:
+                log.exception("housekeeping failed, tried again later")
 
     async def _sync(self) -> None:
         """Instances sharing the state serve every deployment and run every monitor: follow what the others
@@ -241,6 +241,8 @@ class Runtime:
                     await asyncio.to_thread(self.scheduler.sync)
             except self.state.errors as e:
                 log.warning("platform state unavailable, deployments not synced: %s", e)
+            except Exception:
+                log.exception("deployments not synced this round")
 
 
 def assemble(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -> Runtime:
@@ -351,6 +353,14 @@ def build_app(settings: Settings, store: EmbeddedStore, *, tables: Any = None) -
     install_health(app, runtime)
     install_pages(app)
     install_error_handlers(app)
+
+    async def state_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s %s: the platform's database is unavailable: %s", request.method, request.url.path, exc)
+        return error_response("upstream_unavailable", "the platform's database is unavailable; try again shortly")
+
+    if runtime.state.shared:  # its PostgreSQL down: 503, as for an Atlas that does not answer (not a 500)
+        for error in runtime.state.errors:
+            app.add_exception_handler(error, state_unavailable)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_mb * MB, prefix=API_PREFIX)
     app.add_middleware(GatewayMiddleware, gateway=runtime.gateway)
     # Outermost: it bounds every reader of a body (the gateway, BodyLimit, the Atlas API), in each surface's shape.
@@ -372,9 +382,13 @@ def _build_recorder(runtime: Runtime) -> Callable[[BuildRequest], BuildResult] |
         return None
 
     def deliver(events: list[dict[str, Any]]) -> None:
-        with runtime.state.tx() as c:
-            for event in events:
-                outbox.enqueue(c, OPENLINEAGE, {"event": event})
+        try:
+            with runtime.state.tx() as c:
+                for event in events:
+                    outbox.enqueue(c, OPENLINEAGE, {"event": event})
+        except runtime.state.errors as e:  # the build is recorded: its events are what is lost, said in the log
+            log.error("the build's %d OpenLineage events could not be queued: %s", len(events), e)
+            return
         replayer.wake()
 
     def record(request: BuildRequest) -> BuildResult:

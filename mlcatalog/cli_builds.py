@@ -29,6 +29,7 @@ NDJSON = "application/x-ndjson"
 #: the platform says something at least every 10 s while a deploy runs (a "wait" event): this much silence is a
 #: connection gone dead, not a slow model
 SILENCE_S = 120.0
+MESSAGE_LINES = 40
 
 
 class _Event(Shape):
@@ -99,8 +100,9 @@ def deploy_with_progress(url: str | None, body: dict[str, Any]) -> Any:
                     for line in unseen(shown.get(replica, []), event.get("lines", [])):
                         typer.echo(f"    [{replica}] {line}", err=True)
                     shown[replica] = event.get("lines", [])
-                elif kind == "error":
-                    raise _fail(_plain(event.get("message") or f"HTTP {event.get('status')}"))
+                elif kind == "error":  # each line of it: a failed build's message ends with its log's tail
+                    message = str(event.get("message") or f"HTTP {event.get('status')}")
+                    raise _fail("\n".join(_plain(line) for line in message.splitlines()[:MESSAGE_LINES]))
                 elif kind == "result":
                     result = {k: v for k, v in event.items() if k != "event"}
                     try:

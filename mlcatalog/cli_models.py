@@ -39,7 +39,7 @@ def parse_shares(pairs: list[str]) -> dict[str, int]:
     shares: dict[str, int] = {}
     for pair in pairs:
         key, sep, value = pair.rpartition("=")
-        if not sep or not key or not value.strip().isdigit():
+        if not sep or not key or not value.strip().isdecimal():
             raise _fail(f"{pair}: expected BUILD=PERCENT (a build or deployment CRN, a whole percent)", 2)
         if key in shares:
             raise _fail(f"{key}: given twice", 2)

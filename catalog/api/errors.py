@@ -57,18 +57,25 @@ def error_response(code: str, message: str, problems: list[str] | None = None,
     return JSONResponse(body.model_dump(), status_code=status or HTTP_STATUS.get(code, 500))
 
 
-def error_of(exc: BaseException) -> tuple[int, ErrorBody]:
-    """The status and body an exception is answered with (an unexpected one is logged, with the id it shows),
-    for an answer the handlers below cannot give: an error in the middle of a streamed response."""
+def error_of(exc: BaseException, where: str = "") -> tuple[int, ErrorBody]:
+    """The status and body an exception is answered with (an unexpected one is logged, with the id it shows and
+    ``where`` it happened): what the handlers below answer, and an error in the middle of a streamed response."""
     if isinstance(exc, CatalogError):
         problems = exc.problems if isinstance(exc, Unresolved) else []
         code, message = exc.code, exc.message
+        if code not in HTTP_STATUS:
+            log.error("error code %r has no HTTP status; answered as 500", code)
     else:
         error_id = secrets.token_hex(8)
-        log.error("internal error %s", error_id, exc_info=exc)
+        log.error("internal error %s%s", error_id, f" on {where}" if where else "", exc_info=exc)
         code, message, problems = "internal", f"internal error; it has been logged with id {error_id}", []
     body = ErrorBody(code=code, message=shown(message), problems=[shown(p) for p in _capped(problems)])
     return HTTP_STATUS.get(code, 500), body
+
+
+def _answer(exc: BaseException, where: str = "") -> JSONResponse:
+    status, body = error_of(exc, where)
+    return JSONResponse(body.model_dump(), status_code=status)
 
 
 def _problem(error: Any) -> str:
@@ -84,10 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CatalogError)
     async def catalog_error(request: Request, exc: CatalogError) -> JSONResponse:
-        problems = exc.problems if isinstance(exc, Unresolved) else None
-        if exc.code not in HTTP_STATUS:
-            log.error("error code %r has no HTTP status; answered as 500", exc.code)
-        return error_response(exc.code, exc.message, problems)
+        return _answer(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -102,6 +106,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        error_id = secrets.token_hex(8)
-        log.error("internal error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
-        return error_response("internal", f"internal error; it has been logged with id {error_id}")
+        return _answer(exc, f"{request.method} {request.url.path}")

@@ -332,7 +332,8 @@ class Catalog:
                                                     list(ENVIRONMENT_ATTRS))
         for b in result.builds:
             b.guid = found[b.build_crn].guid if b.build_crn in found else None
-            if resolved.environment is not None and b.build_crn in found:
+            # not onto a build kept from an earlier commit (its lineage unchanged): this environment is not its own
+            if resolved.environment is not None and b.build_crn in found and not builds[b.model_name].reused:
                 # the environment it is served from now (a partial update: the build's lineage is left as it was)
                 attrs = {"buildEnvironment": resolved.environment.key, "packages": dict(resolved.environment.packages)}
                 if any(found[b.build_crn].attributes.get(k) != v for k, v in attrs.items()):

@@ -18,11 +18,15 @@ environment's site-packages, so the environment's pins win and the replica still
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -38,6 +42,14 @@ BUILD_SCRIPT = "cdsw-build.sh"
 BUILD_TIMEOUT_S = 1800.0
 _READY = ".mlcatalog-env.json"
 _LOG = "build.log"
+_SCRIPT_RAN = ".mlcatalog-build-script"  # in a snapshot: its cdsw-build.sh has run there
+# What a build's commands (uv, cdsw-build.sh, a package's own build code) get of the platform's environment: how to
+# run programs and reach a package index, never its credentials (model code is not trusted with them).
+_BUILD_ENV = frozenset({"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+                        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy",
+                        "all_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                        "JAVA_HOME"})
+_BUILD_ENV_PREFIXES = ("LC_", "PIP_", "UV_")
 # PyPI names that refuse to install on purpose, and what to install instead
 _RENAMED = {"sklearn": "scikit-learn"}
 
@@ -84,10 +96,19 @@ def uv_binary() -> str:
         return found
 
 
+@functools.cache
+def _runtime_packages() -> str:
+    """The runtime's distributions (``name==version``): an upgrade underneath makes new environments, whose
+    recorded package set is then true again."""
+    return "\n".join(sorted({f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()}))
+
+
 def env_key(runtime: Path, project: Path) -> str:
-    """What decides the environment: the runtime interpreter (and its version), the requirements, the script."""
+    """What decides the environment: the runtime interpreter (its version, import path and packages), the
+    requirements, the script."""
     h = hashlib.sha256()
     h.update(str(runtime).encode() + b"\0" + sys.version.encode() + b"\0" + _runtime_pth().encode() + b"\0")
+    h.update(_runtime_packages().encode() + b"\0")
     for name in (REQUIREMENTS, BUILD_SCRIPT):
         f = project / name
         h.update(name.encode() + b"\0" + (f.read_bytes() if f.is_file() else b"<none>") + b"\0")
@@ -124,15 +145,23 @@ def _hint(log: Path) -> str:
     return ""
 
 
+def build_env_vars() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in _BUILD_ENV or k.startswith(_BUILD_ENV_PREFIXES)}
+
+
 def _run(argv: Sequence[str], log: Path, *, cwd: Path, env: dict[str, str], what: str) -> None:
     with log.open("ab") as f:
-        f.write(f"$ {' '.join(argv)}\n".encode())
+        f.write(f"$ {' '.join(Path(a).name if os.path.isabs(a) else a for a in argv)}\n".encode())
         f.flush()
-        try:
-            proc = subprocess.run(list(argv), cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT,
-                                  timeout=BUILD_TIMEOUT_S, check=False)
-        except subprocess.TimeoutExpired:
-            raise BuildFailed(f"{what} took more than {BUILD_TIMEOUT_S:.0f}s") from None
+        # a session of its own: on a timeout the script's children (pip, a download) go with it
+        with subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, start_new_session=True) as proc:
+            try:
+                proc.wait(BUILD_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise BuildFailed(f"{what} took more than {BUILD_TIMEOUT_S:.0f}s") from None
     if proc.returncode != 0:
         raise BuildFailed(f"{what} failed (exit {proc.returncode}).{_hint(log)} Last lines of the build log:\n"
                           f"{_tail(log)}")
@@ -150,44 +179,69 @@ def ensure_env(project: Path, cache: Path, *, runtime: Path | None = None) -> Bu
         ready = dest / _READY
         if ready.exists():
             os.utime(ready)  # used now: prune keeps it
-            return _load(dest, key, reused=True)
-        shutil.rmtree(dest, ignore_errors=True)  # a half-made one of a process that died
-        try:
-            _make(project, dest, runtime, cache)
-        except BaseException:
-            shutil.rmtree(dest, ignore_errors=True)
-            raise
-    return _load(dest, key, reused=False)
+            env = _load(dest, key, reused=True)
+        else:
+            shutil.rmtree(dest, ignore_errors=True)  # a half-made one of a process that died
+            try:
+                _make(project, dest, runtime, cache)
+            except BaseException:
+                failed = envs / f"{key}.failed.log"  # kept for a look (the next try replaces it)
+                with contextlib.suppress(OSError):
+                    shutil.copyfile(dest / _LOG, failed)
+                shutil.rmtree(dest, ignore_errors=True)
+                raise
+            env = _load(dest, key, reused=False)
+    # The build script runs in every build's snapshot, as CML runs it for every build: what it writes into the
+    # project (a downloaded model) is that build's; its installs went into the environment when it was made.
+    if (project / BUILD_SCRIPT).is_file() and not (project / _SCRIPT_RAN).exists():
+        _run(["bash", BUILD_SCRIPT], env.log, cwd=project, env=_env_vars(env.path), what=f"running {BUILD_SCRIPT}")
+        (project / _SCRIPT_RAN).write_text(key)
+    return env
+
+
+def _env_vars(dest: Path) -> dict[str, str]:
+    """What the build's commands run with: the environment activated."""
+    env = build_env_vars()
+    return {**env, "VIRTUAL_ENV": str(dest / "venv"), "PATH": f"{dest / 'venv' / 'bin'}:{env.get('PATH', '')}"}
 
 
 def _make(project: Path, dest: Path, runtime: Path, cache: Path) -> None:
     uv = uv_binary()
     dest.mkdir(parents=True)
     log = dest / _LOG
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLCATALOG_", "VIRTUAL_ENV", "PYTHONPATH"))}
-    env["UV_CACHE_DIR"] = str(cache / "uv-cache")
-    env["UV_NO_PROGRESS"] = "1"
+    env = {**build_env_vars(), "UV_CACHE_DIR": str(cache / "uv-cache"), "UV_NO_PROGRESS": "1"}
     started = time.monotonic()
     _run([uv, "venv", "--seed", "--quiet", "--python", str(runtime), "--system-site-packages", str(dest / "venv")],
          log, cwd=project, env=env, what="creating the environment")
     python = dest / "venv" / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    (Path(site) / "zz_mlcatalog_runtime.pth").write_text(_runtime_pth())
-    env = {**env, "VIRTUAL_ENV": str(dest / "venv"), "PATH": f"{dest / 'venv' / 'bin'}:{env.get('PATH', '')}"}
+    site = _output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env, dest,
+                   "reading the environment")
+    (Path(site.strip()) / "zz_mlcatalog_runtime.pth").write_text(_runtime_pth())
+    env = {**env, **_env_vars(dest)}
     if (project / REQUIREMENTS).is_file():
         _run([uv, "pip", "install", "--python", str(python), "-r", REQUIREMENTS], log, cwd=project, env=env,
              what=f"installing {REQUIREMENTS}")
     if (project / BUILD_SCRIPT).is_file():
         _run(["bash", BUILD_SCRIPT], log, cwd=project, env=env, what=f"running {BUILD_SCRIPT}")
-    frozen = subprocess.run([uv, "pip", "freeze", "--python", str(python)], capture_output=True, text=True,
-                            env=env, check=True).stdout
+        (project / _SCRIPT_RAN).write_text(dest.name)
+    # the replica itself must still start: a pin that replaces one of the platform's own dependencies may not
+    _run([str(python), "-c", "import serving.replica"], log, cwd=dest, env=env,
+         what="checking the platform's replica still imports over the build's packages")
+    frozen = _output([uv, "pip", "freeze", "--python", str(python)], env, dest, "listing the installed packages")
     installed = dict(line.split("==", 1) for line in frozen.splitlines() if "==" in line)
-    packages = json.loads(subprocess.run([str(python), "-I", "-c", _EFFECTIVE], capture_output=True, text=True,
-                                         cwd=dest, check=True).stdout)
+    packages = json.loads(_output([str(python), "-I", "-c", _EFFECTIVE], env, dest, "listing the packages"))
     (dest / _READY).write_text(json.dumps({"packages": packages, "installed": installed, "runtime": str(runtime),
                                            "seconds": round(time.monotonic() - started, 1)}, indent=1,
                                           sort_keys=True))
+
+
+def _output(argv: list[str], env: dict[str, str], cwd: Path, what: str) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, check=True, timeout=300).stdout
+    except (subprocess.SubprocessError, OSError) as e:
+        detail = e.stderr.strip().splitlines()[-1:] if isinstance(e, subprocess.CalledProcessError) and e.stderr \
+            else [type(e).__name__]
+        raise BuildFailed(f"{what} failed: {' '.join(detail)}") from None
 
 
 def _load(dest: Path, key: str, *, reused: bool) -> BuildEnv:

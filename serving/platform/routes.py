@@ -186,8 +186,10 @@ def _serving_router(platform: Platform, state: State, recorder: TrafficRecorder 
            summary="The Python environment a build is served from: its packages and build log")
     async def build_environment(crn: str, lines: Annotated[int, Query(ge=1, le=100_000)] = 200,
                                 caller: Principal = me) -> BuildEnvironmentInfo:
+        # authorised on its deployment's project before anything of the environment is read
+        deployment_crn = await run_in_threadpool(platform.build_deployment, crn)
+        await run_in_threadpool(_deployment, platform, caller, deployment_crn, "read")
         info: BuildEnvironmentInfo = await run_in_threadpool(platform.build_environment, crn, lines)
-        await run_in_threadpool(_deployment, platform, caller, info.deployment_crn, "read")
         return info
 
     @r.get("/api/v1/serving/deployments", description="The deployments of the key's projects.")

@@ -13,6 +13,8 @@ import logging
 import re
 import secrets
 import shutil
+import subprocess
+import tarfile
 import time
 import uuid
 from collections.abc import Callable
@@ -45,7 +47,7 @@ from catalog import (
 from serving.platform import outbox
 from serving.platform.buildenv import BuildEnv, BuildFailed, ensure_env, find_env, prune
 from serving.platform.modelfile import check_model_file
-from serving.platform.routing import Route
+from serving.platform.routing import Route, load_routes
 from serving.platform.snapshot import export_build
 from serving.platform.state import State, sha256_hex
 from serving.platform.supervisor import DeploymentSpec, Progress, Supervisor
@@ -208,6 +210,10 @@ class Platform:
         self.endpoint = endpoint.rstrip("/") + "/model"
         self.wake_outbox = wake_outbox or (lambda: None)
         self.served: dict[str, dict[str, Any]] = {}  # crn -> row of each deployment whose replicas run here
+        # deployments this instance is bringing into their model's traffic (started, not yet recorded deployed):
+        # sync must not stop them, housekeeping must not remove their snapshots
+        self.pinned: set[str] = set()
+        self._starts: dict[str, asyncio.Future[None]] = {}  # crn -> its start in progress here (one at a time)
         self.versions = Versions(self)
         self._sync_failed: dict[str, float] = {}  # crn -> when starting it here last failed (monotonic)
 
@@ -352,17 +358,23 @@ class Platform:
         who = who or administrator("platform")
         who.require("deploy", ProjectRef(crn=build.project_crn, name=project.name), what=req.project_dir)
         project_crn, model_crn, build_crn, commit = build.project_crn, build.model_crn, build.build_crn, build.commit
+        existing = self.versions.route_of(model_crn)
+        self._check_auth_matches(existing, req)
         crn = self.scope.crn(uuid.uuid4())
         tell({"event": "stage", "message": f"build {build_crn} at {commit[:12]}: preparing its environment"})
-        code, env = await self._prepare(project, commit, crn)
-        tell({"event": "stage", "message": (
-            f"environment {env.key} " + ("reused" if env.reused else f"made in {env.seconds:.1f}s")
-            + f", {len(env.installed)} packages of its own over the runtime's")})
-        # Resolved now, at the validated commit: the outbox may deliver the build once the project is gone.
-        resolved = await asyncio.to_thread(self.resolve, BuildRequest(
-            project_dir=str(project), models=[req.model], commit=commit, allow_unresolved=True,
-            environment=BuildEnvironment(key=env.key, packages=env.packages)))
-        existing = self.versions.route_of(model_crn)
+        dest = self.builds_dir / crn.rsplit("/", 1)[-1]
+        try:
+            code, env = await self._prepare(project, commit, crn)
+            tell({"event": "stage", "message": (
+                f"environment {env.key} " + ("reused" if env.reused else f"made in {env.seconds:.1f}s")
+                + f", {len(env.installed)} packages of its own over the runtime's")})
+            # Resolved now, at the validated commit: the outbox may deliver the build once the project is gone.
+            resolved = await asyncio.to_thread(self.resolve, BuildRequest(
+                project_dir=str(project), models=[req.model], commit=commit, allow_unresolved=True,
+                environment=BuildEnvironment(key=env.key, packages=env.packages)))
+        except BaseException:  # nothing is recorded yet: nothing may be left either
+            await asyncio.to_thread(shutil.rmtree, dest, True)
+            raise
         # a model with a key keeps it: this deployment's own is a random one nobody holds
         access_key = secrets.token_hex(16)
         now = int(time.time() * 1000)
@@ -385,6 +397,7 @@ class Platform:
                                        "resolved": resolved.model_dump(mode="json")}, d)
             self._enqueue(c, "deployment", self._record(d, "deploying", now), d)
         self.wake_outbox()
+        self.pinned.add(crn)
         try:
             tell({"event": "stage", "message": (
                 f"starting {req.replicas} replica{'s' if req.replicas > 1 else ''}: ready once {req.file} is "
@@ -393,6 +406,7 @@ class Platform:
             tell({"event": "stage", "message": "replicas ready; warming up with the model's EXAMPLE"})
             await self.versions.warm_up(d)
         except Exception as e:
+            self.pinned.discard(crn)
             await self.supervisor.stop(crn)
             self._set_status(d, "stopped")
             why = " ".join(str(e).split())  # one line: the log tail may hold line breaks of its own
@@ -401,7 +415,10 @@ class Platform:
             raise Conflict(f"deployment {crn} failed to start{kept}: {_without_directories(why)} "
                            f"(the replica logs: mlcatalog logs {crn})") from e
         self.served[crn] = d
-        route = await self.versions.take_traffic(d, access_key, req)
+        try:
+            route = await self.versions.take_traffic(d, access_key, req)
+        finally:
+            self.pinned.discard(crn)
         share = self.versions.share(model_crn, crn, route)
         return DeployResult(crn=crn, modelCrn=model_crn, buildCrn=build_crn,
                             accessKey=access_key if route.key_hash == d["access_key_hash"] else None,
@@ -415,14 +432,32 @@ class Platform:
         dest = self.builds_dir / crn.rsplit("/", 1)[-1]
         try:
             code = await asyncio.to_thread(export_build, project, commit, dest)
-        except (RuntimeError, OSError) as e:
+        except (RuntimeError, OSError, subprocess.SubprocessError, tarfile.TarError) as e:
+            await asyncio.to_thread(shutil.rmtree, dest, True)
             raise Conflict(f"the build's code could not be exported: {_without_directories(str(e))}") from None
         try:
             env = await asyncio.to_thread(ensure_env, code, self.envs_dir)  # its requirements, its cdsw-build.sh
         except BuildFailed as e:
             await asyncio.to_thread(shutil.rmtree, dest, True)
-            raise BuildFailed(f"the build's environment could not be made, nothing was deployed: {e}") from None
+            raise BuildFailed("the build's environment could not be made, nothing was deployed: "
+                              f"{_without_directories(str(e))}") from None
+        except OSError as e:
+            await asyncio.to_thread(shutil.rmtree, dest, True)
+            raise Conflict(f"the build's environment could not be made: {_without_directories(str(e))}") from None
         return code, env
+
+    def _check_auth_matches(self, route: Route | None, req: DeployRequest) -> None:
+        """A model's key is one: its builds all check callers' API keys, or none does (a canary without the check
+        would open a share of the model's calls to anyone holding its access key)."""
+        if route is None or not route.members():
+            return
+        row = self.state.conn().execute(
+            f"SELECT auth_enabled FROM deployment WHERE crn IN ({', '.join('?' * len(route.members()))}) LIMIT 1",
+            sorted(route.members())).fetchone()
+        if row is not None and bool(row["auth_enabled"]) != req.auth_enabled:
+            said = "checks" if row["auth_enabled"] else "does not check"
+            raise InvalidInput(f"the model's live build {said} callers' API keys: a new build of it must do the same "
+                               f"({'without' if row['auth_enabled'] else 'with'} --no-auth)")
 
     async def _catalog_guid(self, crn: str, wait_s: float = CATALOG_GUID_WAIT_S) -> str | None:
         """The deployment's guid in the catalog, waiting a moment for the outbox to deliver it (it usually has,
@@ -448,20 +483,27 @@ class Platform:
                               function=d["function"], replicas=d["replicas"], env=json.loads(d["env"]),
                               python=str(env.python), cml_env=cml)
 
-    def build_environment(self, build_crn: str, lines: int = 200) -> BuildEnvironmentInfo:
-        """The environment a build was last deployed with: its packages and its build log's last ``lines``.
-        NotFound when no deployment of the build was made here since environments were recorded."""
+    def build_deployment(self, build_crn: str) -> str:
+        """The latest deployment of a build that recorded its environment. NotFound when there is none (no
+        deployment of the build was made here since environments were recorded)."""
         row = self.state.conn().execute(
-            "SELECT crn, build_env FROM deployment WHERE build_crn = ? AND build_env != '' "
-            "ORDER BY create_time_ms DESC LIMIT 1", (build_crn,)).fetchone()
+            "SELECT crn FROM deployment WHERE build_crn = ? AND build_env != '' ORDER BY create_time_ms DESC LIMIT 1",
+            (build_crn,)).fetchone()
         if row is None:
             raise NotFound(f"no deployment of build {build_crn} recorded its environment")
+        return str(row["crn"])
+
+    def build_environment(self, build_crn: str, lines: int = 200) -> BuildEnvironmentInfo:
+        """The environment a build was last deployed with: its packages and its build log's last ``lines``."""
+        crn = self.build_deployment(build_crn)
+        row = self.state.conn().execute("SELECT crn, build_env FROM deployment WHERE crn = ?", (crn,)).fetchone()
         env = find_env(self.envs_dir, row["build_env"])
         if env is None:
             return BuildEnvironmentInfo(build_crn=build_crn, deployment_crn=row["crn"], environment=row["build_env"],
                                         present=False)
         try:
-            log_lines = env.log.read_text(errors="replace").splitlines()[-lines:]
+            log_lines = [_without_directories(line) for line in env.log.read_text(errors="replace").splitlines()
+                         [-lines:]]
         except OSError:
             log_lines = []
         return BuildEnvironmentInfo(build_crn=build_crn, deployment_crn=row["crn"], environment=env.key,
@@ -472,13 +514,18 @@ class Platform:
         """Remove what no deployment needs any more: build environments unused for ``env_keep_s`` (those of
         deployments not stopped are kept) and the snapshots of stopped deployments not served here (a rollback to
         one exports its commit again)."""
-        rows = self.state.conn().execute("SELECT crn, status, build_env FROM deployment").fetchall()
-        keep = {r["build_env"] for r in rows if r["status"] != "stopped" or r["crn"] in self.served}
+        conn = self.state.conn()
+        rows = conn.execute("SELECT crn, status, build_env, updated_ms FROM deployment").fetchall()
+        # a retired build a rollback may bring back keeps its snapshot (its untracked files as they were) and env
+        routed = {crn for r in load_routes(conn) for crn in (*r.split, *r.previous, *([r.shadow] if r.shadow else []))}
+        needed = routed | set(self.served) | self.pinned | set(self._starts)
+        keep = {r["build_env"] for r in rows if r["status"] != "stopped" or r["crn"] in needed}
         envs = await asyncio.to_thread(prune, self.envs_dir, keep, self.env_keep_s)
         snapshots = 0
+        stale = int(time.time() * 1000) - int(self.env_keep_s * 1000)
         for r in rows:
             dest = self.builds_dir / r["crn"].rsplit("/", 1)[-1]
-            if r["status"] == "stopped" and r["crn"] not in self.served and dest.is_dir():
+            if r["status"] == "stopped" and r["crn"] not in needed and r["updated_ms"] < stale and dest.is_dir():
                 await asyncio.to_thread(shutil.rmtree, dest, True)
                 snapshots += 1
         if envs or snapshots:
@@ -502,11 +549,21 @@ class Platform:
         return self.get(crn)
 
     async def start_here(self, d: dict[str, Any]) -> None:
-        """Run a recorded deployment's replicas in this instance (a rollback, a restart, another instance's)."""
-        if d["crn"] not in self.served:
-            code, env = await self._prepare(Path(d["project_dir"]), d["commit_sha"], d["crn"])
-            await self.supervisor.start(self._spec(d, code, env))
-            self.served[d["crn"]] = d
+        """Run a recorded deployment's replicas in this instance (a rollback, a restart, another instance's); two
+        asking at once share one start."""
+        crn = d["crn"]
+        if crn in self.served:
+            return
+        start = self._starts.get(crn)
+        if start is None:
+            start = self._starts[crn] = asyncio.ensure_future(self._start(d))
+            start.add_done_callback(lambda _: self._starts.pop(crn, None))
+        await asyncio.shield(start)  # one asker going away does not stop the start the others wait for
+
+    async def _start(self, d: dict[str, Any]) -> None:
+        code, env = await self._prepare(Path(d["project_dir"]), d["commit_sha"], d["crn"])
+        await self.supervisor.start(self._spec(d, code, env))
+        self.served[d["crn"]] = d
 
     async def restore(self) -> None:
         """At start-up: bring back what was running when the platform stopped, and finish the stops it was in the
@@ -520,7 +577,8 @@ class Platform:
             d = dict(row)
             if self.state.shared and d["status"] != "deployed" and d["updated_ms"] > stale_before:
                 continue
-            if d["status"] == "stopping":
+            if d["status"] == "stopping" or (d["status"] == "deploying" and not self._in_route(d)):
+                # a deploy cut short before its build took traffic: it never served, it does not start now
                 self._set_status(d, "stopped")
                 continue
             try:
@@ -535,6 +593,10 @@ class Platform:
             if d["status"] != "deployed":
                 self._set_status(d, "deployed")
         self.versions.reload()
+
+    def _in_route(self, d: dict[str, Any]) -> bool:
+        route = self.versions.route_of(d["model_crn"])
+        return route is not None and d["crn"] in route.members()
 
     async def sync(self) -> None:
         """With a state shared by several instances: run replicas here of what another instance deployed, follow
@@ -554,7 +616,7 @@ class Platform:
             self._sync_failed.pop(crn, None)
             log.info("deployment %s (deployed by another instance) now served here too", crn)
         self.versions.reload()
-        for crn in [c for c in self.served if c not in deployed]:
+        for crn in [c for c in self.served if c not in deployed and c not in self.pinned]:
             await self.versions.drain(crn)
             if self.served.pop(crn, None) is not None:
                 await self.supervisor.stop(crn)

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 SKIPPED = frozenset({".git", "__pycache__", ".venv", "venv", "node_modules", ".ipynb_checkpoints", ".mypy_cache",
@@ -42,9 +43,8 @@ def export_build(project: Path, commit: str, dest: Path) -> Path:
     inside = dest / project.resolve().relative_to(root.resolve())
     if (dest / _DONE).exists():
         return inside
-    tmp = dest.parent / f".{dest.name}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))  # one per export
     try:
         _git(root, "cat-file", "-e", f"{commit}^{{commit}}")  # an unknown commit: git's own one-line refusal
         with subprocess.Popen(["git", "-C", str(root), "archive", "--format=tar", commit], stdout=subprocess.PIPE,

@@ -121,6 +121,9 @@ class Supervisor:
                    "file": spec.file, "function": spec.function, "socket": handle.socket, "poll_us": self.poll_us}
             # CML's variables, and HOME at the project as in a CML engine (code may read ~/models/...)
             env = {**spec.env, **spec.cml_env, "CDSW_ENGINE_ID": replica_id, "HOME": spec.project_dir}
+            if spec.python:  # the build's environment activated: a python or pip the model starts is its own
+                venv = Path(spec.python).parent.parent
+                env.update({"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '')}"})
             running.procs.append(_Proc(handle, cfg, folder / f"r{i}.log", env, spec.python or sys.executable))
         self.running[spec.crn] = running
         waits: list[asyncio.Task[None]] = []
@@ -140,6 +143,8 @@ class Supervisor:
 
     async def _spawn(self, p: _Proc) -> None:
         env = replica_environment(os.environ, p.env)
+        if "VIRTUAL_ENV" in p.env:
+            env.pop("PYTHONPATH", None)  # the platform's import path would come before the build's own packages
         env[REPLICA_CONFIG_ENV] = json.dumps(p.config)  # read and removed by the replica before the model loads
         p.started_at = time.monotonic()  # also when starting fails: a quick failure counts for the backoff
         with p.log_path.open("ab") as logf:  # the child has its own copy of the descriptor once started

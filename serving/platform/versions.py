@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import BaseModel, Field
 
-from catalog import InvalidInput, NotFound
+from catalog import Conflict, InvalidInput, NotFound
 from serving.platform.modelfile import example_request
 from serving.platform.routing import Route, check_split, load_route, load_routes, save_route
 from serving.replica import OK
@@ -75,7 +75,6 @@ class Versions:
         self.routes: dict[str, Route] = {}  # access key hash -> route (models' keys, and older deployments' own)
         self.by_model: dict[str, Route] = {}
         self.family: dict[str, frozenset[str]] = {}  # model crn -> every deployment it ever had
-        self._locks: dict[str, asyncio.Lock] = {}
         self.drain_s = DRAIN_S
         #: called with (the model's builds before, live first; the new one) when a new build takes traffic: the
         #: monitors follow the model (mlcatalog wires MonitorService.follow)
@@ -154,9 +153,13 @@ class Versions:
     async def warm_up(self, d: dict[str, Any]) -> None:
         """Call every new replica with the model's example request (none: nothing to do); RuntimeError when one
         fails, with the model's error."""
-        example = await asyncio.to_thread(example_request, Path(d["file"]))
-        pool = self.p.supervisor.pool(d["crn"])
-        if example is None or pool is None:
+        running = self.p.supervisor.running.get(d["crn"])
+        if running is None:
+            return
+        # the build's own EXAMPLE (its snapshot's model file), not the working tree's: a rollback is warmed with its own
+        example = await asyncio.to_thread(example_request, Path(running.spec.file))
+        pool = running.pool
+        if example is None:
             return
         payload = orjson.dumps(example)
         deadline = time.monotonic() + WARM_UP_S
@@ -167,32 +170,28 @@ class Versions:
                 raise RuntimeError(f"the model's EXAMPLE request failed on the new build (error id "
                                    f"{failure.get('error_id')}): {failure.get('error') or failure}")
 
-    def _lock(self, model_crn: str) -> asyncio.Lock:
-        return self._locks.setdefault(model_crn, asyncio.Lock())
-
     async def take_traffic(self, d: dict[str, Any], access_key: str, req: DeployRequest) -> Route:
         """The new deployment ``d`` (started and warm) joins its model's traffic as the request says; the builds it
         replaces are retired. The model's route (and key) is made at its first deploy."""
         model = d["model_crn"]
-        async with self._lock(model):
-            with self.p.state.tx() as c:
-                c.serialize(f"model-route:{model}")
-                old = load_route(c, model, c.for_update)
-                live = bool(old and any(p > 0 for p in old.split.values()))
-                if old is None:
-                    new = Route(model, {d["crn"]: 100}, sticky=req.sticky_field, key_hash=d["access_key_hash"],
-                                key_hint=d["access_key_hint"])
-                elif req.shadow and live:
-                    new = replace(old, shadow=d["crn"], sticky=req.sticky_field or old.sticky)
-                elif req.canary is not None and live and old.live is not None:
-                    new = replace(old, split={old.live: 100 - req.canary, d["crn"]: req.canary}, previous=old.split,
-                                  sticky=req.sticky_field or old.sticky)
-                else:
-                    new = replace(old, split={d["crn"]: 100}, previous=old.split if live else old.previous,
-                                  sticky=req.sticky_field or old.sticky)
-                self._save(c, old, new, {d["crn"]: d})
-            self.p.wake_outbox()
-            self.reload()
+        with self.p.state.tx() as c:
+            c.serialize(f"model-route:{model}")
+            old = load_route(c, model, c.for_update)
+            live = bool(old and any(p > 0 for p in old.split.values()))
+            if old is None:
+                new = Route(model, {d["crn"]: 100}, sticky=req.sticky_field, key_hash=d["access_key_hash"],
+                            key_hint=d["access_key_hint"])
+            elif req.shadow and live:
+                new = replace(old, shadow=d["crn"], sticky=req.sticky_field or old.sticky)
+            elif req.canary is not None and live and old.live is not None:
+                new = replace(old, split={old.live: 100 - req.canary, d["crn"]: req.canary}, previous=old.split,
+                              sticky=req.sticky_field or old.sticky)
+            else:
+                new = replace(old, split={d["crn"]: 100}, previous=old.split if live else old.previous,
+                              sticky=req.sticky_field or old.sticky)
+            self._save(c, old, new, {d["crn"]: d})
+        self.p.wake_outbox()
+        self.reload()
         if old is not None:
             previous = sorted(old.members(), key=lambda m: (-old.split.get(m, 0), m))
             try:
@@ -238,18 +237,17 @@ class Versions:
     async def leave(self, d: dict[str, Any]) -> None:
         """A deployment being stopped leaves its model's traffic; the others' shares grow in proportion."""
         model, crn = d["model_crn"], d["crn"]
-        async with self._lock(model):
-            with self.p.state.tx() as c:
-                c.serialize(f"model-route:{model}")
-                old = load_route(c, model, c.for_update)
-                if old is None or crn not in old.members():
-                    return
-                rest = _rescaled({k: v for k, v in old.split.items() if k != crn and v > 0})
-                new = replace(old, split=rest, previous=old.split if crn in old.split else old.previous,
-                              shadow=None if old.shadow == crn else old.shadow)
-                self._save(c, old, new, {})
-            self.p.wake_outbox()
-            self.reload()
+        with self.p.state.tx() as c:
+            c.serialize(f"model-route:{model}")
+            old = load_route(c, model, c.for_update)
+            if old is None or crn not in old.members():
+                return
+            rest = _rescaled({k: v for k, v in old.split.items() if k != crn and v > 0})
+            new = replace(old, split=rest, previous=old.split if crn in old.split else old.previous,
+                          shadow=None if old.shadow == crn else old.shadow)
+            self._save(c, old, new, {})
+        self.p.wake_outbox()
+        self.reload()
 
     # -- changing traffic -------------------------------------------------------------------------------------
     async def set_traffic(self, ref: str, shares: dict[str, int]) -> Route:
@@ -288,30 +286,38 @@ class Versions:
     async def _apply(self, model: str, split: dict[str, int], *, keep_shadow: bool = True) -> Route:
         """Start what the split needs, then switch the model's traffic to it, then retire what it left."""
         starting: dict[str, dict[str, Any]] = {}
-        for crn, percent in split.items():
-            row = self.p.state.conn().execute("SELECT * FROM deployment WHERE crn = ?", (crn,)).fetchone()
-            if percent > 0 and crn not in self.p.served:
-                d = dict(row)
-                try:
-                    await self.p.start_here(d)
-                    await self.warm_up(d)
-                except Exception as e:
-                    await self.p.supervisor.stop(crn)
-                    self.p.served.pop(crn, None)
-                    raise InvalidInput(f"deployment {crn} could not be started again, the traffic is unchanged: "
+        self.p.pinned.update(split)  # sync (shared state) must not stop them before they are recorded deployed
+        try:
+            for crn, percent in split.items():
+                row = self.p.state.conn().execute("SELECT * FROM deployment WHERE crn = ?", (crn,)).fetchone()
+                if percent > 0 and crn not in self.p.served:
+                    d = dict(row)
+                    try:
+                        await self.p.start_here(d)
+                        await self.warm_up(d)
+                    except Exception as e:
+                        await self.p.supervisor.stop(crn)
+                        self.p.served.pop(crn, None)
+                        raise Conflict(f"deployment {crn} could not be started again, the traffic is unchanged: "
                                        f"{' '.join(str(e).split())}") from e
-                if d["status"] != "deployed":
-                    starting[crn] = d
-        async with self._lock(model):
-            with self.p.state.tx() as c:
-                c.serialize(f"model-route:{model}")
-                old = load_route(c, model, c.for_update)
-                assert old is not None
-                new = replace(old, split=dict(split), previous=old.split,
-                              shadow=old.shadow if keep_shadow else None)
-                self._save(c, old, new, starting)
-            self.p.wake_outbox()
-            self.reload()
+                    if d["status"] != "deployed":
+                        starting[crn] = d
+            return await self._switch(model, split, starting, keep_shadow)
+        finally:
+            self.p.pinned.difference_update(split)
+
+    async def _switch(self, model: str, split: dict[str, int], starting: dict[str, dict[str, Any]],
+                      keep_shadow: bool) -> Route:
+        with self.p.state.tx() as c:
+            c.serialize(f"model-route:{model}")
+            old = load_route(c, model, c.for_update)
+            assert old is not None
+            # a shadow given a share of the calls is a shadow no more
+            shadow = old.shadow if keep_shadow and split.get(old.shadow or "", 0) == 0 else None
+            new = replace(old, split=dict(split), previous=old.split, shadow=shadow)
+            self._save(c, old, new, starting)
+        self.p.wake_outbox()
+        self.reload()
         previous = sorted(old.members(), key=lambda m: (-old.split.get(m, 0), m))
         for crn in starting:  # a build started again (a rollback) is monitored again, like the one it joins
             try:

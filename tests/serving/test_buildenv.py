@@ -69,11 +69,19 @@ def test_a_broken_requirement_fails_with_the_log_and_leaves_nothing(cache: Path,
     message = str(failed.value)
     assert "installing requirements.txt failed" in message and "require 'scikit-learn' instead" in message
     assert [d.name for d in (cache / "envs").iterdir() if d.is_dir() and not (d / ".mlcatalog-env.json").exists()] == []
+    assert "sklearn" in next((cache / "envs").glob("*.failed.log")).read_text()  # its whole log, kept for a look
 
 
-def test_the_build_script_runs_in_the_environment(cache: Path, tmp_path: Path) -> None:
-    p = project(tmp_path / "scripted", None, "pip3 install --quiet six==1.14.0\necho built > built.txt\n")
+def test_the_build_script_runs_in_the_environment_for_every_build(cache: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGPASSWORD", "s3cret")  # the platform's credentials are not the build's
+    script = "pip3 install --quiet six==1.14.0\necho built > built.txt\necho \"[$PGPASSWORD]\" >> built.txt\n"
+    p = project(tmp_path / "scripted", None, script)
     env = ensure_env(p, cache)
-    assert run(env.python, "import six; print(six.__version__)") == "1.14.0" and (p / "built.txt").exists()
-    assert "$ bash cdsw-build.sh" in env.log.read_text()
+    assert run(env.python, "import six; print(six.__version__)") == "1.14.0"
+    assert (p / "built.txt").read_text() == "built\n[]\n"
+    assert "$ bash cdsw-build.sh" in env.log.read_text() and str(tmp_path) not in env.log.read_text()
+    # another build with the same script reuses the environment, and its script runs in that build's snapshot too
+    again = project(tmp_path / "scripted-again", None, script)
+    assert ensure_env(again, cache).reused and (again / "built.txt").exists()
     assert prune(cache, keep={env.key}, older_than_s=0) and env.path.exists()
