@@ -12,6 +12,7 @@ change nothing: no deployment, outbox entry, API key, catalog entity or metric w
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -713,3 +714,30 @@ def refused(w: World, caplog: pytest.LogCaptureFixture, send: Send, status: int,
     assert time.monotonic() - started < 30
     assert w.state() == before
     return body
+
+
+def test_a_new_build_without_the_live_builds_key_check_is_refused(world: World,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A model has one access key: a canary served --no-auth would open a share of its calls to the key alone."""
+    body = refused(world, caplog, deploy(auth_enabled=False, canary=10), 400, "invalid_input")
+    assert "live build checks callers' API keys" in body["message"]
+
+
+def test_a_streamed_deploy_tells_its_progress_and_ends_with_the_error_body(world: World) -> None:
+    ndjson = {**ADMIN, "Accept": "application/x-ndjson"}
+    r = world.client.post("/api/v1/serving/deployments", json={**world.deploy_body(), "function": "no such"},
+                          headers=ndjson)
+    assert r.status_code == 400 and json_of(r)["code"] == "invalid_input"  # refused before it started: plain
+    with world.client.stream("POST", "/api/v1/serving/deployments", json={**world.deploy_body(), "file": "broken.py"},
+                             headers=ndjson) as streamed:
+        assert streamed.status_code == 200 and streamed.headers["content-type"] == "application/x-ndjson"
+        events = [json.loads(line) for line in streamed.iter_lines() if line]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "stage" and kinds[-1] == "error" and "result" not in kinds
+    last = events[-1]
+    assert (last["status"], last["code"]) == (409, "conflict") and set(last) == {"event", "status", "code", "message",
+                                                                                 "problems"}
+    died = [line for e in events if e["event"] == "log" for line in e["lines"]]
+    assert died and died[0].startswith("Traceback") and "weights.bin" in died[-1]
+    for path in world.server_paths():
+        assert path not in last["message"]
