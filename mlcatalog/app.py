@@ -188,7 +188,9 @@ class Runtime:
         if self.lineage_replayer is not None:
             self.lineage_replayer.start()
         self.traffic.start()
-        await self.platform.restore()
+        # In the background: restoring may build environments for minutes (a new pod's empty store), and the server
+        # must answer its liveness probe meanwhile; /readyz says "restoring", a model call waits for it.
+        restoring = self.platform.start_restoring()
         syncing = asyncio.create_task(self._sync()) if self.state.shared else None
         housekeeping = asyncio.create_task(self._housekeeping())
         if self.scheduler is not None:
@@ -196,7 +198,7 @@ class Runtime:
         try:
             yield
         finally:
-            loops = [task for task in (syncing, housekeeping) if task is not None]
+            loops = [task for task in (restoring, syncing, housekeeping) if task is not None]
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)  # a loop's own failure must not skip the rest

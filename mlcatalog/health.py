@@ -6,7 +6,9 @@
 * ``state``: the platform's state store (API keys, deployments, outbox) answers a query;
 * ``metrics``: the metrics store (SQLite or PostgreSQL) answers a query;
 * ``atlas``: the Atlas the catalog records into answers ``admin/status`` as ACTIVE, or, for the embedded store,
-  the store is open at the schema this code expects.
+  the store is open at the schema this code expects;
+* ``deployments``: the deployments that ran before the platform stopped are back (at start-up, in the background:
+  their environments may take minutes to make, while ``/healthz`` answers).
 
 An external Atlas that does not answer makes the platform ``degraded``, not unready: deploys and predictions go on
 and their catalog writes wait in the outbox, so a load balancer must keep sending traffic (200, ``status:
@@ -155,10 +157,20 @@ def _atlas_check(client: AtlasCatalogClient) -> Check:
     return check
 
 
+def _deployments_check(runtime: Runtime) -> Check:
+    def check() -> str:
+        if runtime.platform.is_restoring():
+            raise RuntimeError("restoring the deployments that ran before the platform stopped")
+        return f"{len(runtime.platform.served)} served here"
+
+    return check
+
+
 def readiness_of(runtime: Runtime, timeout_s: float = CHECK_TIMEOUT_S) -> Readiness:
     settings = runtime.settings
     url = settings.atlas_url_served()
-    checks = {"state": _state_check(runtime), "metrics": _metrics_check(runtime)}
+    checks = {"state": _state_check(runtime), "metrics": _metrics_check(runtime),
+              "deployments": _deployments_check(runtime)}
     if is_embedded(url):
         checks["atlas"] = _embedded_check(runtime.store)
         return Readiness(checks, timeout_s=timeout_s)

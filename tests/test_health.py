@@ -15,7 +15,7 @@ from tests.conftest import ATLAS_PASSWORD as SERVED_PASSWORD
 from tests.inprocess import ATLAS_PASSWORD, PLATFORM_ERROR_KEYS, json_of, platform_app
 from tests.servers import free_port
 
-CHECKS = {"state", "metrics", "atlas"}
+CHECKS = {"state", "metrics", "atlas", "deployments"}
 
 
 def _ready(client: TestClient) -> dict[str, dict[str, Any]]:
@@ -77,7 +77,7 @@ def test_not_ready_when_the_metrics_store_does_not_answer(tmp_path: Path) -> Non
         _ready(client)
         client.app.state.runtime.metrics_store.close()  # type: ignore[attr-defined]
         body = _not_ready(client)
-    assert body["message"] == "not ready: metrics failed; state, atlas answered"
+    assert body["message"] == "not ready: metrics failed; state, deployments, atlas answered"
     assert body["problems"] == ["metrics: metrics store is closed"]
 
 

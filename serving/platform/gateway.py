@@ -177,6 +177,12 @@ class ModelGateway:
         route = self.platform.route(data["accessKey"])
         d = self._served(route, data["request"]) if route is not None else None
         pool = self.platform.supervisor.pool(d["crn"]) if d is not None else None
+        if (d is None or pool is None) and self.platform.is_restoring():
+            # just started: the model may be among those coming back (their environments being made)
+            await self.platform.restored(self.busy_timeout)
+            route = self.platform.route(data["accessKey"])
+            d = self._served(route, data["request"]) if route is not None else None
+            pool = self.platform.supervisor.pool(d["crn"]) if d is not None else None
         if d is None or pool is None or route is None:
             return _err(404, "unknown_access_key", "no running model has this access key")
         crn = d["crn"]

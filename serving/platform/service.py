@@ -214,6 +214,7 @@ class Platform:
         # sync must not stop them, housekeeping must not remove their snapshots
         self.pinned: set[str] = set()
         self._starts: dict[str, asyncio.Future[None]] = {}  # crn -> its start in progress here (one at a time)
+        self.restoring: asyncio.Task[None] | None = None  # bringing back at start-up what was running
         self.versions = Versions(self)
         self._sync_failed: dict[str, float] = {}  # crn -> when starting it here last failed (monotonic)
 
@@ -564,6 +565,25 @@ class Platform:
         code, env = await self._prepare(Path(d["project_dir"]), d["commit_sha"], d["crn"])
         await self.supervisor.start(self._spec(d, code, env))
         self.served[d["crn"]] = d
+
+    def start_restoring(self) -> asyncio.Task[None]:
+        """:meth:`restore` as a task of its own (:attr:`restoring` while it runs)."""
+        task = self.restoring = asyncio.create_task(self.restore(), name="restore deployments")
+
+        def done(t: asyncio.Task[None]) -> None:
+            if not t.cancelled() and t.exception() is not None:
+                log.error("restoring the deployments failed", exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    def is_restoring(self) -> bool:
+        return self.restoring is not None and not self.restoring.done()
+
+    async def restored(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) for the deployments running before the platform stopped to be back."""
+        if self.restoring is not None and not self.restoring.done():
+            await asyncio.wait({self.restoring}, timeout=timeout)
 
     async def restore(self) -> None:
         """At start-up: bring back what was running when the platform stopped, and finish the stops it was in the

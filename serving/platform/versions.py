@@ -134,7 +134,8 @@ class Versions:
         if not found:
             raise NotFound(f"no model {ref} (a model's CRN or name, as deployed: mlcatalog deployments)")
         if len(found) > 1:
-            raise InvalidInput(f"{len(found)} models are named {ref}: give its CRN ({', '.join(sorted(found))})")
+            # their CRNs are not listed: some may be in projects the caller may not read (mlcatalog models shows hers)
+            raise InvalidInput(f"{len(found)} models are named {ref}: give its CRN (mlcatalog models lists them)")
         return str(found[0])
 
     def _deployment_of(self, model_crn: str, key: str) -> str:
