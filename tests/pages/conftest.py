@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.inprocess import ADMIN_KEY, ATLAS_PASSWORD, settings_env
-from tests.servers import free_port, serving_in_thread
+from tests.servers import free_port, serving_in_thread, wait_until
 
 ATLAS_UI = "http://atlas.example.com:21000"
 
@@ -62,6 +62,8 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     try:
         with serving_in_thread(build_app(settings, store)) as server, \
                 httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as http:
+            # ready as a load balancer sees it: the demo's deployment restored (in the background) and its replicas up
+            wait_until(lambda: http.get("/readyz").status_code == 200, 120, 0.2, "the demo's deployment restored")
             [dep] = [d for d in http.get("/api/v1/serving/deployments").json() if d["name"] == "wine-demo"]
             _tag_source_table(http)
             yield DemoSite(url=server.url, key=ADMIN_KEY, crn=dep["crn"], build_crn=dep["build_crn"])
