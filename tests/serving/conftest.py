@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from serving.platform.pool import replica_health
-from tests.servers import free_port, wait_http
+from tests.servers import free_port, wait_http, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "test-admin-key-0123456789"  # the platform's administrative credential in these tests
@@ -85,11 +85,19 @@ def start_platform(store: Path, extra_env: dict[str, str] | None = None) -> Plat
     try:
         wait_http(f"http://127.0.0.1:{port}/api/atlas/admin/status", timeout=60, auth=("admin", "pw"), proc=proc,
                   logs=lambda: log.read_text()[-2000:])
-    except RuntimeError:
+        # what ran before a restart is restored in the background: wait for it, as a load balancer would
+        wait_until(lambda: _restored(f"http://127.0.0.1:{port}"), 120, 0.1, "the platform's deployments restored")
+    except (RuntimeError, AssertionError):
         kill_pids([proc.pid])
         proc.wait()
         raise
     return Platform(f"http://127.0.0.1:{port}", store, proc, env, log)
+
+
+def _restored(url: str) -> bool:
+    """``/readyz`` does not count the deployments among what failed (other checks may: an Atlas kept down)."""
+    r = httpx.get(f"{url}/readyz", timeout=10)
+    return r.status_code == 200 or "deployments" not in str(r.json().get("message", "")).split(";")[0]
 
 
 def git(repo: Path, *args: str) -> None:
