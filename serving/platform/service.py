@@ -484,30 +484,32 @@ class Platform:
                               function=d["function"], replicas=d["replicas"], env=json.loads(d["env"]),
                               python=str(env.python), cml_env=cml)
 
-    def build_deployment(self, build_crn: str) -> str:
-        """The latest deployment of a build that recorded its environment. NotFound when there is none (no
-        deployment of the build was made here since environments were recorded)."""
+    def _latest_env(self, build_crn: str) -> tuple[str, str]:
+        """The latest deployment of a build that recorded its environment, and that environment's key. NotFound when
+        there is none (no deployment of the build was made here since environments were recorded)."""
         row = self.state.conn().execute(
-            "SELECT crn FROM deployment WHERE build_crn = ? AND build_env != '' ORDER BY create_time_ms DESC LIMIT 1",
-            (build_crn,)).fetchone()
+            "SELECT crn, build_env FROM deployment WHERE build_crn = ? AND build_env != '' "
+            "ORDER BY create_time_ms DESC LIMIT 1", (build_crn,)).fetchone()
         if row is None:
             raise NotFound(f"no deployment of build {build_crn} recorded its environment")
-        return str(row["crn"])
+        return str(row["crn"]), str(row["build_env"])
+
+    def build_deployment(self, build_crn: str) -> str:
+        """The deployment whose project decides who may read the build's environment."""
+        return self._latest_env(build_crn)[0]
 
     def build_environment(self, build_crn: str, lines: int = 200) -> BuildEnvironmentInfo:
         """The environment a build was last deployed with: its packages and its build log's last ``lines``."""
-        crn = self.build_deployment(build_crn)
-        row = self.state.conn().execute("SELECT crn, build_env FROM deployment WHERE crn = ?", (crn,)).fetchone()
-        env = find_env(self.envs_dir, row["build_env"])
+        crn, key = self._latest_env(build_crn)
+        env = find_env(self.envs_dir, key)
         if env is None:
-            return BuildEnvironmentInfo(build_crn=build_crn, deployment_crn=row["crn"], environment=row["build_env"],
-                                        present=False)
+            return BuildEnvironmentInfo(build_crn=build_crn, deployment_crn=crn, environment=key, present=False)
         try:
             log_lines = [_without_directories(line) for line in env.log.read_text(errors="replace").splitlines()
                          [-lines:]]
         except OSError:
             log_lines = []
-        return BuildEnvironmentInfo(build_crn=build_crn, deployment_crn=row["crn"], environment=env.key,
+        return BuildEnvironmentInfo(build_crn=build_crn, deployment_crn=crn, environment=env.key,
                                     present=True, seconds=env.seconds, packages=env.packages,
                                     installed=env.installed, log=log_lines)
 
